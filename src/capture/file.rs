@@ -1,0 +1,1 @@
+//! Capture files: classic pcap and pcapng.

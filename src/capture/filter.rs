@@ -1,0 +1,1 @@
+//! The packet filter (`-p`): tcpdump expression syntax.

@@ -1,0 +1,107 @@
+//! Capture sources: capture files (pcap, pcapng) and, later, live interfaces; and the
+//! packet filter (`-p`), compiled once and matched against each frame.
+//!
+//! This module only produces frames with their link type and timestamp. It never looks
+//! inside IP or TCP (that is `decode/`), except through the filter.
+
+use crate::time::Timestamp;
+
+pub mod file;
+pub mod filter;
+
+/// Link-layer header types (the pcap `LINKTYPE_*` numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in the byte order of the capturing host.
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP (DLT_RAW on some systems is 12 or 14; 101 is the portable number).
+    pub const RAW: LinkType = LinkType(101);
+    pub const RAW_12: LinkType = LinkType(12);
+    pub const RAW_14: LinkType = LinkType(14);
+    /// OpenBSD loopback: like NULL but the family is always big-endian.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture v1.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4 / raw IPv6 link types.
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked capture v2.
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// Whether `decode/` knows how to read frames of this type.
+    pub fn is_supported(self) -> bool {
+        matches!(
+            self,
+            LinkType::NULL
+                | LinkType::ETHERNET
+                | LinkType::RAW
+                | LinkType::RAW_12
+                | LinkType::RAW_14
+                | LinkType::LOOP
+                | LinkType::LINUX_SLL
+                | LinkType::IPV4
+                | LinkType::IPV6
+                | LinkType::LINUX_SLL2
+        )
+    }
+}
+
+/// One captured frame. `data` is what was captured (possibly shorter than `orig_len`).
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub ts: Timestamp,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    /// Length of the frame on the wire.
+    pub orig_len: u32,
+}
+
+/// An error that stops a capture before or while reading it.
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The file could not be opened or read.
+    Io { what: String, source: std::io::Error },
+    /// The file header is not a pcap/pcapng header, or is malformed.
+    BadHeader { what: String, detail: String },
+    /// A link type that `decode/` cannot read.
+    UnknownLinkType { what: String, link: u32 },
+    /// The snapshot length is below 65535 and `-F` was not given.
+    SnaplenTooSmall { what: String, snaplen: u32 },
+}
+
+impl std::fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureError::Io { what, source } => write!(f, "{what}: {source}"),
+            CaptureError::BadHeader { what, detail } => {
+                write!(f, "{what}: not a pcap or pcapng capture ({detail})")
+            }
+            CaptureError::UnknownLinkType { what, link } => {
+                write!(f, "{what}: link type unknown ({link})")
+            }
+            CaptureError::SnaplenTooSmall { what, snaplen } => write!(
+                f,
+                "{what}: snapshot length {snaplen} is below 65535, packets may be cut; use -F to read it anyway"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// What a source yields next.
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// The source ended normally.
+    End,
+    /// The source is damaged from here on: reading stops, the reason becomes a warning.
+    Damaged(String),
+}
+
+/// A source of frames, read one at a time (the frame borrows the source's buffer).
+pub trait PacketSource {
+    fn next_packet(&mut self) -> Next<'_>;
+}

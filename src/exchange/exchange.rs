@@ -1,0 +1,181 @@
+//! The [`Exchange`]: plain data describing one request/response exchange, and the
+//! timing definitions of SPEC §4 as methods over it.
+
+use crate::decode::Endpoint;
+use crate::time::Timestamp;
+
+/// Where an exchange sits in its connection (`%connection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// First exchange, printed at close.
+    Unique,
+    /// First exchange, printed otherwise.
+    Start,
+    /// A later exchange, printed otherwise.
+    Continue,
+    /// A later exchange, printed at close.
+    Last,
+}
+
+impl Position {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Position::Unique => "unique",
+            Position::Start => "start",
+            Position::Continue => "continue",
+            Position::Last => "last",
+        }
+    }
+}
+
+/// Why the record was printed, when it was not printed by a new request
+/// (`%close.originator`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseOriginator {
+    Client,
+    Server,
+    /// Evicted from the stream table (`-s`).
+    TimedOut,
+    /// Still open at the end of the capture (or when a live capture stopped).
+    Truncated,
+}
+
+impl CloseOriginator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseOriginator::Client => "client",
+            CloseOriginator::Server => "server",
+            CloseOriginator::TimedOut => "timedout",
+            CloseOriginator::Truncated => "truncated",
+        }
+    }
+}
+
+/// One exchange, ready to be rendered. Bytes are kept only as far as the template
+/// asked (see [`crate::exchange::Retention`]); `request_size`/`response_size` always count
+/// every byte.
+#[derive(Clone, Debug)]
+pub struct Exchange<'a> {
+    /// The side that sent the first SYN (`%source.*`).
+    pub client: Endpoint,
+    /// The other side (`%dest.*`).
+    pub server: Endpoint,
+    pub position: Position,
+    /// `None` when the record was printed because a new request arrived.
+    pub close_originator: Option<CloseOriginator>,
+    /// Connections tracked when the record was printed, this one included.
+    pub streams: usize,
+    /// Request runs so far on this connection.
+    pub session_requests: u64,
+    /// Whether this is the connection's first exchange.
+    pub first: bool,
+    /// The connection's first SYN.
+    pub opening: Timestamp,
+    /// When the handshake completed (`None` if it never did).
+    pub open: Option<Timestamp>,
+    /// First and last request data events of this exchange.
+    pub request_first: Option<Timestamp>,
+    pub request_last: Option<Timestamp>,
+    /// First and last response data events of this exchange.
+    pub response_first: Option<Timestamp>,
+    pub response_last: Option<Timestamp>,
+    /// The time of the event that printed the record (`None` at end of capture).
+    pub print: Option<Timestamp>,
+    /// The close time, when the record was printed at close.
+    pub close: Option<Timestamp>,
+    /// The most recent open/request/response event of this exchange, in packet order
+    /// (timestamps may go backwards, so this is not a maximum).
+    pub last_activity: Option<Timestamp>,
+    /// Request bytes kept (all of them, or a prefix, as the template needs).
+    pub request: &'a [u8],
+    /// Response bytes kept.
+    pub response: &'a [u8],
+    pub request_size: u64,
+    pub response_size: u64,
+}
+
+/// A duration in whole microseconds (negative when timestamps went backwards).
+pub type Micros = i64;
+
+impl Exchange<'_> {
+    /// `%connection.time`: open − opening; first exchange only.
+    pub fn connection_time(&self) -> Option<Micros> {
+        if !self.first {
+            return None;
+        }
+        Some(self.open?.micros_since(self.opening))
+    }
+
+    /// `%idle.time.0`: first request data − open; first exchange only.
+    pub fn idle_time_0(&self) -> Option<Micros> {
+        if !self.first {
+            return None;
+        }
+        Some(self.request_first?.micros_since(self.open?))
+    }
+
+    /// `%request.time`: last − first request data event.
+    pub fn request_time(&self) -> Option<Micros> {
+        Some(self.request_last?.micros_since(self.request_first?))
+    }
+
+    /// The point response times are measured from: the last request data event, or the
+    /// open time when the exchange has no request data.
+    fn response_origin(&self) -> Option<Timestamp> {
+        self.request_last.or(self.open)
+    }
+
+    /// `%response.time`: last response data − (last request data, or open).
+    pub fn response_time(&self) -> Option<Micros> {
+        Some(self.response_last?.micros_since(self.response_origin()?))
+    }
+
+    /// `%response.time.begin`: first response data − (last request data, or open).
+    pub fn response_time_begin(&self) -> Option<Micros> {
+        Some(self.response_first?.micros_since(self.response_origin()?))
+    }
+
+    /// `%response.time.end`: last − first response data event.
+    pub fn response_time_end(&self) -> Option<Micros> {
+        Some(self.response_last?.micros_since(self.response_first?))
+    }
+
+    /// `%idle.time.1`: print − last response data; not found at end of capture.
+    pub fn idle_time_1(&self) -> Option<Micros> {
+        Some(self.print?.micros_since(self.response_last?))
+    }
+
+    /// `%session.time`: latest open/request/response/close event − opening
+    /// (0 for a connection that only saw its SYN).
+    pub fn session_time(&self) -> Micros {
+        match self.close.or(self.last_activity) {
+            Some(latest) => latest.micros_since(self.opening),
+            None => 0,
+        }
+    }
+
+    /// `%close.time`: close − latest open/request/response event of this exchange.
+    pub fn close_time(&self) -> Option<Micros> {
+        Some(self.close?.micros_since(self.last_activity?))
+    }
+
+    /// `%request.timestamp`: the last request data event.
+    pub fn request_timestamp(&self) -> Option<Timestamp> {
+        self.request_last
+    }
+
+    /// `%response.timestamp`: the last response data event.
+    pub fn response_timestamp(&self) -> Option<Timestamp> {
+        self.response_last
+    }
+
+    /// `%connection.timestamp`: the opening SYN; first exchange only.
+    pub fn connection_timestamp(&self) -> Option<Timestamp> {
+        self.first.then_some(self.opening)
+    }
+
+    /// `%close.timestamp`: the close time, when printed at close.
+    pub fn close_timestamp(&self) -> Option<Timestamp> {
+        self.close
+    }
+}

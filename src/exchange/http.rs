@@ -1,0 +1,1 @@
+//! HTTP/1 analyzer: header blocks, header lookup, request and status lines.

@@ -1,0 +1,36 @@
+//! Exchanges: cuts each connection into request/response exchanges (SPEC §4), records
+//! their timings and sizes, and keeps their bytes only as far as the template needs.
+//! Protocol analyzers (HTTP/1 header blocks, TLS ClientHello) live beside it.
+//!
+//! This module never formats text: it hands finished [`Exchange`]s to an
+//! [`ExchangeSink`].
+
+mod exchange;
+pub mod http;
+pub mod tls;
+
+pub use exchange::{CloseOriginator, Exchange, Micros, Position};
+
+/// How much of one direction's bytes an exchange keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep every byte (`%request`, `%response`, `*.body`, `*.grep`).
+    pub all: bool,
+    /// Keep bytes until the header block is complete (`*.line`, `*.header*`,
+    /// method/url/code…): the header terminator has been seen.
+    pub header: bool,
+    /// Keep at least this many leading bytes (whole data events), e.g. 1024 for TLS.
+    pub prefix: usize,
+}
+
+/// What the template needs kept, per direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub request: Retention,
+    pub response: Retention,
+}
+
+/// Receives finished exchanges, in the order their records are due.
+pub trait ExchangeSink {
+    fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()>;
+}

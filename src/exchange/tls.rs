@@ -1,0 +1,1 @@
+//! TLS analyzer: the ClientHello's server name and version.

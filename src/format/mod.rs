@@ -1,0 +1,1 @@
+//! The format language (SPEC §5): parsed once into a [`Template`], rendered per exchange.

@@ -1,0 +1,1 @@
+//! Wiring: capture → decode → flow → exchange → format → output.
