@@ -1,1 +1,40 @@
-fn main() {}
+//! The `rustniffer` command: parse options, run, turn errors into one line and exit 1.
+
+use std::process::ExitCode;
+
+use rustniffer::cli::{self, Request};
+use rustniffer::format::keywords_help;
+use rustniffer::run;
+
+fn main() -> ExitCode {
+    let request = match cli::parse(std::env::args_os().skip(1), keywords_help()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rustniffer: {e} (see 'rustniffer --help')");
+            return ExitCode::from(1);
+        }
+    };
+    let options = match request {
+        Request::Help(text) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Request::Version(text) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Request::Run(options) => options,
+    };
+    match run::run(&options) {
+        Ok(summary) => {
+            for note in summary.notes {
+                eprintln!("rustniffer: {note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rustniffer: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

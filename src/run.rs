@@ -1,1 +1,170 @@
-//! Wiring: capture → decode → flow → exchange → format → output.
+//! Wiring: capture → decode → flow → exchange → format → output, and the summary
+//! reported on standard error at exit.
+
+use std::fmt;
+
+use crate::capture::filter::Filter;
+use crate::capture::{file, CaptureError, Next, PacketSource};
+use crate::cli::{Input, Options};
+use crate::decode::Decoder;
+use crate::exchange::ExchangeTracker;
+use crate::flow::{FlowConfig, FlowTable};
+use crate::format::{Encoding, RenderOptions, Template};
+use crate::output::{RecordSink, TemplateSink, WriterSink};
+
+/// Why a run could not start or had to stop: one line for standard error, exit 1.
+#[derive(Debug)]
+pub enum RunError {
+    Usage(String),
+    Format(String),
+    Filter(String),
+    Capture(CaptureError),
+    Output(std::io::Error),
+    Unsupported(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Usage(m) | RunError::Format(m) | RunError::Filter(m) => f.write_str(m),
+            RunError::Unsupported(m) => f.write_str(m),
+            RunError::Capture(e) => write!(f, "{e}"),
+            RunError::Output(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// What a finished run reports on standard error.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Lines to print (warnings and counters worth a user's attention).
+    pub notes: Vec<String>,
+}
+
+/// Everything built from the options before the first packet: errors surface here.
+pub struct Prepared {
+    template: Template,
+    render: RenderOptions,
+    filter: Option<Filter>,
+}
+
+/// Checks the options and compiles the format and filter (SPEC §8: before any packet).
+pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
+    let template = Template::parse(&options.format).map_err(|e| RunError::Format(e.to_string()))?;
+    if template.uses_python() || options.python.is_some() {
+        return Err(RunError::Unsupported(
+            "Python support (-P, %python) is not available in this build".into(),
+        ));
+    }
+    if options.execute.is_some() || options.user.is_some() {
+        return Err(RunError::Unsupported("-e and -U are not available in this build yet".into()));
+    }
+    let filter = match &options.filter {
+        Some(expr) => Some(Filter::compile(expr).map_err(|e| RunError::Filter(e.to_string()))?),
+        None => None,
+    };
+    let encoding = match options.encoding {
+        crate::cli::Encoding::Plain => Encoding::Plain,
+        crate::cli::Encoding::Unprintable => Encoding::Unprintable,
+        crate::cli::Encoding::Hex => Encoding::Hex,
+    };
+    let render = RenderOptions {
+        not_found: options.not_found.clone().into_bytes(),
+        encoding,
+        newline: options.newline,
+    };
+    Ok(Prepared { template, render, filter })
+}
+
+/// Runs the whole pipeline, writing records to standard output.
+pub fn run(options: &Options) -> Result<Summary, RunError> {
+    let prepared = prepare(options)?;
+    let path = match &options.input {
+        Input::File(path) => path.clone(),
+        Input::Interface(_) | Input::DefaultInterface => {
+            return Err(RunError::Unsupported(
+                "live capture (-i) is not available in this build yet; read a capture file with -f".into(),
+            ))
+        }
+    };
+    let mut source = file::open(&path, options.force_read).map_err(RunError::Capture)?;
+    let stdout = std::io::stdout().lock();
+    let records = WriterSink::new(stdout, false);
+    process(&mut source, options, prepared, records)
+}
+
+/// Reads every packet of `source` through the pipeline into `records`.
+pub fn process<R: RecordSink>(
+    source: &mut dyn PacketSource,
+    options: &Options,
+    prepared: Prepared,
+    records: R,
+) -> Result<Summary, RunError> {
+    let Prepared { template, render, filter } = prepared;
+    let needs = template.needs();
+    let mut tracker = ExchangeTracker::new(needs, TemplateSink::new(template, render, records));
+    let mut decoder = Decoder::new(options.max_fragmented_hosts);
+    let mut flows = FlowTable::new(FlowConfig {
+        max_streams: options.max_streams,
+        midstream: options.midstream,
+        ..FlowConfig::default()
+    });
+    let mut summary = Summary::default();
+    let mut filtered_out = 0u64;
+    let outcome: std::io::Result<()> = (|| {
+        loop {
+            match source.next_packet() {
+                Next::Packet(packet) => {
+                    if let Some(f) = &filter {
+                        if !f.matches(packet.link, packet.data, packet.orig_len) {
+                            filtered_out += 1;
+                            continue;
+                        }
+                    }
+                    if let Some(segment) = decoder.decode(&packet) {
+                        flows.process(&segment, &mut tracker)?;
+                    }
+                }
+                Next::End => break,
+                Next::Damaged(reason) => {
+                    summary.notes.push(format!("warning: {reason}; stopped reading there"));
+                    break;
+                }
+            }
+        }
+        flows.finish(&mut tracker)?;
+        tracker.sink_mut().records_mut().finish()
+    })();
+    match outcome {
+        Ok(()) => {}
+        // The reader went away (e.g. `| head`): stop quietly, as other filters do.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(summary),
+        Err(e) => return Err(RunError::Output(e)),
+    }
+    let stats = flows.stats();
+    if stats.evicted > 0 {
+        summary.notes.push(format!(
+            "{} connection(s) evicted because more than {} were open at once (-s {}); their records say 'timedout'",
+            stats.evicted,
+            options.max_streams.saturating_mul(3) / 4 + 1,
+            options.max_streams
+        ));
+    }
+    let budget = flows.queue_budget();
+    if budget.discarded_bytes > 0 {
+        summary.notes.push(format!(
+            "{} out-of-order byte(s) in {} segment(s) discarded: waiting data exceeded its bound",
+            budget.discarded_bytes, budget.discarded_segments
+        ));
+    }
+    if budget.abandoned_bytes > 0 {
+        summary.notes.push(format!(
+            "{} out-of-order byte(s) never delivered: the gap before them was never filled",
+            budget.abandoned_bytes
+        ));
+    }
+    let _ = filtered_out;
+    Ok(summary)
+}

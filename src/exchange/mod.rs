@@ -5,11 +5,13 @@
 //! This module never formats text: it hands finished [`Exchange`]s to an
 //! [`ExchangeSink`].
 
-mod exchange;
+mod record;
 pub mod http;
 pub mod tls;
+mod tracker;
 
-pub use exchange::{CloseOriginator, Exchange, Micros, Position};
+pub use record::{CloseOriginator, Exchange, Micros, Position};
+pub use tracker::{ExchangeTracker, MAX_KEPT_PER_PHASE};
 
 /// How much of one direction's bytes an exchange keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

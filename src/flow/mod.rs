@@ -1,2 +1,64 @@
-//! Connections: the bounded connection table, the TCP state machine, in-order
+//! Connections: the bounded connection table, the TCP state machine (SPEC §3), in-order
 //! reassembly, the close originator and eviction.
+//!
+//! Input: decoded [`Segment`]s. Output: [`FlowEvent`]s to a [`FlowEventSink`]. This
+//! module never looks at payload contents and never formats anything.
+
+mod reassembly;
+pub mod seq;
+mod table;
+
+pub use reassembly::QueueBudget;
+pub use table::{FlowConfig, FlowStats, FlowTable};
+
+use crate::decode::Endpoint;
+use crate::time::Timestamp;
+
+/// Identifies a tracked connection while it lives; reused after it ends.
+pub type ConnId = u32;
+
+/// Which way data travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From the side that sent the first SYN.
+    FromClient,
+    FromServer,
+}
+
+/// What happened to a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowEventKind<'a> {
+    /// The first SYN (or, with `-m`, the first packet) of a new connection.
+    Opening { client: Endpoint, server: Endpoint },
+    /// The handshake completed.
+    Established,
+    /// In-order payload.
+    Data { dir: Direction, bytes: &'a [u8] },
+    /// Both FINs delivered and acknowledged, or an accepted RST. `originator` is the side
+    /// whose FIN was delivered first (or, without one, the side that sent the RST).
+    Closed { originator: Direction },
+    /// Evicted from a full table to make room for a new connection.
+    TimedOut,
+    /// Still open when the capture ended.
+    Truncated,
+}
+
+/// One event of one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowEvent<'a> {
+    pub conn: ConnId,
+    /// The time of the packet that caused it (for `Truncated`: the last packet seen).
+    pub ts: Timestamp,
+    /// Connections tracked when the event happened, this one included.
+    pub streams: usize,
+    pub kind: FlowEventKind<'a>,
+}
+
+/// Receives flow events in order. After `Closed`, `TimedOut` or `Truncated` the
+/// connection id is free and may be reused by a later `Opening`.
+pub trait FlowEventSink {
+    fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()>;
+}
+
+#[cfg(test)]
+mod tests;

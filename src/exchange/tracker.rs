@@ -1,0 +1,438 @@
+//! Cuts each connection into exchanges (SPEC §4): a run of client data followed by a
+//! run of server data. Receives flow events, keeps per-connection timings and as many
+//! bytes as the template needs, and hands each finished exchange to the sink.
+
+use super::record::{CloseOriginator, Exchange, Position};
+use super::{ExchangeSink, Needs, Retention};
+use crate::decode::Endpoint;
+use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
+use crate::time::Timestamp;
+
+/// Most bytes of one phase (request or response) kept for the template; the rest is
+/// counted in the sizes but not kept. Large enough for any realistic message that a
+/// format prints whole, small enough that a hostile stream cannot exhaust memory.
+pub const MAX_KEPT_PER_PHASE: usize = 64 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Request,
+    Response,
+}
+
+/// Finds the end of a header block incrementally (SPEC §5 `%request.header`): count CRs,
+/// an LF leaves the count, any other byte resets it; the block ends at the second CR.
+#[derive(Clone, Copy, Debug, Default)]
+struct HeaderEnd {
+    crs: u8,
+    found: bool,
+}
+
+impl HeaderEnd {
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'\r' => {
+                    self.crs += 1;
+                    if self.crs == 2 {
+                        self.found = true;
+                        return;
+                    }
+                }
+                b'\n' => {}
+                _ => self.crs = 0,
+            }
+        }
+    }
+}
+
+/// One direction of the exchange being built.
+#[derive(Debug, Default)]
+struct PhaseBytes {
+    kept: Vec<u8>,
+    size: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    header_end: HeaderEnd,
+}
+
+impl PhaseBytes {
+    fn add(&mut self, bytes: &[u8], ts: Timestamp, retention: Retention) {
+        self.size += bytes.len() as u64;
+        self.first.get_or_insert(ts);
+        self.last = Some(ts);
+        let wanted = retention.all
+            || self.kept.len() < retention.prefix
+            || (retention.header && !self.header_end.found);
+        if !wanted || self.kept.len() >= MAX_KEPT_PER_PHASE {
+            return;
+        }
+        if retention.header && !self.header_end.found {
+            self.header_end.scan(bytes);
+        }
+        let room = MAX_KEPT_PER_PHASE - self.kept.len();
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn reset(&mut self) {
+        self.kept.clear();
+        self.size = 0;
+        self.first = None;
+        self.last = None;
+        self.header_end = HeaderEnd::default();
+    }
+}
+
+/// Everything known about one connection's current exchange.
+#[derive(Debug)]
+struct ConnExchange {
+    client: Endpoint,
+    server: Endpoint,
+    opening: Timestamp,
+    open: Option<Timestamp>,
+    first: bool,
+    phase: Phase,
+    session_requests: u64,
+    request: PhaseBytes,
+    response: PhaseBytes,
+    last_activity: Option<Timestamp>,
+}
+
+impl ConnExchange {
+    fn new(client: Endpoint, server: Endpoint, opening: Timestamp) -> Self {
+        ConnExchange {
+            client,
+            server,
+            opening,
+            open: None,
+            first: true,
+            phase: Phase::Idle,
+            session_requests: 0,
+            request: PhaseBytes::default(),
+            response: PhaseBytes::default(),
+            last_activity: None,
+        }
+    }
+
+    fn exchange(
+        &self,
+        streams: usize,
+        print: Option<Timestamp>,
+        close: Option<Timestamp>,
+        originator: Option<CloseOriginator>,
+    ) -> Exchange<'_> {
+        let at_close = close.is_some();
+        let position = match (self.first, at_close) {
+            (true, true) => Position::Unique,
+            (true, false) => Position::Start,
+            (false, false) => Position::Continue,
+            (false, true) => Position::Last,
+        };
+        Exchange {
+            client: self.client,
+            server: self.server,
+            position,
+            close_originator: originator,
+            streams,
+            session_requests: self.session_requests,
+            first: self.first,
+            opening: self.opening,
+            open: self.open,
+            request_first: self.request.first,
+            request_last: self.request.last,
+            response_first: self.response.first,
+            response_last: self.response.last,
+            print,
+            close,
+            last_activity: self.last_activity,
+            request: &self.request.kept,
+            response: &self.response.kept,
+            request_size: self.request.size,
+            response_size: self.response.size,
+        }
+    }
+
+    /// Starts the next exchange of the same connection.
+    fn next_exchange(&mut self) {
+        self.first = false;
+        self.phase = Phase::Idle;
+        self.request.reset();
+        self.response.reset();
+        self.last_activity = None;
+    }
+}
+
+/// Turns flow events into exchanges for `sink`.
+pub struct ExchangeTracker<S> {
+    needs: Needs,
+    conns: Vec<Option<ConnExchange>>,
+    sink: S,
+    exchanges: u64,
+}
+
+impl<S: ExchangeSink> ExchangeTracker<S> {
+    pub fn new(needs: Needs, sink: S) -> Self {
+        ExchangeTracker { needs, conns: Vec::new(), sink, exchanges: 0 }
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
+    /// Exchanges handed to the sink so far.
+    pub fn exchanges(&self) -> u64 {
+        self.exchanges
+    }
+
+    fn emit(
+        &mut self,
+        conn: ConnId,
+        streams: usize,
+        print: Option<Timestamp>,
+        close: Option<Timestamp>,
+        originator: Option<CloseOriginator>,
+    ) -> std::io::Result<()> {
+        let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        self.exchanges += 1;
+        self.sink.exchange(&state.exchange(streams, print, close, originator))
+    }
+
+    fn end(
+        &mut self,
+        conn: ConnId,
+        streams: usize,
+        print: Option<Timestamp>,
+        close: Option<Timestamp>,
+        originator: CloseOriginator,
+    ) -> std::io::Result<()> {
+        let result = self.emit(conn, streams, print, close, Some(originator));
+        if let Some(slot) = self.conns.get_mut(conn as usize) {
+            *slot = None;
+        }
+        result
+    }
+}
+
+impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
+    fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()> {
+        let FlowEvent { conn, ts, streams, kind } = event;
+        match kind {
+            FlowEventKind::Opening { client, server } => {
+                let idx = conn as usize;
+                if self.conns.len() <= idx {
+                    self.conns.resize_with(idx + 1, || None);
+                }
+                self.conns[idx] = Some(ConnExchange::new(client, server, ts));
+                Ok(())
+            }
+            FlowEventKind::Established => {
+                if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
+                    state.open = Some(ts);
+                    state.last_activity = Some(ts);
+                }
+                Ok(())
+            }
+            FlowEventKind::Data { dir, bytes } => {
+                let needs = self.needs;
+                let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut)
+                else {
+                    return Ok(());
+                };
+                match dir {
+                    Direction::FromClient => {
+                        if state.phase == Phase::Response {
+                            self.emit(conn, streams, Some(ts), None, None)?;
+                            if let Some(state) =
+                                self.conns.get_mut(conn as usize).and_then(Option::as_mut)
+                            {
+                                state.next_exchange();
+                            }
+                        }
+                        let Some(state) =
+                            self.conns.get_mut(conn as usize).and_then(Option::as_mut)
+                        else {
+                            return Ok(());
+                        };
+                        if state.phase != Phase::Request {
+                            state.phase = Phase::Request;
+                            state.session_requests += 1;
+                        }
+                        state.request.add(bytes, ts, needs.request);
+                        state.last_activity = Some(ts);
+                    }
+                    Direction::FromServer => {
+                        state.phase = Phase::Response;
+                        state.response.add(bytes, ts, needs.response);
+                        state.last_activity = Some(ts);
+                    }
+                }
+                Ok(())
+            }
+            FlowEventKind::Closed { originator } => {
+                let originator = match originator {
+                    Direction::FromClient => CloseOriginator::Client,
+                    Direction::FromServer => CloseOriginator::Server,
+                };
+                self.end(conn, streams, Some(ts), Some(ts), originator)
+            }
+            FlowEventKind::TimedOut => {
+                self.end(conn, streams, Some(ts), None, CloseOriginator::TimedOut)
+            }
+            FlowEventKind::Truncated => {
+                self.end(conn, streams, None, None, CloseOriginator::Truncated)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[derive(Default)]
+    struct Collect(Vec<(Position, Option<CloseOriginator>, Vec<u8>, Vec<u8>, u64, u64, u64)>);
+
+    impl ExchangeSink for Collect {
+        fn exchange(&mut self, e: &Exchange<'_>) -> std::io::Result<()> {
+            self.0.push((
+                e.position,
+                e.close_originator,
+                e.request.to_vec(),
+                e.response.to_vec(),
+                e.request_size,
+                e.response_size,
+                e.session_requests,
+            ));
+            Ok(())
+        }
+    }
+
+    fn t(us: i64) -> Timestamp {
+        Timestamp::from_secs_micros(0, us)
+    }
+
+    fn feed(needs: Needs, events: &[(i64, FlowEventKind<'_>)]) -> Vec<(Position, Option<CloseOriginator>, Vec<u8>, Vec<u8>, u64, u64, u64)> {
+        let mut tracker = ExchangeTracker::new(needs, Collect::default());
+        for (us, kind) in events {
+            tracker.event(FlowEvent { conn: 0, ts: t(*us), streams: 1, kind: *kind }).unwrap();
+        }
+        tracker.into_sink().0
+    }
+
+    fn opening() -> FlowEventKind<'static> {
+        let ep = |port| Endpoint { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port };
+        FlowEventKind::Opening { client: ep(40000), server: ep(80) }
+    }
+
+    const ALL: Retention = Retention { all: true, header: false, prefix: 0 };
+    const FC: Direction = Direction::FromClient;
+    const FS: Direction = Direction::FromServer;
+
+    #[test]
+    fn client_data_after_a_response_prints_the_pending_exchange_and_starts_another() {
+        let got = feed(
+            Needs { request: ALL, response: ALL },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (2, FlowEventKind::Data { dir: FC, bytes: b"Q1" }),
+                (3, FlowEventKind::Data { dir: FS, bytes: b"R1" }),
+                (4, FlowEventKind::Data { dir: FC, bytes: b"Q2" }),
+                (5, FlowEventKind::Data { dir: FS, bytes: b"R2" }),
+                (6, FlowEventKind::Closed { originator: FC }),
+            ],
+        );
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, Position::Start);
+        assert_eq!(got[0].1, None);
+        assert_eq!((got[0].2.as_slice(), got[0].3.as_slice()), (&b"Q1"[..], &b"R1"[..]));
+        assert_eq!(got[1].0, Position::Last);
+        assert_eq!(got[1].1, Some(CloseOriginator::Client));
+        assert_eq!(got[1].6, 2);
+    }
+
+    #[test]
+    fn pipelined_requests_before_the_first_response_form_one_exchange() {
+        let got = feed(
+            Needs { request: ALL, response: ALL },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (2, FlowEventKind::Data { dir: FC, bytes: b"Q1" }),
+                (3, FlowEventKind::Data { dir: FC, bytes: b"Q2" }),
+                (4, FlowEventKind::Data { dir: FS, bytes: b"R1R2" }),
+                (6, FlowEventKind::Closed { originator: FS }),
+            ],
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, Position::Unique);
+        assert_eq!(got[0].2, b"Q1Q2");
+        assert_eq!(got[0].6, 1);
+    }
+
+    #[test]
+    fn server_data_first_forms_an_exchange_with_an_empty_request() {
+        let got = feed(
+            Needs { request: ALL, response: ALL },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (2, FlowEventKind::Data { dir: FS, bytes: b"220 hello" }),
+                (3, FlowEventKind::Data { dir: FC, bytes: b"QUIT" }),
+                (4, FlowEventKind::Truncated),
+            ],
+        );
+        assert_eq!(got[0].2, b"");
+        assert_eq!(got[0].6, 0);
+        assert_eq!(got[1].0, Position::Continue);
+        assert_eq!(got[1].1, Some(CloseOriginator::Truncated));
+    }
+
+    #[test]
+    fn a_connection_without_data_still_prints_one_record() {
+        let got = feed(Needs::default(), &[(0, opening()), (1, FlowEventKind::TimedOut)]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, Position::Start);
+        assert_eq!(got[0].1, Some(CloseOriginator::TimedOut));
+    }
+
+    #[test]
+    fn header_retention_stops_keeping_bytes_after_the_header_block_but_counts_them() {
+        let header_only = Retention { all: false, header: true, prefix: 0 };
+        let got = feed(
+            Needs { request: header_only, response: header_only },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (2, FlowEventKind::Data { dir: FS, bytes: b"HTTP/1.1 200 OK\r\nA: b\r" }),
+                (3, FlowEventKind::Data { dir: FS, bytes: b"\n\r\nbody" }),
+                (4, FlowEventKind::Data { dir: FS, bytes: b"more body" }),
+                (5, FlowEventKind::Truncated),
+            ],
+        );
+        assert_eq!(got[0].3, b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody");
+        assert_eq!(got[0].5, 38);
+    }
+
+    #[test]
+    fn nothing_is_kept_when_the_template_needs_no_bytes() {
+        let got = feed(
+            Needs::default(),
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (2, FlowEventKind::Data { dir: FC, bytes: b"GET / HTTP/1.1\r\n\r\n" }),
+                (3, FlowEventKind::Truncated),
+            ],
+        );
+        assert!(got[0].2.is_empty());
+        assert_eq!(got[0].4, 18);
+    }
+}

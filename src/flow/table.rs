@@ -1,0 +1,577 @@
+//! The connection table and the TCP state machine (SPEC §3).
+//!
+//! Connections live in a slab (`Vec<Option<Conn>>`, ids reused through a free list),
+//! are found through a hash map keyed by the unordered pair of endpoints (one lookup per
+//! packet, whichever side sent it), and are chained in creation order, which decides
+//! eviction (oldest first) and the end-of-capture flush.
+
+use std::collections::HashMap;
+
+use super::reassembly::{QueueBudget, Reassembler};
+use super::seq::SeqNum;
+use super::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
+use crate::decode::{Endpoint, Segment};
+use crate::time::Timestamp;
+
+/// Largest window scale shift honoured (RFC 7323 §2.3).
+const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// Window advertised to the peer's check for a half we have not seen yet (`-m`).
+const UNKNOWN_WINDOW: u16 = u16::MAX;
+
+/// The table's limits and modes.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowConfig {
+    /// `-s N`: at most `3*N/4 + 1` connections are tracked at once.
+    pub max_streams: usize,
+    /// `-m`: track connections whose SYN was not seen.
+    pub midstream: bool,
+    /// Most out-of-order bytes one direction may keep waiting.
+    pub queue_per_direction: usize,
+    /// Most out-of-order bytes all connections together may keep waiting.
+    pub queue_total: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_streams: 1 << 20,
+            midstream: false,
+            // A gap is normally filled within one window; 4 MiB covers large scaled
+            // windows while keeping a hostile stream of never-filled gaps cheap.
+            queue_per_direction: 4 << 20,
+            queue_total: 256 << 20,
+        }
+    }
+}
+
+/// Counters reported at exit.
+#[derive(Clone, Debug, Default)]
+pub struct FlowStats {
+    pub connections: u64,
+    pub midstream_connections: u64,
+    pub evicted: u64,
+    /// Packets of unknown connections that could not start one.
+    pub unknown_packets: u64,
+    /// Segments outside the receiver's window.
+    pub out_of_window: u64,
+    /// Segments dropped by the timestamp check (PAWS).
+    pub paws_dropped: u64,
+    pub closed_by_fin: u64,
+    pub closed_by_rst: u64,
+    pub peak_tracked: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// SYN seen.
+    SynSent,
+    /// SYN-ACK acknowledging the client's SYN seen.
+    SynReceived,
+    /// Handshake complete: payload is delivered.
+    Established,
+}
+
+/// One side of a connection: what it sends (its stream) and what it advertises.
+#[derive(Debug)]
+struct Half {
+    isn: SeqNum,
+    stream: Reassembler,
+    /// Highest acknowledgment number this side sent: the base of its receive window.
+    ack_seq: Option<SeqNum>,
+    window: u16,
+    window_shift: u8,
+    /// TSval of this side's last in-order segment (RFC 7323 §5, PAWS).
+    last_tsval: Option<u32>,
+    fin_acknowledged: bool,
+}
+
+impl Half {
+    fn new(isn: SeqNum, window: u16) -> Self {
+        Half {
+            isn,
+            stream: Reassembler::new(isn.add(1)),
+            ack_seq: None,
+            window,
+            window_shift: 0,
+            last_tsval: None,
+            fin_acknowledged: false,
+        }
+    }
+
+    /// Whether a segment from the peer falls in this side's receive window
+    /// (SPEC §3.3; an empty segment exactly at the ACK point always does).
+    fn accepts(&self, seq: SeqNum, len: usize) -> bool {
+        let Some(ack) = self.ack_seq else { return false };
+        if len == 0 && seq == ack {
+            return true;
+        }
+        let span = (u64::from(self.window) << self.window_shift).min(u64::from(u32::MAX >> 1));
+        seq.before(ack.add(span as u32)) && !seq.add(len as u32).before(ack)
+    }
+
+    fn record_ack(&mut self, ack: SeqNum) {
+        match self.ack_seq {
+            Some(current) if !ack.after(current) => {}
+            _ => self.ack_seq = Some(ack),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    client: Endpoint,
+    server: Endpoint,
+    state: State,
+    /// `[client, server]`.
+    halves: [Half; 2],
+    /// Both SYNs carried timestamps: PAWS applies.
+    timestamps: bool,
+    /// The window scale the client's SYN offered.
+    client_window_scale: Option<u8>,
+    /// The side whose FIN was delivered first.
+    first_fin: Option<Direction>,
+    /// Creation-order chain.
+    older: Option<ConnId>,
+    newer: Option<ConnId>,
+}
+
+/// The unordered pair of endpoints: one key for both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PairKey(Endpoint, Endpoint);
+
+impl PairKey {
+    fn of(a: Endpoint, b: Endpoint) -> Self {
+        if a <= b {
+            PairKey(a, b)
+        } else {
+            PairKey(b, a)
+        }
+    }
+}
+
+/// The connection table.
+pub struct FlowTable {
+    config: FlowConfig,
+    map: HashMap<PairKey, ConnId>,
+    slots: Vec<Option<Conn>>,
+    free: Vec<ConnId>,
+    oldest: Option<ConnId>,
+    newest: Option<ConnId>,
+    tracked: usize,
+    budget: QueueBudget,
+    stats: FlowStats,
+    last_ts: Timestamp,
+}
+
+fn index(dir: Direction) -> (usize, usize) {
+    match dir {
+        Direction::FromClient => (0, 1),
+        Direction::FromServer => (1, 0),
+    }
+}
+
+impl FlowTable {
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            oldest: None,
+            newest: None,
+            tracked: 0,
+            budget: QueueBudget::new(config.queue_per_direction, config.queue_total),
+            stats: FlowStats::default(),
+            last_ts: Timestamp::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &FlowStats {
+        &self.stats
+    }
+
+    pub fn queue_budget(&self) -> &QueueBudget {
+        &self.budget
+    }
+
+    /// Connections tracked now.
+    pub fn tracked(&self) -> usize {
+        self.tracked
+    }
+
+    /// Most connections tracked at once: `3*N/4 + 1`.
+    fn limit_reached(&self) -> bool {
+        self.tracked > self.config.max_streams.saturating_mul(3) / 4
+    }
+
+    /// Processes one segment, emitting the events it causes.
+    pub fn process(
+        &mut self,
+        seg: &Segment<'_>,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        self.last_ts = seg.ts;
+        let key = PairKey::of(seg.key.src, seg.key.dst);
+        match self.map.get(&key) {
+            Some(&id) => self.update(id, seg, sink),
+            None => {
+                let f = seg.flags;
+                if f.syn() && !f.ack() && !f.rst() {
+                    self.open_from_syn(key, seg, sink)
+                } else if self.config.midstream && !f.syn() && !f.rst() {
+                    self.open_midstream(key, seg, sink)
+                } else {
+                    self.stats.unknown_packets += 1;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Ends every tracked connection as truncated, oldest first (end of capture).
+    pub fn finish(&mut self, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
+        let streams = self.tracked;
+        while let Some(id) = self.oldest {
+            let ts = self.last_ts;
+            sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Truncated })?;
+            self.remove(id);
+        }
+        Ok(())
+    }
+
+    fn make_room(&mut self, ts: Timestamp, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
+        if self.limit_reached() {
+            if let Some(oldest) = self.oldest {
+                let streams = self.tracked;
+                sink.event(FlowEvent { conn: oldest, ts, streams, kind: FlowEventKind::TimedOut })?;
+                self.remove(oldest);
+                self.stats.evicted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, key: PairKey, mut conn: Conn) -> ConnId {
+        conn.older = self.newest;
+        conn.newer = None;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(conn);
+                id
+            }
+            None => {
+                self.slots.push(Some(conn));
+                (self.slots.len() - 1) as ConnId
+            }
+        };
+        if let Some(prev) = self.newest {
+            if let Some(p) = self.slots[prev as usize].as_mut() {
+                p.newer = Some(id);
+            }
+        }
+        self.newest = Some(id);
+        if self.oldest.is_none() {
+            self.oldest = Some(id);
+        }
+        self.map.insert(key, id);
+        self.tracked += 1;
+        self.stats.connections += 1;
+        self.stats.peak_tracked = self.stats.peak_tracked.max(self.tracked);
+        id
+    }
+
+    fn remove(&mut self, id: ConnId) {
+        let Some(mut conn) = self.slots.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        for half in &mut conn.halves {
+            half.stream.abandon(&mut self.budget);
+        }
+        match conn.older {
+            Some(o) => {
+                if let Some(c) = self.slots[o as usize].as_mut() {
+                    c.newer = conn.newer;
+                }
+            }
+            None => self.oldest = conn.newer,
+        }
+        match conn.newer {
+            Some(n) => {
+                if let Some(c) = self.slots[n as usize].as_mut() {
+                    c.older = conn.older;
+                }
+            }
+            None => self.newest = conn.older,
+        }
+        self.map.remove(&PairKey::of(conn.client, conn.server));
+        self.free.push(id);
+        self.tracked -= 1;
+    }
+
+    fn open_from_syn(
+        &mut self,
+        key: PairKey,
+        seg: &Segment<'_>,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        self.make_room(seg.ts, sink)?;
+        let mut client = Half::new(SeqNum(seg.seq), seg.window);
+        client.last_tsval = seg.options.timestamp.map(|(val, _)| val);
+        let conn = Conn {
+            client: seg.key.src,
+            server: seg.key.dst,
+            state: State::SynSent,
+            halves: [client, Half::new(SeqNum(0), 0)],
+            timestamps: seg.options.timestamp.is_some(),
+            client_window_scale: seg.options.window_scale,
+            first_fin: None,
+            older: None,
+            newer: None,
+        };
+        let (client, server) = (conn.client, conn.server);
+        let id = self.insert(key, conn);
+        sink.event(FlowEvent {
+            conn: id,
+            ts: seg.ts,
+            streams: self.tracked,
+            kind: FlowEventKind::Opening { client, server },
+        })
+    }
+
+    /// SPEC §3.6: the sender of the first packet seen is the client; sequence numbers
+    /// come from that packet and its payload is taken without a window check.
+    fn open_midstream(
+        &mut self,
+        key: PairKey,
+        seg: &Segment<'_>,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        self.make_room(seg.ts, sink)?;
+        let mut client = Half::new(SeqNum(seg.seq).add(u32::MAX), seg.window);
+        let mut server = Half::new(SeqNum(seg.ack).add(u32::MAX), UNKNOWN_WINDOW);
+        // The handshake's window scales are unknown: assume the largest, so that a
+        // real scaled window is never mistaken for a small one.
+        client.window_shift = MAX_WINDOW_SHIFT;
+        server.window_shift = MAX_WINDOW_SHIFT;
+        if seg.flags.ack() {
+            client.ack_seq = Some(SeqNum(seg.ack));
+        }
+        server.ack_seq = Some(SeqNum(seg.seq));
+        let conn = Conn {
+            client: seg.key.src,
+            server: seg.key.dst,
+            state: State::Established,
+            halves: [client, server],
+            timestamps: false,
+            client_window_scale: None,
+            first_fin: None,
+            older: None,
+            newer: None,
+        };
+        let (client, server) = (conn.client, conn.server);
+        let id = self.insert(key, conn);
+        self.stats.midstream_connections += 1;
+        let streams = self.tracked;
+        let ts = seg.ts;
+        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Opening { client, server } })?;
+        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Established })?;
+        self.deliver(id, Direction::FromClient, seg, sink)?;
+        self.after_segment(id, Direction::FromClient, seg);
+        Ok(())
+    }
+
+    fn update(
+        &mut self,
+        id: ConnId,
+        seg: &Segment<'_>,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        let streams = self.tracked;
+        let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let dir = if seg.key.src == conn.client {
+            Direction::FromClient
+        } else {
+            Direction::FromServer
+        };
+        let (s, r) = index(dir);
+        let flags = seg.flags;
+        let seq = SeqNum(seg.seq);
+        let ack = SeqNum(seg.ack);
+
+        if flags.syn() {
+            // Only the SYN-ACK that acknowledges the client's SYN counts (SPEC §3.2);
+            // repeated SYNs and SYN-ACKs are ignored.
+            let expected = conn.halves[0].isn.add(1);
+            if dir == Direction::FromServer
+                && conn.state == State::SynSent
+                && flags.ack()
+                && !flags.rst()
+                && ack == expected
+            {
+                let mut server = Half::new(seq, seg.window);
+                server.ack_seq = Some(ack);
+                server.last_tsval = seg.options.timestamp.map(|(val, _)| val);
+                // Window scaling applies only when both SYNs offered it (RFC 7323 §2.2).
+                if let (Some(client_shift), Some(server_shift)) =
+                    (conn.client_window_scale, seg.options.window_scale)
+                {
+                    conn.halves[0].window_shift = client_shift.min(MAX_WINDOW_SHIFT);
+                    server.window_shift = server_shift.min(MAX_WINDOW_SHIFT);
+                }
+                conn.timestamps &= seg.options.timestamp.is_some();
+                conn.halves[1] = server;
+                conn.state = State::SynReceived;
+            }
+            return Ok(());
+        }
+
+        match conn.state {
+            State::SynSent => {
+                // Before the SYN-ACK only a reset counts: the server refusing the SYN
+                // (it acknowledges the SYN), or the client giving up.
+                let accepted = flags.rst()
+                    && match dir {
+                        Direction::FromServer => flags.ack() && ack == conn.halves[0].isn.add(1),
+                        Direction::FromClient => seq == conn.halves[0].isn.add(1),
+                    };
+                if accepted {
+                    return self.close(id, dir, seg.ts, true, sink);
+                }
+                return Ok(());
+            }
+            State::SynReceived if dir == Direction::FromServer => {
+                // The client has not acknowledged anything yet: no receive window to
+                // check against, so only a reset in sequence counts.
+                if flags.rst() && seq == conn.halves[1].isn.add(1) {
+                    return self.close(id, dir, seg.ts, true, sink);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+
+        if !conn.halves[r].accepts(seq, seg.payload.len()) {
+            self.stats.out_of_window += 1;
+            return Ok(());
+        }
+        if flags.rst() {
+            return self.close(id, dir, seg.ts, true, sink);
+        }
+        if conn.timestamps {
+            if let (Some((tsval, _)), Some(last)) =
+                (seg.options.timestamp, conn.halves[s].last_tsval)
+            {
+                if SeqNum(tsval).before(SeqNum(last)) {
+                    self.stats.paws_dropped += 1;
+                    return Ok(());
+                }
+            }
+        }
+        if flags.ack() {
+            if dir == Direction::FromClient
+                && conn.state == State::SynReceived
+                && ack == conn.halves[1].isn.add(1)
+            {
+                conn.state = State::Established;
+                conn.halves[0].ack_seq = Some(ack);
+                sink.event(FlowEvent { conn: id, ts: seg.ts, streams, kind: FlowEventKind::Established })?;
+            }
+            let conn = self.slots[id as usize].as_mut().expect("connection checked above");
+            conn.halves[s].record_ack(ack);
+            // A FIN counts as acknowledged by the next ACK from its peer.
+            if conn.halves[r].stream.fin_delivered() {
+                conn.halves[r].fin_acknowledged = true;
+            }
+            if conn.halves[r].fin_acknowledged && conn.halves[s].fin_acknowledged {
+                return self.close(id, dir, seg.ts, false, sink);
+            }
+        }
+        let established =
+            self.slots[id as usize].as_ref().is_some_and(|c| c.state == State::Established);
+        if established {
+            self.deliver(id, dir, seg, sink)?;
+        }
+        self.after_segment(id, dir, seg);
+        Ok(())
+    }
+
+    /// Hands the segment's payload (and FIN) to the sender's reassembler.
+    fn deliver(
+        &mut self,
+        id: ConnId,
+        dir: Direction,
+        seg: &Segment<'_>,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        if seg.payload.is_empty() && !seg.flags.fin() {
+            return Ok(());
+        }
+        let streams = self.tracked;
+        let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let (s, _) = index(dir);
+        let seq = SeqNum(seg.seq);
+        // RFC 793 §3.1: the urgent pointer points at the byte after the urgent one.
+        let urgent = (seg.flags.urg() && seg.urgent_ptr > 0)
+            .then(|| seq.add(u32::from(seg.urgent_ptr)).add(u32::MAX));
+        let ts = seg.ts;
+        let received = conn.halves[s].stream.receive(
+            seq,
+            seg.payload,
+            seg.flags.fin(),
+            urgent,
+            &mut self.budget,
+            &mut |bytes| {
+                sink.event(FlowEvent {
+                    conn: id,
+                    ts,
+                    streams,
+                    kind: FlowEventKind::Data { dir, bytes },
+                })
+            },
+        )?;
+        if received.in_order {
+            if let Some((tsval, _)) = seg.options.timestamp {
+                conn.halves[s].last_tsval = Some(tsval);
+            }
+        }
+        if received.fin_delivered && conn.first_fin.is_none() {
+            conn.first_fin = Some(dir);
+        }
+        Ok(())
+    }
+
+    /// The sender's advertised window is taken from every accepted segment.
+    fn after_segment(&mut self, id: ConnId, dir: Direction, seg: &Segment<'_>) {
+        if let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) {
+            conn.halves[index(dir).0].window = seg.window;
+        }
+    }
+
+    fn close(
+        &mut self,
+        id: ConnId,
+        sender: Direction,
+        ts: Timestamp,
+        by_reset: bool,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        let streams = self.tracked;
+        let Some(conn) = self.slots.get(id as usize).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        let originator = conn.first_fin.unwrap_or(sender);
+        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Closed { originator } })?;
+        if by_reset {
+            self.stats.closed_by_rst += 1;
+        } else {
+            self.stats.closed_by_fin += 1;
+        }
+        self.remove(id);
+        Ok(())
+    }
+}

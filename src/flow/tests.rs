@@ -1,0 +1,293 @@
+//! Behaviour of the connection table, driven segment by segment.
+
+use super::*;
+use crate::decode::{FlowKey, Segment, TcpFlags, TcpOptions};
+use std::net::{IpAddr, Ipv4Addr};
+
+const CLIENT_ISN: u32 = 1000;
+const SERVER_ISN: u32 = 5000;
+
+fn ep(last: u8, port: u16) -> Endpoint {
+    Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
+}
+
+/// A compact description of what the sink saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Opening(ConnId, u16),
+    Established(ConnId),
+    Data(ConnId, Direction, Vec<u8>, i64),
+    Closed(ConnId, Direction, usize),
+    TimedOut(ConnId, usize),
+    Truncated(ConnId, usize),
+}
+
+#[derive(Default)]
+struct Recorder(Vec<Seen>);
+
+impl FlowEventSink for Recorder {
+    fn event(&mut self, e: FlowEvent<'_>) -> std::io::Result<()> {
+        self.0.push(match e.kind {
+            FlowEventKind::Opening { client, .. } => Seen::Opening(e.conn, client.port),
+            FlowEventKind::Established => Seen::Established(e.conn),
+            FlowEventKind::Data { dir, bytes } => Seen::Data(e.conn, dir, bytes.to_vec(), e.ts.micros()),
+            FlowEventKind::Closed { originator } => Seen::Closed(e.conn, originator, e.streams),
+            FlowEventKind::TimedOut => Seen::TimedOut(e.conn, e.streams),
+            FlowEventKind::Truncated => Seen::Truncated(e.conn, e.streams),
+        });
+        Ok(())
+    }
+}
+
+/// Builds segments of one connection between 10.0.0.1:`port` and 10.0.0.2:80.
+struct Conv {
+    port: u16,
+    time: i64,
+}
+
+impl Conv {
+    fn new(port: u16) -> Self {
+        Conv { port, time: 0 }
+    }
+
+    fn seg(&mut self, from_client: bool, flags: u8, seq: u32, ack: u32, payload: &'static [u8]) -> Segment<'static> {
+        self.time += 1;
+        let (c, s) = (ep(1, self.port), ep(2, 80));
+        let key = if from_client { FlowKey { src: c, dst: s } } else { FlowKey { src: s, dst: c } };
+        Segment {
+            ts: crate::time::Timestamp::from_secs_micros(0, self.time),
+            key,
+            flags: TcpFlags(flags),
+            seq,
+            ack,
+            window: 65535,
+            urgent_ptr: 0,
+            options: TcpOptions::default(),
+            payload,
+        }
+    }
+
+    /// SYN, SYN-ACK, ACK.
+    fn handshake(&mut self) -> Vec<Segment<'static>> {
+        vec![
+            self.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
+            self.seg(false, TcpFlags::SYN | TcpFlags::ACK, SERVER_ISN, CLIENT_ISN + 1, b""),
+            self.seg(true, TcpFlags::ACK, CLIENT_ISN + 1, SERVER_ISN + 1, b""),
+        ]
+    }
+}
+
+const A: u8 = TcpFlags::ACK;
+const FA: u8 = TcpFlags::FIN | TcpFlags::ACK;
+
+fn run(config: FlowConfig, segments: &[Segment<'_>]) -> (Vec<Seen>, FlowTable) {
+    let mut table = FlowTable::new(config);
+    let mut rec = Recorder::default();
+    for s in segments {
+        table.process(s, &mut rec).unwrap();
+    }
+    (rec.0, table)
+}
+
+fn data(seen: &[Seen], dir: Direction) -> Vec<u8> {
+    seen.iter()
+        .filter_map(|s| match s {
+            Seen::Data(_, d, b, _) if *d == dir => Some(b.clone()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .concat()
+}
+
+/// A request/response conversation closed with FINs, the client's FIN first.
+fn conversation(c: &mut Conv) -> Vec<Segment<'static>> {
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"GET /"));
+    s.push(c.seg(false, A, SERVER_ISN + 1, CLIENT_ISN + 6, b"200 OK"));
+    s.push(c.seg(true, FA, CLIENT_ISN + 6, SERVER_ISN + 7, b""));
+    s.push(c.seg(false, FA, SERVER_ISN + 7, CLIENT_ISN + 7, b""));
+    s.push(c.seg(true, A, CLIENT_ISN + 7, SERVER_ISN + 8, b""));
+    s
+}
+
+#[test]
+fn a_conversation_opens_carries_data_and_closes_with_the_first_fin_sender_as_originator() {
+    let mut c = Conv::new(40000);
+    let (seen, table) = run(FlowConfig::default(), &conversation(&mut c));
+    assert_eq!(seen[0], Seen::Opening(0, 40000));
+    assert_eq!(seen[1], Seen::Established(0));
+    assert_eq!(data(&seen, Direction::FromClient), b"GET /");
+    assert_eq!(data(&seen, Direction::FromServer), b"200 OK");
+    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromClient, 1)));
+    assert_eq!(table.tracked(), 0);
+}
+
+#[test]
+fn the_connection_closes_only_when_the_last_fin_is_acknowledged() {
+    let mut c = Conv::new(40000);
+    let mut segs = conversation(&mut c);
+    segs.pop();
+    let (seen, table) = run(FlowConfig::default(), &segs);
+    assert!(!seen.iter().any(|s| matches!(s, Seen::Closed(..))));
+    assert_eq!(table.tracked(), 1);
+}
+
+#[test]
+fn fin_from_server_first_makes_server_the_originator() {
+    let mut c = Conv::new(40001);
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"Q"));
+    s.push(c.seg(false, FA, SERVER_ISN + 1, CLIENT_ISN + 2, b"R"));
+    s.push(c.seg(true, FA, CLIENT_ISN + 2, SERVER_ISN + 3, b""));
+    s.push(c.seg(false, A, SERVER_ISN + 3, CLIENT_ISN + 3, b""));
+    let (seen, _) = run(FlowConfig::default(), &s);
+    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromServer, 1)));
+}
+
+#[test]
+fn a_reset_closes_at_once_and_its_payload_is_ignored() {
+    let mut c = Conv::new(40002);
+    let mut s = c.handshake();
+    s.push(c.seg(true, TcpFlags::RST | A, CLIENT_ISN + 1, SERVER_ISN + 1, b"junk"));
+    let (seen, _) = run(FlowConfig::default(), &s);
+    assert_eq!(data(&seen, Direction::FromClient), b"");
+    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromClient, 1)));
+}
+
+#[test]
+fn a_refused_syn_closes_by_the_server() {
+    let mut c = Conv::new(40003);
+    let syn = c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b"");
+    let rst = c.seg(false, TcpFlags::RST | A, 0, CLIENT_ISN + 1, b"");
+    let (seen, _) = run(FlowConfig::default(), &[syn, rst]);
+    assert_eq!(seen, vec![Seen::Opening(0, 40003), Seen::Closed(0, Direction::FromServer, 1)]);
+}
+
+#[test]
+fn a_syn_ack_that_does_not_acknowledge_the_syn_is_ignored() {
+    let mut c = Conv::new(40004);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
+        c.seg(false, TcpFlags::SYN | A, SERVER_ISN, CLIENT_ISN + 99, b""),
+        c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"x"),
+    ];
+    let (seen, _) = run(FlowConfig::default(), &segs);
+    assert_eq!(seen, vec![Seen::Opening(0, 40004)]);
+}
+
+#[test]
+fn segments_outside_the_receive_window_are_dropped() {
+    let mut c = Conv::new(40005);
+    let mut s = c.handshake();
+    // 65535 bytes of window from CLIENT_ISN + 1: this one starts beyond it.
+    s.push(c.seg(true, A, CLIENT_ISN + 1 + 70_000, SERVER_ISN + 1, b"far"));
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"near"));
+    let (seen, table) = run(FlowConfig::default(), &s);
+    assert_eq!(data(&seen, Direction::FromClient), b"near");
+    assert_eq!(table.stats().out_of_window, 1);
+}
+
+#[test]
+fn out_of_order_data_is_delivered_with_the_time_of_the_gap_filling_packet() {
+    let mut c = Conv::new(40006);
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 4, SERVER_ISN + 1, b"def"));
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"abc"));
+    let (seen, _) = run(FlowConfig::default(), &s);
+    let times: Vec<i64> = seen
+        .iter()
+        .filter_map(|e| if let Seen::Data(_, _, _, t) = e { Some(*t) } else { None })
+        .collect();
+    assert_eq!(data(&seen, Direction::FromClient), b"abcdef");
+    assert_eq!(times, vec![5, 5]);
+}
+
+#[test]
+fn data_before_the_handshake_completes_is_not_delivered() {
+    let mut c = Conv::new(40007);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
+        c.seg(false, TcpFlags::SYN | A, SERVER_ISN, CLIENT_ISN + 1, b""),
+        c.seg(false, A, SERVER_ISN + 1, CLIENT_ISN + 1, b"early"),
+    ];
+    let (seen, _) = run(FlowConfig::default(), &segs);
+    assert_eq!(data(&seen, Direction::FromServer), b"");
+}
+
+#[test]
+fn timestamps_older_than_the_last_in_order_one_are_dropped() {
+    let mut c = Conv::new(40008);
+    let mut s = c.handshake();
+    for seg in s.iter_mut() {
+        seg.options.timestamp = Some((100, 0));
+    }
+    let mut fresh = c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"ab");
+    fresh.options.timestamp = Some((200, 0));
+    let mut stale = c.seg(true, A, CLIENT_ISN + 3, SERVER_ISN + 1, b"cd");
+    stale.options.timestamp = Some((150, 0));
+    s.push(fresh);
+    s.push(stale);
+    let (seen, table) = run(FlowConfig::default(), &s);
+    assert_eq!(data(&seen, Direction::FromClient), b"ab");
+    assert_eq!(table.stats().paws_dropped, 1);
+}
+
+#[test]
+fn a_full_table_evicts_the_oldest_connection_as_timed_out() {
+    // N = 4: at most 3*4/4 + 1 = 4 connections at once.
+    let config = FlowConfig { max_streams: 4, ..FlowConfig::default() };
+    let segs: Vec<Segment<'static>> = (0..5)
+        .map(|i| Conv::new(41000 + i).seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""))
+        .collect();
+    let (seen, table) = run(config, &segs);
+    assert_eq!(seen[4], Seen::TimedOut(0, 4));
+    assert_eq!(seen[5], Seen::Opening(0, 41004));
+    assert_eq!(table.tracked(), 4);
+    assert_eq!(table.stats().evicted, 1);
+}
+
+#[test]
+fn end_of_capture_truncates_every_connection_in_creation_order() {
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut rec = Recorder::default();
+    for port in [43000, 42000, 44000] {
+        table.process(&Conv::new(port).seg(true, TcpFlags::SYN, 1, 0, b""), &mut rec).unwrap();
+    }
+    table.finish(&mut rec).unwrap();
+    assert_eq!(&rec.0[3..], &[Seen::Truncated(0, 3), Seen::Truncated(1, 3), Seen::Truncated(2, 3)]);
+    assert_eq!(table.tracked(), 0);
+}
+
+#[test]
+fn a_freed_four_tuple_can_be_reused_by_a_new_syn() {
+    let mut c = Conv::new(40009);
+    let mut segs = conversation(&mut c);
+    segs.extend(conversation(&mut c));
+    let (seen, _) = run(FlowConfig::default(), &segs);
+    let closes = seen.iter().filter(|s| matches!(s, Seen::Closed(..))).count();
+    assert_eq!(closes, 2);
+}
+
+#[test]
+fn packets_of_unknown_connections_are_ignored_without_midstream() {
+    let mut c = Conv::new(40010);
+    let seg = c.seg(true, A, 7, 9, b"hello");
+    let (seen, table) = run(FlowConfig::default(), &[seg]);
+    assert!(seen.is_empty());
+    assert_eq!(table.stats().unknown_packets, 1);
+}
+
+#[test]
+fn midstream_takes_the_first_sender_as_client_and_delivers_its_payload() {
+    let mut c = Conv::new(40011);
+    let segs = vec![
+        c.seg(false, A, 777, 333, b"from-server-first"),
+        c.seg(true, A, 333, 777 + 17, b"reply"),
+    ];
+    let config = FlowConfig { midstream: true, ..FlowConfig::default() };
+    let (seen, _) = run(config, &segs);
+    assert_eq!(seen[0], Seen::Opening(0, 80));
+    assert_eq!(seen[1], Seen::Established(0));
+    assert_eq!(data(&seen, Direction::FromClient), b"from-server-first");
+    assert_eq!(data(&seen, Direction::FromServer), b"reply");
+}

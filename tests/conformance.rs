@@ -1,0 +1,209 @@
+//! The conformance corpus (`../shared/conformance`, README inside) run through the built
+//! binary: every case of `cases.tsv`, byte for byte, exactly as that README says.
+//! Set `RUSTNIFFER_CONFORMANCE` to use a corpus elsewhere.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn corpus_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("RUSTNIFFER_CONFORMANCE") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")
+}
+
+/// Parses a JSON array of strings (the `args` column).
+fn parse_json_strings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.trim().chars().peekable();
+    assert_eq!(chars.next(), Some('['), "args must be a JSON array: {text}");
+    loop {
+        match chars.next() {
+            Some('"') => {
+                let mut s = String::new();
+                loop {
+                    match chars.next().expect("unterminated JSON string") {
+                        '"' => break,
+                        '\\' => match chars.next().expect("dangling escape") {
+                            'n' => s.push('\n'),
+                            't' => s.push('\t'),
+                            'r' => s.push('\r'),
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            'u' => {
+                                let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                                let code = u32::from_str_radix(&hex, 16).expect("bad \\u escape");
+                                s.push(char::from_u32(code).expect("surrogates are not used"));
+                            }
+                            other => s.push(other),
+                        },
+                        c => s.push(c),
+                    }
+                }
+                out.push(s);
+            }
+            Some(',') | Some(' ') => {}
+            Some(']') => return out,
+            other => panic!("unexpected {other:?} in {text}"),
+        }
+    }
+}
+
+struct Case {
+    id: String,
+    args: Vec<String>,
+    expected: PathBuf,
+    exit_nonzero: bool,
+    stdout_ignored: bool,
+    stderr_nonempty: bool,
+}
+
+fn load_cases(dir: &Path) -> Vec<Case> {
+    let manifest = std::fs::read_to_string(dir.join("cases.tsv")).unwrap_or_else(|e| {
+        panic!("cannot read {}/cases.tsv ({e}): the conformance corpus must be beside the repository", dir.display())
+    });
+    let mut cases = Vec::new();
+    for line in manifest.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert!(cols.len() >= 4, "malformed manifest line: {line}");
+        let notes = cols.get(4).copied().unwrap_or("");
+        let directives: Vec<&str> = notes
+            .split(';')
+            .map(str::trim)
+            .take_while(|d| d.contains('=') && !d.contains(' '))
+            .collect();
+        cases.push(Case {
+            id: cols[0].to_string(),
+            args: parse_json_strings(cols[2]),
+            expected: dir.join(cols[3]),
+            exit_nonzero: directives.contains(&"exit=nonzero"),
+            stdout_ignored: directives.contains(&"stdout=ignore"),
+            stderr_nonempty: directives.contains(&"stderr=nonempty"),
+        });
+    }
+    cases
+}
+
+/// Runs one case; returns why it failed, if it did.
+fn run_case(dir: &Path, case: &Case) -> Result<(), String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .args(&case.args)
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the binary: {e}"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if started.elapsed() > CASE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("timed out".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = out_reader.join().expect("reader thread");
+    let err = err_reader.join().expect("reader thread");
+    if status.code().is_none() {
+        return Err(format!("killed by a signal: {status}; stderr: {}", String::from_utf8_lossy(&err)));
+    }
+    if case.exit_nonzero == status.success() {
+        return Err(format!(
+            "exit status {status}, expected {}; stderr: {}",
+            if case.exit_nonzero { "non-zero" } else { "0" },
+            String::from_utf8_lossy(&err)
+        ));
+    }
+    if case.stderr_nonempty && err.is_empty() {
+        return Err("standard error is empty, expected a message".into());
+    }
+    if !case.stdout_ignored {
+        let expected = std::fs::read(&case.expected)
+            .map_err(|e| format!("cannot read {}: {e}", case.expected.display()))?;
+        if out != expected {
+            return Err(first_difference(&expected, &out));
+        }
+    }
+    Ok(())
+}
+
+fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    let exp = String::from_utf8_lossy(expected);
+    let got_s = String::from_utf8_lossy(got);
+    for (n, (e, g)) in exp.lines().zip(got_s.lines()).enumerate() {
+        if e != g {
+            return format!("line {}:\n  expected: {e}\n  got:      {g}", n + 1);
+        }
+    }
+    format!(
+        "output differs in length: expected {} lines / {} bytes, got {} lines / {} bytes",
+        exp.lines().count(),
+        expected.len(),
+        got_s.lines().count(),
+        got.len()
+    )
+}
+
+#[test]
+fn every_conformance_case_passes() {
+    let dir = corpus_dir();
+    let cases = load_cases(&dir);
+    assert!(cases.len() > 100, "the corpus looks incomplete: {} cases", cases.len());
+    let filter = std::env::var("CONFORMANCE_FILTER").unwrap_or_default();
+    let selected: Vec<&Case> = cases.iter().filter(|c| c.id.contains(&filter)).collect();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, Result<(), String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(case) = selected.get(i) else { break };
+                        mine.push((i, run_case(&dir, case)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+        all.sort_by_key(|(i, _)| *i);
+        all
+    });
+    let mut failures = Vec::new();
+    for (i, result) in &results {
+        match result {
+            Ok(()) => println!("PASS {}", selected[*i].id),
+            Err(why) => {
+                println!("FAIL {}: {why}", selected[*i].id);
+                failures.push(selected[*i].id.clone());
+            }
+        }
+    }
+    let passed = results.len() - failures.len();
+    println!("conformance: {passed}/{} cases pass", results.len());
+    assert!(failures.is_empty(), "{} conformance case(s) fail: {}", failures.len(), failures.join(", "));
+}
