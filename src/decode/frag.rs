@@ -183,6 +183,84 @@ enum Loss {
     Timeout,
 }
 
+/// The byte account of all pending datagrams, and released buffers kept for reuse.
+#[derive(Default)]
+struct Memory {
+    /// Sum of all hosts' bytes.
+    bytes: usize,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Memory {
+    fn buffer(&mut self) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() > 0 {
+            self.spare.push(buf);
+        }
+    }
+
+    /// Re-charges a datagram whose buffers may have grown.
+    fn recharge(&mut self, host: &mut Host, index: usize) {
+        if let Some(d) = host.datagrams.get_mut(index) {
+            let (before, after) = (d.charged, d.cost());
+            d.charged = after;
+            host.bytes = host.bytes - before + after;
+            self.bytes = self.bytes - before + after;
+        }
+    }
+
+    /// Takes a datagram out of its host, releasing its charge and its pending fragments.
+    fn remove(
+        &mut self,
+        host: &mut Host,
+        index: usize,
+        stats: &mut DecodeStats,
+    ) -> Option<Datagram> {
+        if index >= host.datagrams.len() {
+            return None;
+        }
+        let d = host.datagrams.swap_remove(index);
+        host.bytes -= d.charged;
+        self.bytes -= d.charged;
+        stats.fragments_pending -= d.fragments;
+        Some(d)
+    }
+
+    fn discard(&mut self, host: &mut Host, index: usize, why: Loss, stats: &mut DecodeStats) {
+        if let Some(d) = self.remove(host, index, stats) {
+            match why {
+                Loss::Bounds => stats.fragments_discarded_bounds += d.fragments,
+                Loss::Timeout => stats.fragments_discarded_timeout += d.fragments,
+            }
+            self.recycle(d.data);
+        }
+    }
+
+    /// Discards the host's timed-out datagrams.
+    fn expire(&mut self, host: &mut Host, now: Timestamp, stats: &mut DecodeStats) {
+        let mut i = 0;
+        while i < host.datagrams.len() {
+            if timed_out(&host.datagrams[i], now) {
+                self.discard(host, i, Loss::Timeout, stats);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Whether the datagram's latest fragment is more than [`TIMEOUT_NS`] away from `now`, in
+/// either direction: a capture whose clock jumps back by more than the timeout cannot
+/// keep stale fragments forever.
+fn timed_out(d: &Datagram, now: Timestamp) -> bool {
+    now.0.abs_diff(d.last_ts.0) > TIMEOUT_NS
+}
+
 pub(crate) struct Reassembler {
     hosts: HashMap<IpAddr, Host>,
     max_hosts: usize,
@@ -191,11 +269,9 @@ pub(crate) struct Reassembler {
     total_bytes_max: usize,
     /// Fragments taken in so far: the clock for "oldest".
     arrivals: u64,
-    /// Sum of all hosts' bytes.
-    bytes: usize,
+    memory: Memory,
     /// The last completed datagram.
     out: Vec<u8>,
-    spare: Vec<Vec<u8>>,
 }
 
 impl Reassembler {
@@ -214,9 +290,8 @@ impl Reassembler {
             host_bytes_max,
             total_bytes_max,
             arrivals: 0,
-            bytes: 0,
+            memory: Memory::default(),
             out: Vec::new(),
-            spare: Vec::new(),
         }
     }
 
@@ -242,7 +317,7 @@ impl Reassembler {
         let host_addr = f.id.dst;
 
         if let Some(host) = self.hosts.get_mut(&host_addr) {
-            expire(host, ts, &mut self.bytes, &mut self.spare, stats);
+            self.memory.expire(host, ts, stats);
         }
         if !self.hosts.contains_key(&host_addr) && self.hosts.len() >= self.max_hosts {
             self.evict_oldest_host(host_addr, ts, stats);
@@ -250,23 +325,19 @@ impl Reassembler {
         let host = self.hosts.entry(host_addr).or_default();
 
         let index = match host.datagrams.iter().position(|d| d.id == f.id) {
-            Some(i) => {
-                if !host.datagrams[i].consistent(end, f.more) {
-                    stats.fragments_discarded_invalid += 1;
-                    return Outcome::Discarded;
-                }
-                i
+            Some(i) if !host.datagrams[i].consistent(end, f.more) => {
+                stats.fragments_discarded_invalid += 1;
+                return Outcome::Discarded;
             }
+            Some(i) => i,
             None => {
-                let mut data = self.spare.pop().unwrap_or_default();
-                data.clear();
                 host.datagrams.push(Datagram {
                     id: f.id,
                     born: self.arrivals,
                     last_ts: ts,
                     total: None,
                     ranges: Vec::new(),
-                    data,
+                    data: self.memory.buffer(),
                     fragments: 0,
                     next_header: f.next_header,
                     charged: 0,
@@ -286,33 +357,22 @@ impl Reassembler {
             d.next_header = f.next_header;
         }
         d.fill(f.offset, f.data, end);
-        let (before, after) = (d.charged, d.cost());
-        d.charged = after;
         let too_scattered = d.ranges.len() > RANGES_MAX;
         let complete = d.is_complete();
-        host.bytes = host.bytes - before + after;
-        self.bytes = self.bytes - before + after;
+        self.memory.recharge(host, index);
 
         if too_scattered {
-            discard(
-                host,
-                index,
-                Loss::Bounds,
-                &mut self.bytes,
-                &mut self.spare,
-                stats,
-            );
+            self.memory.discard(host, index, Loss::Bounds, stats);
             self.remove_if_empty(host_addr);
             return Outcome::Discarded;
         }
         if complete {
-            let done = host.datagrams.swap_remove(index);
-            host.bytes -= done.charged;
-            self.bytes -= done.charged;
-            stats.fragments_pending -= done.fragments;
+            let Some(done) = self.memory.remove(host, index, stats) else {
+                return Outcome::Discarded;
+            };
             stats.datagrams_reassembled += 1;
             let previous = std::mem::replace(&mut self.out, done.data);
-            recycle(&mut self.spare, previous);
+            self.memory.recycle(previous);
             self.remove_if_empty(host_addr);
             return Outcome::Complete {
                 next_header: done.next_header,
@@ -330,16 +390,9 @@ impl Reassembler {
                 .min_by_key(|(_, d)| d.born)
                 .map(|(i, _)| i);
             let Some(victim) = victim else { break };
-            discard(
-                host,
-                victim,
-                Loss::Bounds,
-                &mut self.bytes,
-                &mut self.spare,
-                stats,
-            );
+            self.memory.discard(host, victim, Loss::Bounds, stats);
         }
-        while self.bytes > self.total_bytes_max && self.hosts.len() > 1 {
+        while self.memory.bytes > self.total_bytes_max && self.hosts.len() > 1 {
             self.evict_oldest_host(host_addr, ts, stats);
         }
         Outcome::Held
@@ -362,14 +415,7 @@ impl Reassembler {
                     Loss::Bounds
                 };
                 let last = host.datagrams.len() - 1;
-                discard(
-                    &mut host,
-                    last,
-                    why,
-                    &mut self.bytes,
-                    &mut self.spare,
-                    stats,
-                );
+                self.memory.discard(&mut host, last, why, stats);
             }
         }
     }
@@ -388,59 +434,5 @@ impl Reassembler {
     #[cfg(test)]
     pub fn hosts(&self) -> usize {
         self.hosts.len()
-    }
-}
-
-/// Discards the host's timed-out datagrams.
-fn expire(
-    host: &mut Host,
-    now: Timestamp,
-    bytes: &mut usize,
-    spare: &mut Vec<Vec<u8>>,
-    stats: &mut DecodeStats,
-) {
-    let mut i = 0;
-    while i < host.datagrams.len() {
-        if timed_out(&host.datagrams[i], now) {
-            discard(host, i, Loss::Timeout, bytes, spare, stats);
-        } else {
-            i += 1;
-        }
-    }
-}
-
-/// Whether the datagram's latest fragment is more than [`TIMEOUT_NS`] away from `now`, in
-/// either direction: a capture whose clock jumps back by more than the timeout cannot
-/// keep stale fragments forever.
-fn timed_out(d: &Datagram, now: Timestamp) -> bool {
-    now.0.abs_diff(d.last_ts.0) > TIMEOUT_NS
-}
-
-fn discard(
-    host: &mut Host,
-    index: usize,
-    why: Loss,
-    bytes: &mut usize,
-    spare: &mut Vec<Vec<u8>>,
-    stats: &mut DecodeStats,
-) {
-    if index >= host.datagrams.len() {
-        return;
-    }
-    let d = host.datagrams.swap_remove(index);
-    host.bytes -= d.charged;
-    *bytes -= d.charged;
-    stats.fragments_pending -= d.fragments;
-    match why {
-        Loss::Bounds => stats.fragments_discarded_bounds += d.fragments,
-        Loss::Timeout => stats.fragments_discarded_timeout += d.fragments,
-    }
-    recycle(spare, d.data);
-}
-
-fn recycle(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
-    if spare.len() < SPARE_BUFFERS && buf.capacity() > 0 {
-        buf.clear();
-        spare.push(buf);
     }
 }

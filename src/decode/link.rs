@@ -144,12 +144,13 @@ fn by_family(family: u32) -> Option<Net> {
 }
 
 /// Follows VLAN tags (any depth: each one consumes 4 bytes, so the frame length bounds
-/// the loop) down to an IP EtherType.
+/// the loop) down to an IP EtherType. `at` never passes `frame.len()`: each EtherType
+/// read ends exactly where the next header starts.
 fn by_ethertype(frame: &[u8], mut at: usize, mut ethertype: u16) -> Result<(Net, usize), Skip> {
     loop {
         match ethertype {
-            ethertype::IPV4 => return Ok((Net::V4, at.min(frame.len()))),
-            ethertype::IPV6 => return Ok((Net::V6, at.min(frame.len()))),
+            ethertype::IPV4 => return Ok((Net::V4, at)),
+            ethertype::IPV6 => return Ok((Net::V6, at)),
             ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_LEGACY => {
                 let inner = vlan::INNER_ETHERTYPE;
                 ethertype = be16(frame, at + inner.start..at + inner.end)?;

@@ -24,18 +24,23 @@ fn at_us(micros: i64) -> Timestamp {
 }
 
 fn feed_at(d: &mut Decoder, link: LinkType, frame: &[u8], ts: Timestamp) -> Option<Seen> {
-    let pkt = build::packet_at(link, frame, ts);
-    d.decode(&pkt).map(|s| Seen {
-        ts: s.ts,
-        key: s.key,
-        flags: s.flags,
-        seq: s.seq,
-        ack: s.ack,
-        window: s.window,
-        urgent_ptr: s.urgent_ptr,
-        options: s.options,
-        payload: s.payload.to_vec(),
-    })
+    d.decode(&build::packet_at(link, frame, ts)).map(Seen::from)
+}
+
+impl From<Segment<'_>> for Seen {
+    fn from(s: Segment<'_>) -> Seen {
+        Seen {
+            ts: s.ts,
+            key: s.key,
+            flags: s.flags,
+            seq: s.seq,
+            ack: s.ack,
+            window: s.window,
+            urgent_ptr: s.urgent_ptr,
+            options: s.options,
+            payload: s.payload.to_vec(),
+        }
+    }
 }
 
 fn feed(d: &mut Decoder, link: LinkType, frame: &[u8]) -> Option<Seen> {
@@ -1304,19 +1309,7 @@ fn decode_capture(name: &str) -> Option<(Vec<Seen>, DecodeStats)> {
             data: &f.data,
             orig_len: f.orig_len,
         };
-        if let Some(s) = d.decode(&pkt) {
-            seen.push(Seen {
-                ts: s.ts,
-                key: s.key,
-                flags: s.flags,
-                seq: s.seq,
-                ack: s.ack,
-                window: s.window,
-                urgent_ptr: s.urgent_ptr,
-                options: s.options,
-                payload: s.payload.to_vec(),
-            });
-        }
+        seen.extend(d.decode(&pkt).map(Seen::from));
     }
     check_invariant(d.stats());
     Some((seen, d.stats().clone()))
