@@ -54,7 +54,10 @@ pub struct FlowKey {
 impl FlowKey {
     /// The same connection seen from the other side.
     pub fn reversed(self) -> FlowKey {
-        FlowKey { src: self.dst, dst: self.src }
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+        }
     }
 }
 
@@ -80,4 +83,295 @@ pub struct Segment<'a> {
     pub urgent_ptr: u16,
     pub options: TcpOptions,
     pub payload: &'a [u8],
+}
+
+pub mod build;
+mod frag;
+mod ip;
+mod link;
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+use crate::capture::Packet;
+
+pub use frag::{DATAGRAM_MAX, HOST_BYTES_MAX, RANGES_MAX, TIMEOUT_NS, TOTAL_BYTES_MAX};
+
+/// Default for `-d`: hosts with IP fragments pending at once.
+pub const DEFAULT_MAX_FRAGMENTED_HOSTS: usize = 1024;
+
+/// What the decoder saw, for the report at exit.
+///
+/// Every frame lands in exactly one of `tcp_segments`, `non_ip`, `non_tcp`,
+/// `malformed`, `truncated`, or is an IP fragment that did not complete a datagram, so
+/// `frames == tcp_segments + non_ip + non_tcp + malformed + truncated
+/// + fragments - datagrams_reassembled`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Frames given to [`Decoder::decode`].
+    pub frames: u64,
+    /// TCP segments returned.
+    pub tcp_segments: u64,
+    /// Frames whose link layer carries something other than IP (ARP, LLC…).
+    pub non_ip: u64,
+    /// IP datagrams carrying something other than TCP.
+    pub non_tcp: u64,
+    /// Frames whose headers contradict themselves (bad version, lengths that do not add
+    /// up, TCP data offset outside the datagram…).
+    pub malformed: u64,
+    /// Frames cut by the capture's snapshot length before the end of their IP datagram:
+    /// dropped whole.
+    pub truncated: u64,
+    /// IP fragments of datagrams that may carry TCP, taken into reassembly.
+    pub fragments: u64,
+    /// Datagrams rebuilt from fragments.
+    pub datagrams_reassembled: u64,
+    /// Fragments held right now, waiting for the rest of their datagram.
+    pub fragments_pending: u64,
+    /// Fragments given up to a bound: hosts (`-d`), bytes per host or in all, payload
+    /// beyond 65535 bytes, too scattered a datagram.
+    pub fragments_discarded_bounds: u64,
+    /// Fragments given up because their datagram saw no new fragment for 30 s.
+    pub fragments_discarded_timeout: u64,
+    /// Fragments that contradict their datagram's length, or carry nothing.
+    pub fragments_discarded_invalid: u64,
+}
+
+/// Why a frame yields no segment (each maps to a [`DecodeStats`] counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Skip {
+    NotIp,
+    NotTcp,
+    /// Headers that contradict themselves.
+    Bad,
+    /// Needs more bytes than the frame holds: `truncated` when the capture cut the
+    /// frame, `malformed` otherwise.
+    Short,
+    /// An IP fragment, held or discarded by the reassembler (which counts it).
+    Fragment,
+}
+
+/// Where a segment was found: its payload lies in the packet or in the reassembler's
+/// output buffer.
+struct Found {
+    src: IpAddr,
+    dst: IpAddr,
+    tcp: tcp::Header,
+    payload: Range<usize>,
+    reassembled: bool,
+}
+
+/// Turns captured frames into TCP segments. Keeps only fragment-reassembly state.
+pub struct Decoder {
+    stats: DecodeStats,
+    frag: frag::Reassembler,
+}
+
+impl Decoder {
+    /// `max_fragmented_hosts` is `-d`: at most that many destination hosts have
+    /// fragments pending at once (0 disables reassembly: fragments are discarded).
+    pub fn new(max_fragmented_hosts: usize) -> Self {
+        Decoder {
+            stats: DecodeStats::default(),
+            frag: frag::Reassembler::new(max_fragmented_hosts),
+        }
+    }
+
+    /// The TCP segment in `pkt`, or `None` (counted in [`Decoder::stats`]) for anything
+    /// else. For the fragment that completes a datagram, the segment's payload borrows the
+    /// decoder's reassembly buffer and its time is that fragment's.
+    pub fn decode<'a>(&'a mut self, pkt: &Packet<'a>) -> Option<Segment<'a>> {
+        self.stats.frames += 1;
+        let found = match self.locate(pkt) {
+            Ok(found) => found,
+            Err(skip) => {
+                self.count(skip, pkt);
+                return None;
+            }
+        };
+        self.stats.tcp_segments += 1;
+        let this: &'a Decoder = self;
+        let bytes: &'a [u8] = if found.reassembled {
+            this.frag.output()
+        } else {
+            pkt.data
+        };
+        let t = found.tcp;
+        Some(Segment {
+            ts: pkt.ts,
+            key: FlowKey {
+                src: Endpoint {
+                    ip: found.src,
+                    port: t.src_port,
+                },
+                dst: Endpoint {
+                    ip: found.dst,
+                    port: t.dst_port,
+                },
+            },
+            flags: TcpFlags(t.flags),
+            seq: t.seq,
+            ack: t.ack,
+            window: t.window,
+            urgent_ptr: t.urgent_ptr,
+            options: t.options,
+            // `locate` checked the range against this very buffer.
+            payload: bytes.get(found.payload).unwrap_or_default(),
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &DecodeStats {
+        &self.stats
+    }
+
+    fn count(&mut self, skip: Skip, pkt: &Packet<'_>) {
+        let s = &mut self.stats;
+        match skip {
+            Skip::NotIp => s.non_ip += 1,
+            Skip::NotTcp => s.non_tcp += 1,
+            Skip::Bad => s.malformed += 1,
+            Skip::Short if (pkt.data.len() as u64) < u64::from(pkt.orig_len) => s.truncated += 1,
+            Skip::Short => s.malformed += 1,
+            Skip::Fragment => {}
+        }
+    }
+
+    fn locate(&mut self, pkt: &Packet<'_>) -> Result<Found, Skip> {
+        let (net, at) = link::network(pkt.link, pkt.data)?;
+        let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
+        let net = match net {
+            link::Net::ByVersion => match ip.first().map(|b| b >> 4) {
+                Some(4) => link::Net::V4,
+                Some(6) => link::Net::V6,
+                Some(_) => return Err(Skip::Bad),
+                None => return Err(Skip::Short),
+            },
+            net => net,
+        };
+        match net {
+            link::Net::V6 => self.ipv6(pkt.ts, ip, at),
+            _ => self.ipv4(pkt.ts, ip, at),
+        }
+    }
+
+    /// `ip` starts at offset `at` of the packet.
+    fn ipv4(&mut self, ts: Timestamp, ip: &[u8], at: usize) -> Result<Found, Skip> {
+        let h = ip::Ipv4::parse(ip)?;
+        let src = IpAddr::V4(Ipv4Addr::from(h.src));
+        let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
+        if h.protocol != ip::proto::TCP {
+            return Err(Skip::NotTcp);
+        }
+        let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
+        if !h.is_fragment() {
+            return Found::tcp(datagram, h.header_len, at, src, dst, false);
+        }
+        let fragment = frag::Fragment {
+            id: frag::DatagramId {
+                src,
+                dst,
+                protocol: h.protocol,
+                id: u32::from(h.id),
+            },
+            offset: h.frag_offset,
+            more: h.more_fragments,
+            data: datagram.get(h.header_len..).ok_or(Skip::Bad)?,
+            next_header: h.protocol,
+        };
+        self.reassemble(fragment, ts)
+    }
+
+    /// `ip` starts at offset `at` of the packet.
+    fn ipv6(&mut self, ts: Timestamp, ip: &[u8], at: usize) -> Result<Found, Skip> {
+        let h = ip::Ipv6::parse(ip)?;
+        let src = IpAddr::V6(Ipv6Addr::from(h.src));
+        let dst = IpAddr::V6(Ipv6Addr::from(h.dst));
+        let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
+        match ip::walk_extensions(h.next_header, datagram, ip::IPV6_HEADER_LEN, true)? {
+            ip::Upper::Tcp(start) => Found::tcp(datagram, start, at, src, dst, false),
+            ip::Upper::Other => Err(Skip::NotTcp),
+            ip::Upper::Fragment(f) if !ip::may_lead_to_tcp(f.next_header) => Err(Skip::NotTcp),
+            ip::Upper::Fragment(f) => {
+                let fragment = frag::Fragment {
+                    id: frag::DatagramId {
+                        src,
+                        dst,
+                        protocol: 0,
+                        id: f.id,
+                    },
+                    offset: f.offset,
+                    more: f.more,
+                    data: datagram.get(f.data_start..).ok_or(Skip::Bad)?,
+                    next_header: f.next_header,
+                };
+                self.reassemble(fragment, ts)
+            }
+        }
+    }
+
+    /// Hands a fragment to the reassembler; when it completes its datagram, finds the TCP
+    /// header there (after IPv6 extension headers of the fragmentable part; an IPv4
+    /// fragment's `next_header` is TCP itself).
+    fn reassemble(&mut self, fragment: frag::Fragment<'_>, ts: Timestamp) -> Result<Found, Skip> {
+        let (src, dst) = (fragment.id.src, fragment.id.dst);
+        self.stats.fragments += 1;
+        let frag::Outcome::Complete { next_header } =
+            self.frag.insert(fragment, ts, &mut self.stats)
+        else {
+            return Err(Skip::Fragment);
+        };
+        let whole = self.frag.output();
+        match ip::walk_extensions(next_header, whole, 0, false)? {
+            ip::Upper::Tcp(start) => Found::tcp(whole, start, 0, src, dst, true),
+            _ => Err(Skip::NotTcp),
+        }
+    }
+}
+
+impl Found {
+    /// The TCP header at `start` of `datagram`, whose first byte is at offset `base` of
+    /// the buffer the payload will be taken from.
+    fn tcp(
+        datagram: &[u8],
+        start: usize,
+        base: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        reassembled: bool,
+    ) -> Result<Found, Skip> {
+        let tcp = tcp::Header::parse(datagram.get(start..).ok_or(Skip::Bad)?)?;
+        let payload = base + start + tcp.header_len..base + datagram.len();
+        Ok(Found {
+            src,
+            dst,
+            tcp,
+            payload,
+            reassembled,
+        })
+    }
+}
+
+#[cfg(test)]
+impl Decoder {
+    /// A decoder with smaller byte bounds, so tests can reach them quickly.
+    fn with_byte_bounds(max_hosts: usize, host_bytes_max: usize, total_bytes_max: usize) -> Self {
+        Decoder {
+            stats: DecodeStats::default(),
+            frag: frag::Reassembler::with_byte_bounds(max_hosts, host_bytes_max, total_bytes_max),
+        }
+    }
+
+    fn fragmented_hosts(&self) -> usize {
+        self.frag.hosts()
+    }
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(DEFAULT_MAX_FRAGMENTED_HOSTS)
+    }
 }
