@@ -12,6 +12,8 @@ mod strftime;
 mod template;
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod tests;
 
 pub use encode::Encoding;
