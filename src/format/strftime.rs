@@ -7,6 +7,8 @@
 //! offset and the numeric form (`+01`, `-0330`) otherwise, because chrono does not
 //! expose zone abbreviations.
 
+use std::cell::Cell;
+
 use chrono::{DateTime, Datelike, Local, Timelike};
 
 use crate::time::Timestamp;
@@ -79,6 +81,7 @@ pub struct TimeFormat {
 }
 
 /// Broken-down local time.
+#[derive(Clone, Copy)]
 struct Tm {
     epoch: i64,
     year: i32,
@@ -94,8 +97,25 @@ struct Tm {
     offset: i32, // seconds east of UTC
 }
 
+thread_local! {
+    /// The last second converted: a record prints several timestamps of the same
+    /// second, and consecutive records mostly share it too.
+    static LAST: Cell<Option<Tm>> = const { Cell::new(None) };
+}
+
 impl Tm {
+    /// The local time of `epoch`, from the one-entry cache when it is the same
+    /// second as the last one converted on this thread.
     fn local(epoch: i64) -> Option<Tm> {
+        if let Some(tm) = LAST.get().filter(|tm| tm.epoch == epoch) {
+            return Some(tm);
+        }
+        let tm = Self::convert(epoch)?;
+        LAST.set(Some(tm));
+        Some(tm)
+    }
+
+    fn convert(epoch: i64) -> Option<Tm> {
         let local = DateTime::from_timestamp(epoch, 0)?.with_timezone(&Local);
         let iso = local.iso_week();
         Some(Tm {

@@ -183,6 +183,13 @@ fn keywords_without_parameters_leave_parentheses_as_text() {
 }
 
 #[test]
+fn template_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Template>();
+    assert_send_sync::<RenderOptions>();
+}
+
+#[test]
 fn empty_format_prints_empty_records() {
     assert_eq!(render("", &exchange(REQUEST, RESPONSE)), "\n");
 }
