@@ -686,3 +686,14 @@ fn pathological_formats_parse_in_linear_time() {
     assert!(Template::parse(&nested).is_ok());
     assert!(started.elapsed().as_secs() < 10);
 }
+
+#[test]
+fn grep_patterns_may_hold_non_ascii_text() {
+    // Patterns match bytes: a literal é matches its UTF-8 form, `.` one byte.
+    let ex = exchange("GET /café HTTP/1.1\r\n\r\n".as_bytes(), b"");
+    assert_eq!(render("%request.grep(/(café))", &ex), "café\n");
+    let template = Template::parse("%request.grep(/(caf.))").unwrap();
+    let mut out = Vec::new();
+    template.render(&ex, &RenderOptions::default(), &mut out);
+    assert_eq!(out, b"caf\xc3\n");
+}
