@@ -1,1 +1,292 @@
 //! HTTP/1 analyzer: header blocks, header lookup, request and status lines.
+//!
+//! Pure functions over one direction's bytes (`&[u8]`): they never allocate, never
+//! panic and do at most a few linear passes. They do not validate HTTP: the same
+//! rules are applied to whatever protocol the connection carries, as justniffer does
+//! (SPEC §5), so a redis or SMTP line gets "words" too.
+
+/// `%request.line` / `%response.line`: the bytes up to the first CR, or all of them
+/// when there is none (an LF-only request prints its whole header block).
+pub fn first_line(data: &[u8]) -> &[u8] {
+    match find_byte(data, b'\r') {
+        Some(cr) => &data[..cr],
+        None => data,
+    }
+}
+
+/// Where the header block ends: `(header_len, body_start)`.
+///
+/// Scanning from the start, CRs are counted; an LF leaves the count alone and any
+/// other byte resets it. The block ends just before the CR that brings the count to
+/// two (`\r\n\r\n` normally, but `\r\r` and `\r\n\n\r` too). The body starts two
+/// bytes after that CR, whatever the byte after it is (as justniffer does: in
+/// k_tls12_A a TLS record holding `0d 0d a4 b5` gives a body starting at `b5`).
+/// Without such a CR pair the whole input is header and the body is empty.
+pub fn header_split(data: &[u8]) -> (usize, usize) {
+    // Jump from CR to CR: after one, only LFs keep the count, so the terminator is
+    // there iff the first byte after the LFs is another CR.
+    let mut from = 0;
+    while let Some(cr) = find_byte(&data[from..], b'\r') {
+        let mut next = from + cr + 1;
+        while data.get(next) == Some(&b'\n') {
+            next += 1;
+        }
+        if data.get(next) == Some(&b'\r') {
+            return (next, (next + 2).min(data.len()));
+        }
+        from = next;
+    }
+    (data.len(), data.len())
+}
+
+/// `%request.header` / `%response.header`: the bytes before the header terminator
+/// (see [`header_split`]); all of them when there is no terminator.
+pub fn header_block(data: &[u8]) -> &[u8] {
+    &data[..header_split(data).0]
+}
+
+/// `%request.body` / `%response.body`: the bytes after the header terminator; empty
+/// when there is none.
+pub fn body(data: &[u8]) -> &[u8] {
+    &data[header_split(data).1..]
+}
+
+/// The value of the first line of `block` that starts with `name` (ASCII
+/// case-insensitive) directly followed by `:`. Blanks (space, tab) after the colon
+/// are skipped; the value runs to the next CR or LF or the end of `block`.
+///
+/// Lines start at the beginning of `block` and after every LF. The value may be
+/// empty: the caller decides whether that counts as found (SPEC §5: named header
+/// keywords print not-found, `*.header.value` prints nothing).
+pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut start = 0;
+    while start <= block.len() {
+        let line = &block[start..];
+        if let Some(value) = value_if_named(line, name) {
+            return Some(value);
+        }
+        match find_byte(line, b'\n') {
+            Some(lf) => start += lf + 1,
+            None => break,
+        }
+    }
+    None
+}
+
+/// If `line` starts with `name:`, the value after it (blanks skipped, up to CR/LF).
+fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let after_name = line.get(name.len()..)?;
+    if !line[..name.len()].eq_ignore_ascii_case(name) || after_name.first() != Some(&b':') {
+        return None;
+    }
+    let rest = &after_name[1..];
+    let skip = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(rest.len());
+    let rest = &rest[skip..];
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// The first position of `needle` in `haystack`, eight bytes at a time (the
+/// header scans are the hot path of rendering and `memchr` is not a dependency).
+pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // Zero bytes of `x` are the needle's positions; this test has no false
+        // negatives, and a hit is confirmed bytewise.
+        let x = u64::from_le_bytes(word) ^ pattern;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            if let Some(p) = chunk.iter().position(|&b| b == needle) {
+                return Some(offset + p);
+            }
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| offset + p)
+}
+
+/// ASCII whitespace as `\s` matches it in the C locale: space, `\t`, `\n`, `\v`,
+/// `\f`, `\r`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Length of the leading run of bytes that are (`space`) or are not whitespace.
+fn run(data: &[u8], space: bool) -> usize {
+    data.iter()
+        .position(|&b| is_space(b) != space)
+        .unwrap_or(data.len())
+}
+
+/// The `n`-th word (0-based) of a first line, as justniffer's default regexes find
+/// it: `^\S*` for word 0, `^\S*\s*(\S*)` for word 1, `^\S*\s*\S*\s*(\S*)` for word
+/// 2. Words are separated by runs of whitespace; a line that starts with whitespace
+/// has an empty word 0. May return an empty slice (the caller prints not-found).
+pub fn word(line: &[u8], n: usize) -> &[u8] {
+    let mut rest = line;
+    for _ in 0..n {
+        let skip = run(rest, false);
+        rest = &rest[skip..];
+        let skip = run(rest, true);
+        rest = &rest[skip..];
+    }
+    &rest[..run(rest, false)]
+}
+
+/// `%response.message`: what follows the second word, as `^\S*\s*\S*\s*([^\r]*)`
+/// finds it: whitespace skipped, then everything up to a CR.
+pub fn after_second_word(line: &[u8]) -> &[u8] {
+    let mut rest = line;
+    for _ in 0..2 {
+        let skip = run(rest, false);
+        rest = &rest[skip..];
+        let skip = run(rest, true);
+        rest = &rest[skip..];
+    }
+    first_line(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_stops_at_the_first_cr() {
+        assert_eq!(
+            first_line(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            b"GET / HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn first_line_without_cr_is_everything() {
+        assert_eq!(
+            first_line(b"GET /lf HTTP/1.1\nHost: x\n\n"),
+            b"GET /lf HTTP/1.1\nHost: x\n\n"
+        );
+        assert_eq!(first_line(b""), b"");
+    }
+
+    #[test]
+    fn header_block_ends_before_the_second_cr_of_crlfcrlf() {
+        let data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+        assert_eq!(header_block(data), b"GET / HTTP/1.1\r\nHost: x\r\n");
+        assert_eq!(body(data), b"body");
+    }
+
+    #[test]
+    fn header_block_counts_crs_across_lfs_only() {
+        // CR LF LF CR: the LFs do not reset the count.
+        assert_eq!(header_split(b"a\r\n\n\r\nb"), (4, 6));
+        // CR x CR: the x resets it, so no terminator.
+        assert_eq!(header_split(b"a\rx\rb"), (5, 5));
+        // CR CR: a terminator without LF; the body still starts two bytes on.
+        assert_eq!(header_split(b"a\r\rxb"), (2, 4));
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_occurrence_anywhere() {
+        let data: Vec<u8> = (0..40u8).collect();
+        for (i, &b) in data.iter().enumerate() {
+            assert_eq!(find_byte(&data, b), Some(i));
+        }
+        assert_eq!(find_byte(&data, 200), None);
+        assert_eq!(find_byte(b"", b'a'), None);
+        assert_eq!(
+            find_byte(b"\x81\x80\x80\x80\x80\x80\x80\x80\x80\n", b'\n'),
+            Some(9)
+        );
+        assert_eq!(find_byte(b"aaaaaaaaaaaaaaaab", b'b'), Some(16));
+    }
+
+    #[test]
+    fn lf_only_headers_have_no_terminator() {
+        let data = b"GET /lf HTTP/1.1\nHost: x\n\nbody";
+        assert_eq!(header_block(data), &data[..]);
+        assert_eq!(body(data), b"");
+    }
+
+    #[test]
+    fn terminator_at_the_very_end_leaves_an_empty_body() {
+        assert_eq!(header_split(b"H\r\n\r\n"), (3, 5));
+        assert_eq!(header_split(b"H\r\n\r"), (3, 4));
+    }
+
+    #[test]
+    fn header_lookup_is_anchored_at_a_line_start() {
+        let block = b"GET / HTTP/1.1\r\nX-Host: decoy\r\nhost: real\r\n";
+        assert_eq!(header_value(block, b"Host"), Some(&b"real"[..]));
+        assert_eq!(header_value(block, b"x-host"), Some(&b"decoy"[..]));
+    }
+
+    #[test]
+    fn header_lookup_skips_blanks_and_keeps_trailing_ones() {
+        let block = b"R\r\nUSER-AGENT:\t \tTabbed Agent/1.0  \r\n";
+        assert_eq!(
+            header_value(block, b"User-Agent"),
+            Some(&b"Tabbed Agent/1.0  "[..])
+        );
+    }
+
+    #[test]
+    fn header_lookup_returns_empty_values_and_the_first_duplicate() {
+        let block = b"R\r\nReferer:\r\nCookie: first=1\r\ncookie: second=2\r\n";
+        assert_eq!(header_value(block, b"Referer"), Some(&b""[..]));
+        assert_eq!(header_value(block, b"Cookie"), Some(&b"first=1"[..]));
+    }
+
+    #[test]
+    fn header_value_ends_at_lf_on_lf_only_lines() {
+        let block = b"GET /lf HTTP/1.1\nHost: lf.example\nUser-Agent: a\n\n";
+        assert_eq!(header_value(block, b"host"), Some(&b"lf.example"[..]));
+        assert_eq!(header_value(block, b"User-Agent"), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn header_lookup_needs_the_colon_right_after_the_name() {
+        assert_eq!(header_value(b"Host : x\r\n", b"Host"), None);
+        assert_eq!(header_value(b"Hostname: x\r\n", b"Host"), None);
+        assert_eq!(header_value(b"Host", b"Host"), None);
+        assert_eq!(header_value(b"Host:", b"Host"), Some(&b""[..]));
+        assert_eq!(header_value(b"", b"Host"), None);
+    }
+
+    #[test]
+    fn words_follow_the_default_regexes() {
+        let line = b"GET /index.html HTTP/1.1";
+        assert_eq!(word(line, 0), b"GET");
+        assert_eq!(word(line, 1), b"/index.html");
+        assert_eq!(word(line, 2), b"HTTP/1.1");
+        assert_eq!(word(b"PING", 1), b"");
+        assert_eq!(word(b" lead", 0), b"");
+        assert_eq!(word(b" lead", 1), b"lead");
+    }
+
+    #[test]
+    fn message_is_the_rest_after_two_words_up_to_cr() {
+        assert_eq!(
+            after_second_word(b"HTTP/1.1 500 Internal Server Error"),
+            b"Internal Server Error"
+        );
+        assert_eq!(after_second_word(b"250 OK"), b"");
+        assert_eq!(
+            after_second_word(b"HTTP/1.1 404 Not Found\nServer: x\n"),
+            b"Not Found\nServer: x\n"
+        );
+    }
+}

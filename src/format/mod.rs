@@ -1,1 +1,44 @@
-//! The format language (SPEC §5): parsed once into a [`Template`], rendered per exchange.
+//! The format language (SPEC §5, §6): parsed once into a [`Template`], rendered per
+//! exchange into the caller's buffer, with the `-u`/`-x` encodings.
+//!
+//! This module only reads [`crate::exchange::Exchange`] values; it never sees
+//! packets or connections, and it tells the exchange layer what to keep through
+//! [`Template::needs`].
+
+mod encode;
+mod keywords;
+mod render;
+mod strftime;
+mod template;
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod tests;
+
+pub use encode::Encoding;
+pub use render::RenderOptions;
+pub use template::{FormatError, Template};
+
+/// The format used without `-l`, `-a` or `-r` (SPEC §1): Apache common-log style.
+pub const DEFAULT_FORMAT: &str = "%source.ip - - [%request.timestamp(%d/%b/%Y:%T %z)] \"%request.line\" %response.code %response.header.content-length(0) \"%request.header.referer()\" \"%request.header.user-agent()\"";
+
+/// The format `-r` stands for.
+pub const RAW_FORMAT: &str = "%request%response";
+
+/// Every keyword with its parameters and a one-line meaning, for `--help`, in a
+/// stable order. `%-` comes last.
+pub fn keywords_help() -> &'static [(&'static str, &'static str)] {
+    static HELP: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+        std::sync::OnceLock::new();
+    HELP.get_or_init(|| {
+        keywords::KEYWORDS
+            .iter()
+            .map(|kw| (kw.usage, kw.help))
+            .chain(std::iter::once((
+                "%-",
+                "nothing: ends a keyword before name characters",
+            )))
+            .collect()
+    })
+}

@@ -1,0 +1,242 @@
+//! The keyword table: every name the format language knows, what it stands for,
+//! which parameter it takes, and a one-line meaning for `--help`.
+
+/// A direction of an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Request,
+    Response,
+}
+
+/// The durations of SPEC §4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duration {
+    Connection,
+    Idle0,
+    Idle1,
+    Request,
+    Response,
+    ResponseBegin,
+    ResponseEnd,
+    Session,
+    Close,
+}
+
+/// Which point in time a timestamp keyword prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Connection,
+    Request,
+    Response,
+    Close,
+}
+
+/// Which part of a first line a word keyword prints (justniffer's default regexes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// `^\S*`: method, response protocol.
+    First,
+    /// `^\S*\s*(\S*)`: url, response code.
+    Second,
+    /// `^\S*\s*\S*\s*(\S*)`: request protocol.
+    Third,
+    /// `^\S*\s*\S*\s*([^\r]*)`: response message.
+    Rest,
+}
+
+/// What a keyword stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    SourceIp,
+    SourcePort,
+    DestIp,
+    DestPort,
+    Connection,
+    CloseOriginator,
+    Streams,
+    SessionRequests,
+    Duration(Duration),
+    Timestamp(When),
+    Timestamp2(When),
+    Payload(Dir),
+    Size(Dir),
+    Line(Dir),
+    HeaderBlock(Dir),
+    Body(Dir),
+    Word(Dir, Word),
+    /// A named header (`%request.header.host`): the header name to look up.
+    Header(Dir, &'static str),
+    HeaderValue(Dir),
+    HeaderGrep(Dir),
+    Grep(Dir),
+    TlsSni,
+    TlsVersion,
+    Python,
+    /// `%tab`, `%newline`, `%%`: fixed text.
+    Constant(&'static str),
+}
+
+/// What may follow a keyword in parentheses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    /// Nothing: `(...)` after it is literal text.
+    None,
+    /// An optional text printed instead of the not-found text.
+    NotFound,
+    /// An optional strftime format.
+    TimeFormat,
+    /// An optional regex replacing the default word rule.
+    Regex,
+    /// A required parameter (a regex, a header name, a Python handler).
+    Required,
+}
+
+impl Key {
+    pub fn param(self) -> Param {
+        match self {
+            Key::CloseOriginator
+            | Key::SessionRequests
+            | Key::Duration(_)
+            | Key::Timestamp2(_)
+            | Key::Header(..)
+            | Key::TlsSni
+            | Key::TlsVersion => Param::NotFound,
+            Key::Timestamp(_) => Param::TimeFormat,
+            Key::Word(..) => Param::Regex,
+            Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
+                Param::Required
+            }
+            _ => Param::None,
+        }
+    }
+}
+
+/// One entry of the table: the name after `%`, its meaning, the help text.
+pub struct Keyword {
+    pub name: &'static str,
+    pub key: Key,
+    pub usage: &'static str,
+    pub help: &'static str,
+}
+
+const fn kw(name: &'static str, key: Key, usage: &'static str, help: &'static str) -> Keyword {
+    Keyword {
+        name,
+        key,
+        usage,
+        help,
+    }
+}
+
+use Dir::{Request as Rq, Response as Rs};
+
+/// Every keyword. Matching takes the longest name not followed by a name character
+/// (SPEC §5), so the order here is only the order of `--help`.
+#[rustfmt::skip]
+pub static KEYWORDS: &[Keyword] = &[
+    kw("source.ip", Key::SourceIp, "%source.ip", "client IP address"),
+    kw("source.port", Key::SourcePort, "%source.port", "client port"),
+    kw("dest.ip", Key::DestIp, "%dest.ip", "server IP address"),
+    kw("dest.port", Key::DestPort, "%dest.port", "server port"),
+    kw("connection", Key::Connection, "%connection", "unique, start, continue or last: the exchange's place in its connection"),
+    kw("connection.time", Key::Duration(Duration::Connection), "%connection.time[(NF)]", "handshake duration (first exchange only)"),
+    kw("connection.timestamp", Key::Timestamp(When::Connection), "%connection.timestamp[(strftime)]", "time of the first SYN (first exchange only)"),
+    kw("connection.timestamp2", Key::Timestamp2(When::Connection), "%connection.timestamp2[(NF)]", "time of the first SYN as seconds.microseconds"),
+    kw("close.time", Key::Duration(Duration::Close), "%close.time[(NF)]", "close time minus the exchange's last activity"),
+    kw("close.originator", Key::CloseOriginator, "%close.originator[(NF)]", "client, server, timedout or truncated"),
+    kw("close.timestamp", Key::Timestamp(When::Close), "%close.timestamp[(strftime)]", "close time (records printed at close)"),
+    kw("close.timestamp2", Key::Timestamp2(When::Close), "%close.timestamp2[(NF)]", "close time as seconds.microseconds"),
+    kw("session.time", Key::Duration(Duration::Session), "%session.time[(NF)]", "latest event of the exchange minus the connection's first SYN"),
+    kw("session.requests", Key::SessionRequests, "%session.requests[(NF)]", "request runs so far on this connection"),
+    kw("streams", Key::Streams, "%streams", "connections tracked now"),
+    kw("idle.time.0", Key::Duration(Duration::Idle0), "%idle.time.0[(NF)]", "first request data minus open (first exchange only)"),
+    kw("idle.time.1", Key::Duration(Duration::Idle1), "%idle.time.1[(NF)]", "print time minus the last response data"),
+    kw("request", Key::Payload(Rq), "%request", "all request bytes"),
+    kw("request.timestamp", Key::Timestamp(When::Request), "%request.timestamp[(strftime)]", "time of the last request data (default %Y-%m-%d %T.microseconds)"),
+    kw("request.timestamp2", Key::Timestamp2(When::Request), "%request.timestamp2[(NF)]", "time of the last request data as seconds.microseconds"),
+    kw("request.time", Key::Duration(Duration::Request), "%request.time[(NF)]", "last minus first request data"),
+    kw("request.size", Key::Size(Rq), "%request.size", "request bytes"),
+    kw("request.line", Key::Line(Rq), "%request.line", "request bytes up to the first CR"),
+    kw("request.method", Key::Word(Rq, Word::First), "%request.method[(RE)]", "first word of the request line"),
+    kw("request.url", Key::Word(Rq, Word::Second), "%request.url[(RE)]", "second word of the request line"),
+    kw("request.protocol", Key::Word(Rq, Word::Third), "%request.protocol[(RE)]", "third word of the request line"),
+    kw("request.grep", Key::Grep(Rq), "%request.grep(RE)", "first match of RE in the request (last capture group)"),
+    kw("request.header", Key::HeaderBlock(Rq), "%request.header", "request header block"),
+    kw("request.body", Key::Body(Rq), "%request.body", "request bytes after the header block"),
+    kw("request.header.host", Key::Header(Rq, "Host"), "%request.header.host[(NF)]", "Host request header"),
+    kw("request.header.user-agent", Key::Header(Rq, "User-Agent"), "%request.header.user-agent[(NF)]", "User-Agent request header"),
+    kw("request.header.accept", Key::Header(Rq, "Accept"), "%request.header.accept[(NF)]", "Accept request header"),
+    kw("request.header.accept-charset", Key::Header(Rq, "Accept-Charset"), "%request.header.accept-charset[(NF)]", "Accept-Charset request header"),
+    kw("request.header.accept-encoding", Key::Header(Rq, "Accept-Encoding"), "%request.header.accept-encoding[(NF)]", "Accept-Encoding request header"),
+    kw("request.header.accept-language", Key::Header(Rq, "Accept-Language"), "%request.header.accept-language[(NF)]", "Accept-Language request header"),
+    kw("request.header.authorization", Key::Header(Rq, "Authorization"), "%request.header.authorization[(NF)]", "Authorization request header"),
+    kw("request.header.keep-alive", Key::Header(Rq, "Keep-Alive"), "%request.header.keep-alive[(NF)]", "Keep-Alive request header"),
+    kw("request.header.origin", Key::Header(Rq, "Origin"), "%request.header.origin[(NF)]", "Origin request header"),
+    kw("request.header.referer", Key::Header(Rq, "Referer"), "%request.header.referer[(NF)]", "Referer request header"),
+    kw("request.header.range", Key::Header(Rq, "Range"), "%request.header.range[(NF)]", "Range request header"),
+    kw("request.header.cookie", Key::Header(Rq, "Cookie"), "%request.header.cookie[(NF)]", "Cookie request header"),
+    kw("request.header.connection", Key::Header(Rq, "Connection"), "%request.header.connection[(NF)]", "Connection request header"),
+    kw("request.header.content-encoding", Key::Header(Rq, "Content-Encoding"), "%request.header.content-encoding[(NF)]", "Content-Encoding request header"),
+    kw("request.header.content-language", Key::Header(Rq, "Content-Language"), "%request.header.content-language[(NF)]", "Content-Language request header"),
+    kw("request.header.transfer-encoding", Key::Header(Rq, "Transfer-Encoding"), "%request.header.transfer-encoding[(NF)]", "Transfer-Encoding request header"),
+    kw("request.header.content-length", Key::Header(Rq, "Content-Length"), "%request.header.content-length[(NF)]", "Content-Length request header"),
+    kw("request.header.content-md5", Key::Header(Rq, "Content-MD5"), "%request.header.content-md5[(NF)]", "Content-MD5 request header"),
+    kw("request.header.content-type", Key::Header(Rq, "Content-Type"), "%request.header.content-type[(NF)]", "Content-Type request header"),
+    kw("request.header.via", Key::Header(Rq, "Via"), "%request.header.via[(NF)]", "Via request header"),
+    kw("request.header.value", Key::HeaderValue(Rq), "%request.header.value(NAME)", "any request header (empty when absent)"),
+    kw("request.header.grep", Key::HeaderGrep(Rq), "%request.header.grep(RE)", "first match of RE in the request header block"),
+    kw("response", Key::Payload(Rs), "%response", "all response bytes"),
+    kw("response.timestamp", Key::Timestamp(When::Response), "%response.timestamp[(strftime)]", "time of the last response data"),
+    kw("response.timestamp2", Key::Timestamp2(When::Response), "%response.timestamp2[(NF)]", "time of the last response data as seconds.microseconds"),
+    kw("response.size", Key::Size(Rs), "%response.size", "response bytes"),
+    kw("response.time", Key::Duration(Duration::Response), "%response.time[(NF)]", "last response data minus last request data"),
+    kw("response.time.begin", Key::Duration(Duration::ResponseBegin), "%response.time.begin[(NF)]", "first response data minus last request data"),
+    kw("response.time.end", Key::Duration(Duration::ResponseEnd), "%response.time.end[(NF)]", "last minus first response data"),
+    kw("response.line", Key::Line(Rs), "%response.line", "response bytes up to the first CR"),
+    kw("response.protocol", Key::Word(Rs, Word::First), "%response.protocol[(RE)]", "first word of the status line"),
+    kw("response.code", Key::Word(Rs, Word::Second), "%response.code[(RE)]", "second word of the status line"),
+    kw("response.message", Key::Word(Rs, Word::Rest), "%response.message[(RE)]", "rest of the status line"),
+    kw("response.grep", Key::Grep(Rs), "%response.grep(RE)", "first match of RE in the response (last capture group)"),
+    kw("response.header", Key::HeaderBlock(Rs), "%response.header", "response header block"),
+    kw("response.body", Key::Body(Rs), "%response.body", "response bytes after the header block"),
+    kw("response.header.allow", Key::Header(Rs, "Allow"), "%response.header.allow[(NF)]", "Allow response header"),
+    kw("response.header.server", Key::Header(Rs, "Server"), "%response.header.server[(NF)]", "Server response header"),
+    kw("response.header.date", Key::Header(Rs, "Date"), "%response.header.date[(NF)]", "Date response header"),
+    kw("response.header.cache-control", Key::Header(Rs, "Cache-Control"), "%response.header.cache-control[(NF)]", "Cache-Control response header"),
+    kw("response.header.keep-alive", Key::Header(Rs, "Keep-Alive"), "%response.header.keep-alive[(NF)]", "Keep-Alive response header"),
+    kw("response.header.connection", Key::Header(Rs, "Connection"), "%response.header.connection[(NF)]", "Connection response header"),
+    kw("response.header.expires", Key::Header(Rs, "Expires"), "%response.header.expires[(NF)]", "Expires response header"),
+    kw("response.header.content-encoding", Key::Header(Rs, "Content-Encoding"), "%response.header.content-encoding[(NF)]", "Content-Encoding response header"),
+    kw("response.header.content-language", Key::Header(Rs, "Content-Language"), "%response.header.content-language[(NF)]", "Content-Language response header"),
+    kw("response.header.content-length", Key::Header(Rs, "Content-Length"), "%response.header.content-length[(NF)]", "Content-Length response header"),
+    kw("response.header.content-md5", Key::Header(Rs, "Content-MD5"), "%response.header.content-md5[(NF)]", "Content-MD5 response header"),
+    kw("response.header.content-range", Key::Header(Rs, "Content-Range"), "%response.header.content-range[(NF)]", "Content-Range response header"),
+    kw("response.header.content-type", Key::Header(Rs, "Content-Type"), "%response.header.content-type[(NF)]", "Content-Type response header"),
+    kw("response.header.last-modified", Key::Header(Rs, "Last-Modified"), "%response.header.last-modified[(NF)]", "Last-Modified response header"),
+    kw("response.header.transfer-encoding", Key::Header(Rs, "Transfer-Encoding"), "%response.header.transfer-encoding[(NF)]", "Transfer-Encoding response header"),
+    kw("response.header.etag", Key::Header(Rs, "ETag"), "%response.header.etag[(NF)]", "ETag response header"),
+    kw("response.header.via", Key::Header(Rs, "Via"), "%response.header.via[(NF)]", "Via response header"),
+    kw("response.header.vary", Key::Header(Rs, "Vary"), "%response.header.vary[(NF)]", "Vary response header"),
+    kw("response.header.pragma", Key::Header(Rs, "Pragma"), "%response.header.pragma[(NF)]", "Pragma response header"),
+    kw("response.header.age", Key::Header(Rs, "Age"), "%response.header.age[(NF)]", "Age response header"),
+    kw("response.header.accept-ranges", Key::Header(Rs, "Accept-Ranges"), "%response.header.accept-ranges[(NF)]", "Accept-Ranges response header"),
+    kw("response.header.set-cookie", Key::Header(Rs, "Set-Cookie"), "%response.header.set-cookie[(NF)]", "Set-Cookie response header"),
+    kw("response.header.www-authenticate", Key::Header(Rs, "WWW-Authenticate"), "%response.header.www-authenticate[(NF)]", "WWW-Authenticate response header"),
+    kw("response.header.value", Key::HeaderValue(Rs), "%response.header.value(NAME)", "any response header (empty when absent)"),
+    kw("response.header.grep", Key::HeaderGrep(Rs), "%response.header.grep(RE)", "first match of RE in the response header block"),
+    kw("tls.sni", Key::TlsSni, "%tls.sni[(NF)]", "server name of the TLS ClientHello"),
+    kw("tls.version", Key::TlsVersion, "%tls.version[(NF)]", "TLS version offered by the ClientHello (TLS_1.0...TLS_1.3)"),
+    kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
+    kw("tab", Key::Constant("\t"), "%tab", "a tab"),
+    kw("newline", Key::Constant("\n"), "%newline", "a newline"),
+    kw("%", Key::Constant("%"), "%%", "a percent sign"),
+];
+
+/// `%-`: prints nothing; it matches whatever follows (SPEC §5).
+pub const BREAK: u8 = b'-';
+
+/// Characters that may continue a keyword name: a keyword followed by one of them
+/// does not match (SPEC §5).
+pub fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'_'
+}

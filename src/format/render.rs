@@ -1,0 +1,291 @@
+//! Rendering one [`Exchange`] through a [`Template`] into the caller's buffer.
+//!
+//! Values are written raw and the encoding (`-u`/`-x`) is applied to the whole
+//! record afterwards, in place. Nothing here allocates on the common path except
+//! the growth of the caller's buffer (a `%T`-like strftime conversion with flags or
+//! a width is the one exception).
+
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use super::encode::{encode_tail, Encoding};
+use super::keywords::{Dir, Duration, Key, When, Word};
+use super::template::{Op, Template, TLS_PREFIX};
+use crate::exchange::http;
+use crate::exchange::tls::{self, ClientHello};
+use crate::exchange::{Exchange, Micros};
+use crate::time::Timestamp;
+
+/// Options of one run that affect how records are printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// `-n`: the text printed for a value that cannot be found (default `-`).
+    pub not_found: Vec<u8>,
+    /// `-u` / `-x`.
+    pub encoding: Encoding,
+    /// Append `\n` after each record (`false` with `-N`).
+    pub newline: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            not_found: b"-".to_vec(),
+            encoding: Encoding::Plain,
+            newline: true,
+        }
+    }
+}
+
+/// Per-record analysis, computed the first time an op needs it.
+struct Parsed<'a> {
+    ex: &'a Exchange<'a>,
+    /// `(header_len, body_start)` per direction.
+    request_split: Option<(usize, usize)>,
+    response_split: Option<(usize, usize)>,
+    tls: Option<Option<ClientHello<'a>>>,
+}
+
+impl<'a> Parsed<'a> {
+    fn data(&self, dir: Dir) -> &'a [u8] {
+        match dir {
+            Dir::Request => self.ex.request,
+            Dir::Response => self.ex.response,
+        }
+    }
+
+    fn split(&mut self, dir: Dir) -> (usize, usize) {
+        let data = self.data(dir);
+        let slot = match dir {
+            Dir::Request => &mut self.request_split,
+            Dir::Response => &mut self.response_split,
+        };
+        *slot.get_or_insert_with(|| http::header_split(data))
+    }
+
+    fn header_block(&mut self, dir: Dir) -> &'a [u8] {
+        let (header_len, _) = self.split(dir);
+        &self.data(dir)[..header_len]
+    }
+
+    fn body(&mut self, dir: Dir) -> &'a [u8] {
+        let (_, body_start) = self.split(dir);
+        &self.data(dir)[body_start..]
+    }
+
+    fn line(&self, dir: Dir) -> &'a [u8] {
+        http::first_line(self.data(dir))
+    }
+
+    fn client_hello(&mut self) -> Option<ClientHello<'a>> {
+        let request = self.ex.request;
+        *self.tls.get_or_insert_with(|| {
+            // Only a hello that starts in the first TLS_PREFIX bytes counts, whatever
+            // else the template keeps, so the value does not depend on it.
+            let start = request
+                .windows(2)
+                .take(TLS_PREFIX)
+                .position(|w| w == [0x16, 0x03])?;
+            tls::parse_client_hello(&request[start..])
+        })
+    }
+}
+
+impl Template {
+    /// Appends one record for `ex` to `out`: the rendered format, encoded as
+    /// `opts.encoding` says, then `\n` unless `-N`.
+    pub fn render(&self, ex: &Exchange<'_>, opts: &RenderOptions, out: &mut Vec<u8>) {
+        let start = out.len();
+        let mut parsed = Parsed {
+            ex,
+            request_split: None,
+            response_split: None,
+            tls: None,
+        };
+        for op in &self.ops {
+            render_op(op, &mut parsed, &opts.not_found, out);
+        }
+        encode_tail(out, start, opts.encoding);
+        if opts.newline {
+            out.push(b'\n');
+        }
+    }
+}
+
+fn render_op(op: &Op, p: &mut Parsed<'_>, default_nf: &[u8], out: &mut Vec<u8>) {
+    let ex = p.ex;
+    match op {
+        Op::Literal(text) => out.extend_from_slice(text),
+        Op::Value { key, not_found } => {
+            let nf = not_found.as_deref().unwrap_or(default_nf);
+            render_value(*key, p, nf, out);
+        }
+        Op::Timestamp { when, format } => match timestamp(ex, *when) {
+            Some(ts) if format.write(ts, out) => {}
+            _ => out.extend_from_slice(default_nf),
+        },
+        Op::Word { dir, word, regex } => {
+            let line = p.line(*dir);
+            let found = match regex {
+                Some(m) => m.find(line),
+                None => Some(match word {
+                    Word::First => http::word(line, 0),
+                    Word::Second => http::word(line, 1),
+                    Word::Third => http::word(line, 2),
+                    Word::Rest => http::after_second_word(line),
+                })
+                .filter(|w| !w.is_empty()),
+            };
+            out.extend_from_slice(found.unwrap_or(default_nf));
+        }
+        Op::HeaderValue { dir, name } => {
+            // SPEC §5: not found prints nothing, not the not-found text.
+            if let Some(v) = http::header_value(p.header_block(*dir), name) {
+                out.extend_from_slice(v);
+            }
+        }
+        Op::Grep {
+            dir,
+            header,
+            matcher,
+        } => {
+            let haystack = if *header {
+                p.header_block(*dir)
+            } else {
+                p.data(*dir)
+            };
+            out.extend_from_slice(matcher.find(haystack).unwrap_or(default_nf));
+        }
+        // Rendered by the Python layer later; until then it is not found.
+        Op::Python { .. } => out.extend_from_slice(default_nf),
+    }
+}
+
+fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
+    let ex = p.ex;
+    match key {
+        Key::SourceIp => write_ip(out, ex.client.ip),
+        Key::SourcePort => write_u64(out, u64::from(ex.client.port)),
+        Key::DestIp => write_ip(out, ex.server.ip),
+        Key::DestPort => write_u64(out, u64::from(ex.server.port)),
+        Key::Connection => out.extend_from_slice(ex.position.as_str().as_bytes()),
+        Key::CloseOriginator => match ex.close_originator {
+            Some(c) => out.extend_from_slice(c.as_str().as_bytes()),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Streams => write_u64(out, ex.streams as u64),
+        Key::SessionRequests => write_u64(out, ex.session_requests),
+        Key::Duration(d) => match duration(ex, d) {
+            Some(us) => write_micros(out, us),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Timestamp2(when) => match timestamp(ex, when) {
+            Some(ts) => write_micros(out, ts.micros()),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Payload(dir) => out.extend_from_slice(p.data(dir)),
+        Key::Size(Dir::Request) => write_u64(out, ex.request_size),
+        Key::Size(Dir::Response) => write_u64(out, ex.response_size),
+        Key::Line(dir) => out.extend_from_slice(p.line(dir)),
+        Key::HeaderBlock(dir) => out.extend_from_slice(p.header_block(dir)),
+        Key::Body(dir) => out.extend_from_slice(p.body(dir)),
+        Key::Header(dir, name) => {
+            let value = http::header_value(p.header_block(dir), name.as_bytes());
+            out.extend_from_slice(value.filter(|v| !v.is_empty()).unwrap_or(nf));
+        }
+        Key::TlsSni => match p.client_hello().and_then(|h| h.sni) {
+            Some(name) => out.extend_from_slice(name),
+            None => out.extend_from_slice(nf),
+        },
+        Key::TlsVersion => match p.client_hello() {
+            Some(h) => tls::write_version(h.version, out),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Constant(text) => out.extend_from_slice(text.as_bytes()),
+        // Built as their own ops by the parser.
+        Key::Timestamp(_)
+        | Key::Word(..)
+        | Key::HeaderValue(_)
+        | Key::HeaderGrep(_)
+        | Key::Grep(_)
+        | Key::Python => out.extend_from_slice(nf),
+    }
+}
+
+fn duration(ex: &Exchange<'_>, d: Duration) -> Option<Micros> {
+    match d {
+        Duration::Connection => ex.connection_time(),
+        Duration::Idle0 => ex.idle_time_0(),
+        Duration::Idle1 => ex.idle_time_1(),
+        Duration::Request => ex.request_time(),
+        Duration::Response => ex.response_time(),
+        Duration::ResponseBegin => ex.response_time_begin(),
+        Duration::ResponseEnd => ex.response_time_end(),
+        Duration::Session => Some(ex.session_time()),
+        Duration::Close => ex.close_time(),
+    }
+}
+
+fn timestamp(ex: &Exchange<'_>, when: When) -> Option<Timestamp> {
+    match when {
+        When::Connection => ex.connection_timestamp(),
+        When::Request => ex.request_timestamp(),
+        When::Response => ex.response_timestamp(),
+        When::Close => ex.close_timestamp(),
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends a duration (or a timestamp since the epoch) given in microseconds as
+/// `[-]S.uuuuuu` (SPEC §4).
+pub(crate) fn write_micros(out: &mut Vec<u8>, us: i64) {
+    if us < 0 {
+        out.push(b'-');
+    }
+    let abs = us.unsigned_abs();
+    write_u64(out, abs / 1_000_000);
+    out.push(b'.');
+    let frac = abs % 1_000_000;
+    let mut digits = [b'0'; 6];
+    let mut v = frac;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
+/// Appends an address: dotted quad for IPv4 (by hand: `fmt` costs more than the
+/// rest of a default record), RFC 5952 for IPv6 (std's `Display`, into the Vec
+/// without allocating).
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_u64(out, u64::from(octet));
+            }
+        }
+        // Writing into a Vec cannot fail.
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Parsing a format string into a [`Template`]: a vector of ops, built once at
+//! start-up. Every error of the format language is found here, before any packet.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
+
+use super::keywords::{is_name_char, Dir, Key, Param, When, Word, BREAK, KEYWORDS};
+use super::strftime::TimeFormat;
+use crate::exchange::{Needs, Retention};
+
+/// Compiled-program size limit for user regexes (bytes): big enough for any sane
+/// pattern, small enough that a pathological one fails at start-up.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Lazy DFA cache per regex (bytes); matching stays linear in the input.
+const REGEX_DFA_LIMIT: usize = 1 << 21;
+/// Deepest nesting of groups/repetitions accepted in a user regex.
+const REGEX_NEST_LIMIT: u32 = 64;
+
+/// How much of the request `%tls.*` needs (SPEC §5: the first ≥1024 bytes).
+pub const TLS_PREFIX: usize = 1024;
+
+/// An error in the format string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    /// An unknown keyword, or one missing its required parameter. Holds the text
+    /// from `%` up to the first space or `(` (or the rest of the format).
+    UnknownKeyword(String),
+    /// A regex parameter that does not compile.
+    InvalidRegex { keyword: String, message: String },
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatError::UnknownKeyword(text) => write!(f, "unknown keyword '{text}'"),
+            FormatError::InvalidRegex { keyword, message } => {
+                write!(f, "invalid regular expression in '{keyword}': {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// A compiled user regex and the reusable capture slots for it.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    pub(crate) regex: Regex,
+    /// Index of the highest-numbered group (0 when the pattern has none).
+    pub(crate) group: usize,
+    /// Reused between records so that matching does not allocate; a `Mutex` keeps
+    /// the template `Sync` (uncontended in practice).
+    pub(crate) slots: Mutex<CaptureLocations>,
+}
+
+impl Matcher {
+    fn new(pattern: &str) -> Result<Matcher, regex::Error> {
+        let regex = RegexBuilder::new(pattern)
+            // SPEC §5: case-insensitive, `.` matches newline, `^`/`$` at lines.
+            .case_insensitive(true)
+            .dot_matches_new_line(true)
+            .multi_line(true)
+            // Lines end at `\r\n` too, as in the Perl-style engines justniffer used.
+            .crlf(true)
+            // Bytes, not text: `\w`, `\s`, `[[:alpha:]]` are ASCII, as in the C locale.
+            .unicode(false)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_DFA_LIMIT)
+            .nest_limit(REGEX_NEST_LIMIT)
+            .build()?;
+        let group = regex.captures_len().saturating_sub(1);
+        let slots = Mutex::new(regex.capture_locations());
+        Ok(Matcher {
+            regex,
+            group,
+            slots,
+        })
+    }
+
+    /// The highest-numbered group of the first match (the whole match if the
+    /// pattern has no group); `None` if there is no match, the group did not take
+    /// part, or it is empty.
+    pub(crate) fn find<'h>(&self, haystack: &'h [u8]) -> Option<&'h [u8]> {
+        let span = if self.group == 0 {
+            let m = self.regex.find(haystack)?;
+            (m.start(), m.end())
+        } else {
+            match self.slots.try_lock() {
+                Ok(mut slots) => self.group_span(&mut slots, haystack)?,
+                // Poisoned or (never in practice) busy: fresh slots.
+                Err(_) => self.group_span(&mut self.regex.capture_locations(), haystack)?,
+            }
+        };
+        let found = haystack.get(span.0..span.1)?;
+        (!found.is_empty()).then_some(found)
+    }
+
+    fn group_span(&self, slots: &mut CaptureLocations, haystack: &[u8]) -> Option<(usize, usize)> {
+        self.regex.captures_read(slots, haystack)?;
+        slots.get(self.group)
+    }
+}
+
+/// One step of rendering.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// Literal text (adjacent literals, `%tab`, `%newline` and `%%` merged).
+    Literal(Box<[u8]>),
+    /// A value with no parameter or an optional not-found override.
+    Value {
+        key: Key,
+        not_found: Option<Box<[u8]>>,
+    },
+    Timestamp {
+        when: When,
+        format: TimeFormat,
+    },
+    /// A word of a first line, by the default rule or a user regex.
+    Word {
+        dir: Dir,
+        word: Word,
+        regex: Option<Matcher>,
+    },
+    HeaderValue {
+        dir: Dir,
+        name: Box<[u8]>,
+    },
+    /// `*.grep` (whole phase) and `*.header.grep` (header block).
+    Grep {
+        dir: Dir,
+        header: bool,
+        matcher: Matcher,
+    },
+    Python {
+        handler: Box<str>,
+    },
+}
+
+/// A parsed format: what to print for each exchange.
+#[derive(Debug)]
+pub struct Template {
+    pub(crate) ops: Vec<Op>,
+    needs: Needs,
+    python: bool,
+}
+
+impl Template {
+    /// Parses a format string (SPEC §5).
+    pub fn parse(format: &str) -> Result<Template, FormatError> {
+        let bytes = format.as_bytes();
+        let closes = matching_parens(bytes);
+        let mut ops = Vec::new();
+        let mut literal = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'%' {
+                literal.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+            if bytes.get(i + 1) == Some(&BREAK) {
+                i += 2;
+                continue;
+            }
+            let (key, name_end, param) = match_keyword(bytes, &closes, i + 1)
+                .ok_or_else(|| FormatError::UnknownKeyword(error_text(format, i)))?;
+            let next = param.map_or(name_end, |(_, close)| close + 1);
+            let param_text = param.map(|(open, close)| &format[open + 1..close]);
+            if let Key::Constant(text) = key {
+                literal.extend_from_slice(text.as_bytes());
+            } else {
+                if !literal.is_empty() {
+                    ops.push(Op::Literal(std::mem::take(&mut literal).into()));
+                }
+                ops.push(build_op(key, param_text, &format[i..next])?);
+            }
+            i = next;
+        }
+        if !literal.is_empty() {
+            ops.push(Op::Literal(literal.into()));
+        }
+        let needs = needs_of(&ops);
+        let python = ops.iter().any(|op| matches!(op, Op::Python { .. }));
+        Ok(Template { ops, needs, python })
+    }
+
+    /// What the exchange layer must keep for this template, per direction.
+    pub fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    /// Whether the format contains `%python(...)`.
+    pub fn uses_python(&self) -> bool {
+        self.python
+    }
+
+    /// The `MODULE[:CLASS]` parameters of the `%python(...)` keywords, in order.
+    pub fn python_handlers(&self) -> impl Iterator<Item = &str> {
+        self.ops.iter().filter_map(|op| match op {
+            Op::Python { handler } => Some(&**handler),
+            _ => None,
+        })
+    }
+}
+
+/// The longest keyword at `start` (just after a `%`) not followed by a name
+/// character, skipping any that requires a parameter it does not have. Returns the
+/// key, where its name ends, and the span of its parameter (`(` and `)` indices).
+#[allow(clippy::type_complexity)]
+fn match_keyword(
+    bytes: &[u8],
+    closes: &[usize],
+    start: usize,
+) -> Option<(Key, usize, Option<(usize, usize)>)> {
+    let rest = &bytes[start..];
+    let mut best: Option<(Key, usize, Option<(usize, usize)>)> = None;
+    for kw in KEYWORDS {
+        let name = kw.name.as_bytes();
+        if !rest.starts_with(name) || rest.get(name.len()).is_some_and(|&b| is_name_char(b)) {
+            continue;
+        }
+        let end = start + name.len();
+        if best.is_some_and(|(_, best_end, _)| best_end >= end) {
+            continue;
+        }
+        let param = match kw.key.param() {
+            Param::None => None,
+            _ => param_span(bytes, closes, end),
+        };
+        if kw.key.param() == Param::Required && param.is_none() {
+            continue;
+        }
+        best = Some((kw.key, end, param));
+    }
+    best
+}
+
+/// For every `(` of the format, the index of its matching `)` (nesting counted, no
+/// escapes), or `NO_MATCH` when it is never closed; computed once per format so
+/// that parsing stays linear however many `%` and `(` it holds.
+fn matching_parens(bytes: &[u8]) -> Vec<usize> {
+    let mut closes = vec![NO_MATCH; bytes.len()];
+    let mut open = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' => open.push(i),
+            b')' => {
+                if let Some(o) = open.pop() {
+                    closes[o] = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    closes
+}
+
+const NO_MATCH: usize = usize::MAX;
+
+/// If a parenthesised parameter starts at `open`, the indices of its `(` and its
+/// matching `)`. An unclosed `(` is no parameter.
+fn param_span(bytes: &[u8], closes: &[usize], open: usize) -> Option<(usize, usize)> {
+    if bytes.get(open) != Some(&b'(') {
+        return None;
+    }
+    closes
+        .get(open)
+        .filter(|&&close| close != NO_MATCH)
+        .map(|&close| (open, close))
+}
+
+/// The text an unknown-keyword error quotes: from `%` to the first space or `(`,
+/// or to the end of the format.
+fn error_text(format: &str, percent: usize) -> String {
+    let rest = &format[percent..];
+    let end = rest.find([' ', '(']).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+fn build_op(key: Key, param: Option<&str>, written: &str) -> Result<Op, FormatError> {
+    let regex = |pattern: &str| {
+        Matcher::new(pattern).map_err(|e| FormatError::InvalidRegex {
+            keyword: written.to_string(),
+            message: e.to_string(),
+        })
+    };
+    Ok(match key {
+        Key::Timestamp(when) => {
+            let format = param.map_or_else(TimeFormat::default_format, TimeFormat::parse);
+            Op::Timestamp { when, format }
+        }
+        Key::Word(dir, word) => Op::Word {
+            dir,
+            word,
+            regex: param.map(regex).transpose()?,
+        },
+        Key::HeaderValue(dir) => Op::HeaderValue {
+            dir,
+            name: param.unwrap_or_default().as_bytes().into(),
+        },
+        Key::Grep(dir) => Op::Grep {
+            dir,
+            header: false,
+            matcher: regex(param.unwrap_or_default())?,
+        },
+        Key::HeaderGrep(dir) => Op::Grep {
+            dir,
+            header: true,
+            matcher: regex(param.unwrap_or_default())?,
+        },
+        Key::Python => Op::Python {
+            handler: param.unwrap_or_default().into(),
+        },
+        _ => Op::Value {
+            key,
+            not_found: param.map(|p| p.as_bytes().into()),
+        },
+    })
+}
+
+/// What the ops read of each direction.
+fn needs_of(ops: &[Op]) -> Needs {
+    let mut needs = Needs::default();
+    for op in ops {
+        let (dir, all, header, prefix) = match op {
+            Op::Value { key, .. } => match *key {
+                Key::Payload(dir) | Key::Body(dir) => (dir, true, false, 0),
+                Key::Line(dir) | Key::HeaderBlock(dir) | Key::Header(dir, _) => {
+                    (dir, false, true, 0)
+                }
+                Key::TlsSni | Key::TlsVersion => (Dir::Request, false, false, TLS_PREFIX),
+                _ => continue,
+            },
+            Op::Word { dir, .. } | Op::HeaderValue { dir, .. } => (*dir, false, true, 0),
+            Op::Grep { dir, header, .. } => (*dir, !header, *header, 0),
+            Op::Literal(_) | Op::Timestamp { .. } | Op::Python { .. } => continue,
+        };
+        let r: &mut Retention = match dir {
+            Dir::Request => &mut needs.request,
+            Dir::Response => &mut needs.response,
+        };
+        r.all |= all;
+        r.header |= header;
+        r.prefix = r.prefix.max(prefix);
+    }
+    needs
+}
