@@ -9,7 +9,7 @@ use crate::cli::{Input, Options};
 use crate::decode::Decoder;
 use crate::exchange::ExchangeTracker;
 use crate::flow::{FlowConfig, FlowTable};
-use crate::format::{Encoding, RenderOptions, Template};
+use crate::format::{RenderOptions, Template};
 use crate::output::{RecordSink, TemplateSink, WriterSink};
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
@@ -59,36 +59,37 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
         ));
     }
     if options.execute.is_some() || options.user.is_some() {
-        return Err(RunError::Unsupported("-e and -U are not available in this build yet".into()));
+        return Err(RunError::Unsupported(
+            "-e and -U are not available in this build yet".into(),
+        ));
     }
     let filter = match &options.filter {
         Some(expr) => Some(Filter::compile(expr).map_err(|e| RunError::Filter(e.to_string()))?),
         None => None,
     };
-    let encoding = match options.encoding {
-        crate::cli::Encoding::Plain => Encoding::Plain,
-        crate::cli::Encoding::Unprintable => Encoding::Unprintable,
-        crate::cli::Encoding::Hex => Encoding::Hex,
-    };
     let render = RenderOptions {
         not_found: options.not_found.clone().into_bytes(),
-        encoding,
+        encoding: options.encoding,
         newline: options.newline,
     };
-    Ok(Prepared { template, render, filter })
+    Ok(Prepared {
+        template,
+        render,
+        filter,
+    })
 }
 
 /// Runs the whole pipeline, writing records to standard output.
 pub fn run(options: &Options) -> Result<Summary, RunError> {
     let prepared = prepare(options)?;
-    let path = match &options.input {
-        Input::File(path) => path.clone(),
-        Input::Interface(_) | Input::DefaultInterface => {
-            return Err(RunError::Unsupported(
-                "live capture (-i) is not available in this build yet; read a capture file with -f".into(),
-            ))
-        }
-    };
+    let path =
+        match &options.input {
+            Input::File(path) => path.clone(),
+            Input::Interface(_) | Input::DefaultInterface => return Err(RunError::Unsupported(
+                "live capture (-i) is not available in this build yet; read a capture file with -f"
+                    .into(),
+            )),
+        };
     let mut source = file::open(&path, options.force_read).map_err(RunError::Capture)?;
     let stdout = std::io::stdout().lock();
     let records = WriterSink::new(stdout, false);
@@ -102,7 +103,11 @@ pub fn process<R: RecordSink>(
     prepared: Prepared,
     records: R,
 ) -> Result<Summary, RunError> {
-    let Prepared { template, render, filter } = prepared;
+    let Prepared {
+        template,
+        render,
+        filter,
+    } = prepared;
     let needs = template.needs();
     let mut tracker = ExchangeTracker::new(needs, TemplateSink::new(template, render, records));
     let mut decoder = Decoder::new(options.max_fragmented_hosts);
@@ -129,7 +134,9 @@ pub fn process<R: RecordSink>(
                 }
                 Next::End => break,
                 Next::Damaged(reason) => {
-                    summary.notes.push(format!("warning: {reason}; stopped reading there"));
+                    summary
+                        .notes
+                        .push(format!("warning: {reason}; stopped reading there"));
                     break;
                 }
             }

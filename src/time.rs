@@ -10,7 +10,10 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// From seconds and microseconds, as classic pcap stores them.
     pub fn from_secs_micros(secs: i64, micros: i64) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(micros.saturating_mul(1_000)))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(micros.saturating_mul(1_000)),
+        )
     }
 
     /// From seconds and nanoseconds; the nanoseconds are truncated to microseconds.
@@ -63,7 +66,10 @@ mod tests {
     #[test]
     fn ticks_at_any_resolution_become_microseconds() {
         assert_eq!(Timestamp::from_ticks(1_500, 1_000).micros(), 1_500_000);
-        assert_eq!(Timestamp::from_ticks(7_000_000_123, 1_000_000_000).micros(), 7_000_000);
+        assert_eq!(
+            Timestamp::from_ticks(7_000_000_123, 1_000_000_000).micros(),
+            7_000_000
+        );
     }
 
     #[test]

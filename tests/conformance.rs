@@ -64,7 +64,10 @@ struct Case {
 
 fn load_cases(dir: &Path) -> Vec<Case> {
     let manifest = std::fs::read_to_string(dir.join("cases.tsv")).unwrap_or_else(|e| {
-        panic!("cannot read {}/cases.tsv ({e}): the conformance corpus must be beside the repository", dir.display())
+        panic!(
+            "cannot read {}/cases.tsv ({e}): the conformance corpus must be beside the repository",
+            dir.display()
+        )
     });
     let mut cases = Vec::new();
     for line in manifest.lines().skip(1).filter(|l| !l.trim().is_empty()) {
@@ -127,7 +130,10 @@ fn run_case(dir: &Path, case: &Case) -> Result<(), String> {
     let out = out_reader.join().expect("reader thread");
     let err = err_reader.join().expect("reader thread");
     if status.code().is_none() {
-        return Err(format!("killed by a signal: {status}; stderr: {}", String::from_utf8_lossy(&err)));
+        return Err(format!(
+            "killed by a signal: {status}; stderr: {}",
+            String::from_utf8_lossy(&err)
+        ));
     }
     if case.exit_nonzero == status.success() {
         return Err(format!(
@@ -170,10 +176,16 @@ fn first_difference(expected: &[u8], got: &[u8]) -> String {
 fn every_conformance_case_passes() {
     let dir = corpus_dir();
     let cases = load_cases(&dir);
-    assert!(cases.len() > 100, "the corpus looks incomplete: {} cases", cases.len());
+    assert!(
+        cases.len() > 100,
+        "the corpus looks incomplete: {} cases",
+        cases.len()
+    );
     let filter = std::env::var("CONFORMANCE_FILTER").unwrap_or_default();
     let selected: Vec<&Case> = cases.iter().filter(|c| c.id.contains(&filter)).collect();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<(usize, Result<(), String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -189,7 +201,10 @@ fn every_conformance_case_passes() {
                 })
             })
             .collect();
-        let mut all: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+        let mut all: Vec<_> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect();
         all.sort_by_key(|(i, _)| *i);
         all
     });
@@ -205,5 +220,10 @@ fn every_conformance_case_passes() {
     }
     let passed = results.len() - failures.len();
     println!("conformance: {passed}/{} cases pass", results.len());
-    assert!(failures.is_empty(), "{} conformance case(s) fail: {}", failures.len(), failures.join(", "));
+    assert!(
+        failures.is_empty(),
+        "{} conformance case(s) fail: {}",
+        failures.len(),
+        failures.join(", ")
+    );
 }

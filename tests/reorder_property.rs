@@ -64,7 +64,11 @@ const A: u8 = TcpFlags::ACK;
 /// Builds the flights of a conversation: the handshake, then `exchanges` of request and
 /// response chunk sizes, then a FIN exchange. Sequence numbers start near 2^32 so that
 /// some conversations wrap.
-fn conversation(isn_c: u32, isn_s: u32, exchanges: &[(Vec<usize>, Vec<usize>)]) -> Vec<Vec<Packet>> {
+fn conversation(
+    isn_c: u32,
+    isn_s: u32,
+    exchanges: &[(Vec<usize>, Vec<usize>)],
+) -> Vec<Vec<Packet>> {
     let mut flights = Vec::new();
     let mut time = 1_000_000i64;
     let mut next_time = || {
@@ -74,11 +78,32 @@ fn conversation(isn_c: u32, isn_s: u32, exchanges: &[(Vec<usize>, Vec<usize>)]) 
     let mut c = isn_c.wrapping_add(1);
     let mut s = isn_s.wrapping_add(1);
     let t = next_time();
-    flights.push(vec![Packet { from_client: true, flags: TcpFlags::SYN, seq: isn_c, ack: 0, payload: vec![], time: t }]);
+    flights.push(vec![Packet {
+        from_client: true,
+        flags: TcpFlags::SYN,
+        seq: isn_c,
+        ack: 0,
+        payload: vec![],
+        time: t,
+    }]);
     let t = next_time();
-    flights.push(vec![Packet { from_client: false, flags: TcpFlags::SYN | A, seq: isn_s, ack: c, payload: vec![], time: t }]);
+    flights.push(vec![Packet {
+        from_client: false,
+        flags: TcpFlags::SYN | A,
+        seq: isn_s,
+        ack: c,
+        payload: vec![],
+        time: t,
+    }]);
     let t = next_time();
-    flights.push(vec![Packet { from_client: true, flags: A, seq: c, ack: s, payload: vec![], time: t }]);
+    flights.push(vec![Packet {
+        from_client: true,
+        flags: A,
+        seq: c,
+        ack: s,
+        payload: vec![],
+        time: t,
+    }]);
     let mut byte = 0u8;
     for (request, response) in exchanges {
         for (chunks, from_client) in [(request, true), (response, false)] {
@@ -92,7 +117,14 @@ fn conversation(isn_c: u32, isn_s: u32, exchanges: &[(Vec<usize>, Vec<usize>)]) 
                     })
                     .collect();
                 let (seq, ack) = if from_client { (c, s) } else { (s, c) };
-                flight.push(Packet { from_client, flags: A, seq, ack, payload, time: t });
+                flight.push(Packet {
+                    from_client,
+                    flags: A,
+                    seq,
+                    ack,
+                    payload,
+                    time: t,
+                });
                 if from_client {
                     c = c.wrapping_add(len as u32);
                 } else {
@@ -106,9 +138,23 @@ fn conversation(isn_c: u32, isn_s: u32, exchanges: &[(Vec<usize>, Vec<usize>)]) 
     }
     let fa = TcpFlags::FIN | A;
     let t = next_time();
-    flights.push(vec![Packet { from_client: true, flags: fa, seq: c, ack: s, payload: vec![], time: t }]);
+    flights.push(vec![Packet {
+        from_client: true,
+        flags: fa,
+        seq: c,
+        ack: s,
+        payload: vec![],
+        time: t,
+    }]);
     let t = next_time();
-    flights.push(vec![Packet { from_client: false, flags: fa, seq: s, ack: c.wrapping_add(1), payload: vec![], time: t }]);
+    flights.push(vec![Packet {
+        from_client: false,
+        flags: fa,
+        seq: s,
+        ack: c.wrapping_add(1),
+        payload: vec![],
+        time: t,
+    }]);
     let t = next_time();
     flights.push(vec![Packet {
         from_client: true,
@@ -122,13 +168,39 @@ fn conversation(isn_c: u32, isn_s: u32, exchanges: &[(Vec<usize>, Vec<usize>)]) 
 }
 
 fn records(packets: &[Packet]) -> Vec<Record> {
-    let client = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 40000 };
-    let server = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), port: 80 };
-    let all = Retention { all: true, header: false, prefix: 0 };
-    let mut tracker = ExchangeTracker::new(Needs { request: all, response: all }, Collect::default());
+    let client = Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        port: 40000,
+    };
+    let server = Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+        port: 80,
+    };
+    let all = Retention {
+        all: true,
+        header: false,
+        prefix: 0,
+    };
+    let mut tracker = ExchangeTracker::new(
+        Needs {
+            request: all,
+            response: all,
+        },
+        Collect::default(),
+    );
     let mut table = FlowTable::new(FlowConfig::default());
     for p in packets {
-        let key = if p.from_client { FlowKey { src: client, dst: server } } else { FlowKey { src: server, dst: client } };
+        let key = if p.from_client {
+            FlowKey {
+                src: client,
+                dst: server,
+            }
+        } else {
+            FlowKey {
+                src: server,
+                dst: client,
+            }
+        };
         let seg = Segment {
             ts: Timestamp::from_secs_micros(0, p.time),
             key,
@@ -140,7 +212,9 @@ fn records(packets: &[Packet]) -> Vec<Record> {
             options: TcpOptions::default(),
             payload: &p.payload,
         };
-        table.process(&seg, &mut tracker).expect("collecting cannot fail");
+        table
+            .process(&seg, &mut tracker)
+            .expect("collecting cannot fail");
     }
     table.finish(&mut tracker).expect("collecting cannot fail");
     tracker.into_sink().0

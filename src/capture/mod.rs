@@ -63,7 +63,10 @@ pub struct Packet<'a> {
 #[derive(Debug)]
 pub enum CaptureError {
     /// The file could not be opened or read.
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     /// The file header is not a pcap/pcapng header, or is malformed.
     BadHeader { what: String, detail: String },
     /// A link type that `decode/` cannot read.

@@ -43,7 +43,8 @@ mod tests {
 
     #[test]
     fn lines_comments_and_quotes() {
-        let text = "# a comment\nlog-format = \"%source.ip %dest.ip\"\n\nnot-found = N/A # why\nraw=1\n";
+        let text =
+            "# a comment\nlog-format = \"%source.ip %dest.ip\"\n\nnot-found = N/A # why\nraw=1\n";
         let got = parse_config(text).unwrap();
         assert_eq!(
             got,
@@ -57,6 +58,9 @@ mod tests {
 
     #[test]
     fn a_line_without_equals_is_an_error_naming_the_line() {
-        assert_eq!(parse_config("x = 1\nbogus\n").unwrap_err(), "line 2: expected 'name = value'");
+        assert_eq!(
+            parse_config("x = 1\nbogus\n").unwrap_err(),
+            "line 2: expected 'name = value'"
+        );
     }
 }

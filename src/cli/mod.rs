@@ -9,8 +9,7 @@ mod config;
 
 pub use config::read_config;
 
-/// The default format (SPEC §1).
-pub const DEFAULT_FORMAT: &str = "%source.ip - - [%request.timestamp(%d/%b/%Y:%T %z)] \"%request.line\" %response.code %response.header.content-length(0) \"%request.header.referer()\" \"%request.header.user-agent()\"";
+pub use crate::format::{Encoding, DEFAULT_FORMAT, RAW_FORMAT};
 
 /// Default `-s`: far above justniffer's 16384, which silently lost exchanges beyond
 /// 12,289 concurrent connections.
@@ -18,17 +17,6 @@ pub const DEFAULT_MAX_STREAMS: usize = 1 << 20;
 
 /// Default `-d`.
 pub const DEFAULT_MAX_FRAGMENTED_HOSTS: usize = 1024;
-
-/// How non-printable output bytes are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Encoding {
-    #[default]
-    Plain,
-    /// `-u`: as `.`.
-    Unprintable,
-    /// `-x`: as `[0x` hex `]`.
-    Hex,
-}
 
 /// Where packets come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,10 +70,19 @@ impl std::error::Error for UsageError {}
 
 fn command() -> Command {
     let flag = |id: &'static str, short: char, help: &'static str| {
-        Arg::new(id).short(short).long(id).action(ArgAction::SetTrue).help(help)
+        Arg::new(id)
+            .short(short)
+            .long(id)
+            .action(ArgAction::SetTrue)
+            .help(help)
     };
     let value = |id: &'static str, short: char, name: &'static str, help: &'static str| {
-        Arg::new(id).short(short).long(id).value_name(name).action(ArgAction::Set).help(help)
+        Arg::new(id)
+            .short(short)
+            .long(id)
+            .value_name(name)
+            .action(ArgAction::Set)
+            .help(help)
     };
     Command::new("rustniffer")
         .disable_help_flag(true)
@@ -141,7 +138,10 @@ pub fn help_text(keywords: &[(&str, &str)]) -> String {
          Options:\n",
     );
     for arg in command().get_arguments() {
-        let short = arg.get_short().map(|c| format!("-{c}, ")).unwrap_or_default();
+        let short = arg
+            .get_short()
+            .map(|c| format!("-{c}, "))
+            .unwrap_or_default();
         let long = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
         let value = arg
             .get_value_names()
@@ -149,9 +149,14 @@ pub fn help_text(keywords: &[(&str, &str)]) -> String {
             .map(|n| format!(" {n}"))
             .unwrap_or_default();
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        text.push_str(&format!("  {:<34} {help}\n", format!("{short}{long}{value}")));
+        text.push_str(&format!(
+            "  {:<34} {help}\n",
+            format!("{short}{long}{value}")
+        ));
     }
-    text.push_str(&format!("\nDefault format:\n  {DEFAULT_FORMAT}\n\nFormat keywords:\n"));
+    text.push_str(&format!(
+        "\nDefault format:\n  {DEFAULT_FORMAT}\n\nFormat keywords:\n"
+    ));
     for (name, meaning) in keywords {
         text.push_str(&format!("  {name:<36} {meaning}\n"));
     }
@@ -173,7 +178,10 @@ where
         .chain(args.into_iter().map(Into::into));
     let matches = command().try_get_matches_from(argv).map_err(|e| {
         let text = e.to_string();
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid arguments");
         UsageError(first.trim_start_matches("error: ").to_string())
     })?;
     if matches.get_flag("help") {
@@ -204,7 +212,11 @@ impl Sources<'_> {
     }
 
     fn config_value(&self, name: &str) -> Option<&str> {
-        self.config.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.config
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn value(&self, name: &str) -> Option<String> {
@@ -234,7 +246,7 @@ impl Sources<'_> {
 
     /// The first of a group of mutually exclusive options the command line names; the
     /// configuration file is consulted only when the command line names none of them.
-    fn from_cli_first(&self, group: &[&str]) -> bool {
+    fn named_on_command_line(&self, group: &[&str]) -> bool {
         group.iter().any(|name| self.cli(name))
     }
 }
@@ -268,16 +280,27 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     }
     let all = Sources { matches, config };
     let empty: &[(String, String)] = &[];
-    let cli_only = Sources { matches, config: empty };
+    let cli_only = Sources {
+        matches,
+        config: empty,
+    };
     // Within a group of exclusive options, the command line wins as a whole.
-    let group_source = |group: &[&str]| if all.from_cli_first(group) { &cli_only } else { &all };
+    let group_source = |group: &[&str]| {
+        if all.named_on_command_line(group) {
+            &cli_only
+        } else {
+            &all
+        }
+    };
 
     let input_src = group_source(&["filecap", "interface"]);
     let file = input_src.value("filecap");
     let interface = input_src.value("interface");
     let input = match (file, interface) {
         (Some(_), Some(_)) => {
-            return Err(UsageError("-f (--filecap) and -i (--interface) cannot be used together".into()))
+            return Err(UsageError(
+                "-f (--filecap) and -i (--interface) cannot be used together".into(),
+            ))
         }
         (Some(f), None) => Input::File(f),
         (None, Some(i)) => Input::Interface(i),
@@ -288,23 +311,29 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     let log = format_src.value("log-format");
     let append = format_src.value("append-log-format");
     let raw = format_src.flag("raw")?;
-    let chosen = [log.is_some(), append.is_some(), raw].iter().filter(|&&b| b).count();
+    let chosen = [log.is_some(), append.is_some(), raw]
+        .iter()
+        .filter(|&&b| b)
+        .count();
     if chosen > 1 {
         return Err(UsageError(
-            "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given".into(),
+            "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given"
+                .into(),
         ));
     }
     let format = match (log, append, raw) {
         (Some(l), _, _) => l,
         (_, Some(a), _) => format!("{DEFAULT_FORMAT}{a}"),
-        (_, _, true) => "%request%response".to_string(),
+        (_, _, true) => RAW_FORMAT.to_string(),
         _ => DEFAULT_FORMAT.to_string(),
     };
 
     let enc_src = group_source(&["unprintable", "hex-encode"]);
     let encoding = match (enc_src.flag("unprintable")?, enc_src.flag("hex-encode")?) {
         (true, true) => {
-            return Err(UsageError("-u (--unprintable) and -x (--hex-encode) cannot be used together".into()))
+            return Err(UsageError(
+                "-u (--unprintable) and -x (--hex-encode) cannot be used together".into(),
+            ))
         }
         (true, false) => Encoding::Unprintable,
         (false, true) => Encoding::Hex,
@@ -316,7 +345,9 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             None => Ok(default),
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(UsageError(format!("--{name} takes a positive whole number, not '{v}'"))),
+                _ => Err(UsageError(format!(
+                    "--{name} takes a positive whole number, not '{v}'"
+                ))),
             },
         }
     };
@@ -352,7 +383,15 @@ mod tests {
 
     #[test]
     fn several_log_format_words_are_joined_with_one_space() {
-        let o = run(&["-f", "x.pcap", "-l", "%source.ip", "%dest.ip", "%request.url"]).unwrap();
+        let o = run(&[
+            "-f",
+            "x.pcap",
+            "-l",
+            "%source.ip",
+            "%dest.ip",
+            "%request.url",
+        ])
+        .unwrap();
         assert_eq!(o.format, "%source.ip %dest.ip %request.url");
         assert_eq!(o.input, Input::File("x.pcap".into()));
     }
@@ -373,7 +412,15 @@ mod tests {
         assert!(run(&["-f", "x", "-r", "-l", "x"]).is_err());
         assert!(run(&["-f", "x", "-u", "-x"]).is_err());
         assert!(run(&["-f", "x", "-i", "lo"]).is_err());
-        assert!(run(&["--filecap", "x", "--log-format", "a", "--append-log-format", "b"]).is_err());
+        assert!(run(&[
+            "--filecap",
+            "x",
+            "--log-format",
+            "a",
+            "--append-log-format",
+            "b"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! This module never formats text: it hands finished [`Exchange`]s to an
 //! [`ExchangeSink`].
 
-mod record;
 pub mod http;
+mod record;
 pub mod tls;
 mod tracker;
 

@@ -172,7 +172,12 @@ pub struct ExchangeTracker<S> {
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
     pub fn new(needs: Needs, sink: S) -> Self {
-        ExchangeTracker { needs, conns: Vec::new(), sink, exchanges: 0 }
+        ExchangeTracker {
+            needs,
+            conns: Vec::new(),
+            sink,
+            exchanges: 0,
+        }
     }
 
     pub fn sink_mut(&mut self) -> &mut S {
@@ -200,7 +205,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             return Ok(());
         };
         self.exchanges += 1;
-        self.sink.exchange(&state.exchange(streams, print, close, originator))
+        self.sink
+            .exchange(&state.exchange(streams, print, close, originator))
     }
 
     fn end(
@@ -221,7 +227,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
 
 impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
     fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()> {
-        let FlowEvent { conn, ts, streams, kind } = event;
+        let FlowEvent {
+            conn,
+            ts,
+            streams,
+            kind,
+        } = event;
         match kind {
             FlowEventKind::Opening { client, server } => {
                 let idx = conn as usize;
@@ -240,8 +251,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
             }
             FlowEventKind::Data { dir, bytes } => {
                 let needs = self.needs;
-                let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut)
-                else {
+                let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
                     return Ok(());
                 };
                 match dir {
@@ -296,8 +306,19 @@ mod tests {
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
 
+    /// Position, originator, request kept, response kept, sizes, session requests.
+    type Seen = (
+        Position,
+        Option<CloseOriginator>,
+        Vec<u8>,
+        Vec<u8>,
+        u64,
+        u64,
+        u64,
+    );
+
     #[derive(Default)]
-    struct Collect(Vec<(Position, Option<CloseOriginator>, Vec<u8>, Vec<u8>, u64, u64, u64)>);
+    struct Collect(Vec<Seen>);
 
     impl ExchangeSink for Collect {
         fn exchange(&mut self, e: &Exchange<'_>) -> std::io::Result<()> {
@@ -318,41 +339,88 @@ mod tests {
         Timestamp::from_secs_micros(0, us)
     }
 
-    fn feed(needs: Needs, events: &[(i64, FlowEventKind<'_>)]) -> Vec<(Position, Option<CloseOriginator>, Vec<u8>, Vec<u8>, u64, u64, u64)> {
+    fn feed(needs: Needs, events: &[(i64, FlowEventKind<'_>)]) -> Vec<Seen> {
         let mut tracker = ExchangeTracker::new(needs, Collect::default());
         for (us, kind) in events {
-            tracker.event(FlowEvent { conn: 0, ts: t(*us), streams: 1, kind: *kind }).unwrap();
+            tracker
+                .event(FlowEvent {
+                    conn: 0,
+                    ts: t(*us),
+                    streams: 1,
+                    kind: *kind,
+                })
+                .unwrap();
         }
         tracker.into_sink().0
     }
 
     fn opening() -> FlowEventKind<'static> {
-        let ep = |port| Endpoint { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port };
-        FlowEventKind::Opening { client: ep(40000), server: ep(80) }
+        let ep = |port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+        };
+        FlowEventKind::Opening {
+            client: ep(40000),
+            server: ep(80),
+        }
     }
 
-    const ALL: Retention = Retention { all: true, header: false, prefix: 0 };
+    const ALL: Retention = Retention {
+        all: true,
+        header: false,
+        prefix: 0,
+    };
     const FC: Direction = Direction::FromClient;
     const FS: Direction = Direction::FromServer;
 
     #[test]
     fn client_data_after_a_response_prints_the_pending_exchange_and_starts_another() {
         let got = feed(
-            Needs { request: ALL, response: ALL },
+            Needs {
+                request: ALL,
+                response: ALL,
+            },
             &[
                 (0, opening()),
                 (1, FlowEventKind::Established),
-                (2, FlowEventKind::Data { dir: FC, bytes: b"Q1" }),
-                (3, FlowEventKind::Data { dir: FS, bytes: b"R1" }),
-                (4, FlowEventKind::Data { dir: FC, bytes: b"Q2" }),
-                (5, FlowEventKind::Data { dir: FS, bytes: b"R2" }),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q1",
+                    },
+                ),
+                (
+                    3,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"R1",
+                    },
+                ),
+                (
+                    4,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q2",
+                    },
+                ),
+                (
+                    5,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"R2",
+                    },
+                ),
                 (6, FlowEventKind::Closed { originator: FC }),
             ],
         );
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, Position::Start);
         assert_eq!(got[0].1, None);
-        assert_eq!((got[0].2.as_slice(), got[0].3.as_slice()), (&b"Q1"[..], &b"R1"[..]));
+        assert_eq!(
+            (got[0].2.as_slice(), got[0].3.as_slice()),
+            (&b"Q1"[..], &b"R1"[..])
+        );
         assert_eq!(got[1].0, Position::Last);
         assert_eq!(got[1].1, Some(CloseOriginator::Client));
         assert_eq!(got[1].6, 2);
@@ -361,13 +429,34 @@ mod tests {
     #[test]
     fn pipelined_requests_before_the_first_response_form_one_exchange() {
         let got = feed(
-            Needs { request: ALL, response: ALL },
+            Needs {
+                request: ALL,
+                response: ALL,
+            },
             &[
                 (0, opening()),
                 (1, FlowEventKind::Established),
-                (2, FlowEventKind::Data { dir: FC, bytes: b"Q1" }),
-                (3, FlowEventKind::Data { dir: FC, bytes: b"Q2" }),
-                (4, FlowEventKind::Data { dir: FS, bytes: b"R1R2" }),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q1",
+                    },
+                ),
+                (
+                    3,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q2",
+                    },
+                ),
+                (
+                    4,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"R1R2",
+                    },
+                ),
                 (6, FlowEventKind::Closed { originator: FS }),
             ],
         );
@@ -380,12 +469,27 @@ mod tests {
     #[test]
     fn server_data_first_forms_an_exchange_with_an_empty_request() {
         let got = feed(
-            Needs { request: ALL, response: ALL },
+            Needs {
+                request: ALL,
+                response: ALL,
+            },
             &[
                 (0, opening()),
                 (1, FlowEventKind::Established),
-                (2, FlowEventKind::Data { dir: FS, bytes: b"220 hello" }),
-                (3, FlowEventKind::Data { dir: FC, bytes: b"QUIT" }),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"220 hello",
+                    },
+                ),
+                (
+                    3,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"QUIT",
+                    },
+                ),
                 (4, FlowEventKind::Truncated),
             ],
         );
@@ -397,7 +501,10 @@ mod tests {
 
     #[test]
     fn a_connection_without_data_still_prints_one_record() {
-        let got = feed(Needs::default(), &[(0, opening()), (1, FlowEventKind::TimedOut)]);
+        let got = feed(
+            Needs::default(),
+            &[(0, opening()), (1, FlowEventKind::TimedOut)],
+        );
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, Position::Start);
         assert_eq!(got[0].1, Some(CloseOriginator::TimedOut));
@@ -405,15 +512,40 @@ mod tests {
 
     #[test]
     fn header_retention_stops_keeping_bytes_after_the_header_block_but_counts_them() {
-        let header_only = Retention { all: false, header: true, prefix: 0 };
+        let header_only = Retention {
+            all: false,
+            header: true,
+            prefix: 0,
+        };
         let got = feed(
-            Needs { request: header_only, response: header_only },
+            Needs {
+                request: header_only,
+                response: header_only,
+            },
             &[
                 (0, opening()),
                 (1, FlowEventKind::Established),
-                (2, FlowEventKind::Data { dir: FS, bytes: b"HTTP/1.1 200 OK\r\nA: b\r" }),
-                (3, FlowEventKind::Data { dir: FS, bytes: b"\n\r\nbody" }),
-                (4, FlowEventKind::Data { dir: FS, bytes: b"more body" }),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"HTTP/1.1 200 OK\r\nA: b\r",
+                    },
+                ),
+                (
+                    3,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"\n\r\nbody",
+                    },
+                ),
+                (
+                    4,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"more body",
+                    },
+                ),
                 (5, FlowEventKind::Truncated),
             ],
         );
@@ -428,7 +560,13 @@ mod tests {
             &[
                 (0, opening()),
                 (1, FlowEventKind::Established),
-                (2, FlowEventKind::Data { dir: FC, bytes: b"GET / HTTP/1.1\r\n\r\n" }),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"GET / HTTP/1.1\r\n\r\n",
+                    },
+                ),
                 (3, FlowEventKind::Truncated),
             ],
         );

@@ -95,11 +95,6 @@ impl Reassembler {
         }
     }
 
-    /// The next sequence number expected.
-    pub fn next_seq(&self) -> SeqNum {
-        self.next
-    }
-
     pub fn fin_delivered(&self) -> bool {
         self.fin_delivered
     }
@@ -124,7 +119,9 @@ impl Reassembler {
         if self.fin_delivered || (payload.is_empty() && !fin) {
             return Ok(result);
         }
-        let end = seq.add(payload.len() as u32).add(u32::from(fin));
+        let end = seq
+            .wrapping_add(payload.len() as u32)
+            .wrapping_add(u32::from(fin));
         if seq.after(self.next) {
             self.wait(seq, payload, fin, urgent, budget);
             return Ok(result);
@@ -136,16 +133,22 @@ impl Reassembler {
         result.in_order = true;
         result.fin_delivered = self.deliver_from(seq, payload, fin, urgent, deliver)?;
         while !self.fin_delivered {
-            let Some(entry) = self.waiting.first_entry() else { break };
+            let Some(entry) = self.waiting.first_entry() else {
+                break;
+            };
             let &(offset, _) = entry.key();
             if offset > self.next_offset {
                 break;
             }
             let w = entry.remove();
             self.release(&w, budget);
-            let w_end = w.seq.add(w.data.len() as u32).add(u32::from(w.fin));
+            let w_end = w
+                .seq
+                .wrapping_add(w.data.len() as u32)
+                .wrapping_add(u32::from(w.fin));
             if w_end.after(self.next) {
-                result.fin_delivered |= self.deliver_from(w.seq, &w.data, w.fin, w.urgent, deliver)?;
+                result.fin_delivered |=
+                    self.deliver_from(w.seq, &w.data, w.fin, w.urgent, deliver)?;
             }
         }
         Ok(result)
@@ -190,7 +193,12 @@ impl Reassembler {
         self.arrivals = self.arrivals.wrapping_add(1);
         self.waiting.insert(
             (offset, self.arrivals),
-            Waiting { seq, data: payload.into(), fin, urgent },
+            Waiting {
+                seq,
+                data: payload.into(),
+                fin,
+                urgent,
+            },
         );
     }
 
@@ -207,7 +215,7 @@ impl Reassembler {
         let already = self.next.diff(seq).max(0) as usize;
         let fresh = payload.get(already..).unwrap_or(&[]);
         let start = self.next;
-        let data_end = seq.add(payload.len() as u32);
+        let data_end = seq.wrapping_add(payload.len() as u32);
         if let Some(u) = urgent {
             if !u.before(start) && self.urgent.is_none_or(|pending| u.after(pending)) {
                 self.urgent = Some(u);
@@ -231,10 +239,10 @@ impl Reassembler {
             }
         }
         let advanced = fresh.len() as u32;
-        self.next = self.next.add(advanced);
+        self.next = self.next.wrapping_add(advanced);
         self.next_offset += u64::from(advanced);
         if fin {
-            self.next = self.next.add(1);
+            self.next = self.next.wrapping_add(1);
             self.next_offset += 1;
             self.fin_delivered = true;
         }
@@ -277,10 +285,15 @@ mod tests {
 
     #[test]
     fn out_of_order_segments_wait_for_the_gap_then_come_as_separate_pieces() {
-        let (stream, pieces, _) =
-            feed(1, &[(4, b"def", false), (7, b"ghi", false), (1, b"abc", false)]);
+        let (stream, pieces, _) = feed(
+            1,
+            &[(4, b"def", false), (7, b"ghi", false), (1, b"abc", false)],
+        );
         assert_eq!(stream, b"abcdefghi");
-        assert_eq!(pieces, vec![b"abc".to_vec(), b"def".to_vec(), b"ghi".to_vec()]);
+        assert_eq!(
+            pieces,
+            vec![b"abc".to_vec(), b"def".to_vec(), b"ghi".to_vec()]
+        );
     }
 
     #[test]
@@ -291,7 +304,10 @@ mod tests {
 
     #[test]
     fn duplicate_waiting_segments_deliver_once() {
-        let (stream, _, _) = feed(1, &[(3, b"cd", false), (3, b"cd", false), (1, b"ab", false)]);
+        let (stream, _, _) = feed(
+            1,
+            &[(3, b"cd", false), (3, b"cd", false), (1, b"ab", false)],
+        );
         assert_eq!(stream, b"abcd");
     }
 
@@ -309,7 +325,10 @@ mod tests {
         let start = u32::MAX - 2;
         let (stream, _, _) = feed(
             start,
-            &[(start.wrapping_add(4), b"efgh", false), (start, b"abcd", false)],
+            &[
+                (start.wrapping_add(4), b"efgh", false),
+                (start, b"abcd", false),
+            ],
         );
         assert_eq!(stream, b"abcdefgh");
     }
@@ -319,13 +338,20 @@ mod tests {
         let mut r = Reassembler::new(SeqNum(10));
         let mut b = budget();
         let mut out = Vec::new();
-        r.receive::<()>(SeqNum(10), b"ab!cd", false, Some(SeqNum(12)), &mut b, &mut |p| {
-            out.extend_from_slice(p);
-            Ok(())
-        })
+        r.receive::<()>(
+            SeqNum(10),
+            b"ab!cd",
+            false,
+            Some(SeqNum(12)),
+            &mut b,
+            &mut |p| {
+                out.extend_from_slice(p);
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(out, b"abcd");
-        assert_eq!(r.next_seq(), SeqNum(15));
+        assert_eq!(r.next, SeqNum(15));
     }
 
     #[test]
@@ -333,8 +359,10 @@ mod tests {
         let mut r = Reassembler::new(SeqNum(0));
         let mut b = QueueBudget::new(SEGMENT_OVERHEAD + 10, 1 << 20);
         let mut sink = |_: &[u8]| Ok::<(), ()>(());
-        r.receive(SeqNum(100), &[0; 10], false, None, &mut b, &mut sink).unwrap();
-        r.receive(SeqNum(200), &[0; 10], false, None, &mut b, &mut sink).unwrap();
+        r.receive(SeqNum(100), &[0; 10], false, None, &mut b, &mut sink)
+            .unwrap();
+        r.receive(SeqNum(200), &[0; 10], false, None, &mut b, &mut sink)
+            .unwrap();
         assert_eq!(b.discarded_bytes, 10);
         assert_eq!(b.discarded_segments, 1);
         r.abandon(&mut b);

@@ -7,7 +7,7 @@ pub struct SeqNum(pub u32);
 
 impl SeqNum {
     /// `self + n` in sequence space.
-    pub fn add(self, n: u32) -> SeqNum {
+    pub fn wrapping_add(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(n))
     }
 
@@ -34,7 +34,7 @@ mod tests {
     #[test]
     fn order_survives_wrapping_past_two_to_the_32() {
         let near_end = SeqNum(u32::MAX - 10);
-        let wrapped = near_end.add(100);
+        let wrapped = near_end.wrapping_add(100);
         assert_eq!(wrapped.0, 89);
         assert!(near_end.before(wrapped));
         assert!(wrapped.after(near_end));

@@ -75,7 +75,9 @@ enum State {
 /// One side of a connection: what it sends (its stream) and what it advertises.
 #[derive(Debug)]
 struct Half {
-    isn: SeqNum,
+    /// The sequence number of this side's first data byte: its ISN + 1, plus any
+    /// payload its SYN carried (skipped, but it used sequence space).
+    first_seq: SeqNum,
     stream: Reassembler,
     /// Highest acknowledgment number this side sent: the base of its receive window.
     ack_seq: Option<SeqNum>,
@@ -87,10 +89,10 @@ struct Half {
 }
 
 impl Half {
-    fn new(isn: SeqNum, window: u16) -> Self {
+    fn new(first_seq: SeqNum, window: u16) -> Self {
         Half {
-            isn,
-            stream: Reassembler::new(isn.add(1)),
+            first_seq,
+            stream: Reassembler::new(first_seq),
             ack_seq: None,
             window,
             window_shift: 0,
@@ -102,12 +104,14 @@ impl Half {
     /// Whether a segment from the peer falls in this side's receive window
     /// (SPEC §3.3; an empty segment exactly at the ACK point always does).
     fn accepts(&self, seq: SeqNum, len: usize) -> bool {
-        let Some(ack) = self.ack_seq else { return false };
+        let Some(ack) = self.ack_seq else {
+            return false;
+        };
         if len == 0 && seq == ack {
             return true;
         }
         let span = (u64::from(self.window) << self.window_shift).min(u64::from(u32::MAX >> 1));
-        seq.before(ack.add(span as u32)) && !seq.add(len as u32).before(ack)
+        seq.before(ack.wrapping_add(span as u32)) && !seq.wrapping_add(len as u32).before(ack)
     }
 
     fn record_ack(&mut self, ack: SeqNum) {
@@ -234,7 +238,12 @@ impl FlowTable {
         let streams = self.tracked;
         while let Some(id) = self.oldest {
             let ts = self.last_ts;
-            sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Truncated })?;
+            sink.event(FlowEvent {
+                conn: id,
+                ts,
+                streams,
+                kind: FlowEventKind::Truncated,
+            })?;
             self.remove(id);
         }
         Ok(())
@@ -244,7 +253,12 @@ impl FlowTable {
         if self.limit_reached() {
             if let Some(oldest) = self.oldest {
                 let streams = self.tracked;
-                sink.event(FlowEvent { conn: oldest, ts, streams, kind: FlowEventKind::TimedOut })?;
+                sink.event(FlowEvent {
+                    conn: oldest,
+                    ts,
+                    streams,
+                    kind: FlowEventKind::TimedOut,
+                })?;
                 self.remove(oldest);
                 self.stats.evicted += 1;
             }
@@ -316,7 +330,10 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.make_room(seg.ts, sink)?;
-        let mut client = Half::new(SeqNum(seg.seq), seg.window);
+        let first_seq = SeqNum(seg.seq)
+            .wrapping_add(1)
+            .wrapping_add(seg.payload.len() as u32);
+        let mut client = Half::new(first_seq, seg.window);
         client.last_tsval = seg.options.timestamp.map(|(val, _)| val);
         let conn = Conn {
             client: seg.key.src,
@@ -348,8 +365,8 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.make_room(seg.ts, sink)?;
-        let mut client = Half::new(SeqNum(seg.seq).add(u32::MAX), seg.window);
-        let mut server = Half::new(SeqNum(seg.ack).add(u32::MAX), UNKNOWN_WINDOW);
+        let mut client = Half::new(SeqNum(seg.seq), seg.window);
+        let mut server = Half::new(SeqNum(seg.ack), UNKNOWN_WINDOW);
         // The handshake's window scales are unknown: assume the largest, so that a
         // real scaled window is never mistaken for a small one.
         client.window_shift = MAX_WINDOW_SHIFT;
@@ -374,8 +391,18 @@ impl FlowTable {
         self.stats.midstream_connections += 1;
         let streams = self.tracked;
         let ts = seg.ts;
-        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Opening { client, server } })?;
-        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Established })?;
+        sink.event(FlowEvent {
+            conn: id,
+            ts,
+            streams,
+            kind: FlowEventKind::Opening { client, server },
+        })?;
+        sink.event(FlowEvent {
+            conn: id,
+            ts,
+            streams,
+            kind: FlowEventKind::Established,
+        })?;
         self.deliver(id, Direction::FromClient, seg, sink)?;
         self.after_segment(id, Direction::FromClient, seg);
         Ok(())
@@ -404,14 +431,14 @@ impl FlowTable {
         if flags.syn() {
             // Only the SYN-ACK that acknowledges the client's SYN counts (SPEC §3.2);
             // repeated SYNs and SYN-ACKs are ignored.
-            let expected = conn.halves[0].isn.add(1);
+            let expected = conn.halves[0].first_seq;
             if dir == Direction::FromServer
                 && conn.state == State::SynSent
                 && flags.ack()
                 && !flags.rst()
                 && ack == expected
             {
-                let mut server = Half::new(seq, seg.window);
+                let mut server = Half::new(seq.wrapping_add(1), seg.window);
                 server.ack_seq = Some(ack);
                 server.last_tsval = seg.options.timestamp.map(|(val, _)| val);
                 // Window scaling applies only when both SYNs offered it (RFC 7323 §2.2).
@@ -434,8 +461,8 @@ impl FlowTable {
                 // (it acknowledges the SYN), or the client giving up.
                 let accepted = flags.rst()
                     && match dir {
-                        Direction::FromServer => flags.ack() && ack == conn.halves[0].isn.add(1),
-                        Direction::FromClient => seq == conn.halves[0].isn.add(1),
+                        Direction::FromServer => flags.ack() && ack == conn.halves[0].first_seq,
+                        Direction::FromClient => seq == conn.halves[0].first_seq,
                     };
                 if accepted {
                     return self.close(id, dir, seg.ts, true, sink);
@@ -445,7 +472,7 @@ impl FlowTable {
             State::SynReceived if dir == Direction::FromServer => {
                 // The client has not acknowledged anything yet: no receive window to
                 // check against, so only a reset in sequence counts.
-                if flags.rst() && seq == conn.halves[1].isn.add(1) {
+                if flags.rst() && seq == conn.halves[1].first_seq {
                     return self.close(id, dir, seg.ts, true, sink);
                 }
                 return Ok(());
@@ -473,13 +500,20 @@ impl FlowTable {
         if flags.ack() {
             if dir == Direction::FromClient
                 && conn.state == State::SynReceived
-                && ack == conn.halves[1].isn.add(1)
+                && ack == conn.halves[1].first_seq
             {
                 conn.state = State::Established;
                 conn.halves[0].ack_seq = Some(ack);
-                sink.event(FlowEvent { conn: id, ts: seg.ts, streams, kind: FlowEventKind::Established })?;
+                sink.event(FlowEvent {
+                    conn: id,
+                    ts: seg.ts,
+                    streams,
+                    kind: FlowEventKind::Established,
+                })?;
             }
-            let conn = self.slots[id as usize].as_mut().expect("connection checked above");
+            let conn = self.slots[id as usize]
+                .as_mut()
+                .expect("connection checked above");
             conn.halves[s].record_ack(ack);
             // A FIN counts as acknowledged by the next ACK from its peer.
             if conn.halves[r].stream.fin_delivered() {
@@ -489,8 +523,9 @@ impl FlowTable {
                 return self.close(id, dir, seg.ts, false, sink);
             }
         }
-        let established =
-            self.slots[id as usize].as_ref().is_some_and(|c| c.state == State::Established);
+        let established = self.slots[id as usize]
+            .as_ref()
+            .is_some_and(|c| c.state == State::Established);
         if established {
             self.deliver(id, dir, seg, sink)?;
         }
@@ -516,8 +551,10 @@ impl FlowTable {
         let (s, _) = index(dir);
         let seq = SeqNum(seg.seq);
         // RFC 793 §3.1: the urgent pointer points at the byte after the urgent one.
-        let urgent = (seg.flags.urg() && seg.urgent_ptr > 0)
-            .then(|| seq.add(u32::from(seg.urgent_ptr)).add(u32::MAX));
+        let urgent = (seg.flags.urg() && seg.urgent_ptr > 0).then(|| {
+            seq.wrapping_add(u32::from(seg.urgent_ptr))
+                .wrapping_add(u32::MAX)
+        });
         let ts = seg.ts;
         let received = conn.halves[s].stream.receive(
             seq,
@@ -565,7 +602,12 @@ impl FlowTable {
             return Ok(());
         };
         let originator = conn.first_fin.unwrap_or(sender);
-        sink.event(FlowEvent { conn: id, ts, streams, kind: FlowEventKind::Closed { originator } })?;
+        sink.event(FlowEvent {
+            conn: id,
+            ts,
+            streams,
+            kind: FlowEventKind::Closed { originator },
+        })?;
         if by_reset {
             self.stats.closed_by_rst += 1;
         } else {

@@ -8,7 +8,10 @@ const CLIENT_ISN: u32 = 1000;
 const SERVER_ISN: u32 = 5000;
 
 fn ep(last: u8, port: u16) -> Endpoint {
-    Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
+    Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        port,
+    }
 }
 
 /// A compact description of what the sink saw.
@@ -30,7 +33,9 @@ impl FlowEventSink for Recorder {
         self.0.push(match e.kind {
             FlowEventKind::Opening { client, .. } => Seen::Opening(e.conn, client.port),
             FlowEventKind::Established => Seen::Established(e.conn),
-            FlowEventKind::Data { dir, bytes } => Seen::Data(e.conn, dir, bytes.to_vec(), e.ts.micros()),
+            FlowEventKind::Data { dir, bytes } => {
+                Seen::Data(e.conn, dir, bytes.to_vec(), e.ts.micros())
+            }
             FlowEventKind::Closed { originator } => Seen::Closed(e.conn, originator, e.streams),
             FlowEventKind::TimedOut => Seen::TimedOut(e.conn, e.streams),
             FlowEventKind::Truncated => Seen::Truncated(e.conn, e.streams),
@@ -50,10 +55,21 @@ impl Conv {
         Conv { port, time: 0 }
     }
 
-    fn seg(&mut self, from_client: bool, flags: u8, seq: u32, ack: u32, payload: &'static [u8]) -> Segment<'static> {
+    fn seg(
+        &mut self,
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &'static [u8],
+    ) -> Segment<'static> {
         self.time += 1;
         let (c, s) = (ep(1, self.port), ep(2, 80));
-        let key = if from_client { FlowKey { src: c, dst: s } } else { FlowKey { src: s, dst: c } };
+        let key = if from_client {
+            FlowKey { src: c, dst: s }
+        } else {
+            FlowKey { src: s, dst: c }
+        };
         Segment {
             ts: crate::time::Timestamp::from_secs_micros(0, self.time),
             key,
@@ -71,7 +87,13 @@ impl Conv {
     fn handshake(&mut self) -> Vec<Segment<'static>> {
         vec![
             self.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
-            self.seg(false, TcpFlags::SYN | TcpFlags::ACK, SERVER_ISN, CLIENT_ISN + 1, b""),
+            self.seg(
+                false,
+                TcpFlags::SYN | TcpFlags::ACK,
+                SERVER_ISN,
+                CLIENT_ISN + 1,
+                b"",
+            ),
             self.seg(true, TcpFlags::ACK, CLIENT_ISN + 1, SERVER_ISN + 1, b""),
         ]
     }
@@ -118,7 +140,10 @@ fn a_conversation_opens_carries_data_and_closes_with_the_first_fin_sender_as_ori
     assert_eq!(seen[1], Seen::Established(0));
     assert_eq!(data(&seen, Direction::FromClient), b"GET /");
     assert_eq!(data(&seen, Direction::FromServer), b"200 OK");
-    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromClient, 1)));
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Closed(0, Direction::FromClient, 1))
+    );
     assert_eq!(table.tracked(), 0);
 }
 
@@ -141,17 +166,29 @@ fn fin_from_server_first_makes_server_the_originator() {
     s.push(c.seg(true, FA, CLIENT_ISN + 2, SERVER_ISN + 3, b""));
     s.push(c.seg(false, A, SERVER_ISN + 3, CLIENT_ISN + 3, b""));
     let (seen, _) = run(FlowConfig::default(), &s);
-    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromServer, 1)));
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Closed(0, Direction::FromServer, 1))
+    );
 }
 
 #[test]
 fn a_reset_closes_at_once_and_its_payload_is_ignored() {
     let mut c = Conv::new(40002);
     let mut s = c.handshake();
-    s.push(c.seg(true, TcpFlags::RST | A, CLIENT_ISN + 1, SERVER_ISN + 1, b"junk"));
+    s.push(c.seg(
+        true,
+        TcpFlags::RST | A,
+        CLIENT_ISN + 1,
+        SERVER_ISN + 1,
+        b"junk",
+    ));
     let (seen, _) = run(FlowConfig::default(), &s);
     assert_eq!(data(&seen, Direction::FromClient), b"");
-    assert_eq!(seen.last(), Some(&Seen::Closed(0, Direction::FromClient, 1)));
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Closed(0, Direction::FromClient, 1))
+    );
 }
 
 #[test]
@@ -160,7 +197,13 @@ fn a_refused_syn_closes_by_the_server() {
     let syn = c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b"");
     let rst = c.seg(false, TcpFlags::RST | A, 0, CLIENT_ISN + 1, b"");
     let (seen, _) = run(FlowConfig::default(), &[syn, rst]);
-    assert_eq!(seen, vec![Seen::Opening(0, 40003), Seen::Closed(0, Direction::FromServer, 1)]);
+    assert_eq!(
+        seen,
+        vec![
+            Seen::Opening(0, 40003),
+            Seen::Closed(0, Direction::FromServer, 1)
+        ]
+    );
 }
 
 #[test]
@@ -196,7 +239,13 @@ fn out_of_order_data_is_delivered_with_the_time_of_the_gap_filling_packet() {
     let (seen, _) = run(FlowConfig::default(), &s);
     let times: Vec<i64> = seen
         .iter()
-        .filter_map(|e| if let Seen::Data(_, _, _, t) = e { Some(*t) } else { None })
+        .filter_map(|e| {
+            if let Seen::Data(_, _, _, t) = e {
+                Some(*t)
+            } else {
+                None
+            }
+        })
         .collect();
     assert_eq!(data(&seen, Direction::FromClient), b"abcdef");
     assert_eq!(times, vec![5, 5]);
@@ -235,7 +284,10 @@ fn timestamps_older_than_the_last_in_order_one_are_dropped() {
 #[test]
 fn a_full_table_evicts_the_oldest_connection_as_timed_out() {
     // N = 4: at most 3*4/4 + 1 = 4 connections at once.
-    let config = FlowConfig { max_streams: 4, ..FlowConfig::default() };
+    let config = FlowConfig {
+        max_streams: 4,
+        ..FlowConfig::default()
+    };
     let segs: Vec<Segment<'static>> = (0..5)
         .map(|i| Conv::new(41000 + i).seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""))
         .collect();
@@ -251,10 +303,22 @@ fn end_of_capture_truncates_every_connection_in_creation_order() {
     let mut table = FlowTable::new(FlowConfig::default());
     let mut rec = Recorder::default();
     for port in [43000, 42000, 44000] {
-        table.process(&Conv::new(port).seg(true, TcpFlags::SYN, 1, 0, b""), &mut rec).unwrap();
+        table
+            .process(
+                &Conv::new(port).seg(true, TcpFlags::SYN, 1, 0, b""),
+                &mut rec,
+            )
+            .unwrap();
     }
     table.finish(&mut rec).unwrap();
-    assert_eq!(&rec.0[3..], &[Seen::Truncated(0, 3), Seen::Truncated(1, 3), Seen::Truncated(2, 3)]);
+    assert_eq!(
+        &rec.0[3..],
+        &[
+            Seen::Truncated(0, 3),
+            Seen::Truncated(1, 3),
+            Seen::Truncated(2, 3)
+        ]
+    );
     assert_eq!(table.tracked(), 0);
 }
 
@@ -264,7 +328,10 @@ fn a_freed_four_tuple_can_be_reused_by_a_new_syn() {
     let mut segs = conversation(&mut c);
     segs.extend(conversation(&mut c));
     let (seen, _) = run(FlowConfig::default(), &segs);
-    let closes = seen.iter().filter(|s| matches!(s, Seen::Closed(..))).count();
+    let closes = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Closed(..)))
+        .count();
     assert_eq!(closes, 2);
 }
 
@@ -284,10 +351,27 @@ fn midstream_takes_the_first_sender_as_client_and_delivers_its_payload() {
         c.seg(false, A, 777, 333, b"from-server-first"),
         c.seg(true, A, 333, 777 + 17, b"reply"),
     ];
-    let config = FlowConfig { midstream: true, ..FlowConfig::default() };
+    let config = FlowConfig {
+        midstream: true,
+        ..FlowConfig::default()
+    };
     let (seen, _) = run(config, &segs);
     assert_eq!(seen[0], Seen::Opening(0, 80));
     assert_eq!(seen[1], Seen::Established(0));
     assert_eq!(data(&seen, Direction::FromClient), b"from-server-first");
     assert_eq!(data(&seen, Direction::FromServer), b"reply");
+}
+
+#[test]
+fn payload_on_a_syn_is_skipped_but_uses_sequence_space() {
+    let mut c = Conv::new(40012);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, 500, 0, b"syn-payload!"),
+        c.seg(false, TcpFlags::SYN | A, 600, 513, b""),
+        c.seg(true, A, 513, 601, b""),
+        c.seg(true, A, 513, 601, b"PING"),
+    ];
+    let (seen, _) = run(FlowConfig::default(), &segs);
+    assert_eq!(seen[1], Seen::Established(0));
+    assert_eq!(data(&seen, Direction::FromClient), b"PING");
 }

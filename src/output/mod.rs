@@ -26,7 +26,10 @@ pub struct WriterSink<W: Write> {
 
 impl<W: Write> WriterSink<W> {
     pub fn new(out: W, flush_each: bool) -> Self {
-        WriterSink { out: std::io::BufWriter::with_capacity(256 * 1024, out), flush_each }
+        WriterSink {
+            out: std::io::BufWriter::with_capacity(256 * 1024, out),
+            flush_each,
+        }
     }
 }
 
@@ -54,7 +57,12 @@ pub struct TemplateSink<R> {
 
 impl<R: RecordSink> TemplateSink<R> {
     pub fn new(template: Template, options: RenderOptions, records: R) -> Self {
-        TemplateSink { template, options, buffer: Vec::with_capacity(4096), records }
+        TemplateSink {
+            template,
+            options,
+            buffer: Vec::with_capacity(4096),
+            records,
+        }
     }
 
     pub fn records_mut(&mut self) -> &mut R {
@@ -65,7 +73,8 @@ impl<R: RecordSink> TemplateSink<R> {
 impl<R: RecordSink> ExchangeSink for TemplateSink<R> {
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
         self.buffer.clear();
-        self.template.render(exchange, &self.options, &mut self.buffer);
+        self.template
+            .render(exchange, &self.options, &mut self.buffer);
         self.records.record(&self.buffer)
     }
 }
