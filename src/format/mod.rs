@@ -12,8 +12,6 @@ mod strftime;
 mod template;
 
 #[cfg(test)]
-mod corpus_tests;
-#[cfg(test)]
 mod tests;
 
 pub use encode::Encoding;
