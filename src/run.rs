@@ -172,6 +172,14 @@ pub fn process<R: RecordSink>(
             budget.abandoned_bytes
         ));
     }
+    if tracker.refused_bytes() > 0 {
+        summary.notes.push(format!(
+            "{} payload byte(s) not kept for the format: an exchange phase exceeded {} MiB, or all pending exchanges {} MiB",
+            tracker.refused_bytes(),
+            crate::exchange::MAX_KEPT_PER_PHASE >> 20,
+            crate::exchange::MAX_KEPT_TOTAL >> 20
+        ));
+    }
     let _ = filtered_out;
     Ok(summary)
 }

@@ -23,6 +23,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::TcpFlags;
 use crate::capture::{LinkType, Packet};
 use crate::time::Timestamp;
 
@@ -50,16 +51,6 @@ pub mod proto {
     pub const MOBILITY: u8 = 135;
     pub const HIP: u8 = 139;
     pub const SHIM6: u8 = 140;
-}
-
-/// TCP flag bits.
-pub mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
 }
 
 /// Something that names an IP address and port: a `SocketAddr`, or a literal such as
@@ -122,31 +113,31 @@ impl TcpPacket {
 
     /// Sets SYN.
     pub fn syn(mut self) -> Self {
-        self.flags |= flags::SYN;
+        self.flags |= TcpFlags::SYN;
         self
     }
 
     /// Sets FIN.
     pub fn fin(mut self) -> Self {
-        self.flags |= flags::FIN;
+        self.flags |= TcpFlags::FIN;
         self
     }
 
     /// Sets RST.
     pub fn rst(mut self) -> Self {
-        self.flags |= flags::RST;
+        self.flags |= TcpFlags::RST;
         self
     }
 
     /// Sets PSH.
     pub fn psh(mut self) -> Self {
-        self.flags |= flags::PSH;
+        self.flags |= TcpFlags::PSH;
         self
     }
 
     /// Sets ACK and the acknowledgment number.
     pub fn ack(mut self, n: u32) -> Self {
-        self.flags |= flags::ACK;
+        self.flags |= TcpFlags::ACK;
         self.ack = n;
         self
     }
@@ -189,7 +180,7 @@ impl TcpPacket {
 
     /// Sets URG and the urgent pointer.
     pub fn urgent(mut self, ptr: u16) -> Self {
-        self.flags |= flags::URG;
+        self.flags |= TcpFlags::URG;
         self.urgent = ptr;
         self
     }

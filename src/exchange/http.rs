@@ -39,6 +39,38 @@ pub fn header_split(data: &[u8]) -> (usize, usize) {
     (data.len(), data.len())
 }
 
+/// Finds the header terminator of [`header_split`] incrementally, across data events,
+/// so that the exchange layer can stop keeping bytes once the header block is complete.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeaderEndScan {
+    crs: u8,
+    found: bool,
+}
+
+impl HeaderEndScan {
+    /// Whether the terminator has been seen.
+    pub fn found(&self) -> bool {
+        self.found
+    }
+
+    /// Scans the next bytes of the phase.
+    pub fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'\r' => {
+                    self.crs += 1;
+                    if self.crs == 2 {
+                        self.found = true;
+                        return;
+                    }
+                }
+                b'\n' => {}
+                _ => self.crs = 0,
+            }
+        }
+    }
+}
+
 /// `%request.header` / `%response.header`: the bytes before the header terminator
 /// (see [`header_split`]); all of them when there is no terminator.
 pub fn header_block(data: &[u8]) -> &[u8] {
@@ -164,6 +196,20 @@ pub fn after_second_word(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_incremental_scan_agrees_with_header_split_across_any_cut() {
+        let data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+        for cut in 0..data.len() {
+            let mut scan = HeaderEndScan::default();
+            scan.scan(&data[..cut]);
+            scan.scan(&data[cut..]);
+            assert!(scan.found(), "cut at {cut}");
+        }
+        let mut scan = HeaderEndScan::default();
+        scan.scan(b"no terminator\r\nhere\r\n");
+        assert!(!scan.found());
+    }
 
     #[test]
     fn first_line_stops_at_the_first_cr() {

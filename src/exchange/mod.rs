@@ -11,7 +11,7 @@ pub mod tls;
 mod tracker;
 
 pub use record::{CloseOriginator, Exchange, Micros, Position};
-pub use tracker::{ExchangeTracker, MAX_KEPT_PER_PHASE};
+pub use tracker::{ExchangeTracker, MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
 
 /// How much of one direction's bytes an exchange keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

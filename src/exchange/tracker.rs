@@ -2,48 +2,41 @@
 //! run of server data. Receives flow events, keeps per-connection timings and as many
 //! bytes as the template needs, and hands each finished exchange to the sink.
 
+use super::http::HeaderEndScan;
 use super::record::{CloseOriginator, Exchange, Position};
 use super::{ExchangeSink, Needs, Retention};
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
 use crate::time::Timestamp;
 
-/// Most bytes of one phase (request or response) kept for the template; the rest is
-/// counted in the sizes but not kept. Large enough for any realistic message that a
-/// format prints whole, small enough that a hostile stream cannot exhaust memory.
+/// Most bytes of one phase (request or response) kept for a template that prints it
+/// whole; the rest is counted in the sizes but not kept. Large enough for any realistic
+/// message, small enough that one hostile stream cannot exhaust memory.
 pub const MAX_KEPT_PER_PHASE: usize = 64 << 20;
+
+/// Most bytes of one phase kept while looking for the end of its header block: a
+/// header block larger than this is not HTTP (and its line and headers print cut).
+pub const MAX_HEADER_KEPT: usize = 256 << 10;
+
+/// Most bytes kept across all connections' pending exchanges.
+pub const MAX_KEPT_TOTAL: usize = 1 << 30;
+
+/// Capacity above which a phase buffer is released rather than reused.
+const REUSED_CAPACITY: usize = 64 << 10;
+
+/// Bytes kept for the template across every connection.
+#[derive(Debug, Default)]
+struct KeptBudget {
+    used: usize,
+    /// Payload bytes the template wanted but that a bound refused.
+    refused: u64,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Idle,
     Request,
     Response,
-}
-
-/// Finds the end of a header block incrementally (SPEC §5 `%request.header`): count CRs,
-/// an LF leaves the count, any other byte resets it; the block ends at the second CR.
-#[derive(Clone, Copy, Debug, Default)]
-struct HeaderEnd {
-    crs: u8,
-    found: bool,
-}
-
-impl HeaderEnd {
-    fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match b {
-                b'\r' => {
-                    self.crs += 1;
-                    if self.crs == 2 {
-                        self.found = true;
-                        return;
-                    }
-                }
-                b'\n' => {}
-                _ => self.crs = 0,
-            }
-        }
-    }
 }
 
 /// One direction of the exchange being built.
@@ -53,33 +46,52 @@ struct PhaseBytes {
     size: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
-    header_end: HeaderEnd,
+    header_end: HeaderEndScan,
 }
 
 impl PhaseBytes {
-    fn add(&mut self, bytes: &[u8], ts: Timestamp, retention: Retention) {
+    fn add(&mut self, bytes: &[u8], ts: Timestamp, retention: Retention, budget: &mut KeptBudget) {
         self.size += bytes.len() as u64;
         self.first.get_or_insert(ts);
         self.last = Some(ts);
-        let wanted = retention.all
-            || self.kept.len() < retention.prefix
-            || (retention.header && !self.header_end.found);
-        if !wanted || self.kept.len() >= MAX_KEPT_PER_PHASE {
-            return;
-        }
-        if retention.header && !self.header_end.found {
+        let looking_for_header = retention.header && !self.header_end.found();
+        let limit = if retention.all {
+            MAX_KEPT_PER_PHASE
+        } else if looking_for_header {
+            MAX_HEADER_KEPT.max(retention.prefix)
+        } else {
+            retention.prefix
+        };
+        if looking_for_header {
             self.header_end.scan(bytes);
         }
-        let room = MAX_KEPT_PER_PHASE - self.kept.len();
-        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let room = limit.saturating_sub(self.kept.len());
+        let take = bytes
+            .len()
+            .min(room)
+            .min(MAX_KEPT_TOTAL.saturating_sub(budget.used));
+        // A template that prints whole phases wanted every byte; one that reads headers
+        // only wanted what fits its limit.
+        let wanted = if retention.all {
+            bytes.len()
+        } else {
+            bytes.len().min(room)
+        };
+        budget.refused += (wanted - take) as u64;
+        budget.used += take;
+        self.kept.extend_from_slice(&bytes[..take]);
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self, budget: &mut KeptBudget) {
+        budget.used = budget.used.saturating_sub(self.kept.len());
+        if self.kept.capacity() > REUSED_CAPACITY {
+            self.kept = Vec::new();
+        }
         self.kept.clear();
         self.size = 0;
         self.first = None;
         self.last = None;
-        self.header_end = HeaderEnd::default();
+        self.header_end = HeaderEndScan::default();
     }
 }
 
@@ -153,11 +165,11 @@ impl ConnExchange {
     }
 
     /// Starts the next exchange of the same connection.
-    fn next_exchange(&mut self) {
+    fn next_exchange(&mut self, budget: &mut KeptBudget) {
         self.first = false;
         self.phase = Phase::Idle;
-        self.request.reset();
-        self.response.reset();
+        self.request.reset(budget);
+        self.response.reset(budget);
         self.last_activity = None;
     }
 }
@@ -168,6 +180,7 @@ pub struct ExchangeTracker<S> {
     conns: Vec<Option<ConnExchange>>,
     sink: S,
     exchanges: u64,
+    kept: KeptBudget,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -177,7 +190,13 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             conns: Vec::new(),
             sink,
             exchanges: 0,
+            kept: KeptBudget::default(),
         }
+    }
+
+    /// Payload bytes a template wanted kept but that a bound refused.
+    pub fn refused_bytes(&self) -> u64 {
+        self.kept.refused
     }
 
     pub fn sink_mut(&mut self) -> &mut S {
@@ -218,8 +237,9 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
         let result = self.emit(conn, streams, print, close, Some(originator));
-        if let Some(slot) = self.conns.get_mut(conn as usize) {
-            *slot = None;
+        if let Some(mut state) = self.conns.get_mut(conn as usize).and_then(Option::take) {
+            state.request.reset(&mut self.kept);
+            state.response.reset(&mut self.kept);
         }
         result
     }
@@ -261,7 +281,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                             if let Some(state) =
                                 self.conns.get_mut(conn as usize).and_then(Option::as_mut)
                             {
-                                state.next_exchange();
+                                state.next_exchange(&mut self.kept);
                             }
                         }
                         let Some(state) =
@@ -273,12 +293,14 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                             state.phase = Phase::Request;
                             state.session_requests += 1;
                         }
-                        state.request.add(bytes, ts, needs.request);
+                        state.request.add(bytes, ts, needs.request, &mut self.kept);
                         state.last_activity = Some(ts);
                     }
                     Direction::FromServer => {
                         state.phase = Phase::Response;
-                        state.response.add(bytes, ts, needs.response);
+                        state
+                            .response
+                            .add(bytes, ts, needs.response, &mut self.kept);
                         state.last_activity = Some(ts);
                     }
                 }
@@ -572,5 +594,35 @@ mod tests {
         );
         assert!(got[0].2.is_empty());
         assert_eq!(got[0].4, 18);
+    }
+
+    #[test]
+    fn a_header_block_that_never_ends_is_kept_only_up_to_its_bound() {
+        let header_only = Retention {
+            all: false,
+            header: true,
+            prefix: 0,
+        };
+        let chunk = vec![b'x'; 100 << 10];
+        let mut events = vec![(0, opening()), (1, FlowEventKind::Established)];
+        for i in 0..5 {
+            events.push((
+                2 + i,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &chunk,
+                },
+            ));
+        }
+        events.push((9, FlowEventKind::Truncated));
+        let got = feed(
+            Needs {
+                request: header_only,
+                response: header_only,
+            },
+            &events,
+        );
+        assert_eq!(got[0].3.len(), MAX_HEADER_KEPT);
+        assert_eq!(got[0].5, 500 << 10);
     }
 }
