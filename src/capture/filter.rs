@@ -1,1 +1,0 @@
-//! The packet filter (`-p`): tcpdump expression syntax.
