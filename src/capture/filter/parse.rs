@@ -228,7 +228,7 @@ impl Parser<'_> {
             match &token.kind {
                 TokenKind::LParen => level += 1,
                 TokenKind::RParen => {
-                    level -= 1;
+                    level = level.saturating_sub(1);
                     if level == 0 {
                         let after = self.tokens.get(i + 1).map(|t| &t.kind);
                         return !after.is_some_and(starts_arithmetic_or_comparison);
@@ -259,7 +259,7 @@ impl Parser<'_> {
             match token.kind {
                 TokenKind::LParen => level += 1,
                 TokenKind::RParen => {
-                    level -= 1;
+                    level = level.saturating_sub(1);
                     if level == 0 {
                         return self
                             .tokens
