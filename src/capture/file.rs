@@ -443,7 +443,6 @@ impl FileSource {
 
     /// Reads one classic pcap record (draft-ietf-opsawg-pcap §5).
     fn read_classic_record(&mut self, format: ClassicFormat) -> Step {
-        let header_len = format.record_header_len;
         let record_number = self.records_seen + 1;
         loop {
             // The parsed record borrows the reader: copy out what we need first.
@@ -506,7 +505,7 @@ impl FileSource {
                         Fill::Ready => {}
                         Fill::Short(0) => return Step::End,
                         Fill::Short(_) => {
-                            return Step::Damaged(self.truncated_classic(record_number, header_len))
+                            return Step::Damaged(self.truncated_classic(record_number, format))
                         }
                         Fill::Failed(reason) => return Step::Damaged(reason),
                     }
@@ -515,7 +514,7 @@ impl FileSource {
                 // to be shifted to the start: nothing left over means a clean end.
                 ClassicAttempt::Truncated if self.reader.data().is_empty() => return Step::End,
                 ClassicAttempt::Truncated => {
-                    return Step::Damaged(self.truncated_classic(record_number, header_len))
+                    return Step::Damaged(self.truncated_classic(record_number, format))
                 }
                 ClassicAttempt::ReadError => return Step::Damaged(self.read_error_text()),
                 ClassicAttempt::Malformed(what) => {
@@ -535,12 +534,15 @@ impl FileSource {
         )
     }
 
-    fn truncated_classic(&self, record_number: u64, header_len: usize) -> String {
-        let available = self.reader.data().len();
-        let what = if available < header_len {
-            format!("{available} of {header_len} record header bytes")
-        } else {
-            format!("{} bytes of packet data", available - header_len)
+    fn truncated_classic(&self, record_number: u64, format: ClassicFormat) -> String {
+        let data = self.reader.data();
+        let header_len = format.record_header_len;
+        let what = match format.order.u32_at(data, 8) {
+            Some(caplen) if data.len() >= header_len => format!(
+                "{} of {caplen} bytes of packet data",
+                data.len() - header_len
+            ),
+            _ => format!("{} of {header_len} record header bytes", data.len()),
         };
         format!(
             "packet {record_number} at byte offset {} is truncated ({what} before the end of the file)",
