@@ -149,6 +149,7 @@ mod tests {
         assert!(matches!(plan.start().unwrap().output, Output::Stdout));
     }
 
+    #[cfg(not(feature = "python"))]
     #[test]
     fn python_without_the_feature_names_the_feature() {
         for (function, format) in [(Some("x.py"), "%source.ip"), (None, "%python(m)")] {

@@ -18,7 +18,10 @@ pub mod command;
 mod extensions;
 pub mod user;
 
-// Python is not built yet: the same names, uninhabited, and an error.
+#[cfg(feature = "python")]
+pub mod python;
+// The default build: the same names, uninhabited, and an error naming the feature.
+#[cfg(not(feature = "python"))]
 #[path = "python_disabled.rs"]
 pub mod python;
 
