@@ -701,3 +701,60 @@ fn python_code_runs_as_the_user() {
     ));
     assert_eq!(both, format!("{}{}", uid, uid).repeat(urls.len()));
 }
+
+// ---- README ------------------------------------------------------------------------
+
+/// The README's examples: each `sh` block with a `target/release/rustniffer` command and
+/// the `text` block after it, the output it must print. Python examples run in a build
+/// with the feature, `-U` examples as root.
+#[test]
+fn readme_examples_print_what_the_readme_shows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let mut examples = Vec::new();
+    let mut command: Option<String> = None;
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let block = |lines: &mut std::str::Lines<'_>| -> Vec<String> {
+            lines
+                .take_while(|l| *l != "```")
+                .map(str::to_string)
+                .collect()
+        };
+        match line {
+            "```sh" => {
+                command = block(&mut lines)
+                    .into_iter()
+                    .find(|l| l.contains("target/release/rustniffer -f"));
+            }
+            "```text" => {
+                let output = block(&mut lines);
+                if let Some(command) = command.take() {
+                    examples.push((command, output.join("\n") + "\n"));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(examples.len() >= 4, "README examples not found");
+    for (command, expected) in examples {
+        let python = command.contains(" -P ") || command.contains("%python");
+        if (python && !cfg!(feature = "python")) || (command.contains(" -U ") && !is_root()) {
+            continue;
+        }
+        let command = command.replace(
+            "target/release/rustniffer",
+            env!("CARGO_BIN_EXE_rustniffer"),
+        );
+        let output = Command::new("/bin/sh")
+            .args(["-c", &command])
+            .current_dir(root)
+            .env_remove("PYTHONPATH")
+            .env_remove("VIRTUAL_ENV")
+            .stdin(Stdio::null())
+            .output()
+            .expect("sh runs");
+        assert_eq!(text(&output.stderr), "", "{command}");
+        assert_eq!(text(&output.stdout), expected, "{command}");
+    }
+}
