@@ -10,7 +10,7 @@ use crate::decode::Decoder;
 use crate::exchange::ExchangeTracker;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{RenderOptions, Template};
-use crate::output::{RecordSink, TemplateSink, WriterSink};
+use crate::output::{python, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink};
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
 #[derive(Debug)]
@@ -21,13 +21,15 @@ pub enum RunError {
     Capture(CaptureError),
     Output(std::io::Error),
     Unsupported(String),
+    /// `-e`, `-U`, `-P`, `%python` (SPEC §7).
+    Extension(String),
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Usage(m) | RunError::Format(m) | RunError::Filter(m) => f.write_str(m),
-            RunError::Unsupported(m) => f.write_str(m),
+            RunError::Unsupported(m) | RunError::Extension(m) => f.write_str(m),
             RunError::Capture(e) => write!(f, "{e}"),
             RunError::Output(e) => write!(f, "writing output: {e}"),
         }
@@ -48,21 +50,21 @@ pub struct Prepared {
     template: Template,
     render: RenderOptions,
     filter: Option<Filter>,
+    extensions: Extensions,
+    /// The `%python(...)` handlers, once [`Extensions::start`] loaded them.
+    python: Option<python::Handlers>,
 }
 
 /// Checks the options and compiles the format and filter (SPEC §8: before any packet).
 pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
     let template = Template::parse(&options.format).map_err(|e| RunError::Format(e.to_string()))?;
-    if template.uses_python() || options.python.is_some() {
-        return Err(RunError::Unsupported(
-            "Python support (-P, %python) is not available in this build".into(),
-        ));
-    }
-    if options.execute.is_some() || options.user.is_some() {
-        return Err(RunError::Unsupported(
-            "-e and -U are not available in this build yet".into(),
-        ));
-    }
+    let extensions = Extensions::check(
+        options.execute.as_deref(),
+        options.user.as_deref(),
+        options.python.as_deref(),
+        &template,
+    )
+    .map_err(RunError::Extension)?;
     let filter = match &options.filter {
         Some(expr) => Some(Filter::compile(expr).map_err(|e| RunError::Filter(e.to_string()))?),
         None => None,
@@ -76,12 +78,14 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
         template,
         render,
         filter,
+        extensions,
+        python: None,
     })
 }
 
 /// Runs the whole pipeline, writing records to standard output.
 pub fn run(options: &Options) -> Result<Summary, RunError> {
-    let prepared = prepare(options)?;
+    let mut prepared = prepare(options)?;
     let path =
         match &options.input {
             Input::File(path) => path.clone(),
@@ -91,9 +95,21 @@ pub fn run(options: &Options) -> Result<Summary, RunError> {
             )),
         };
     let mut source = file::open(&path, options.force_read).map_err(RunError::Capture)?;
-    let stdout = std::io::stdout().lock();
-    let records = WriterSink::new(stdout, false);
-    process(&mut source, options, prepared, records)
+    // SPEC §7 starts once the capture is open: Python may switch the process to `-U`'s user.
+    let extensions = std::mem::replace(&mut prepared.extensions, Extensions::none());
+    let started = extensions.start().map_err(RunError::Extension)?;
+    // Python handlers print through their own buffer: each record is flushed after it.
+    let flush_each = started.handlers.is_some();
+    prepared.python = started.handlers;
+    match started.output {
+        Output::Stdout => {
+            let stdout = std::io::stdout().lock();
+            let records = WriterSink::new(stdout, flush_each);
+            process(&mut source, options, prepared, records)
+        }
+        Output::Command(records) => process(&mut source, options, prepared, records),
+        Output::Python(records) => process(&mut source, options, prepared, records),
+    }
 }
 
 /// Reads every packet of `source` through the pipeline into `records`.
@@ -107,9 +123,29 @@ pub fn process<R: RecordSink>(
         template,
         render,
         filter,
+        extensions: _,
+        python,
     } = prepared;
     let needs = template.needs();
-    let mut tracker = ExchangeTracker::new(needs, TemplateSink::new(template, render, records));
+    let sink = TemplateSink::new(template, render, records);
+    match python {
+        None => process_events(source, options, filter, ExchangeTracker::new(needs, sink)),
+        Some(handlers) => process_events(
+            source,
+            options,
+            filter,
+            python::Events::new(needs, sink, handlers),
+        ),
+    }
+}
+
+/// The run loop: every packet of `source` through decode and the flow table into `tracker`.
+fn process_events<P: Pipeline>(
+    source: &mut dyn PacketSource,
+    options: &Options,
+    filter: Option<Filter>,
+    mut tracker: P,
+) -> Result<Summary, RunError> {
     let mut decoder = Decoder::new(options.max_fragmented_hosts);
     let mut flows = FlowTable::new(FlowConfig {
         max_streams: options.max_streams,
@@ -142,7 +178,7 @@ pub fn process<R: RecordSink>(
             }
         }
         flows.finish(&mut tracker)?;
-        tracker.sink_mut().records_mut().finish()
+        tracker.finish()
     })();
     match outcome {
         Ok(()) => {}

@@ -44,6 +44,8 @@ struct Parsed<'a> {
     request_split: Option<(usize, usize)>,
     response_split: Option<(usize, usize)>,
     tls: Option<Option<ClientHello<'a>>>,
+    /// The `%python(...)` texts of this record, by slot (`None`: not found).
+    python: &'a [Option<Vec<u8>>],
 }
 
 impl<'a> Parsed<'a> {
@@ -95,12 +97,26 @@ impl Template {
     /// Appends one record for `ex` to `out`: the rendered format, encoded as
     /// `opts.encoding` says, then `\n` unless `-N`.
     pub fn render(&self, ex: &Exchange<'_>, opts: &RenderOptions, out: &mut Vec<u8>) {
+        self.render_with(ex, opts, &[], out);
+    }
+
+    /// [`Template::render`] with the texts that Python handlers returned for this record:
+    /// `python[i]` is printed for the `i`-th `%python(...)` of the format, the not-found
+    /// text where it is `None` or missing.
+    pub fn render_with(
+        &self,
+        ex: &Exchange<'_>,
+        opts: &RenderOptions,
+        python: &[Option<Vec<u8>>],
+        out: &mut Vec<u8>,
+    ) {
         let start = out.len();
         let mut parsed = Parsed {
             ex,
             request_split: None,
             response_split: None,
             tls: None,
+            python,
         };
         for op in &self.ops {
             render_op(op, &mut parsed, &opts.not_found, out);
@@ -156,8 +172,10 @@ fn render_op(op: &Op, p: &mut Parsed<'_>, default_nf: &[u8], out: &mut Vec<u8>) 
             };
             out.extend_from_slice(matcher.find(haystack).unwrap_or(default_nf));
         }
-        // Rendered by the Python layer later; until then it is not found.
-        Op::Python { .. } => out.extend_from_slice(default_nf),
+        Op::Python { slot, .. } => {
+            let text = p.python.get(*slot).and_then(Option::as_deref);
+            out.extend_from_slice(text.unwrap_or(default_nf));
+        }
     }
 }
 

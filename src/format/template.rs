@@ -133,8 +133,11 @@ pub(crate) enum Op {
         header: bool,
         matcher: Matcher,
     },
+    /// `%python(MODULE[:CLASS])`: the text a handler returned for this record, passed to
+    /// [`Template::render_with`] as its `python[slot]` (`slot` counts the `%python` ops).
     Python {
         handler: Box<str>,
+        slot: usize,
     },
 }
 
@@ -153,6 +156,7 @@ impl Template {
         let closes = matching_parens(bytes);
         let mut ops = Vec::new();
         let mut literal = Vec::new();
+        let mut python_slots = 0;
         let mut i = 0;
         while i < bytes.len() {
             if bytes[i] != b'%' {
@@ -174,7 +178,12 @@ impl Template {
                 if !literal.is_empty() {
                     ops.push(Op::Literal(std::mem::take(&mut literal).into()));
                 }
-                ops.push(build_op(key, param_text, &format[i..next])?);
+                let mut op = build_op(key, param_text, &format[i..next])?;
+                if let Op::Python { slot, .. } = &mut op {
+                    *slot = python_slots;
+                    python_slots += 1;
+                }
+                ops.push(op);
             }
             i = next;
         }
@@ -199,7 +208,7 @@ impl Template {
     /// The `MODULE[:CLASS]` parameters of the `%python(...)` keywords, in order.
     pub fn python_handlers(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().filter_map(|op| match op {
-            Op::Python { handler } => Some(&**handler),
+            Op::Python { handler, .. } => Some(&**handler),
             _ => None,
         })
     }
@@ -312,6 +321,7 @@ fn build_op(key: Key, param: Option<&str>, written: &str) -> Result<Op, FormatEr
         },
         Key::Python => Op::Python {
             handler: param.unwrap_or_default().into(),
+            slot: 0,
         },
         _ => Op::Value {
             key,

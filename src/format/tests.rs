@@ -277,6 +277,27 @@ fn python_keyword_is_reported_and_renders_not_found() {
     );
 }
 
+#[test]
+fn each_python_keyword_prints_its_own_slot_encoded_like_the_rest() {
+    let template = Template::parse("%python(a)|%python(b:C)|%python(c)").unwrap();
+    let slots = [Some(b"one".to_vec()), None];
+    let mut out = Vec::new();
+    let opts = RenderOptions {
+        encoding: crate::format::Encoding::Unprintable,
+        ..RenderOptions::default()
+    };
+    template.render_with(&exchange(b"", b""), &opts, &slots, &mut out);
+    assert_eq!(out, b"one|-|-\n");
+    out.clear();
+    template.render_with(
+        &exchange(b"", b""),
+        &opts,
+        &[Some(b"x\x01".to_vec())],
+        &mut out,
+    );
+    assert_eq!(out, b"x.|-|-\n");
+}
+
 // ---- values --------------------------------------------------------------------
 
 #[test]

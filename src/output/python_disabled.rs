@@ -1,0 +1,76 @@
+//! Python handlers in a build without the `python` feature: the same names as
+//! `python.rs`, uninhabited, so that the rest of the program needs no `cfg`; asking for
+//! `-P` or `%python(...)` is an error at start-up that names the feature.
+
+use std::convert::Infallible;
+use std::io;
+use std::marker::PhantomData;
+
+use super::{Pipeline, RecordSink, RecordValues, TemplateSink};
+use crate::exchange::{Exchange, Needs};
+use crate::flow::{FlowEvent, FlowEventSink};
+
+const UNAVAILABLE: &str = "Python support (-P, %python) is not in this build: rebuild with the cargo feature 'python' (cargo build --release --features python)";
+
+/// Always the error naming the feature.
+pub fn check_specs(_function: Option<&str>, _handlers: &[String]) -> Result<(), String> {
+    Err(UNAVAILABLE.into())
+}
+
+pub fn initialize() -> Result<(), String> {
+    Err(UNAVAILABLE.into())
+}
+
+/// Never exists in this build.
+pub struct FunctionSink(Infallible);
+
+impl FunctionSink {
+    pub fn load(_spec: &str) -> Result<FunctionSink, String> {
+        Err(UNAVAILABLE.into())
+    }
+}
+
+impl RecordSink for FunctionSink {
+    fn record(&mut self, _: &[u8]) -> io::Result<()> {
+        match self.0 {}
+    }
+}
+
+/// Never exists in this build.
+pub struct Handlers(Infallible);
+
+impl Handlers {
+    pub fn load(_specs: &[String]) -> Result<Handlers, String> {
+        Err(UNAVAILABLE.into())
+    }
+}
+
+impl RecordValues for Handlers {
+    fn values(&mut self, _: &Exchange<'_>) -> &[Option<Vec<u8>>] {
+        match self.0 {}
+    }
+}
+
+/// Never exists in this build.
+pub struct Events<R>(Infallible, PhantomData<R>);
+
+impl<R: RecordSink> Events<R> {
+    pub fn new(_needs: Needs, _sink: TemplateSink<R>, handlers: Handlers) -> Self {
+        match handlers.0 {}
+    }
+}
+
+impl<R> FlowEventSink for Events<R> {
+    fn event(&mut self, _: FlowEvent<'_>) -> io::Result<()> {
+        match self.0 {}
+    }
+}
+
+impl<R> Pipeline for Events<R> {
+    fn finish(&mut self) -> io::Result<()> {
+        match self.0 {}
+    }
+    fn refused_bytes(&self) -> u64 {
+        match self.0 {}
+    }
+}
