@@ -134,7 +134,7 @@ fn command() -> Command {
                 .long("buffer-size")
                 .value_name("MB")
                 .action(ArgAction::Set)
-                .help("live capture: kernel ring buffer size in MiB (default 32)"),
+                .help("live capture: kernel ring buffer size in MiB (default 32, at least 2)"),
         )
         .arg(value("execute", 'e', "CMD", "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", "run -e commands and Python code as USER"))

@@ -25,13 +25,15 @@
 //! socket receives: from the link-layer header on `SOCK_RAW` sockets, from the network
 //! header on `SOCK_DGRAM` ones (`any`), where the cooked header does not exist yet.
 //!
-//! Ring geometry: blocks of [`BLOCK_SIZE`] (1 MiB: one block holds any frame up to about
-//! 1 MiB, so even the largest GRO/GSO aggregates are never cut, and a full block is a
-//! thousand small frames handed over with one wake-up), as many as fit in the buffer
-//! size (`--buffer-size`, default 32 MiB: a quarter of a second of a saturated 1 Gb/s
-//! link, sixteen times libpcap's default; the kernel allocates it all up front) but at least
-//! [`MIN_BLOCKS`]. A block that is not full is handed over after
-//! [`RETIRE_TIMEOUT_MS`], which bounds the latency of a record when traffic is light.
+//! Ring geometry: blocks of [`BLOCK_SIZE`] (256 KiB: a block holds any frame up to
+//! 262,000 bytes, about libpcap's largest snapshot length, so GRO/GSO aggregates of
+//! 64 KiB are never cut; and it holds a couple of thousand small frames, handed over
+//! with one wake-up), as many as fit in the buffer size (`--buffer-size`, default
+//! 32 MiB: a quarter of a second of a saturated 1 Gb/s link, sixteen times libpcap's
+//! default; the kernel allocates it all up front), and at least [`MIN_BLOCKS`]: while
+//! user space reads one block the kernel fills the others, so many smaller blocks absorb
+//! a burst better than a few large ones. A block that is not full is handed over after
+//! [`RETIRE_TIMEOUT_MS`], which bounds the delay of a record when traffic is light.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -47,10 +49,11 @@ mod sys;
 use ring::{BlockCursor, Ring, Shape, Shaped};
 
 /// Size of one ring block (a multiple of the page size, as the kernel requires).
-pub const BLOCK_SIZE: usize = 1 << 20;
+pub const BLOCK_SIZE: usize = 256 * 1024;
 
-/// Fewest blocks: with one, every frame is lost while user space reads it.
-pub const MIN_BLOCKS: usize = 2;
+/// Fewest blocks (a 2 MiB ring, libpcap's default size): with two, a burst that fills
+/// one block while user space reads the other is already lost.
+pub const MIN_BLOCKS: usize = 8;
 
 /// `tp_frame_size`. TPACKET_V3 packs frames of any size into a block and only checks that
 /// `tp_frame_nr` equals frames-per-block times blocks for this size.
@@ -212,7 +215,10 @@ impl LiveSource {
         })?;
         sys::set_option(&socket, libc::SOL_PACKET, sys::PACKET_RX_RING, &request).map_err(|e| {
             io_error(
-                &format!("setting up a ring of {blocks} MiB (try a smaller --buffer-size)"),
+                &format!(
+                    "setting up a ring of {} MiB (try a smaller --buffer-size)",
+                    ring_mib(blocks)
+                ),
                 e,
             )
         })?;
@@ -274,7 +280,7 @@ impl LiveSource {
             "{}, link type {} ({link}), ring of {} MiB",
             self.interface,
             self.link.0,
-            self.ring.blocks() * BLOCK_SIZE / (1 << 20)
+            ring_mib(self.ring.blocks())
         )
     }
 
@@ -413,6 +419,11 @@ impl PacketSource for LiveSource {
             Err(reason) => Next::Damaged(reason),
         }
     }
+}
+
+/// The size of a ring of `blocks` blocks, in MiB.
+fn ring_mib(blocks: usize) -> usize {
+    blocks.saturating_mul(BLOCK_SIZE) / (1 << 20)
 }
 
 /// The `PACKET_RX_RING` request for `blocks` blocks.
