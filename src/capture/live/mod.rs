@@ -152,8 +152,15 @@ impl LiveSource {
                 interface: name.to_string(),
             })?
         };
+        // `any` is always cooked; a named interface starts raw, which suits most of them,
+        // and serves to ask for the interface's flags and hardware type.
+        let first_kind = if ifindex == 0 {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_RAW
+        };
         let mut socket =
-            sys::packet_socket(libc::SOCK_RAW).map_err(|e| io_error("opening a socket", e))?;
+            sys::packet_socket(first_kind).map_err(|e| io_error("opening a socket", e))?;
         let hatype = if ifindex == 0 {
             None
         } else {
@@ -183,7 +190,7 @@ impl LiveSource {
             Some(sys::ARPHRD_NONE) => (LinkType::RAW, Shape::AsIs),
             _ => (LinkType::LINUX_SLL, Shape::Cooked),
         };
-        if shape == Shape::Cooked {
+        if shape == Shape::Cooked && first_kind != libc::SOCK_DGRAM {
             socket = sys::packet_socket(libc::SOCK_DGRAM)
                 .map_err(|e| io_error("opening a socket", e))?;
         }
