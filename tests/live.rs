@@ -63,6 +63,11 @@ fn may_capture() -> bool {
     true
 }
 
+/// Prints a note that the test harness does not capture (a skipped test must be seen).
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "note: {text}");
+}
+
 /// True when the test can run; false (with a note) when it must be skipped.
 fn capture_allowed(test: &str) -> bool {
     if may_capture() {
@@ -71,7 +76,9 @@ fn capture_allowed(test: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{test}: live capture needs root or CAP_NET_RAW, and CI is set: not skipping");
     }
-    eprintln!("note: {test} skipped: live capture needs root or CAP_NET_RAW");
+    note(&format!(
+        "{test} skipped: live capture needs root or CAP_NET_RAW"
+    ));
     false
 }
 
@@ -375,7 +382,7 @@ fn capturing_without_cap_net_raw_is_one_line_and_exit_status_1() {
     // SAFETY: plain system call without arguments.
     let root = unsafe { libc::geteuid() } == 0;
     if !root && may_capture() {
-        eprintln!("note: this user has CAP_NET_RAW and cannot drop it: test skipped");
+        note("capturing_without_cap_net_raw skipped: this user has CAP_NET_RAW and cannot drop it");
         return;
     }
     // A copy that `nobody` can surely execute, whatever the permissions of target/.
