@@ -85,31 +85,88 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
 
 /// Runs the whole pipeline, writing records to standard output.
 pub fn run(options: &Options) -> Result<Summary, RunError> {
-    let mut prepared = prepare(options)?;
-    let path =
-        match &options.input {
-            Input::File(path) => path.clone(),
-            Input::Interface(_) | Input::DefaultInterface => return Err(RunError::Unsupported(
-                "live capture (-i) is not available in this build yet; read a capture file with -f"
-                    .into(),
-            )),
-        };
+    let prepared = prepare(options)?;
+    let path = match &options.input {
+        Input::File(path) => path.clone(),
+        Input::Interface(_) | Input::DefaultInterface => return run_live(options, prepared),
+    };
     let mut source = file::open(&path, options.force_read).map_err(RunError::Capture)?;
-    // SPEC §7 starts once the capture is open: Python may switch the process to `-U`'s user.
+    process_with_extensions(&mut source, options, prepared, false)
+}
+
+/// Starts the extensions (SPEC §7) once the capture is open, since Python may switch
+/// the process to `-U`'s user, then runs the pipeline into the chosen output.
+/// `live` (or Python handlers, which print through their own buffer) flushes each record.
+fn process_with_extensions(
+    source: &mut dyn PacketSource,
+    options: &Options,
+    mut prepared: Prepared,
+    live: bool,
+) -> Result<Summary, RunError> {
     let extensions = std::mem::replace(&mut prepared.extensions, Extensions::none());
     let started = extensions.start().map_err(RunError::Extension)?;
-    // Python handlers print through their own buffer: each record is flushed after it.
-    let flush_each = started.handlers.is_some();
+    let flush_each = live || started.handlers.is_some();
     prepared.python = started.handlers;
     match started.output {
         Output::Stdout => {
             let stdout = std::io::stdout().lock();
             let records = WriterSink::new(stdout, flush_each);
-            process(&mut source, options, prepared, records)
+            process(source, options, prepared, records)
         }
-        Output::Command(records) => process(&mut source, options, prepared, records),
-        Output::Python(records) => process(&mut source, options, prepared, records),
+        Output::Command(records) => process(source, options, prepared, records),
+        Output::Python(records) => process(source, options, prepared, records),
     }
+}
+
+/// Live capture (SPEC §1, §6). SIGINT/SIGTERM make the source end (after it read what
+/// the kernel had already captured), so `process` reports every open connection as
+/// `truncated` and the exit status is 0. Records are flushed one by one. The kernel's
+/// counters become the last note on standard error.
+#[cfg(target_os = "linux")]
+fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> {
+    use crate::capture::live::{self, LiveConfig, LiveSource};
+    let interface = match &options.input {
+        Input::Interface(name) => name.clone(),
+        _ => {
+            let name = live::default_interface().map_err(RunError::Capture)?;
+            eprintln!("rustniffer: no interface named (-i), capturing on {name}");
+            name
+        }
+    };
+    let stop = crate::cli::signals::stop_on_interrupt().map_err(|source| {
+        RunError::Capture(CaptureError::Io {
+            what: "installing the SIGINT/SIGTERM handlers".into(),
+            source,
+        })
+    })?;
+    let config = LiveConfig {
+        interface,
+        buffer_bytes: options.buffer_size_mb.saturating_mul(1 << 20),
+        // The -p filter runs in user space (in `process`) until it is compiled to
+        // classic BPF; the program would go here.
+        kernel_filter: None,
+    };
+    let mut source = LiveSource::open(&config, stop).map_err(RunError::Capture)?;
+    // Tests and scripts wait for this line before generating traffic.
+    eprintln!("rustniffer: listening on {}", source.description());
+    let mut summary = process_with_extensions(&mut source, options, prepared, true)?;
+    let stats = source.stats();
+    if stats.malformed > 0 {
+        summary.notes.push(format!(
+            "warning: {} malformed ring block(s) or frame(s) skipped",
+            stats.malformed
+        ));
+    }
+    summary.notes.push(format!(
+        "{} packets captured, {} dropped by the kernel",
+        stats.captured, stats.dropped
+    ));
+    Ok(summary)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_live(_: &Options, _: Prepared) -> Result<Summary, RunError> {
+    Err(RunError::Capture(CaptureError::LiveUnsupported))
 }
 
 /// Reads every packet of `source` through the pipeline into `records`.

@@ -1,4 +1,4 @@
-//! Capture sources: capture files (pcap, pcapng) and, later, live interfaces; and the
+//! Capture sources: capture files (pcap, pcapng) and live interfaces (Linux); and the
 //! packet filter (`-p`), compiled once and matched against each frame.
 //!
 //! This module only produces frames with their link type and timestamp. It never looks
@@ -8,6 +8,8 @@ use crate::time::Timestamp;
 
 pub mod file;
 pub mod filter;
+#[cfg(target_os = "linux")]
+pub mod live;
 
 /// Link-layer header types (the pcap `LINKTYPE_*` numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,6 +75,19 @@ pub enum CaptureError {
     UnknownLinkType { what: String, link: u32 },
     /// The snapshot length is below 65535 and `-F` was not given.
     SnaplenTooSmall { what: String, snaplen: u32 },
+    /// Live capture: no interface has this name.
+    NoSuchInterface { interface: String },
+    /// Live capture: the interface exists but is down.
+    InterfaceDown { interface: String },
+    /// Live capture: no interface was named and none is up apart from loopback.
+    NoDefaultInterface,
+    /// Live capture: the system refused (no root, no `CAP_NET_RAW`).
+    NotPermitted {
+        interface: String,
+        source: std::io::Error,
+    },
+    /// Live capture is not available on this system.
+    LiveUnsupported,
 }
 
 impl std::fmt::Display for CaptureError {
@@ -89,6 +104,23 @@ impl std::fmt::Display for CaptureError {
                 f,
                 "{what}: snapshot length {snaplen} is below 65535, packets may be cut; use -F to read it anyway"
             ),
+            CaptureError::NoSuchInterface { interface } => write!(
+                f,
+                "interface '{interface}' not found (see 'ip link' for the interfaces; 'any' = all of them)"
+            ),
+            CaptureError::InterfaceDown { interface } => {
+                write!(f, "interface '{interface}' is down")
+            }
+            CaptureError::NoDefaultInterface => f.write_str(
+                "no interface to capture from: none is up apart from loopback; name one with -i (or read a file with -f)",
+            ),
+            CaptureError::NotPermitted { interface, source } => write!(
+                f,
+                "capturing on '{interface}' is not permitted: it needs root or the CAP_NET_RAW capability ({source})"
+            ),
+            CaptureError::LiveUnsupported => {
+                f.write_str("live capture (-i) is only available on Linux; read a capture file with -f")
+            }
         }
     }
 }

@@ -6,6 +6,8 @@
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 mod config;
+#[cfg(unix)]
+pub mod signals;
 
 pub use config::read_config;
 
@@ -17,6 +19,10 @@ pub const DEFAULT_MAX_STREAMS: usize = 1 << 20;
 
 /// Default `-d`.
 pub const DEFAULT_MAX_FRAGMENTED_HOSTS: usize = 1024;
+
+/// Default and largest `--buffer-size` (MiB of kernel ring for live capture).
+pub const DEFAULT_BUFFER_MB: usize = 32;
+pub const MAX_BUFFER_MB: usize = 64 * 1024;
 
 /// Where packets come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +48,8 @@ pub struct Options {
     pub force_read: bool,
     pub max_streams: usize,
     pub max_fragmented_hosts: usize,
+    /// Live capture: size of the kernel ring in MiB (`--buffer-size`).
+    pub buffer_size_mb: usize,
     pub filter: Option<String>,
     pub execute: Option<String>,
     pub user: Option<String>,
@@ -121,6 +129,13 @@ fn command() -> Command {
         .arg(value("max-tcp-streams", 's', "N", "track at most 3*N/4+1 connections at once; the oldest is evicted (default 1048576)"))
         .arg(value("max-fragmented-ip", 'd', "N", "most hosts with IP fragments pending at once (default 1024)"))
         .arg(flag("force-read-pcap", 'F', "read a capture whose snapshot length is below 65535"))
+        .arg(
+            Arg::new("buffer-size")
+                .long("buffer-size")
+                .value_name("MB")
+                .action(ArgAction::Set)
+                .help("live capture: kernel ring buffer size in MiB (default 32, at least 2)"),
+        )
         .arg(value("execute", 'e', "CMD", "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", "run -e commands and Python code as USER"))
         .arg(value("python", 'P', "SCRIPT[:FUNC]", "call the Python function FUNC (default 'app') with each record"))
@@ -267,6 +282,7 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
     "max-tcp-streams",
     "max-fragmented-ip",
     "force-read-pcap",
+    "buffer-size",
     "execute",
     "user",
     "python",
@@ -363,6 +379,14 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         force_read: all.flag("force-read-pcap")?,
         max_streams: number("max-tcp-streams", DEFAULT_MAX_STREAMS)?,
         max_fragmented_hosts: number("max-fragmented-ip", DEFAULT_MAX_FRAGMENTED_HOSTS)?,
+        buffer_size_mb: match number("buffer-size", DEFAULT_BUFFER_MB)? {
+            mb if mb <= MAX_BUFFER_MB => mb,
+            mb => {
+                return Err(UsageError(format!(
+                    "--buffer-size takes at most {MAX_BUFFER_MB} (MiB), not {mb}"
+                )))
+            }
+        },
         filter: all.value("packet-filter"),
         execute: all.value("execute"),
         user: all.value("user"),
@@ -434,6 +458,22 @@ mod tests {
         let err = run(&["-f", "x", "--bogus"]).unwrap_err();
         assert!(err.0.contains("--bogus"), "{err}");
         assert!(!err.0.contains('\n'));
+    }
+
+    #[test]
+    fn buffer_size_is_in_mebibytes_with_a_default_and_a_ceiling() {
+        assert_eq!(
+            run(&["-i", "lo"]).unwrap().buffer_size_mb,
+            DEFAULT_BUFFER_MB
+        );
+        assert_eq!(
+            run(&["-i", "lo", "--buffer-size", "256"])
+                .unwrap()
+                .buffer_size_mb,
+            256
+        );
+        assert!(run(&["-i", "lo", "--buffer-size", "0"]).is_err());
+        assert!(run(&["-i", "lo", "--buffer-size", "1000000"]).is_err());
     }
 
     #[test]
