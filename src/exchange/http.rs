@@ -76,7 +76,8 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 /// If `line` starts with `name:`, the value after it (blanks skipped, up to CR/LF).
 fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let after_name = line.get(name.len()..)?;
-    if !line[..name.len()].eq_ignore_ascii_case(name) || after_name.first() != Some(&b':') {
+    // The colon first: it rules out almost every other line for one comparison.
+    if after_name.first() != Some(&b':') || !line[..name.len()].eq_ignore_ascii_case(name) {
         return None;
     }
     let rest = &after_name[1..];

@@ -2,6 +2,7 @@
 //! run of server data. Receives flow events, keeps per-connection timings and as many
 //! bytes as the template needs, and hands each finished exchange to the sink.
 
+use super::http;
 use super::record::{CloseOriginator, Exchange, Position};
 use super::{ExchangeSink, Needs, Retention};
 use crate::decode::Endpoint;
@@ -29,19 +30,33 @@ struct HeaderEnd {
 }
 
 impl HeaderEnd {
-    fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match b {
-                b'\r' => {
-                    self.crs += 1;
-                    if self.crs == 2 {
+    /// Scans the next bytes of the phase; returns the index in `bytes` of the CR that
+    /// ends the header block when it is among them. Jumps from CR to CR: the count
+    /// is at most one between two calls (two means found).
+    fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        loop {
+            if self.crs > 0 {
+                while bytes.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                match bytes.get(i) {
+                    // The run of LFs may go on in the next event.
+                    None => return None,
+                    Some(b'\r') => {
+                        self.crs = 2;
                         self.found = true;
-                        return;
+                        return Some(i);
+                    }
+                    Some(_) => {
+                        self.crs = 0;
+                        i += 1;
                     }
                 }
-                b'\n' => {}
-                _ => self.crs = 0,
             }
+            let cr = http::find_byte(bytes.get(i..)?, b'\r')?;
+            i += cr + 1;
+            self.crs = 1;
         }
     }
 }
@@ -67,11 +82,19 @@ impl PhaseBytes {
         if !wanted || self.kept.len() >= MAX_KEPT_PER_PHASE {
             return;
         }
+        let mut keep = bytes;
         if retention.header && !self.header_end.found {
-            self.header_end.scan(bytes);
+            if let Some(end) = self.header_end.scan(bytes) {
+                // Only the header block is read (line, headers, words): what follows
+                // its terminating CR is not kept. `header_split` finds the same end
+                // in the kept bytes, since it applies the same rule.
+                if !retention.all && retention.prefix == 0 {
+                    keep = &bytes[..=end];
+                }
+            }
         }
         let room = MAX_KEPT_PER_PHASE - self.kept.len();
-        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.kept.extend_from_slice(&keep[..keep.len().min(room)]);
     }
 
     fn reset(&mut self) {
@@ -511,7 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn header_retention_stops_keeping_bytes_after_the_header_block_but_counts_them() {
+    fn header_retention_keeps_bytes_up_to_the_header_end_but_counts_them() {
         let header_only = Retention {
             all: false,
             header: true,
@@ -549,8 +572,58 @@ mod tests {
                 (5, FlowEventKind::Truncated),
             ],
         );
-        assert_eq!(got[0].3, b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody");
+        assert_eq!(got[0].3, b"HTTP/1.1 200 OK\r\nA: b\r\n\r");
         assert_eq!(got[0].5, 38);
+    }
+
+    #[test]
+    fn the_header_end_is_found_across_events_and_lf_runs() {
+        let mut end = HeaderEnd::default();
+        assert_eq!(end.scan(b"A: b\r"), None);
+        assert_eq!(end.scan(b"\n"), None);
+        assert_eq!(end.scan(b""), None);
+        assert_eq!(end.scan(b"\n\n\rbody"), Some(2));
+        let mut reset = HeaderEnd::default();
+        assert_eq!(reset.scan(b"a\r\nb\r\n"), None);
+        assert_eq!(reset.scan(b"x\r\r"), Some(2));
+        // Whatever the split, the end agrees with the renderer's header_split.
+        let message = b"GET / HTTP/1.1\r\nHost: h\r\n\n\r\nbody\r\n\r\n";
+        let (header_len, _) = http::header_split(message);
+        for cut in 0..message.len() {
+            let mut e = HeaderEnd::default();
+            let found = e
+                .scan(&message[..cut])
+                .or_else(|| e.scan(&message[cut..]).map(|i| i + cut));
+            assert_eq!(found, Some(header_len), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_tls_prefix_keeps_whole_events_past_the_header_end() {
+        let both = Retention {
+            all: false,
+            header: true,
+            prefix: 1024,
+        };
+        let got = feed(
+            Needs {
+                request: both,
+                response: Retention::default(),
+            },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"\r\r\x16\x03\x01",
+                    },
+                ),
+                (3, FlowEventKind::Truncated),
+            ],
+        );
+        assert_eq!(got[0].2, b"\r\r\x16\x03\x01");
     }
 
     #[test]

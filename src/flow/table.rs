@@ -1,11 +1,18 @@
 //! The connection table and the TCP state machine (SPEC §3).
 //!
 //! Connections live in a slab (`Vec<Option<Conn>>`, ids reused through a free list),
-//! are found through a hash map keyed by the unordered pair of endpoints (one lookup per
+//! are found through an index keyed by the unordered pair of endpoints (one lookup per
 //! packet, whichever side sent it), and are chained in creation order, which decides
 //! eviction (oldest first) and the end-of-capture flush.
+//!
+//! The index holds only connection ids; a probe compares the endpoints stored in the
+//! connection itself, which the packet is about to update anyway. With hundreds of
+//! thousands of connections this keeps the index small enough to stay in cache.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use hashbrown::HashTable;
 
 use super::reassembly::{QueueBudget, Reassembler};
 use super::seq::SeqNum;
@@ -126,6 +133,8 @@ impl Half {
 struct Conn {
     client: Endpoint,
     server: Endpoint,
+    /// [`PairHasher::pair`] of the endpoints: the index needs it again when it grows.
+    hash: u64,
     state: State,
     /// `[client, server]`.
     halves: [Half; 2],
@@ -140,24 +149,33 @@ struct Conn {
     newer: Option<ConnId>,
 }
 
-/// The unordered pair of endpoints: one key for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct PairKey(Endpoint, Endpoint);
+/// Hashes the unordered pair of endpoints: one value for both directions.
+///
+/// Each endpoint is hashed alone with a per-run random seed and the two hashes are
+/// added, which needs no ordering of the endpoints and lets nobody predict collisions.
+struct PairHasher(foldhash::fast::RandomState);
 
-impl PairKey {
-    fn of(a: Endpoint, b: Endpoint) -> Self {
-        if a <= b {
-            PairKey(a, b)
-        } else {
-            PairKey(b, a)
-        }
+impl PairHasher {
+    fn endpoint(&self, e: &Endpoint) -> u64 {
+        // The address family goes with the port: ::a.b.c.d and a.b.c.d differ.
+        let (bits, family) = match e.ip {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 4u32),
+            IpAddr::V6(a) => (u128::from(a), 6u32),
+        };
+        self.0.hash_one((bits, family << 16 | u32::from(e.port)))
+    }
+
+    fn pair(&self, a: &Endpoint, b: &Endpoint) -> u64 {
+        self.endpoint(a).wrapping_add(self.endpoint(b))
     }
 }
 
 /// The connection table.
 pub struct FlowTable {
     config: FlowConfig,
-    map: HashMap<PairKey, ConnId>,
+    /// Ids of the tracked connections, by [`PairHasher::pair`] of their endpoints.
+    index: HashTable<ConnId>,
+    hasher: PairHasher,
     slots: Vec<Option<Conn>>,
     free: Vec<ConnId>,
     oldest: Option<ConnId>,
@@ -166,6 +184,14 @@ pub struct FlowTable {
     budget: QueueBudget,
     stats: FlowStats,
     last_ts: Timestamp,
+}
+
+/// The index hash of the connection in `slots[id]` (which is occupied).
+fn conn_hash(slots: &[Option<Conn>], id: ConnId) -> u64 {
+    slots
+        .get(id as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |c| c.hash)
 }
 
 fn index(dir: Direction) -> (usize, usize) {
@@ -179,7 +205,8 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
         FlowTable {
             config,
-            map: HashMap::new(),
+            index: HashTable::new(),
+            hasher: PairHasher(foldhash::fast::RandomState::default()),
             slots: Vec::new(),
             free: Vec::new(),
             oldest: None,
@@ -216,15 +243,22 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.last_ts = seg.ts;
-        let key = PairKey::of(seg.key.src, seg.key.dst);
-        match self.map.get(&key) {
+        let (src, dst) = (&seg.key.src, &seg.key.dst);
+        let hash = self.hasher.pair(src, dst);
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&id| {
+            slots[id as usize].as_ref().is_some_and(|c| {
+                (c.client == *src && c.server == *dst) || (c.client == *dst && c.server == *src)
+            })
+        });
+        match found {
             Some(&id) => self.update(id, seg, sink),
             None => {
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
-                    self.open_from_syn(key, seg, sink)
+                    self.open_from_syn(hash, seg, sink)
                 } else if self.config.midstream && !f.syn() && !f.rst() {
-                    self.open_midstream(key, seg, sink)
+                    self.open_midstream(hash, seg, sink)
                 } else {
                     self.stats.unknown_packets += 1;
                     Ok(())
@@ -266,7 +300,7 @@ impl FlowTable {
         Ok(())
     }
 
-    fn insert(&mut self, key: PairKey, mut conn: Conn) -> ConnId {
+    fn insert(&mut self, mut conn: Conn) -> ConnId {
         conn.older = self.newest;
         conn.newer = None;
         let id = match self.free.pop() {
@@ -288,7 +322,9 @@ impl FlowTable {
         if self.oldest.is_none() {
             self.oldest = Some(id);
         }
-        self.map.insert(key, id);
+        let slots = &self.slots;
+        self.index
+            .insert_unique(conn_hash(slots, id), id, |&other| conn_hash(slots, other));
         self.tracked += 1;
         self.stats.connections += 1;
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.tracked);
@@ -318,14 +354,16 @@ impl FlowTable {
             }
             None => self.newest = conn.older,
         }
-        self.map.remove(&PairKey::of(conn.client, conn.server));
+        if let Ok(entry) = self.index.find_entry(conn.hash, |&other| other == id) {
+            entry.remove();
+        }
         self.free.push(id);
         self.tracked -= 1;
     }
 
     fn open_from_syn(
         &mut self,
-        key: PairKey,
+        hash: u64,
         seg: &Segment<'_>,
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
@@ -338,6 +376,7 @@ impl FlowTable {
         let conn = Conn {
             client: seg.key.src,
             server: seg.key.dst,
+            hash,
             state: State::SynSent,
             halves: [client, Half::new(SeqNum(0), 0)],
             timestamps: seg.options.timestamp.is_some(),
@@ -347,7 +386,7 @@ impl FlowTable {
             newer: None,
         };
         let (client, server) = (conn.client, conn.server);
-        let id = self.insert(key, conn);
+        let id = self.insert(conn);
         sink.event(FlowEvent {
             conn: id,
             ts: seg.ts,
@@ -360,7 +399,7 @@ impl FlowTable {
     /// come from that packet and its payload is taken without a window check.
     fn open_midstream(
         &mut self,
-        key: PairKey,
+        hash: u64,
         seg: &Segment<'_>,
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
@@ -378,6 +417,7 @@ impl FlowTable {
         let conn = Conn {
             client: seg.key.src,
             server: seg.key.dst,
+            hash,
             state: State::Established,
             halves: [client, server],
             timestamps: false,
@@ -387,7 +427,7 @@ impl FlowTable {
             newer: None,
         };
         let (client, server) = (conn.client, conn.server);
-        let id = self.insert(key, conn);
+        let id = self.insert(conn);
         self.stats.midstream_connections += 1;
         let streams = self.tracked;
         let ts = seg.ts;
