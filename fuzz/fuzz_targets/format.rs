@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rustniffer::decode::Endpoint;
-use rustniffer::exchange::{CloseOriginator, Exchange, Position};
+use rustniffer::exchange::{http, CloseOriginator, Exchange, Position};
 use rustniffer::format::{Encoding, RenderOptions, Template};
 use rustniffer::time::Timestamp;
 
@@ -76,6 +76,9 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         response: &response,
         request_size: request.len() as u64,
         response_size: response.len() as u64,
+        // As the exchange layer would say it, or not known.
+        request_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&request).0),
+        response_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&response).0),
     };
     let not_found: Vec<u8> = u.arbitrary()?;
     for encoding in [Encoding::Plain, Encoding::Unprintable, Encoding::Hex] {

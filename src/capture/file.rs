@@ -42,6 +42,12 @@ pub const MAX_PACKET_LEN: usize = 262_144;
 /// twice over, so refills are large and rare; it is allocated once and never grows.
 const READ_BUFFER_LEN: usize = 1 << 20;
 
+/// Most bytes taken from the stream per read. pcap-parser moves the unread part of
+/// its buffer to the front each time more than half of it has been consumed; reading
+/// in slices much smaller than that keeps the part it moves small, instead of copying
+/// every byte of the file a second time, and keeps the buffer's working set in cache.
+const READ_CHUNK_LEN: usize = 64 * 1024;
+
 /// The largest pcapng block we parse in memory (section headers, interface descriptions,
 /// packet blocks): a maximal packet plus generous room for options. Longer blocks of the
 /// kinds we skip are skipped as a stream; longer blocks of the kinds we need are damage.
@@ -355,8 +361,9 @@ struct ErrorKeepingReader<R> {
 
 impl<R: Read> Read for ErrorKeepingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(READ_CHUNK_LEN);
         loop {
-            match self.inner.read(buf) {
+            match self.inner.read(&mut buf[..len]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let kept = io::Error::new(e.kind(), e.to_string());

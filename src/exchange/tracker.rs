@@ -65,6 +65,8 @@ impl HeaderEnd {
 #[derive(Debug, Default)]
 struct PhaseBytes {
     kept: Vec<u8>,
+    /// Length of the header block in `kept`, once its terminator was kept.
+    header_len: Option<usize>,
     size: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -83,22 +85,30 @@ impl PhaseBytes {
             return;
         }
         let mut keep = bytes;
+        let before = self.kept.len();
+        let mut end = None;
         if retention.header && !self.header_end.found {
-            if let Some(end) = self.header_end.scan(bytes) {
-                // Only the header block is read (line, headers, words): what follows
-                // its terminating CR is not kept. `header_split` finds the same end
-                // in the kept bytes, since it applies the same rule.
-                if !retention.all && retention.prefix == 0 {
-                    keep = &bytes[..=end];
-                }
+            end = self.header_end.scan(bytes);
+            // Only the header block is read (line, headers, words): what follows its
+            // terminating CR is not kept. `header_split` finds the same end in the
+            // kept bytes, since it applies the same rule.
+            if let Some(end) = end.filter(|_| !retention.all && retention.prefix == 0) {
+                keep = &bytes[..=end];
             }
         }
-        let room = MAX_KEPT_PER_PHASE - self.kept.len();
+        let room = MAX_KEPT_PER_PHASE - before;
         self.kept.extend_from_slice(&keep[..keep.len().min(room)]);
+        if let Some(at) = end
+            .map(|end| before + end)
+            .filter(|&at| at < self.kept.len())
+        {
+            self.header_len = Some(at);
+        }
     }
 
     fn reset(&mut self) {
         self.kept.clear();
+        self.header_len = None;
         self.size = 0;
         self.first = None;
         self.last = None;
@@ -172,6 +182,8 @@ impl ConnExchange {
             response: &self.response.kept,
             request_size: self.request.size,
             response_size: self.response.size,
+            request_header_len: self.request.header_len,
+            response_header_len: self.response.header_len,
         }
     }
 

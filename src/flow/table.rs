@@ -5,14 +5,13 @@
 //! packet, whichever side sent it), and are chained in creation order, which decides
 //! eviction (oldest first) and the end-of-capture flush.
 //!
-//! The index holds only connection ids; a probe compares the endpoints stored in the
-//! connection itself, which the packet is about to update anyway. With hundreds of
-//! thousands of connections this keeps the index small enough to stay in cache.
+//! The index ([`Index`]) holds only connection ids; a probe compares the endpoints
+//! stored in the connection itself, which the packet is about to update anyway.
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use hashbrown::HashTable;
+use super::index::Index;
 
 use super::reassembly::{QueueBudget, Reassembler};
 use super::seq::SeqNum;
@@ -174,7 +173,7 @@ impl PairHasher {
 pub struct FlowTable {
     config: FlowConfig,
     /// Ids of the tracked connections, by [`PairHasher::pair`] of their endpoints.
-    index: HashTable<ConnId>,
+    index: Index,
     hasher: PairHasher,
     slots: Vec<Option<Conn>>,
     free: Vec<ConnId>,
@@ -184,6 +183,9 @@ pub struct FlowTable {
     budget: QueueBudget,
     stats: FlowStats,
     last_ts: Timestamp,
+    /// The connection of the previous packet: packets mostly come in runs of one
+    /// connection, and checking it first spares a probe of a large index.
+    recent: Option<ConnId>,
 }
 
 /// The index hash of the connection in `slots[id]` (which is occupied).
@@ -205,7 +207,7 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
         FlowTable {
             config,
-            index: HashTable::new(),
+            index: Index::new(),
             hasher: PairHasher(foldhash::fast::RandomState::default()),
             slots: Vec::new(),
             free: Vec::new(),
@@ -215,6 +217,7 @@ impl FlowTable {
             budget: QueueBudget::new(config.queue_per_direction, config.queue_total),
             stats: FlowStats::default(),
             last_ts: Timestamp::default(),
+            recent: None,
         }
     }
 
@@ -246,13 +249,22 @@ impl FlowTable {
         let (src, dst) = (&seg.key.src, &seg.key.dst);
         let hash = self.hasher.pair(src, dst);
         let slots = &self.slots;
-        let found = self.index.find(hash, |&id| {
+        let is = |id: ConnId| {
             slots[id as usize].as_ref().is_some_and(|c| {
-                (c.client == *src && c.server == *dst) || (c.client == *dst && c.server == *src)
+                c.hash == hash
+                    && ((c.client == *src && c.server == *dst)
+                        || (c.client == *dst && c.server == *src))
             })
-        });
+        };
+        let found = match self.recent {
+            Some(id) if is(id) => Some(id),
+            _ => self.index.find(hash, is),
+        };
         match found {
-            Some(&id) => self.update(id, seg, sink),
+            Some(id) => {
+                self.recent = Some(id);
+                self.update(id, seg, sink)
+            }
             None => {
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
@@ -322,9 +334,7 @@ impl FlowTable {
         if self.oldest.is_none() {
             self.oldest = Some(id);
         }
-        let slots = &self.slots;
-        self.index
-            .insert_unique(conn_hash(slots, id), id, |&other| conn_hash(slots, other));
+        self.index.insert(conn_hash(&self.slots, id), id);
         self.tracked += 1;
         self.stats.connections += 1;
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.tracked);
@@ -354,8 +364,9 @@ impl FlowTable {
             }
             None => self.newest = conn.older,
         }
-        if let Ok(entry) = self.index.find_entry(conn.hash, |&other| other == id) {
-            entry.remove();
+        self.index.remove(conn.hash, id);
+        if self.recent == Some(id) {
+            self.recent = None;
         }
         self.free.push(id);
         self.tracked -= 1;

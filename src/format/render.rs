@@ -56,11 +56,19 @@ impl<'a> Parsed<'a> {
 
     fn split(&mut self, dir: Dir) -> (usize, usize) {
         let data = self.data(dir);
-        let slot = match dir {
-            Dir::Request => &mut self.request_split,
-            Dir::Response => &mut self.response_split,
+        let (slot, known) = match dir {
+            Dir::Request => (&mut self.request_split, self.ex.request_header_len),
+            Dir::Response => (&mut self.response_split, self.ex.response_header_len),
         };
-        *slot.get_or_insert_with(|| http::header_split(data))
+        *slot.get_or_insert_with(|| match known {
+            // The exchange layer found the terminator: the body starts two bytes on.
+            Some(header_len) if header_len < data.len() => {
+                let split = (header_len, (header_len + 2).min(data.len()));
+                debug_assert_eq!(split, http::header_split(data));
+                split
+            }
+            _ => http::header_split(data),
+        })
     }
 
     fn header_block(&mut self, dir: Dir) -> &'a [u8] {
