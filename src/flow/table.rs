@@ -322,6 +322,11 @@ impl FlowTable {
             }
             None => {
                 self.slots.push(Some(conn));
+                // The free list can come to hold every slot: grow it with them rather
+                // than while connections close, when a large reallocation makes the
+                // allocator walk every small block freed so far.
+                self.free
+                    .reserve(self.slots.capacity().saturating_sub(self.free.len()));
                 (self.slots.len() - 1) as ConnId
             }
         };
