@@ -61,12 +61,15 @@ impl HeaderEnd {
     }
 }
 
-/// One direction of the exchange being built.
+/// One direction of the exchange being built. Its kept bytes are the last `kept`
+/// bytes of the exchange's buffer while it grows: the request's come first, the
+/// response's after them (an exchange's request data all precede its response data).
 #[derive(Debug, Default)]
 struct PhaseBytes {
-    kept: Vec<u8>,
-    /// Length of the header block in `kept`, once its terminator was kept.
-    header_len: Option<usize>,
+    /// How many bytes of this phase are kept.
+    kept: usize,
+    /// Length of the header block in the kept bytes, once its terminator was kept.
+    header_len: Option<u32>,
     size: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -74,18 +77,19 @@ struct PhaseBytes {
 }
 
 impl PhaseBytes {
-    fn add(&mut self, bytes: &[u8], ts: Timestamp, retention: Retention) {
+    /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks.
+    fn add(&mut self, buffer: &mut Vec<u8>, bytes: &[u8], ts: Timestamp, retention: Retention) {
         self.size += bytes.len() as u64;
         self.first.get_or_insert(ts);
         self.last = Some(ts);
         let wanted = retention.all
-            || self.kept.len() < retention.prefix
+            || self.kept < retention.prefix
             || (retention.header && !self.header_end.found);
-        if !wanted || self.kept.len() >= MAX_KEPT_PER_PHASE {
+        if !wanted || self.kept >= MAX_KEPT_PER_PHASE {
             return;
         }
         let mut keep = bytes;
-        let before = self.kept.len();
+        let before = self.kept;
         let mut end = None;
         if retention.header && !self.header_end.found {
             end = self.header_end.scan(bytes);
@@ -97,22 +101,13 @@ impl PhaseBytes {
             }
         }
         let room = MAX_KEPT_PER_PHASE - before;
-        self.kept.extend_from_slice(&keep[..keep.len().min(room)]);
-        if let Some(at) = end
-            .map(|end| before + end)
-            .filter(|&at| at < self.kept.len())
-        {
-            self.header_len = Some(at);
+        let keep = &keep[..keep.len().min(room)];
+        buffer.extend_from_slice(keep);
+        self.kept += keep.len();
+        // MAX_KEPT_PER_PHASE fits in u32.
+        if let Some(at) = end.map(|end| before + end).filter(|&at| at < self.kept) {
+            self.header_len = u32::try_from(at).ok();
         }
-    }
-
-    fn reset(&mut self) {
-        self.kept.clear();
-        self.header_len = None;
-        self.size = 0;
-        self.first = None;
-        self.last = None;
-        self.header_end = HeaderEnd::default();
     }
 }
 
@@ -126,6 +121,8 @@ struct ConnExchange {
     first: bool,
     phase: Phase,
     session_requests: u64,
+    /// The kept request bytes, then the kept response bytes: one allocation for both.
+    kept: Vec<u8>,
     request: PhaseBytes,
     response: PhaseBytes,
     last_activity: Option<Timestamp>,
@@ -141,6 +138,7 @@ impl ConnExchange {
             first: true,
             phase: Phase::Idle,
             session_requests: 0,
+            kept: Vec::new(),
             request: PhaseBytes::default(),
             response: PhaseBytes::default(),
             last_activity: None,
@@ -155,6 +153,7 @@ impl ConnExchange {
         originator: Option<CloseOriginator>,
     ) -> Exchange<'_> {
         let at_close = close.is_some();
+        let (request, response) = self.kept.split_at(self.request.kept.min(self.kept.len()));
         let position = match (self.first, at_close) {
             (true, true) => Position::Unique,
             (true, false) => Position::Start,
@@ -178,12 +177,12 @@ impl ConnExchange {
             print,
             close,
             last_activity: self.last_activity,
-            request: &self.request.kept,
-            response: &self.response.kept,
+            request,
+            response,
             request_size: self.request.size,
             response_size: self.response.size,
-            request_header_len: self.request.header_len,
-            response_header_len: self.response.header_len,
+            request_header_len: self.request.header_len.map(|n| n as usize),
+            response_header_len: self.response.header_len.map(|n| n as usize),
         }
     }
 
@@ -191,8 +190,9 @@ impl ConnExchange {
     fn next_exchange(&mut self) {
         self.first = false;
         self.phase = Phase::Idle;
-        self.request.reset();
-        self.response.reset();
+        self.kept.clear();
+        self.request = PhaseBytes::default();
+        self.response = PhaseBytes::default();
         self.last_activity = None;
     }
 }
@@ -308,12 +308,15 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                             state.phase = Phase::Request;
                             state.session_requests += 1;
                         }
-                        state.request.add(bytes, ts, needs.request);
+                        debug_assert_eq!(state.response.kept, 0, "request bytes come first");
+                        state.request.add(&mut state.kept, bytes, ts, needs.request);
                         state.last_activity = Some(ts);
                     }
                     Direction::FromServer => {
                         state.phase = Phase::Response;
-                        state.response.add(bytes, ts, needs.response);
+                        state
+                            .response
+                            .add(&mut state.kept, bytes, ts, needs.response);
                         state.last_activity = Some(ts);
                     }
                 }
