@@ -61,18 +61,37 @@ impl HeaderEnd {
     }
 }
 
+/// An `Option<Timestamp>` in 9 bytes instead of 16: a connection's record holds six,
+/// and with hundreds of thousands of connections its size is what costs.
+#[derive(Clone, Copy, Debug, Default)]
+struct MaybeTime {
+    set: bool,
+    nanos: [u8; 8],
+}
+
+impl MaybeTime {
+    fn get(self) -> Option<Timestamp> {
+        self.set.then(|| Timestamp(i64::from_ne_bytes(self.nanos)))
+    }
+
+    fn put(&mut self, ts: Timestamp) {
+        self.set = true;
+        self.nanos = ts.0.to_ne_bytes();
+    }
+}
+
 /// One direction of the exchange being built. Its kept bytes are the last `kept`
 /// bytes of the exchange's buffer while it grows: the request's come first, the
 /// response's after them (an exchange's request data all precede its response data).
 #[derive(Debug, Default)]
 struct PhaseBytes {
-    /// How many bytes of this phase are kept.
-    kept: usize,
+    /// How many bytes of this phase are kept (at most MAX_KEPT_PER_PHASE: fits u32).
+    kept: u32,
     /// Length of the header block in the kept bytes, once its terminator was kept.
     header_len: Option<u32>,
     size: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    first: MaybeTime,
+    last: MaybeTime,
     header_end: HeaderEnd,
 }
 
@@ -80,16 +99,18 @@ impl PhaseBytes {
     /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks.
     fn add(&mut self, buffer: &mut Vec<u8>, bytes: &[u8], ts: Timestamp, retention: Retention) {
         self.size += bytes.len() as u64;
-        self.first.get_or_insert(ts);
-        self.last = Some(ts);
+        if !self.first.set {
+            self.first.put(ts);
+        }
+        self.last.put(ts);
+        let before = self.kept as usize;
         let wanted = retention.all
-            || self.kept < retention.prefix
+            || before < retention.prefix
             || (retention.header && !self.header_end.found);
-        if !wanted || self.kept >= MAX_KEPT_PER_PHASE {
+        if !wanted || before >= MAX_KEPT_PER_PHASE {
             return;
         }
         let mut keep = bytes;
-        let before = self.kept;
         let mut end = None;
         if retention.header && !self.header_end.found {
             end = self.header_end.scan(bytes);
@@ -103,9 +124,9 @@ impl PhaseBytes {
         let room = MAX_KEPT_PER_PHASE - before;
         let keep = &keep[..keep.len().min(room)];
         buffer.extend_from_slice(keep);
-        self.kept += keep.len();
-        // MAX_KEPT_PER_PHASE fits in u32.
-        if let Some(at) = end.map(|end| before + end).filter(|&at| at < self.kept) {
+        let kept = before + keep.len();
+        self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
+        if let Some(at) = end.map(|end| before + end).filter(|&at| at < kept) {
             self.header_len = u32::try_from(at).ok();
         }
     }
@@ -117,7 +138,7 @@ struct ConnExchange {
     client: Endpoint,
     server: Endpoint,
     opening: Timestamp,
-    open: Option<Timestamp>,
+    open: MaybeTime,
     first: bool,
     phase: Phase,
     session_requests: u64,
@@ -125,7 +146,7 @@ struct ConnExchange {
     kept: Vec<u8>,
     request: PhaseBytes,
     response: PhaseBytes,
-    last_activity: Option<Timestamp>,
+    last_activity: MaybeTime,
 }
 
 impl ConnExchange {
@@ -134,14 +155,14 @@ impl ConnExchange {
             client,
             server,
             opening,
-            open: None,
+            open: MaybeTime::default(),
             first: true,
             phase: Phase::Idle,
             session_requests: 0,
             kept: Vec::new(),
             request: PhaseBytes::default(),
             response: PhaseBytes::default(),
-            last_activity: None,
+            last_activity: MaybeTime::default(),
         }
     }
 
@@ -153,7 +174,9 @@ impl ConnExchange {
         originator: Option<CloseOriginator>,
     ) -> Exchange<'_> {
         let at_close = close.is_some();
-        let (request, response) = self.kept.split_at(self.request.kept.min(self.kept.len()));
+        let (request, response) = self
+            .kept
+            .split_at((self.request.kept as usize).min(self.kept.len()));
         let position = match (self.first, at_close) {
             (true, true) => Position::Unique,
             (true, false) => Position::Start,
@@ -169,14 +192,14 @@ impl ConnExchange {
             session_requests: self.session_requests,
             first: self.first,
             opening: self.opening,
-            open: self.open,
-            request_first: self.request.first,
-            request_last: self.request.last,
-            response_first: self.response.first,
-            response_last: self.response.last,
+            open: self.open.get(),
+            request_first: self.request.first.get(),
+            request_last: self.request.last.get(),
+            response_first: self.response.first.get(),
+            response_last: self.response.last.get(),
             print,
             close,
-            last_activity: self.last_activity,
+            last_activity: self.last_activity.get(),
             request,
             response,
             request_size: self.request.size,
@@ -193,7 +216,7 @@ impl ConnExchange {
         self.kept.clear();
         self.request = PhaseBytes::default();
         self.response = PhaseBytes::default();
-        self.last_activity = None;
+        self.last_activity = MaybeTime::default();
     }
 }
 
@@ -279,8 +302,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
             }
             FlowEventKind::Established => {
                 if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
-                    state.open = Some(ts);
-                    state.last_activity = Some(ts);
+                    state.open.put(ts);
+                    state.last_activity.put(ts);
                 }
                 Ok(())
             }
@@ -310,14 +333,14 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                         }
                         debug_assert_eq!(state.response.kept, 0, "request bytes come first");
                         state.request.add(&mut state.kept, bytes, ts, needs.request);
-                        state.last_activity = Some(ts);
+                        state.last_activity.put(ts);
                     }
                     Direction::FromServer => {
                         state.phase = Phase::Response;
                         state
                             .response
                             .add(&mut state.kept, bytes, ts, needs.response);
-                        state.last_activity = Some(ts);
+                        state.last_activity.put(ts);
                     }
                 }
                 Ok(())
