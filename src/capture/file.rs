@@ -42,6 +42,12 @@ pub const MAX_PACKET_LEN: usize = 262_144;
 /// twice over, so refills are large and rare; it is allocated once and never grows.
 const READ_BUFFER_LEN: usize = 1 << 20;
 
+/// Most bytes taken from the stream per read. pcap-parser moves the unread part of
+/// its buffer to the front each time more than half of it has been consumed; reading
+/// in slices much smaller than that keeps the part it moves small, instead of copying
+/// every byte of the file a second time, and keeps the buffer's working set in cache.
+const READ_CHUNK_LEN: usize = 64 * 1024;
+
 /// The largest pcapng block we parse in memory (section headers, interface descriptions,
 /// packet blocks): a maximal packet plus generous room for options. Longer blocks of the
 /// kinds we skip are skipped as a stream; longer blocks of the kinds we need are damage.
@@ -355,8 +361,9 @@ struct ErrorKeepingReader<R> {
 
 impl<R: Read> Read for ErrorKeepingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(READ_CHUNK_LEN);
         loop {
-            match self.inner.read(buf) {
+            match self.inner.read(&mut buf[..len]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let kept = io::Error::new(e.kind(), e.to_string());
@@ -443,6 +450,9 @@ impl FileSource {
 
     /// Reads one classic pcap record (draft-ietf-opsawg-pcap §5).
     fn read_classic_record(&mut self, format: ClassicFormat) -> Step {
+        if let Some(found) = self.buffered_classic_record(format) {
+            return Step::Packet(found);
+        }
         let record_number = self.records_seen + 1;
         loop {
             // The parsed record borrows the reader: copy out what we need first.
@@ -525,6 +535,38 @@ impl FileSource {
                 }
             }
         }
+    }
+
+    /// The common case, read straight from the buffer: a whole standard record of an
+    /// acceptable length is there. It is what pcap-parser's record parser would find
+    /// (the four header fields in the file's byte order, then the frame), without
+    /// its per-record overhead, which was a tenth of a run. Anything else (modified
+    /// records, a record cut by the end of the buffer, damage) takes the general path.
+    fn buffered_classic_record(&self, format: ClassicFormat) -> Option<FoundPacket> {
+        if format.record_header_len != CLASSIC_RECORD_HEADER_LEN {
+            return None;
+        }
+        let data = self.reader.data();
+        let caplen = format.order.u32_at(data, 8)? as usize;
+        let record_len = CLASSIC_RECORD_HEADER_LEN + caplen;
+        if caplen > MAX_PACKET_LEN || data.len() < record_len {
+            return None;
+        }
+        let secs = i64::from(format.order.u32_at(data, 0)?);
+        let frac = i64::from(format.order.u32_at(data, 4)?);
+        let ts = if format.nanos {
+            Timestamp::from_secs_nanos(secs, frac)
+        } else {
+            Timestamp::from_secs_micros(secs, frac)
+        };
+        Some(FoundPacket {
+            ts,
+            link: format.link,
+            data_start: CLASSIC_RECORD_HEADER_LEN,
+            caplen,
+            orig_len: format.order.u32_at(data, 12)?,
+            record_len,
+        })
     }
 
     fn oversized_classic(&self, record_number: u64, caplen: usize) -> String {

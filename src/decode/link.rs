@@ -82,6 +82,7 @@ fn be16(frame: &[u8], at: std::ops::Range<usize>) -> Result<u16, Skip> {
 
 /// Where the IP header starts in `frame`, and which version the link layer announces.
 /// The returned offset is never beyond `frame.len()`.
+#[inline]
 pub(crate) fn network(link: LinkType, frame: &[u8]) -> Result<(Net, usize), Skip> {
     match link {
         LinkType::ETHERNET => {

@@ -240,6 +240,7 @@ impl Decoder {
         }
     }
 
+    #[inline]
     fn locate(&mut self, pkt: &Packet<'_>) -> Result<Found, Skip> {
         let (net, at) = link::network(pkt.link, pkt.data)?;
         let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
@@ -259,6 +260,7 @@ impl Decoder {
     }
 
     /// `ip` starts at offset `at` of the packet.
+    #[inline]
     fn ipv4(&mut self, ts: Timestamp, ip: &[u8], at: usize) -> Result<Found, Skip> {
         let h = ip::Ipv4::parse(ip)?;
         let src = IpAddr::V4(Ipv4Addr::from(h.src));
@@ -335,6 +337,7 @@ impl Decoder {
 impl Found {
     /// The TCP header at `start` of `datagram`, whose first byte is at offset `base` of
     /// the buffer the payload will be taken from.
+    #[inline]
     fn tcp(
         datagram: &[u8],
         start: usize,

@@ -36,6 +36,7 @@ pub(crate) struct Header {
 impl Header {
     /// `segment` is the whole TCP part of the datagram (header + payload). The data
     /// offset must be at least 5 and lie inside it (etherparse checks both).
+    #[inline]
     pub fn parse(segment: &[u8]) -> Result<Header, Skip> {
         let h = TcpHeaderSlice::from_slice(segment).map_err(|_| Skip::Bad)?;
         let raw = h.slice();

@@ -53,20 +53,36 @@ impl HeaderEndScan {
         self.found
     }
 
-    /// Scans the next bytes of the phase.
-    pub fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match b {
-                b'\r' => {
-                    self.crs += 1;
-                    if self.crs == 2 {
+    /// Scans the next bytes of the phase; returns the index in `bytes` of the CR that
+    /// ends the header block when it is among them. Jumps from CR to CR: the count is at
+    /// most one between two calls (two means found).
+    pub fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        if self.found {
+            return None;
+        }
+        let mut i = 0;
+        loop {
+            if self.crs > 0 {
+                while bytes.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                match bytes.get(i) {
+                    // The run of LFs may go on in the next event.
+                    None => return None,
+                    Some(b'\r') => {
+                        self.crs = 2;
                         self.found = true;
-                        return;
+                        return Some(i);
+                    }
+                    Some(_) => {
+                        self.crs = 0;
+                        i += 1;
                     }
                 }
-                b'\n' => {}
-                _ => self.crs = 0,
             }
+            let cr = find_byte(bytes.get(i..)?, b'\r')?;
+            i += cr + 1;
+            self.crs = 1;
         }
     }
 }
@@ -108,15 +124,14 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 /// If `line` starts with `name:`, the value after it (blanks skipped, up to CR/LF).
 fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let after_name = line.get(name.len()..)?;
-    if !line[..name.len()].eq_ignore_ascii_case(name) || after_name.first() != Some(&b':') {
+    // The colon first: it rules out almost every other line for one comparison.
+    if after_name.first() != Some(&b':') || !same_name(&line[..name.len()], name) {
         return None;
     }
-    let rest = &after_name[1..];
-    let skip = rest
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(rest.len());
-    let rest = &rest[skip..];
+    let mut rest = &after_name[1..];
+    while let [b' ' | b'\t', tail @ ..] = rest {
+        rest = tail;
+    }
     let end = rest
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
@@ -124,8 +139,19 @@ fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     Some(&rest[..end])
 }
 
-/// The first position of `needle` in `haystack`, eight bytes at a time (the
-/// header scans are the hot path of rendering and `memchr` is not a dependency).
+/// ASCII case-insensitive equality of two names of the same length; cheaper than
+/// `eq_ignore_ascii_case` for the usual case of bytes that are equal or differ only
+/// in the case of a letter.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(&x, &y)| x == y || (x ^ y == 0x20 && (x | 0x20).is_ascii_lowercase()))
+}
+
+/// The first position of `needle` in `haystack`, eight bytes at a time. Header lines
+/// are short: inlined word-at-a-time search beats a SIMD routine's call and set-up.
+#[inline]
 pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -135,13 +161,12 @@ pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        // Zero bytes of `x` are the needle's positions; this test has no false
-        // negatives, and a hit is confirmed bytewise.
+        // Zero bytes of `x` are the needle's positions; the lowest set high bit of
+        // this test marks the first of them exactly (borrows only run upwards).
         let x = u64::from_le_bytes(word) ^ pattern;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            if let Some(p) = chunk.iter().position(|&b| b == needle) {
-                return Some(offset + p);
-            }
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
         }
         offset += 8;
     }

@@ -92,6 +92,12 @@ pub struct Exchange<'a> {
     pub response: &'a [u8],
     pub request_size: u64,
     pub response_size: u64,
+    /// Where the header block of `request` ends, as [`crate::exchange::http::header_split`]
+    /// would find it, when the exchange layer found it while keeping the bytes
+    /// (`None`: not known, whoever needs it looks).
+    pub request_header_len: Option<usize>,
+    /// The same for `response`.
+    pub response_header_len: Option<usize>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -21,7 +21,7 @@ pub const MAX_HEADER_KEPT: usize = 256 << 10;
 /// Most bytes kept across all connections' pending exchanges.
 pub const MAX_KEPT_TOTAL: usize = 1 << 30;
 
-/// Capacity above which a phase buffer is released rather than reused.
+/// Capacity above which an exchange buffer is released rather than reused.
 const REUSED_CAPACITY: usize = 64 << 10;
 
 /// Bytes kept for the template across every connection.
@@ -39,21 +39,57 @@ enum Phase {
     Response,
 }
 
-/// One direction of the exchange being built.
+/// An `Option<Timestamp>` in 9 bytes instead of 16: a connection's record holds six,
+/// and with hundreds of thousands of connections its size is what costs.
+#[derive(Clone, Copy, Debug, Default)]
+struct MaybeTime {
+    set: bool,
+    nanos: [u8; 8],
+}
+
+impl MaybeTime {
+    fn get(self) -> Option<Timestamp> {
+        self.set.then(|| Timestamp(i64::from_ne_bytes(self.nanos)))
+    }
+
+    fn put(&mut self, ts: Timestamp) {
+        self.set = true;
+        self.nanos = ts.0.to_ne_bytes();
+    }
+}
+
+/// One direction of the exchange being built. Its kept bytes are the last `kept`
+/// bytes of the exchange's buffer while it grows: the request's come first, the
+/// response's after them (an exchange's request data all precede its response data).
 #[derive(Debug, Default)]
 struct PhaseBytes {
-    kept: Vec<u8>,
+    /// How many bytes of this phase are kept (at most MAX_KEPT_PER_PHASE: fits u32).
+    kept: u32,
+    /// Length of the header block in the kept bytes, once its terminator was kept.
+    header_len: Option<u32>,
     size: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    first: MaybeTime,
+    last: MaybeTime,
     header_end: HeaderEndScan,
 }
 
 impl PhaseBytes {
-    fn add(&mut self, bytes: &[u8], ts: Timestamp, retention: Retention, budget: &mut KeptBudget) {
+    /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks and
+    /// the bounds allow.
+    fn add(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        bytes: &[u8],
+        ts: Timestamp,
+        retention: Retention,
+        budget: &mut KeptBudget,
+    ) {
         self.size += bytes.len() as u64;
-        self.first.get_or_insert(ts);
-        self.last = Some(ts);
+        if !self.first.set {
+            self.first.put(ts);
+        }
+        self.last.put(ts);
+        let before = self.kept as usize;
         let looking_for_header = retention.header && !self.header_end.found();
         let limit = if retention.all {
             MAX_KEPT_PER_PHASE
@@ -62,36 +98,40 @@ impl PhaseBytes {
         } else {
             retention.prefix
         };
-        if looking_for_header {
-            self.header_end.scan(bytes);
+        if before >= limit && !retention.all {
+            return;
         }
-        let room = limit.saturating_sub(self.kept.len());
-        let take = bytes
+        let mut keep = bytes;
+        let mut end = None;
+        if looking_for_header {
+            end = self.header_end.scan(bytes);
+            // Only the header block is read (line, headers, words): what follows its
+            // terminating CR is not kept. `header_split` finds the same end in the
+            // kept bytes, since it applies the same rule.
+            if let Some(end) = end.filter(|_| !retention.all && retention.prefix == 0) {
+                keep = &bytes[..=end];
+            }
+        }
+        let room = limit.saturating_sub(before);
+        let take = keep
             .len()
             .min(room)
             .min(MAX_KEPT_TOTAL.saturating_sub(budget.used));
         // A template that prints whole phases wanted every byte; one that reads headers
         // only wanted what fits its limit.
         let wanted = if retention.all {
-            bytes.len()
+            keep.len()
         } else {
-            bytes.len().min(room)
+            keep.len().min(room)
         };
         budget.refused += (wanted - take) as u64;
         budget.used += take;
-        self.kept.extend_from_slice(&bytes[..take]);
-    }
-
-    fn reset(&mut self, budget: &mut KeptBudget) {
-        budget.used = budget.used.saturating_sub(self.kept.len());
-        if self.kept.capacity() > REUSED_CAPACITY {
-            self.kept = Vec::new();
+        buffer.extend_from_slice(&keep[..take]);
+        let kept = before + take;
+        self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
+        if let Some(at) = end.map(|end| before + end).filter(|&at| at < kept) {
+            self.header_len = u32::try_from(at).ok();
         }
-        self.kept.clear();
-        self.size = 0;
-        self.first = None;
-        self.last = None;
-        self.header_end = HeaderEndScan::default();
     }
 }
 
@@ -101,13 +141,15 @@ struct ConnExchange {
     client: Endpoint,
     server: Endpoint,
     opening: Timestamp,
-    open: Option<Timestamp>,
+    open: MaybeTime,
     first: bool,
     phase: Phase,
     session_requests: u64,
+    /// The kept request bytes, then the kept response bytes: one allocation for both.
+    kept: Vec<u8>,
     request: PhaseBytes,
     response: PhaseBytes,
-    last_activity: Option<Timestamp>,
+    last_activity: MaybeTime,
 }
 
 impl ConnExchange {
@@ -116,13 +158,14 @@ impl ConnExchange {
             client,
             server,
             opening,
-            open: None,
+            open: MaybeTime::default(),
             first: true,
             phase: Phase::Idle,
             session_requests: 0,
+            kept: Vec::new(),
             request: PhaseBytes::default(),
             response: PhaseBytes::default(),
-            last_activity: None,
+            last_activity: MaybeTime::default(),
         }
     }
 
@@ -134,6 +177,9 @@ impl ConnExchange {
         originator: Option<CloseOriginator>,
     ) -> Exchange<'_> {
         let at_close = close.is_some();
+        let (request, response) = self
+            .kept
+            .split_at((self.request.kept as usize).min(self.kept.len()));
         let position = match (self.first, at_close) {
             (true, true) => Position::Unique,
             (true, false) => Position::Start,
@@ -149,28 +195,40 @@ impl ConnExchange {
             session_requests: self.session_requests,
             first: self.first,
             opening: self.opening,
-            open: self.open,
-            request_first: self.request.first,
-            request_last: self.request.last,
-            response_first: self.response.first,
-            response_last: self.response.last,
+            open: self.open.get(),
+            request_first: self.request.first.get(),
+            request_last: self.request.last.get(),
+            response_first: self.response.first.get(),
+            response_last: self.response.last.get(),
             print,
             close,
-            last_activity: self.last_activity,
-            request: &self.request.kept,
-            response: &self.response.kept,
+            last_activity: self.last_activity.get(),
+            request,
+            response,
             request_size: self.request.size,
             response_size: self.response.size,
+            request_header_len: self.request.header_len.map(|n| n as usize),
+            response_header_len: self.response.header_len.map(|n| n as usize),
         }
+    }
+
+    /// Returns the kept bytes to the budget (and a large buffer to the allocator).
+    fn release_kept(&mut self, budget: &mut KeptBudget) {
+        budget.used = budget.used.saturating_sub(self.kept.len());
+        if self.kept.capacity() > REUSED_CAPACITY {
+            self.kept = Vec::new();
+        }
+        self.kept.clear();
     }
 
     /// Starts the next exchange of the same connection.
     fn next_exchange(&mut self, budget: &mut KeptBudget) {
         self.first = false;
         self.phase = Phase::Idle;
-        self.request.reset(budget);
-        self.response.reset(budget);
-        self.last_activity = None;
+        self.release_kept(budget);
+        self.request = PhaseBytes::default();
+        self.response = PhaseBytes::default();
+        self.last_activity = MaybeTime::default();
     }
 }
 
@@ -180,7 +238,7 @@ pub struct ExchangeTracker<S> {
     conns: Vec<Option<ConnExchange>>,
     sink: S,
     exchanges: u64,
-    kept: KeptBudget,
+    budget: KeptBudget,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -190,13 +248,13 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             conns: Vec::new(),
             sink,
             exchanges: 0,
-            kept: KeptBudget::default(),
+            budget: KeptBudget::default(),
         }
     }
 
     /// Payload bytes a template wanted kept but that a bound refused.
     pub fn refused_bytes(&self) -> u64 {
-        self.kept.refused
+        self.budget.refused
     }
 
     pub fn sink_mut(&mut self) -> &mut S {
@@ -238,8 +296,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     ) -> std::io::Result<()> {
         let result = self.emit(conn, streams, print, close, Some(originator));
         if let Some(mut state) = self.conns.get_mut(conn as usize).and_then(Option::take) {
-            state.request.reset(&mut self.kept);
-            state.response.reset(&mut self.kept);
+            state.release_kept(&mut self.budget);
         }
         result
     }
@@ -264,8 +321,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
             }
             FlowEventKind::Established => {
                 if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
-                    state.open = Some(ts);
-                    state.last_activity = Some(ts);
+                    state.open.put(ts);
+                    state.last_activity.put(ts);
                 }
                 Ok(())
             }
@@ -281,7 +338,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                             if let Some(state) =
                                 self.conns.get_mut(conn as usize).and_then(Option::as_mut)
                             {
-                                state.next_exchange(&mut self.kept);
+                                state.next_exchange(&mut self.budget);
                             }
                         }
                         let Some(state) =
@@ -293,15 +350,26 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                             state.phase = Phase::Request;
                             state.session_requests += 1;
                         }
-                        state.request.add(bytes, ts, needs.request, &mut self.kept);
-                        state.last_activity = Some(ts);
+                        debug_assert_eq!(state.response.kept, 0, "request bytes come first");
+                        state.request.add(
+                            &mut state.kept,
+                            bytes,
+                            ts,
+                            needs.request,
+                            &mut self.budget,
+                        );
+                        state.last_activity.put(ts);
                     }
                     Direction::FromServer => {
                         state.phase = Phase::Response;
-                        state
-                            .response
-                            .add(bytes, ts, needs.response, &mut self.kept);
-                        state.last_activity = Some(ts);
+                        state.response.add(
+                            &mut state.kept,
+                            bytes,
+                            ts,
+                            needs.response,
+                            &mut self.budget,
+                        );
+                        state.last_activity.put(ts);
                     }
                 }
                 Ok(())
@@ -533,7 +601,7 @@ mod tests {
     }
 
     #[test]
-    fn header_retention_stops_keeping_bytes_after_the_header_block_but_counts_them() {
+    fn header_retention_keeps_bytes_up_to_the_header_end_but_counts_them() {
         let header_only = Retention {
             all: false,
             header: true,
@@ -571,8 +639,58 @@ mod tests {
                 (5, FlowEventKind::Truncated),
             ],
         );
-        assert_eq!(got[0].3, b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody");
+        assert_eq!(got[0].3, b"HTTP/1.1 200 OK\r\nA: b\r\n\r");
         assert_eq!(got[0].5, 38);
+    }
+
+    #[test]
+    fn the_header_end_is_found_across_events_and_lf_runs() {
+        let mut end = HeaderEndScan::default();
+        assert_eq!(end.scan(b"A: b\r"), None);
+        assert_eq!(end.scan(b"\n"), None);
+        assert_eq!(end.scan(b""), None);
+        assert_eq!(end.scan(b"\n\n\rbody"), Some(2));
+        let mut reset = HeaderEndScan::default();
+        assert_eq!(reset.scan(b"a\r\nb\r\n"), None);
+        assert_eq!(reset.scan(b"x\r\r"), Some(2));
+        // Whatever the split, the end agrees with the renderer's header_split.
+        let message = b"GET / HTTP/1.1\r\nHost: h\r\n\n\r\nbody\r\n\r\n";
+        let (header_len, _) = super::super::http::header_split(message);
+        for cut in 0..message.len() {
+            let mut e = HeaderEndScan::default();
+            let found = e
+                .scan(&message[..cut])
+                .or_else(|| e.scan(&message[cut..]).map(|i| i + cut));
+            assert_eq!(found, Some(header_len), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_tls_prefix_keeps_whole_events_past_the_header_end() {
+        let both = Retention {
+            all: false,
+            header: true,
+            prefix: 1024,
+        };
+        let got = feed(
+            Needs {
+                request: both,
+                response: Retention::default(),
+            },
+            &[
+                (0, opening()),
+                (1, FlowEventKind::Established),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"\r\r\x16\x03\x01",
+                    },
+                ),
+                (3, FlowEventKind::Truncated),
+            ],
+        );
+        assert_eq!(got[0].2, b"\r\r\x16\x03\x01");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Input: decoded [`Segment`]s. Output: [`FlowEvent`]s to a [`FlowEventSink`]. This
 //! module never looks at payload contents and never formats anything.
 
+mod index;
 mod reassembly;
 pub mod seq;
 mod table;

@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use super::seq::SeqNum;
 
 /// Bytes charged per waiting segment on top of its payload, so that a flood of tiny
-/// segments is bounded too (the map entry and its allocation cost about this much).
-const SEGMENT_OVERHEAD: usize = 64;
+/// segments is bounded too. Measured (tests/bounds.rs, one-byte segments): a B-tree
+/// entry in half-full nodes plus the smallest heap chunk for the copy cost about 120
+/// bytes, so the bound on charged bytes is also a bound on memory.
+const SEGMENT_OVERHEAD: usize = 128;
 
 /// Memory shared by every connection's out-of-order queues.
 #[derive(Debug)]
@@ -63,22 +65,30 @@ pub struct Received {
     pub fin_delivered: bool,
 }
 
-/// One direction's reassembly state.
+/// One direction's reassembly state. Small: most directions never see a segment out
+/// of order, so the queue for those is allocated only when one comes.
 #[derive(Debug)]
 pub struct Reassembler {
     /// The next sequence number to deliver.
     next: SeqNum,
-    /// Offset of `next` from the initial sequence number + 1, in sequence space; waiting
-    /// segments are keyed by their absolute offset so their order does not wrap.
+    /// A pending urgent byte (SPEC §3.4: removed from the stream when delivered).
+    urgent: Option<SeqNum>,
+    fin_delivered: bool,
+    /// Segments waiting for a gap to fill; `None` when there are none.
+    queue: Option<Box<Queue>>,
+}
+
+/// The segments of one direction waiting for a gap to fill.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Offset of `next` from where this queue started counting, in sequence space;
+    /// waiting segments are keyed by their offset so their order does not wrap.
     next_offset: u64,
-    /// Waiting segments by (absolute offset, arrival number): duplicates keep both.
+    /// Waiting segments by (offset, arrival number): duplicates keep both.
     waiting: BTreeMap<(u64, u32), Waiting>,
     arrivals: u32,
     /// Bytes charged to the budget by this direction.
     charged: usize,
-    /// A pending urgent byte (SPEC §3.4: removed from the stream when delivered).
-    urgent: Option<SeqNum>,
-    fin_delivered: bool,
 }
 
 impl Reassembler {
@@ -86,12 +96,9 @@ impl Reassembler {
     pub fn new(first_seq: SeqNum) -> Self {
         Reassembler {
             next: first_seq,
-            next_offset: 0,
-            waiting: BTreeMap::new(),
-            arrivals: 0,
-            charged: 0,
             urgent: None,
             fin_delivered: false,
+            queue: None,
         }
     }
 
@@ -101,7 +108,9 @@ impl Reassembler {
 
     /// Payload bytes waiting for a gap to fill.
     pub fn waiting_bytes(&self) -> u64 {
-        self.waiting.values().map(|w| w.data.len() as u64).sum()
+        self.queue
+            .as_ref()
+            .map_or(0, |q| q.waiting.values().map(|w| w.data.len() as u64).sum())
     }
 
     /// Receives a segment; calls `deliver` with each piece of newly in-order payload.
@@ -133,15 +142,20 @@ impl Reassembler {
         result.in_order = true;
         result.fin_delivered = self.deliver_from(seq, payload, fin, urgent, deliver)?;
         while !self.fin_delivered {
-            let Some(entry) = self.waiting.first_entry() else {
+            let Some(queue) = self.queue.as_mut() else {
+                break;
+            };
+            let Some(entry) = queue.waiting.first_entry() else {
                 break;
             };
             let &(offset, _) = entry.key();
-            if offset > self.next_offset {
+            if offset > queue.next_offset {
                 break;
             }
             let w = entry.remove();
-            self.release(&w, budget);
+            let cost = Self::cost(w.data.len());
+            queue.charged = queue.charged.saturating_sub(cost);
+            budget.used = budget.used.saturating_sub(cost);
             let w_end = w
                 .seq
                 .wrapping_add(w.data.len() as u32)
@@ -151,25 +165,22 @@ impl Reassembler {
                     self.deliver_from(w.seq, &w.data, w.fin, w.urgent, deliver)?;
             }
         }
+        if self.queue.as_ref().is_some_and(|q| q.waiting.is_empty()) {
+            self.queue = None;
+        }
         Ok(result)
     }
 
     /// Returns this direction's waiting bytes to the budget (the connection ended).
     pub fn abandon(&mut self, budget: &mut QueueBudget) {
         budget.abandoned_bytes += self.waiting_bytes();
-        budget.used = budget.used.saturating_sub(self.charged);
-        self.charged = 0;
-        self.waiting.clear();
+        if let Some(queue) = self.queue.take() {
+            budget.used = budget.used.saturating_sub(queue.charged);
+        }
     }
 
     fn cost(len: usize) -> usize {
         len + SEGMENT_OVERHEAD
-    }
-
-    fn release(&mut self, w: &Waiting, budget: &mut QueueBudget) {
-        let cost = Self::cost(w.data.len());
-        self.charged = self.charged.saturating_sub(cost);
-        budget.used = budget.used.saturating_sub(cost);
     }
 
     fn wait(
@@ -181,18 +192,20 @@ impl Reassembler {
         budget: &mut QueueBudget,
     ) {
         let cost = Self::cost(payload.len());
-        if self.charged + cost > budget.per_direction || budget.used + cost > budget.total {
+        let charged = self.queue.as_ref().map_or(0, |q| q.charged);
+        if charged + cost > budget.per_direction || budget.used + cost > budget.total {
             budget.discarded_bytes += payload.len() as u64;
             budget.discarded_segments += 1;
             return;
         }
-        self.charged += cost;
+        let queue = self.queue.get_or_insert_with(Box::default);
+        queue.charged += cost;
         budget.used += cost;
         // `seq` is after `next`, so the difference is positive.
-        let offset = self.next_offset + seq.diff(self.next) as u64;
-        self.arrivals = self.arrivals.wrapping_add(1);
-        self.waiting.insert(
-            (offset, self.arrivals),
+        let offset = queue.next_offset + seq.diff(self.next) as u64;
+        queue.arrivals = queue.arrivals.wrapping_add(1);
+        queue.waiting.insert(
+            (offset, queue.arrivals),
             Waiting {
                 seq,
                 data: payload.into(),
@@ -238,14 +251,12 @@ impl Reassembler {
                 }
             }
         }
-        let advanced = fresh.len() as u32;
+        let advanced = fresh.len() as u32 + u32::from(fin);
         self.next = self.next.wrapping_add(advanced);
-        self.next_offset += u64::from(advanced);
-        if fin {
-            self.next = self.next.wrapping_add(1);
-            self.next_offset += 1;
-            self.fin_delivered = true;
+        if let Some(queue) = self.queue.as_mut() {
+            queue.next_offset += u64::from(advanced);
         }
+        self.fin_delivered |= fin;
         Ok(fin)
     }
 }

@@ -1,11 +1,17 @@
 //! The connection table and the TCP state machine (SPEC §3).
 //!
 //! Connections live in a slab (`Vec<Option<Conn>>`, ids reused through a free list),
-//! are found through a hash map keyed by the unordered pair of endpoints (one lookup per
+//! are found through an index keyed by the unordered pair of endpoints (one lookup per
 //! packet, whichever side sent it), and are chained in creation order, which decides
 //! eviction (oldest first) and the end-of-capture flush.
+//!
+//! The index ([`Index`]) holds only connection ids; a probe compares the endpoints
+//! stored in the connection itself, which the packet is about to update anyway.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use super::index::Index;
 
 use super::reassembly::{QueueBudget, Reassembler};
 use super::seq::SeqNum;
@@ -126,6 +132,8 @@ impl Half {
 struct Conn {
     client: Endpoint,
     server: Endpoint,
+    /// [`PairHasher::pair`] of the endpoints: the index needs it again when it grows.
+    hash: u64,
     state: State,
     /// `[client, server]`.
     halves: [Half; 2],
@@ -140,24 +148,33 @@ struct Conn {
     newer: Option<ConnId>,
 }
 
-/// The unordered pair of endpoints: one key for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct PairKey(Endpoint, Endpoint);
+/// Hashes the unordered pair of endpoints: one value for both directions.
+///
+/// Each endpoint is hashed alone with a per-run random seed and the two hashes are
+/// added, which needs no ordering of the endpoints and lets nobody predict collisions.
+struct PairHasher(foldhash::fast::RandomState);
 
-impl PairKey {
-    fn of(a: Endpoint, b: Endpoint) -> Self {
-        if a <= b {
-            PairKey(a, b)
-        } else {
-            PairKey(b, a)
-        }
+impl PairHasher {
+    fn endpoint(&self, e: &Endpoint) -> u64 {
+        // The address family goes with the port: ::a.b.c.d and a.b.c.d differ.
+        let (bits, family) = match e.ip {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 4u32),
+            IpAddr::V6(a) => (u128::from(a), 6u32),
+        };
+        self.0.hash_one((bits, family << 16 | u32::from(e.port)))
+    }
+
+    fn pair(&self, a: &Endpoint, b: &Endpoint) -> u64 {
+        self.endpoint(a).wrapping_add(self.endpoint(b))
     }
 }
 
 /// The connection table.
 pub struct FlowTable {
     config: FlowConfig,
-    map: HashMap<PairKey, ConnId>,
+    /// Ids of the tracked connections, by [`PairHasher::pair`] of their endpoints.
+    index: Index,
+    hasher: PairHasher,
     slots: Vec<Option<Conn>>,
     free: Vec<ConnId>,
     oldest: Option<ConnId>,
@@ -166,6 +183,17 @@ pub struct FlowTable {
     budget: QueueBudget,
     stats: FlowStats,
     last_ts: Timestamp,
+    /// The connection of the previous packet: packets mostly come in runs of one
+    /// connection, and checking it first spares a probe of a large index.
+    recent: Option<ConnId>,
+}
+
+/// The index hash of the connection in `slots[id]` (which is occupied).
+fn conn_hash(slots: &[Option<Conn>], id: ConnId) -> u64 {
+    slots
+        .get(id as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |c| c.hash)
 }
 
 fn index(dir: Direction) -> (usize, usize) {
@@ -179,7 +207,8 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
         FlowTable {
             config,
-            map: HashMap::new(),
+            index: Index::new(),
+            hasher: PairHasher(foldhash::fast::RandomState::default()),
             slots: Vec::new(),
             free: Vec::new(),
             oldest: None,
@@ -188,6 +217,7 @@ impl FlowTable {
             budget: QueueBudget::new(config.queue_per_direction, config.queue_total),
             stats: FlowStats::default(),
             last_ts: Timestamp::default(),
+            recent: None,
         }
     }
 
@@ -216,15 +246,31 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.last_ts = seg.ts;
-        let key = PairKey::of(seg.key.src, seg.key.dst);
-        match self.map.get(&key) {
-            Some(&id) => self.update(id, seg, sink),
+        let (src, dst) = (&seg.key.src, &seg.key.dst);
+        let hash = self.hasher.pair(src, dst);
+        let slots = &self.slots;
+        let is = |id: ConnId| {
+            slots[id as usize].as_ref().is_some_and(|c| {
+                c.hash == hash
+                    && ((c.client == *src && c.server == *dst)
+                        || (c.client == *dst && c.server == *src))
+            })
+        };
+        let found = match self.recent {
+            Some(id) if is(id) => Some(id),
+            _ => self.index.find(hash, is),
+        };
+        match found {
+            Some(id) => {
+                self.recent = Some(id);
+                self.update(id, seg, sink)
+            }
             None => {
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
-                    self.open_from_syn(key, seg, sink)
+                    self.open_from_syn(hash, seg, sink)
                 } else if self.config.midstream && !f.syn() && !f.rst() {
-                    self.open_midstream(key, seg, sink)
+                    self.open_midstream(hash, seg, sink)
                 } else {
                     self.stats.unknown_packets += 1;
                     Ok(())
@@ -266,7 +312,7 @@ impl FlowTable {
         Ok(())
     }
 
-    fn insert(&mut self, key: PairKey, mut conn: Conn) -> ConnId {
+    fn insert(&mut self, mut conn: Conn) -> ConnId {
         conn.older = self.newest;
         conn.newer = None;
         let id = match self.free.pop() {
@@ -276,6 +322,11 @@ impl FlowTable {
             }
             None => {
                 self.slots.push(Some(conn));
+                // The free list can come to hold every slot: grow it with them rather
+                // than while connections close, when a large reallocation makes the
+                // allocator walk every small block freed so far.
+                self.free
+                    .reserve(self.slots.capacity().saturating_sub(self.free.len()));
                 (self.slots.len() - 1) as ConnId
             }
         };
@@ -288,7 +339,7 @@ impl FlowTable {
         if self.oldest.is_none() {
             self.oldest = Some(id);
         }
-        self.map.insert(key, id);
+        self.index.insert(conn_hash(&self.slots, id), id);
         self.tracked += 1;
         self.stats.connections += 1;
         self.stats.peak_tracked = self.stats.peak_tracked.max(self.tracked);
@@ -318,14 +369,17 @@ impl FlowTable {
             }
             None => self.newest = conn.older,
         }
-        self.map.remove(&PairKey::of(conn.client, conn.server));
+        self.index.remove(conn.hash, id);
+        if self.recent == Some(id) {
+            self.recent = None;
+        }
         self.free.push(id);
         self.tracked -= 1;
     }
 
     fn open_from_syn(
         &mut self,
-        key: PairKey,
+        hash: u64,
         seg: &Segment<'_>,
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
@@ -338,6 +392,7 @@ impl FlowTable {
         let conn = Conn {
             client: seg.key.src,
             server: seg.key.dst,
+            hash,
             state: State::SynSent,
             halves: [client, Half::new(SeqNum(0), 0)],
             timestamps: seg.options.timestamp.is_some(),
@@ -347,7 +402,7 @@ impl FlowTable {
             newer: None,
         };
         let (client, server) = (conn.client, conn.server);
-        let id = self.insert(key, conn);
+        let id = self.insert(conn);
         sink.event(FlowEvent {
             conn: id,
             ts: seg.ts,
@@ -360,7 +415,7 @@ impl FlowTable {
     /// come from that packet and its payload is taken without a window check.
     fn open_midstream(
         &mut self,
-        key: PairKey,
+        hash: u64,
         seg: &Segment<'_>,
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
@@ -378,6 +433,7 @@ impl FlowTable {
         let conn = Conn {
             client: seg.key.src,
             server: seg.key.dst,
+            hash,
             state: State::Established,
             halves: [client, server],
             timestamps: false,
@@ -387,7 +443,7 @@ impl FlowTable {
             newer: None,
         };
         let (client, server) = (conn.client, conn.server);
-        let id = self.insert(key, conn);
+        let id = self.insert(conn);
         self.stats.midstream_connections += 1;
         let streams = self.tracked;
         let ts = seg.ts;

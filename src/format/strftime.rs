@@ -8,6 +8,7 @@
 //! expose zone abbreviations.
 
 use std::cell::Cell;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Local, Timelike};
 
@@ -78,7 +79,30 @@ pub struct TimeFormat {
     items: Vec<Item>,
     /// Append `.uuuuuu` (the default format only).
     micros: bool,
+    /// The text of the last second rendered: consecutive records mostly share it.
+    last: LastSecond,
 }
+
+/// The rendered text of one second (everything but the microseconds), behind a lock
+/// so that a template stays `Sync`; uncontended, it costs one atomic operation.
+#[derive(Debug, Default)]
+struct LastSecond(Mutex<Option<(i64, Vec<u8>)>>);
+
+/// A copy starts with an empty cache.
+impl Clone for LastSecond {
+    fn clone(&self) -> Self {
+        LastSecond::default()
+    }
+}
+
+/// A cache does not change what a format is.
+impl PartialEq for LastSecond {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LastSecond {}
 
 /// Broken-down local time.
 #[derive(Clone, Copy)]
@@ -225,6 +249,7 @@ impl TimeFormat {
         TimeFormat {
             items,
             micros: format == DEFAULT_TIME_FORMAT,
+            last: LastSecond::default(),
         }
     }
 
@@ -236,7 +261,44 @@ impl TimeFormat {
     /// Appends `ts` in the local time zone. Returns `false` (and writes nothing) if
     /// the time cannot be represented.
     pub fn write(&self, ts: Timestamp, out: &mut Vec<u8>) -> bool {
-        let Some(tm) = Tm::local(ts.secs()) else {
+        let secs = ts.secs();
+        let written = match self.last.0.try_lock() {
+            Ok(mut last) => match &mut *last {
+                Some((cached, text)) if *cached == secs => {
+                    out.extend_from_slice(text);
+                    true
+                }
+                slot => {
+                    let start = out.len();
+                    let ok = self.write_second(secs, out);
+                    if ok {
+                        let mut text = slot.take().map(|(_, t)| t).unwrap_or_default();
+                        text.clear();
+                        text.extend_from_slice(&out[start..]);
+                        *slot = Some((secs, text));
+                    }
+                    ok
+                }
+            },
+            // Poisoned or (never in practice) busy: render without the cache.
+            Err(_) => self.write_second(secs, out),
+        };
+        if !written {
+            return false;
+        }
+        if self.micros {
+            out.push(b'.');
+            push_padded(out, u64::from(ts.subsec_micros()), 6, b'0');
+        }
+        true
+    }
+}
+
+impl TimeFormat {
+    /// Appends the conversions of second `secs` (local time); `false` if it cannot be
+    /// represented.
+    fn write_second(&self, secs: i64, out: &mut Vec<u8>) -> bool {
+        let Some(tm) = Tm::local(secs) else {
             return false;
         };
         for item in &self.items {
@@ -244,10 +306,6 @@ impl TimeFormat {
                 Item::Literal(text) => out.extend_from_slice(text),
                 Item::Spec(spec) => write_spec(spec, &tm, out),
             }
-        }
-        if self.micros {
-            out.push(b'.');
-            push_padded(out, u64::from(ts.subsec_micros()), 6, b'0');
         }
         true
     }

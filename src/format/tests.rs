@@ -46,6 +46,8 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         response,
         request_size: request.len() as u64,
         response_size: response.len() as u64,
+        request_header_len: None,
+        response_header_len: None,
     }
 }
 

@@ -1,0 +1,290 @@
+//! Runs rustniffer (default format, the article format, `-r`) and the
+//! `tcpdump -r FILE -w /dev/null` floor over the captures `gen_bench` wrote, alternately,
+//! and prints a table of medians. Wall time is taken around each run, peak RSS and CPU
+//! time from the kernel when the run is reaped (`wait4`).
+//!
+//! ```text
+//! bench_measure --binary PATH --dir DIR [--runs N] [SCENARIO...]
+//! ```
+//!
+//! Before the timed runs, one untimed run per format checks the records: the default
+//! and article formats must print one line per exchange, every default-format line with
+//! status 200. Timed runs write to /dev/null, as tcpdump does.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The article format of the issue.
+const ARTICLE: &str = "%request.timestamp %dest.ip %dest.port c=%connection.time i=%idle.time.0 \
+    req=%request.time resp=%response.time i2=%idle.time.1 s=%session.time %connection \
+    %close.originator req_h=%request.header.connection resp_h=%response.header.connection";
+
+const SCENARIOS: [&str; 4] = ["concurrent", "keepalive", "churn", "bulk"];
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Tool {
+    Tcpdump,
+    Default,
+    Article,
+    Raw,
+}
+
+impl Tool {
+    const ALL: [Tool; 4] = [Tool::Tcpdump, Tool::Default, Tool::Article, Tool::Raw];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tool::Tcpdump => "tcpdump -r -w /dev/null",
+            Tool::Default => "rustniffer (default format)",
+            Tool::Article => "rustniffer -l ARTICLE",
+            Tool::Raw => "rustniffer -r",
+        }
+    }
+
+    fn command(self, binary: &Path, capture: &Path) -> Command {
+        let mut c = match self {
+            Tool::Tcpdump => {
+                let mut c = Command::new("tcpdump");
+                c.arg("-r").arg(capture).args(["-w", "/dev/null"]);
+                c
+            }
+            _ => {
+                let mut c = Command::new(binary);
+                c.arg("-f").arg(capture);
+                c
+            }
+        };
+        match self {
+            Tool::Article => {
+                c.arg("-l").arg(ARTICLE);
+            }
+            Tool::Raw => {
+                c.arg("-r");
+            }
+            Tool::Tcpdump | Tool::Default => {}
+        }
+        c
+    }
+}
+
+/// One reaped run.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall: f64,
+    cpu: f64,
+    peak_rss: u64,
+}
+
+struct Info {
+    packets: u64,
+    exchanges: u64,
+    bytes: u64,
+}
+
+fn main() {
+    let mut binary = None;
+    let mut dir = None;
+    let mut runs = 5usize;
+    let mut scenarios = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--binary" => binary = args.next().map(PathBuf::from),
+            "--dir" => dir = args.next().map(PathBuf::from),
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            name if SCENARIOS.contains(&name) => scenarios.push(name.to_string()),
+            other => fail(&format!("unknown argument {other:?}")),
+        }
+    }
+    let (Some(binary), Some(dir)) = (binary, dir) else {
+        fail("usage: bench_measure --binary PATH --dir DIR [--runs N] [SCENARIO...]");
+    };
+    if runs < 1 {
+        fail("--runs needs a positive number");
+    }
+    if scenarios.is_empty() {
+        scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
+    }
+
+    println!("machine: {}", machine());
+    println!("runs per command: {runs} (alternating), medians shown; MB = 10^6 bytes");
+    println!();
+    println!(
+        "| scenario | command | wall s | MB/s | packets/s | exchanges/s | peak RSS MiB | CPU s | × tcpdump |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for name in &scenarios {
+        let capture = dir.join(format!("{name}.pcap"));
+        let info = read_info(&dir.join(format!("{name}.info")))
+            .unwrap_or_else(|e| fail(&format!("{name}.info: {e} (run gen_bench first)")));
+        verify(&binary, &capture, name, &info);
+        let mut samples: BTreeMap<Tool, Vec<Sample>> = BTreeMap::new();
+        for round in 0..runs {
+            // Alternate, and rotate who goes first, so drift hits every command alike.
+            for k in 0..Tool::ALL.len() {
+                let tool = Tool::ALL[(round + k) % Tool::ALL.len()];
+                let sample = measure(tool.command(&binary, &capture))
+                    .unwrap_or_else(|e| fail(&format!("{name}: {}: {e}", tool.label())));
+                samples.entry(tool).or_default().push(sample);
+            }
+        }
+        let floor = median(samples[&Tool::Tcpdump].iter().map(|s| s.wall));
+        for tool in Tool::ALL {
+            let s = &samples[&tool];
+            let wall = median(s.iter().map(|s| s.wall));
+            let cpu = median(s.iter().map(|s| s.cpu));
+            let rss = median(s.iter().map(|s| s.peak_rss as f64));
+            let exchanges = if tool == Tool::Tcpdump {
+                "".to_string()
+            } else {
+                format!("{:.0}", info.exchanges as f64 / wall)
+            };
+            println!(
+                "| {name} | {} | {wall:.3} | {:.0} | {:.0} | {exchanges} | {:.1} | {cpu:.3} | {:.2} |",
+                tool.label(),
+                info.bytes as f64 / 1e6 / wall,
+                info.packets as f64 / wall,
+                rss / (1024.0 * 1024.0),
+                wall / floor,
+            );
+        }
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("bench_measure: {message}");
+    std::process::exit(1);
+}
+
+fn read_info(path: &Path) -> io::Result<Info> {
+    let mut text = String::new();
+    File::open(path)?.read_to_string(&mut text)?;
+    let field = |key: &str| -> io::Result<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("no {key}")))
+    };
+    Ok(Info {
+        packets: field("packets ")?,
+        exchanges: field("exchanges ")?,
+        bytes: field("bytes ")?,
+    })
+}
+
+/// Checks the records of the default and article formats, untimed.
+fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
+    for tool in [Tool::Default, Tool::Article] {
+        let mut child = tool
+            .command(binary, capture)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| fail(&format!("starting {}: {e}", binary.display())));
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let (mut lines, mut ok) = (0u64, 0u64);
+        for line in BufReader::new(stdout).split(b'\n') {
+            let line = line.unwrap_or_else(|e| fail(&format!("reading records: {e}")));
+            lines += 1;
+            // Default format: `"GET ... HTTP/1.1" 200 LENGTH`. Article: a response
+            // time, and neither eviction nor the end of the capture ended it.
+            let complete = match tool {
+                Tool::Default => contains(&line, b"\" 200 "),
+                _ => {
+                    !contains(&line, b" resp=-")
+                        && !contains(&line, b" timedout ")
+                        && !contains(&line, b" truncated ")
+                }
+            };
+            ok += u64::from(complete);
+        }
+        let status = child.wait().unwrap_or_else(|e| fail(&format!("wait: {e}")));
+        let stderr = errors.join().unwrap_or_default();
+        if !status.success() || lines != info.exchanges || ok != info.exchanges {
+            fail(&format!(
+                "{name}: {}: {lines} records, {ok} complete, {} exchanges expected ({status}); stderr: {stderr}",
+                tool.label(),
+                info.exchanges
+            ));
+        }
+        eprintln!(
+            "bench_measure: {name}: {}: all {lines} exchanges complete",
+            tool.label()
+        );
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Runs `command` with stdout and stderr to /dev/null and reaps it with `wait4`.
+fn measure(mut command: Command) -> io::Result<Sample> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let child = command.spawn()?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; all zeros is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our child, reaped only here; the pointers are valid.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(io::Error::other(format!("exit status {status:#x}")));
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Sample {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        // Linux reports KiB.
+        peak_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    })
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {kernel}")
+}

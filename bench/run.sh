@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark harness (not part of the test suite; nothing here is asserted on time).
+#
+#   bench/run.sh [SCENARIO...]        scenarios: concurrent keepalive churn bulk
+#
+# Builds release, writes the deterministic captures into $BENCH_DIR (default
+# ${TMPDIR:-/tmp}/rustniffer-bench; regenerated only when the generator changed),
+# checks the records once, then runs rustniffer (default format, article format, -r)
+# and `tcpdump -r FILE -w /dev/null` alternately $RUNS times (default 5) and prints a
+# table of medians: wall time, MB/s, packets/s, exchanges/s, peak RSS, CPU time and
+# the ratio to tcpdump measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-5}
+DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/rustniffer-bench}
+
+if ! command -v tcpdump >/dev/null 2>&1; then
+    echo "bench/run.sh: tcpdump is needed for the floor measurement" >&2
+    exit 1
+fi
+
+cargo build --release --quiet --bin rustniffer --example gen_bench --example bench_measure
+
+# The captures depend only on the generator and the code that writes packets.
+stamp=$(cat bench/gen.rs src/decode/build.rs src/capture/file/writer.rs | sha256sum | cut -c1-16)
+mkdir -p "$DIR"
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(concurrent keepalive churn bulk)
+for s in "${scenarios[@]}"; do
+    if [ "$(cat "$DIR/$s.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$DIR/$s.pcap" ]; then
+        target/release/examples/gen_bench "$DIR" "$s"
+        echo "$stamp" > "$DIR/$s.stamp"
+    fi
+done
+
+echo "rustniffer $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), captures in $DIR"
+exec target/release/examples/bench_measure --binary target/release/rustniffer --dir "$DIR" --runs "$RUNS" "${scenarios[@]}"
