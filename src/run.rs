@@ -125,6 +125,7 @@ fn process_with_extensions(
 #[cfg(target_os = "linux")]
 fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> {
     use crate::capture::live::{self, LiveConfig, LiveSource};
+    use crate::capture::LinkType;
     let interface = match &options.input {
         Input::Interface(name) => name.clone(),
         _ => {
@@ -139,12 +140,23 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
             source,
         })
     })?;
+    // The -p filter also runs in the kernel when it compiles to classic BPF for Ethernet
+    // (real interfaces and `lo`), so that frames it rejects never reach the ring. It still
+    // runs in user space too (`process`): cheap, and it covers every other case (`any`,
+    // cooked and raw-IP interfaces, filters too long for the kernel), where only user
+    // space filters.
+    let kernel_program = prepared
+        .filter
+        .as_ref()
+        .and_then(|filter| filter.to_bpf(LinkType::ETHERNET).ok())
+        .and_then(|program| live::kernel_program(&program));
     let config = LiveConfig {
         interface,
         buffer_bytes: options.buffer_size_mb.saturating_mul(1 << 20),
-        // The -p filter runs in user space (in `process`) until it is compiled to
-        // classic BPF; the program would go here.
-        kernel_filter: None,
+        kernel_filter: kernel_program.as_deref().map(|program| live::KernelFilter {
+            link: LinkType::ETHERNET,
+            program,
+        }),
     };
     let mut source = LiveSource::open(&config, stop).map_err(RunError::Capture)?;
     // Tests and scripts wait for this line before generating traffic.

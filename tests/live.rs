@@ -152,6 +152,8 @@ struct Sniffer {
     lines: Receiver<String>,
     stderr: Receiver<String>,
     seen: Vec<String>,
+    /// The 'listening on' line.
+    listening: String,
 }
 
 impl Sniffer {
@@ -190,11 +192,15 @@ impl Sniffer {
             lines,
             stderr,
             seen: Vec::new(),
+            listening: String::new(),
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             match sniffer.stderr.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) if line.contains("listening on lo") => return sniffer,
+                Ok(line) if line.contains("listening on lo") => {
+                    sniffer.listening = line;
+                    return sniffer;
+                }
                 Ok(line) => eprintln!("rustniffer: {line}"),
                 Err(_) => {
                     if let Ok(Some(status)) = sniffer.child.try_wait() {
@@ -288,6 +294,21 @@ fn keep_alive_scenarios_over(ip: IpAddr, test: &str) {
     }
     let server = start_server(ip);
     let mut sniffer = Sniffer::start(server.port());
+    // `tcp port P` compiles to classic BPF and the kernel runs it (`lo` is Ethernet).
+    let instructions = kernel_filter_instructions(&sniffer.listening);
+    assert!(
+        instructions.is_some_and(|n| n > 3),
+        "no kernel filter: {}",
+        sniffer.listening
+    );
+    // Traffic the filter rejects, much more than the scenarios make: the kernel drops
+    // it before the ring, so it is not counted as captured.
+    let noise = std::net::UdpSocket::bind((ip, 0)).expect("bind a UDP socket");
+    for _ in 0..NOISE_DATAGRAMS {
+        noise
+            .send_to(b"noise", noise.local_addr().expect("address"))
+            .expect("send");
+    }
     play_scenarios(server, &mut sniffer);
     let (status, took, records, stderr) = sniffer.stop(libc::SIGINT);
     assert_eq!(status.code(), Some(0), "exit status; stderr: {stderr:?}");
@@ -300,6 +321,24 @@ fn keep_alive_scenarios_over(ip: IpAddr, test: &str) {
         "{}",
         counters[0]
     );
+    let captured: usize = counters[0]
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .expect("a count of captured packets");
+    assert!(
+        captured < NOISE_DATAGRAMS / 2,
+        "the kernel filter let noise through: {}",
+        counters[0]
+    );
+}
+
+/// UDP datagrams sent to ourselves during a `tcp port P` capture.
+const NOISE_DATAGRAMS: usize = 1000;
+
+/// N in "kernel filter: N instructions" on the listening line.
+fn kernel_filter_instructions(listening: &str) -> Option<usize> {
+    let rest = listening.split("kernel filter: ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 #[test]

@@ -76,7 +76,7 @@ impl Framing {
     }
 
     /// Offset of the network-layer header.
-    fn network_offset(self, vlan_tags: u8) -> u64 {
+    pub(super) fn network_offset(self, vlan_tags: u8) -> u64 {
         match self {
             Framing::Ethernet => 14 + 4 * u64::from(vlan_tags),
             Framing::LinuxSll => 16,
@@ -89,8 +89,8 @@ impl Framing {
 
 /// BSD address families for IPv4 and IPv6 (IPv6's differs between BSDs: NetBSD/OpenBSD
 /// 24, FreeBSD 28, Darwin 30), as libpcap tests them.
-const AF_INET: u32 = 2;
-const AF_INET6_BSD: [u32; 3] = [24, 28, 30];
+pub(super) const AF_INET: u32 = 2;
+pub(super) const AF_INET6_BSD: [u32; 3] = [24, 28, 30];
 
 /// The packet is rejected outright: BPF read past the captured bytes or divided by zero.
 #[derive(Debug)]

@@ -15,6 +15,7 @@
 //! panic or recurse without bound on any expression or frame.
 
 mod ast;
+pub mod bpf;
 mod build;
 mod eval;
 mod lex;
@@ -70,6 +71,15 @@ impl Filter {
                 wire_len: orig_len,
             },
         )
+    }
+
+    /// The filter as a classic BPF program for frames of link type `link`, accepting
+    /// exactly the frames [`Filter::matches`] accepts (see [`bpf`]). An error for link
+    /// types the filter does not know and for programs too long for the kernel.
+    pub fn to_bpf(&self, link: LinkType) -> Result<Vec<bpf::BpfInsn>, bpf::BpfError> {
+        let framing = Framing::of(link)
+            .ok_or_else(|| bpf::BpfError::new(format!("link type {} unknown", link.0)))?;
+        bpf::compile(self.tree(framing), framing)
     }
 
     /// Refuses, as tcpdump does when it compiles for a given link type, a filter that

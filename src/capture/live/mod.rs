@@ -40,6 +40,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::filter::bpf::{self, BpfInsn};
 use super::{CaptureError, LinkType, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 
@@ -80,7 +81,45 @@ pub struct LiveConfig<'a> {
     /// Ring size in bytes (rounded down to whole blocks, at least [`MIN_BLOCKS`]).
     pub buffer_bytes: usize,
     /// A classic BPF program to run in the kernel before frames reach the ring.
-    pub kernel_filter: Option<&'a [libc::sock_filter]>,
+    pub kernel_filter: Option<KernelFilter<'a>>,
+}
+
+/// A classic BPF program written for frames of one link type: attached only when the
+/// interface turns out to have that link type (the frames the kernel runs it on are the
+/// frames yielded, less VLAN tags: see [`kernel_program`]).
+#[derive(Clone, Copy, Debug)]
+pub struct KernelFilter<'a> {
+    pub link: LinkType,
+    pub program: &'a [libc::sock_filter],
+}
+
+/// The kernel form of a program compiled for the frames this module yields on an
+/// Ethernet (or loopback) interface; `None` when it would be too long.
+///
+/// The kernel runs the filter before the VLAN tag that the driver took out of the frame
+/// is put back (we put it back in user space, `Shape::VlanTag`), so a tagged frame would
+/// be judged without its tag; such frames are accepted here and left to the user-space
+/// filter, which sees them whole. On a cooked socket (`any`, `Shape::Cooked`) the kernel
+/// runs the filter on the frame without its link-layer header, not on the cooked header
+/// we build, so no kernel filter is attached there.
+pub fn kernel_program(program: &[BpfInsn]) -> Option<Vec<libc::sock_filter>> {
+    let insn = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    let vlan_guard = [
+        // A = "a VLAN tag was taken out of the frame"
+        insn(
+            bpf::BPF_LD | bpf::BPF_W | bpf::BPF_ABS,
+            0,
+            0,
+            (bpf::SKF_AD_OFF + bpf::SKF_AD_VLAN_TAG_PRESENT) as u32,
+        ),
+        insn(bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K, 1, 0, 0),
+        insn(bpf::BPF_RET | bpf::BPF_K, 0, 0, bpf::ACCEPT),
+    ];
+    let full: Vec<libc::sock_filter> = vlan_guard
+        .into_iter()
+        .chain(program.iter().map(|i| insn(i.code, i.jt, i.jf, i.k)))
+        .collect();
+    (full.len() <= sys::BPF_MAXINSNS).then_some(full)
 }
 
 /// The counters reported at the end of a live capture.
@@ -101,6 +140,8 @@ pub struct LiveSource {
     interface: String,
     link: LinkType,
     shape: Shape,
+    /// Instructions of the program attached to the socket, if any.
+    kernel_filter_len: Option<usize>,
     /// The block being read (or waited for).
     current: usize,
     /// Where we are in `current`, once the kernel handed it over.
@@ -201,8 +242,12 @@ impl LiveSource {
             &sys::TPACKET_V3,
         )
         .map_err(|e| io_error("asking for TPACKET_V3 (Linux 3.2 or later)", e))?;
-        if let Some(program) = config.kernel_filter {
-            attach_filter(&socket, program).map_err(|e| io_error("attaching the filter", e))?;
+        // Not on cooked sockets: see `kernel_program`.
+        let kernel_filter = config
+            .kernel_filter
+            .filter(|kf| kf.link == link && shape == Shape::AsIs);
+        if let Some(kf) = kernel_filter {
+            attach_filter(&socket, kf.program).map_err(|e| io_error("attaching the filter", e))?;
         }
         if hatype == Some(sys::ARPHRD_LOOPBACK) {
             // Best effort: before Linux 4.20 the outgoing copies are skipped in user space.
@@ -262,6 +307,7 @@ impl LiveSource {
             interface: name.to_string(),
             link,
             shape,
+            kernel_filter_len: kernel_filter.map(|kf| kf.program.len()),
             current: 0,
             cursor: None,
             scratch: Vec::new(),
@@ -283,12 +329,21 @@ impl LiveSource {
             LinkType::RAW => "raw IP",
             _ => "Linux cooked",
         };
+        let kernel_filter = match self.kernel_filter_len {
+            Some(len) => format!(", kernel filter: {len} instructions"),
+            None => String::new(),
+        };
         format!(
-            "{}, link type {} ({link}), ring of {} MiB",
+            "{}, link type {} ({link}), ring of {} MiB{kernel_filter}",
             self.interface,
             self.link.0,
             ring_mib(self.ring.blocks())
         )
+    }
+
+    /// The length of the program the kernel runs, if one was attached.
+    pub fn kernel_filter_len(&self) -> Option<usize> {
+        self.kernel_filter_len
     }
 
     /// Counters so far, with the kernel's drop count (read and added up: reading resets

@@ -1,0 +1,1131 @@
+//! Compiles a filter tree to classic BPF, for the kernel to run before frames reach the
+//! capture ring (`SO_ATTACH_FILTER`), and interprets such programs (for tests and for
+//! `--dump-bpf` users who want to check one).
+//!
+//! The program makes the same reads, in the same order, as [`super::eval`] does on the
+//! same tree, so that it accepts exactly the frames the evaluator accepts: a read past
+//! the captured bytes or a division by zero ends the program with "reject" (as both the
+//! kernel and libpcap's interpreter do), a shift by 32 or more yields 0 (libpcap's
+//! interpreter; the kernel masks the count, so the program tests it first), and a
+//! computed index too large for any frame rejects before it could wrap around or reach
+//! the kernel's negative "ancillary data" offsets.
+//!
+//! Must not: emit a backward jump, a jump past the end, more than [`BPF_MAXINSNS`]
+//! instructions, or anything the kernel's checker refuses ([`validate`]).
+
+use std::fmt;
+
+use super::ast::{
+    ethertype, ip_protocol, ArithOp, Comparison, Dir, Expr, IpVersion, Layer, NetProto, Test,
+    TestKind, Value,
+};
+use super::eval::Framing;
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+// Instruction classes, sizes, modes and operations (linux/bpf_common.h, linux/filter.h).
+pub const BPF_LD: u16 = 0x00;
+pub const BPF_LDX: u16 = 0x01;
+pub const BPF_ST: u16 = 0x02;
+pub const BPF_STX: u16 = 0x03;
+pub const BPF_ALU: u16 = 0x04;
+pub const BPF_JMP: u16 = 0x05;
+pub const BPF_RET: u16 = 0x06;
+pub const BPF_MISC: u16 = 0x07;
+
+pub const BPF_W: u16 = 0x00;
+pub const BPF_H: u16 = 0x08;
+pub const BPF_B: u16 = 0x10;
+
+pub const BPF_IMM: u16 = 0x00;
+pub const BPF_ABS: u16 = 0x20;
+pub const BPF_IND: u16 = 0x40;
+pub const BPF_MEM: u16 = 0x60;
+pub const BPF_LEN: u16 = 0x80;
+pub const BPF_MSH: u16 = 0xa0;
+
+pub const BPF_ADD: u16 = 0x00;
+pub const BPF_SUB: u16 = 0x10;
+pub const BPF_MUL: u16 = 0x20;
+pub const BPF_DIV: u16 = 0x30;
+pub const BPF_OR: u16 = 0x40;
+pub const BPF_AND: u16 = 0x50;
+pub const BPF_LSH: u16 = 0x60;
+pub const BPF_RSH: u16 = 0x70;
+pub const BPF_NEG: u16 = 0x80;
+pub const BPF_MOD: u16 = 0x90;
+pub const BPF_XOR: u16 = 0xa0;
+
+pub const BPF_JA: u16 = 0x00;
+pub const BPF_JEQ: u16 = 0x10;
+pub const BPF_JGT: u16 = 0x20;
+pub const BPF_JGE: u16 = 0x30;
+pub const BPF_JSET: u16 = 0x40;
+
+pub const BPF_K: u16 = 0x00;
+pub const BPF_X: u16 = 0x08;
+/// `ret a` (the return value source of `BPF_RET`).
+pub const BPF_A: u16 = 0x10;
+
+pub const BPF_TAX: u16 = 0x00;
+pub const BPF_TXA: u16 = 0x80;
+
+/// Scratch memory words (`M[0]` to `M[15]`).
+pub const BPF_MEMWORDS: usize = 16;
+/// The longest program the kernel accepts.
+pub const BPF_MAXINSNS: usize = 4096;
+
+/// Negative offsets of `BPF_ABS` loads read the kernel's "ancillary data" instead of the
+/// packet (linux/filter.h): here, whether a VLAN tag was taken out of the frame.
+pub const SKF_AD_OFF: i32 = -0x1000;
+pub const SKF_AD_VLAN_TAG_PRESENT: i32 = 48;
+
+/// What the program returns for an accepted frame: the number of bytes to keep (all).
+pub const ACCEPT: u32 = u32::MAX;
+
+/// Largest offset a compiled load uses; a larger constant or computed offset rejects
+/// (no frame is that long), which keeps `X + k` far from overflow and from the kernel's
+/// negative offsets.
+const MAX_OFFSET: u64 = 0x0FFF_FFFF;
+
+/// Why a filter has no classic BPF form here (the caller filters in user space only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BpfError(String);
+
+impl fmt::Display for BpfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no classic BPF program: {}", self.0)
+    }
+}
+
+impl std::error::Error for BpfError {}
+
+impl BpfError {
+    pub(super) fn new(message: String) -> BpfError {
+        BpfError(message)
+    }
+}
+
+type Compiled<T> = Result<T, BpfError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Label(usize);
+
+/// An instruction before jump offsets are known.
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    Insn {
+        code: u16,
+        k: u32,
+    },
+    Jump {
+        code: u16,
+        k: u32,
+        jt: Label,
+        jf: Label,
+    },
+    Ja(Label),
+    Mark(Label),
+}
+
+/// The generator: a list of items and the two final labels.
+struct Gen {
+    framing: Framing,
+    items: Vec<Item>,
+    labels: usize,
+    reject: Label,
+}
+
+/// Compiles a (simplified) tree for frames of `framing`.
+pub(super) fn compile(expr: &Expr, framing: Framing) -> Compiled<Vec<BpfInsn>> {
+    let mut gen = Gen {
+        framing,
+        items: Vec::new(),
+        labels: 0,
+        reject: Label(0),
+    };
+    let accept = gen.label();
+    gen.reject = gen.label();
+    let reject = gen.reject;
+    gen.expr(expr, accept, reject)?;
+    gen.mark(accept);
+    gen.insn(BPF_RET | BPF_K, ACCEPT);
+    gen.mark(reject);
+    gen.insn(BPF_RET | BPF_K, 0);
+    let program = resolve(&gen.items, gen.labels)?;
+    if program.len() > BPF_MAXINSNS {
+        return Err(BpfError(format!(
+            "{} instructions, more than the {BPF_MAXINSNS} the kernel accepts",
+            program.len()
+        )));
+    }
+    Ok(program)
+}
+
+impl Gen {
+    fn label(&mut self) -> Label {
+        self.labels += 1;
+        Label(self.labels - 1)
+    }
+
+    fn mark(&mut self, label: Label) {
+        self.items.push(Item::Mark(label));
+    }
+
+    fn insn(&mut self, code: u16, k: u32) {
+        self.items.push(Item::Insn { code, k });
+    }
+
+    fn jump(&mut self, code: u16, k: u32, jt: Label, jf: Label) {
+        self.items.push(Item::Jump {
+            code: BPF_JMP | code,
+            k,
+            jt,
+            jf,
+        });
+    }
+
+    fn ja(&mut self, target: Label) {
+        self.items.push(Item::Ja(target));
+    }
+
+    fn size_code(size: u8) -> u16 {
+        match size {
+            1 => BPF_B,
+            2 => BPF_H,
+            _ => BPF_W,
+        }
+    }
+
+    /// `A = size bytes at offset`, or reject when no frame is that long.
+    fn load_abs(&mut self, size: u8, offset: u64) {
+        match u32::try_from(offset) {
+            Ok(k) if offset <= MAX_OFFSET => self.insn(BPF_LD | Self::size_code(size) | BPF_ABS, k),
+            _ => self.ja(self.reject),
+        }
+    }
+
+    /// `A = size bytes at X + offset`.
+    fn load_ind(&mut self, size: u8, offset: u64) {
+        match u32::try_from(offset) {
+            Ok(k) if offset <= MAX_OFFSET => self.insn(BPF_LD | Self::size_code(size) | BPF_IND, k),
+            _ => self.ja(self.reject),
+        }
+    }
+
+    /// `X = 4 * (byte at offset & 0xf)`: the IPv4 header length.
+    fn load_ipv4_header_len(&mut self, net: u64) {
+        match u32::try_from(net) {
+            Ok(k) if net <= MAX_OFFSET => self.insn(BPF_LDX | BPF_B | BPF_MSH, k),
+            _ => self.ja(self.reject),
+        }
+    }
+
+    fn network_offset(&self, vlan_tags: u8) -> u64 {
+        self.framing.network_offset(vlan_tags)
+    }
+
+    fn expr(&mut self, expr: &Expr, t: Label, f: Label) -> Compiled<()> {
+        match expr {
+            Expr::Const(true) => self.ja(t),
+            Expr::Const(false) => self.ja(f),
+            Expr::All(items) => {
+                let Some((last, first)) = items.split_last() else {
+                    self.ja(t);
+                    return Ok(());
+                };
+                for item in first {
+                    let next = self.label();
+                    self.expr(item, next, f)?;
+                    self.mark(next);
+                }
+                self.expr(last, t, f)?;
+            }
+            Expr::Any(items) => {
+                let Some((last, first)) = items.split_last() else {
+                    self.ja(f);
+                    return Ok(());
+                };
+                for item in first {
+                    let next = self.label();
+                    self.expr(item, t, next)?;
+                    self.mark(next);
+                }
+                self.expr(last, t, f)?;
+            }
+            Expr::Not(inner) => self.expr(inner, f, t)?,
+            Expr::Test(test) => self.test(test, t, f)?,
+            Expr::Compare { op, lhs, rhs } => {
+                self.requirements(lhs, f)?;
+                self.requirements(rhs, f)?;
+                let (src, k) = match rhs {
+                    Value::Const(c) => {
+                        self.value(lhs, 0)?;
+                        (BPF_K, *c)
+                    }
+                    _ => {
+                        self.value(rhs, 0)?;
+                        self.insn(BPF_ST, 0);
+                        self.value(lhs, 1)?;
+                        self.insn(BPF_LDX | BPF_MEM, 0);
+                        (BPF_X, 0)
+                    }
+                };
+                let (cond, jt, jf) = match op {
+                    Comparison::Eq => (BPF_JEQ, t, f),
+                    Comparison::Ne => (BPF_JEQ, f, t),
+                    Comparison::Lt => (BPF_JGE, f, t),
+                    Comparison::Le => (BPF_JGT, f, t),
+                    Comparison::Gt => (BPF_JGT, t, f),
+                    Comparison::Ge => (BPF_JGE, t, f),
+                };
+                self.jump(cond | src, k, jt, jf);
+            }
+        }
+        Ok(())
+    }
+
+    /// Jumps to `t` when the link layer announces `proto`, else to `f` (as
+    /// `Frame::carries`).
+    fn carries(&mut self, proto: NetProto, vlan_tags: u8, t: Label, f: Label) {
+        let wanted = u32::from(proto.ethertype());
+        match self.framing {
+            Framing::Ethernet => {
+                self.load_abs(2, 12 + 4 * u64::from(vlan_tags));
+                self.jump(BPF_JEQ, wanted, t, f);
+            }
+            Framing::LinuxSll => {
+                self.load_abs(2, 14);
+                self.jump(BPF_JEQ, wanted, t, f);
+            }
+            Framing::LinuxSll2 => {
+                self.load_abs(2, 0);
+                self.jump(BPF_JEQ, wanted, t, f);
+            }
+            Framing::Null | Framing::Loop => {
+                let families: &[u32] = match proto {
+                    NetProto::Ipv4 => &[super::eval::AF_INET],
+                    NetProto::Ipv6 => &super::eval::AF_INET6_BSD,
+                    _ => return self.ja(f),
+                };
+                self.load_abs(4, 0);
+                let mut candidates: Vec<u32> = families.to_vec();
+                if self.framing == Framing::Null {
+                    candidates.extend(families.iter().map(|f| f.swap_bytes()));
+                }
+                for family in candidates {
+                    let next = self.label();
+                    self.jump(BPF_JEQ, family, t, next);
+                    self.mark(next);
+                }
+                self.ja(f);
+            }
+            Framing::RawIp => {
+                let version = match proto {
+                    NetProto::Ipv4 => 0x40,
+                    NetProto::Ipv6 => 0x60,
+                    _ => return self.ja(f),
+                };
+                self.load_abs(1, 0);
+                self.insn(BPF_ALU | BPF_AND | BPF_K, 0xF0);
+                self.jump(BPF_JEQ, version, t, f);
+            }
+            Framing::RawIpv4 => self.ja(if proto == NetProto::Ipv4 { t } else { f }),
+            Framing::RawIpv6 => self.ja(if proto == NetProto::Ipv6 { t } else { f }),
+        }
+    }
+
+    /// Falls through when the link layer announces `proto`, else jumps to `f`.
+    fn require_carries(&mut self, proto: NetProto, vlan_tags: u8, f: Label) {
+        let next = self.label();
+        self.carries(proto, vlan_tags, next, f);
+        self.mark(next);
+    }
+
+    /// Falls through when the byte at `offset` is `value`, else jumps to `f`.
+    fn require_byte(&mut self, offset: u64, value: u32, f: Label) {
+        let next = self.label();
+        self.load_abs(1, offset);
+        self.jump(BPF_JEQ, value, next, f);
+        self.mark(next);
+    }
+
+    /// Falls through for an IPv4 datagram at `net` that is not a later fragment.
+    fn require_first_fragment(&mut self, net: u64, f: Label) {
+        let next = self.label();
+        self.load_abs(2, net + 6);
+        self.jump(BPF_JSET, 0x1FFF, f, next);
+        self.mark(next);
+    }
+
+    /// Applies `field` to the source, the destination, or both (as `by_direction`).
+    fn by_direction(
+        &mut self,
+        dir: Dir,
+        src: u64,
+        dst: u64,
+        t: Label,
+        f: Label,
+        field: &mut dyn FnMut(&mut Gen, u64, Label, Label),
+    ) {
+        match dir {
+            Dir::Src => field(self, src, t, f),
+            Dir::Dst => field(self, dst, t, f),
+            Dir::Either => {
+                let next = self.label();
+                field(self, src, t, next);
+                self.mark(next);
+                field(self, dst, t, f);
+            }
+            Dir::Both => {
+                let next = self.label();
+                field(self, src, next, f);
+                self.mark(next);
+                field(self, dst, t, f);
+            }
+        }
+    }
+
+    /// Jumps to `ok` when A is one of the transport protocols, else to `f`.
+    fn protocol_in(&mut self, protocols: super::ast::Transports, ok: Label, f: Label) {
+        for (wanted, protocol) in [
+            (protocols.tcp, ip_protocol::TCP),
+            (protocols.udp, ip_protocol::UDP),
+            (protocols.sctp, ip_protocol::SCTP),
+        ] {
+            if wanted {
+                let next = self.label();
+                self.jump(BPF_JEQ, u32::from(protocol), ok, next);
+                self.mark(next);
+            }
+        }
+        self.ja(f);
+    }
+
+    fn test(&mut self, test: &Test, t: Label, f: Label) -> Compiled<()> {
+        let vlan_tags = test.vlan_tags;
+        let net = self.network_offset(vlan_tags);
+        match test.kind {
+            TestKind::NetProto(proto) => self.carries(proto, vlan_tags, t, f),
+            TestKind::Ipv4Protocol(protocol) => {
+                self.require_carries(NetProto::Ipv4, vlan_tags, f);
+                self.load_abs(1, net + 9);
+                self.jump(BPF_JEQ, protocol, t, f);
+            }
+            TestKind::Ipv6Protocol(protocol) => {
+                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.load_abs(1, net + 6);
+                let fragment = self.label();
+                self.jump(BPF_JEQ, protocol, t, fragment);
+                self.mark(fragment);
+                self.require_byte_in_a(u32::from(ip_protocol::IPV6_FRAGMENT), f);
+                self.load_abs(1, net + 40);
+                self.jump(BPF_JEQ, protocol, t, f);
+            }
+            TestKind::Ipv6NextHeader(protocol) => {
+                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.load_abs(1, net + 6);
+                self.jump(BPF_JEQ, protocol, t, f);
+            }
+            TestKind::Ipv4Address {
+                carrier,
+                dir,
+                addr,
+                mask,
+            } => {
+                self.require_carries(carrier, vlan_tags, f);
+                let (src, dst) = if carrier == NetProto::Ipv4 {
+                    (12, 16)
+                } else {
+                    (14, 24)
+                };
+                self.by_direction(dir, net + src, net + dst, t, f, &mut |gen, at, t, f| {
+                    if mask == 0 {
+                        return gen.ja(t);
+                    }
+                    gen.load_abs(4, at);
+                    if mask != u32::MAX {
+                        gen.insn(BPF_ALU | BPF_AND | BPF_K, mask);
+                    }
+                    gen.jump(BPF_JEQ, addr, t, f);
+                });
+            }
+            TestKind::Ipv6Address { dir, addr, mask } => {
+                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.by_direction(dir, net + 8, net + 24, t, f, &mut |gen, at, t, f| {
+                    for word in 0..4u32 {
+                        let shift = 96 - 32 * word;
+                        let mask_word = (mask >> shift) as u32;
+                        if mask_word == 0 {
+                            continue;
+                        }
+                        let addr_word = (addr >> shift) as u32;
+                        gen.load_abs(4, at + 4 * u64::from(word));
+                        if mask_word != u32::MAX {
+                            gen.insn(BPF_ALU | BPF_AND | BPF_K, mask_word);
+                        }
+                        let next = gen.label();
+                        gen.jump(BPF_JEQ, addr_word, next, f);
+                        gen.mark(next);
+                    }
+                    gen.ja(t);
+                });
+            }
+            TestKind::EtherAddress { dir, mac } => {
+                if self.framing != Framing::Ethernet {
+                    self.ja(f);
+                    return Ok(());
+                }
+                let tail = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]);
+                let head = u32::from(u16::from_be_bytes([mac[0], mac[1]]));
+                self.by_direction(dir, 6, 0, t, f, &mut |gen, at, t, f| {
+                    let next = gen.label();
+                    gen.load_abs(4, at + 2);
+                    gen.jump(BPF_JEQ, tail, next, f);
+                    gen.mark(next);
+                    gen.load_abs(2, at);
+                    gen.jump(BPF_JEQ, head, t, f);
+                });
+            }
+            TestKind::Port {
+                ip,
+                protocols,
+                dir,
+                low,
+                high,
+            } => {
+                let range = move |gen: &mut Gen, t: Label, f: Label| {
+                    if low == high {
+                        gen.jump(BPF_JEQ, u32::from(low), t, f);
+                    } else {
+                        let next = gen.label();
+                        gen.jump(BPF_JGE, u32::from(low), next, f);
+                        gen.mark(next);
+                        gen.jump(BPF_JGT, u32::from(high), f, t);
+                    }
+                };
+                let ok = self.label();
+                match ip {
+                    IpVersion::V4 => {
+                        self.require_carries(NetProto::Ipv4, vlan_tags, f);
+                        self.load_abs(1, net + 9);
+                        self.protocol_in(protocols, ok, f);
+                        self.mark(ok);
+                        self.require_first_fragment(net, f);
+                        self.load_ipv4_header_len(net);
+                        self.by_direction(dir, net, net + 2, t, f, &mut |gen, at, t, f| {
+                            gen.load_ind(2, at);
+                            range(gen, t, f);
+                        });
+                    }
+                    IpVersion::V6 => {
+                        self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                        self.load_abs(1, net + 6);
+                        self.protocol_in(protocols, ok, f);
+                        self.mark(ok);
+                        self.by_direction(dir, net + 40, net + 42, t, f, &mut |gen, at, t, f| {
+                            gen.load_abs(2, at);
+                            range(gen, t, f);
+                        });
+                    }
+                }
+            }
+            TestKind::Vlan { id } => {
+                if self.framing != Framing::Ethernet {
+                    self.ja(f);
+                    return Ok(());
+                }
+                let type_at = 12 + 4 * u64::from(vlan_tags);
+                self.load_abs(2, type_at);
+                let tagged = self.label();
+                for tpid in ethertype::VLAN_TAGS {
+                    let next = self.label();
+                    self.jump(BPF_JEQ, u32::from(tpid), tagged, next);
+                    self.mark(next);
+                }
+                self.ja(f);
+                self.mark(tagged);
+                match id {
+                    Some(id) => {
+                        self.load_abs(2, type_at + 2);
+                        self.insn(BPF_ALU | BPF_AND | BPF_K, 0x0FFF);
+                        self.jump(BPF_JEQ, u32::from(id), t, f);
+                    }
+                    None => self.ja(t),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Falls through when A is `value`, else jumps to `f`.
+    fn require_byte_in_a(&mut self, value: u32, f: Label) {
+        let next = self.label();
+        self.jump(BPF_JEQ, value, next, f);
+        self.mark(next);
+    }
+
+    /// The protocol checks the loads in `value` imply, in the evaluator's order; falls
+    /// through when they all hold.
+    fn requirements(&mut self, value: &Value, f: Label) -> Compiled<()> {
+        match value {
+            Value::Const(_) | Value::WireLen => {}
+            Value::Neg(inner) => self.requirements(inner, f)?,
+            Value::Binary { lhs, rhs, .. } => {
+                self.requirements(lhs, f)?;
+                self.requirements(rhs, f)?;
+            }
+            Value::Load {
+                layer,
+                index,
+                vlan_tags,
+                ..
+            } => {
+                self.requirements(index, f)?;
+                let net = self.network_offset(*vlan_tags);
+                match *layer {
+                    Layer::Link => {}
+                    Layer::Network(proto) => self.require_carries(proto, *vlan_tags, f),
+                    Layer::AfterIpv4(protocol) => {
+                        self.require_carries(NetProto::Ipv4, *vlan_tags, f);
+                        self.require_byte(net + 9, u32::from(protocol), f);
+                        self.require_first_fragment(net, f);
+                    }
+                    Layer::Icmp6 => {
+                        self.require_carries(NetProto::Ipv6, *vlan_tags, f);
+                        self.require_byte(net + 6, u32::from(ip_protocol::ICMPV6), f);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scratch(slot: usize) -> Compiled<u32> {
+        if slot < BPF_MEMWORDS {
+            Ok(slot as u32)
+        } else {
+            Err(BpfError(
+                "arithmetic nested too deeply for the 16 scratch words".to_string(),
+            ))
+        }
+    }
+
+    /// Computes `value` into A, using scratch words from `slot` up.
+    fn value(&mut self, value: &Value, slot: usize) -> Compiled<()> {
+        match value {
+            Value::Const(c) => self.insn(BPF_LD | BPF_IMM, *c),
+            Value::WireLen => self.insn(BPF_LD | BPF_W | BPF_LEN, 0),
+            Value::Neg(inner) => {
+                self.value(inner, slot)?;
+                self.insn(BPF_ALU | BPF_NEG, 0);
+            }
+            Value::Binary { op, lhs, rhs } => {
+                let alu = match op {
+                    ArithOp::Add => BPF_ADD,
+                    ArithOp::Sub => BPF_SUB,
+                    ArithOp::Mul => BPF_MUL,
+                    ArithOp::Div => BPF_DIV,
+                    ArithOp::Mod => BPF_MOD,
+                    ArithOp::And => BPF_AND,
+                    ArithOp::Or => BPF_OR,
+                    ArithOp::Xor => BPF_XOR,
+                    ArithOp::Shl => BPF_LSH,
+                    ArithOp::Shr => BPF_RSH,
+                };
+                let shift = matches!(op, ArithOp::Shl | ArithOp::Shr);
+                if let Value::Const(c) = **rhs {
+                    self.value(lhs, slot)?;
+                    if matches!(op, ArithOp::Div | ArithOp::Mod) && c == 0 {
+                        // The kernel refuses a constant division by zero; BPF rejects.
+                        self.ja(self.reject);
+                    } else if shift && c >= 32 {
+                        self.insn(BPF_LD | BPF_IMM, 0);
+                    } else {
+                        self.insn(BPF_ALU | alu | BPF_K, c);
+                    }
+                    return Ok(());
+                }
+                let m = Self::scratch(slot)?;
+                self.value(rhs, slot)?;
+                self.insn(BPF_ST, m);
+                self.value(lhs, slot + 1)?;
+                self.insn(BPF_LDX | BPF_MEM, m);
+                if shift {
+                    // A shift by 32 or more yields 0 (the kernel would mask the count).
+                    let (ok, zero, done) = (self.label(), self.label(), self.label());
+                    self.insn(BPF_ST, m);
+                    self.insn(BPF_MISC | BPF_TXA, 0);
+                    self.jump(BPF_JGE, 32, zero, ok);
+                    self.mark(ok);
+                    self.insn(BPF_LD | BPF_MEM, m);
+                    self.insn(BPF_ALU | alu | BPF_X, 0);
+                    self.ja(done);
+                    self.mark(zero);
+                    self.insn(BPF_LD | BPF_IMM, 0);
+                    self.mark(done);
+                } else {
+                    self.insn(BPF_ALU | alu | BPF_X, 0);
+                }
+            }
+            Value::Load {
+                layer,
+                index,
+                size,
+                vlan_tags,
+            } => {
+                let net = self.network_offset(*vlan_tags);
+                let base = match layer {
+                    Layer::Link => 0,
+                    Layer::Network(_) | Layer::AfterIpv4(_) => net,
+                    Layer::Icmp6 => net + 40,
+                };
+                let after_ipv4 = matches!(layer, Layer::AfterIpv4(_));
+                if let Value::Const(i) = **index {
+                    if after_ipv4 {
+                        self.load_ipv4_header_len(net);
+                        self.load_ind(*size, base + u64::from(i));
+                    } else {
+                        self.load_abs(*size, base + u64::from(i));
+                    }
+                    return Ok(());
+                }
+                self.value(index, slot)?;
+                // An index no frame is long enough for rejects before it can wrap.
+                let fits = self.label();
+                self.jump(BPF_JGT, MAX_OFFSET as u32, self.reject, fits);
+                self.mark(fits);
+                if after_ipv4 {
+                    let m = Self::scratch(slot)?;
+                    self.insn(BPF_ST, m);
+                    self.load_ipv4_header_len(net);
+                    self.insn(BPF_LD | BPF_MEM, m);
+                    self.insn(BPF_ALU | BPF_ADD | BPF_X, 0);
+                }
+                self.insn(BPF_MISC | BPF_TAX, 0);
+                self.load_ind(*size, base);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lays the items out: jump offsets from labels, with a conditional jump whose target is
+/// more than 255 instructions away turned into `jcc 0, 1; ja jt; ja jf`.
+fn resolve(items: &[Item], labels: usize) -> Compiled<Vec<BpfInsn>> {
+    // Drop `ja` to the very next instruction.
+    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Item::Ja(target) = item {
+            let next_marks = items[i + 1..]
+                .iter()
+                .take_while(|it| matches!(it, Item::Mark(_)))
+                .any(|it| matches!(it, Item::Mark(l) if l == target));
+            if next_marks {
+                continue;
+            }
+        }
+        kept.push(*item);
+    }
+    let mut long = vec![false; kept.len()];
+    loop {
+        // Positions of items and labels.
+        let mut at = vec![0usize; kept.len()];
+        let mut label_at = vec![usize::MAX; labels];
+        let mut pc = 0;
+        for (i, item) in kept.iter().enumerate() {
+            at[i] = pc;
+            match item {
+                Item::Mark(l) => label_at[l.0] = pc,
+                Item::Jump { .. } if long[i] => pc += 3,
+                _ => pc += 1,
+            }
+        }
+        if pc > 4 * BPF_MAXINSNS {
+            return Err(BpfError(format!("more than {BPF_MAXINSNS} instructions")));
+        }
+        let offset = |from: usize, to: Label| -> Compiled<usize> {
+            let target = label_at[to.0];
+            target
+                .checked_sub(from + 1)
+                .filter(|_| target != usize::MAX)
+                .ok_or_else(|| BpfError("internal: backward or unplaced jump".to_string()))
+        };
+        let mut changed = false;
+        for (i, item) in kept.iter().enumerate() {
+            if let Item::Jump { jt, jf, .. } = item {
+                if !long[i] && (offset(at[i], *jt)? > 255 || offset(at[i], *jf)? > 255) {
+                    long[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            continue;
+        }
+        let mut program = Vec::with_capacity(pc);
+        let ja = |from: usize, to: Label| -> Compiled<BpfInsn> {
+            Ok(BpfInsn {
+                code: BPF_JMP | BPF_JA,
+                jt: 0,
+                jf: 0,
+                k: u32::try_from(offset(from, to)?).map_err(|_| BpfError("jump".into()))?,
+            })
+        };
+        for (i, item) in kept.iter().enumerate() {
+            match *item {
+                Item::Mark(_) => {}
+                Item::Insn { code, k } => program.push(BpfInsn {
+                    code,
+                    jt: 0,
+                    jf: 0,
+                    k,
+                }),
+                Item::Ja(to) => program.push(ja(at[i], to)?),
+                Item::Jump { code, k, jt, jf } if long[i] => {
+                    program.push(BpfInsn {
+                        code,
+                        jt: 0,
+                        jf: 1,
+                        k,
+                    });
+                    program.push(ja(at[i] + 1, jt)?);
+                    program.push(ja(at[i] + 2, jf)?);
+                }
+                Item::Jump { code, k, jt, jf } => program.push(BpfInsn {
+                    code,
+                    jt: offset(at[i], jt)? as u8,
+                    jf: offset(at[i], jf)? as u8,
+                    k,
+                }),
+            }
+        }
+        return Ok(program);
+    }
+}
+
+/// Checks a program as the kernel does before attaching it (`bpf_check_classic`): length,
+/// known opcodes, jumps inside the program, scratch words in range, no constant division
+/// by zero or shift by 32 or more, and a return at the end.
+pub fn validate(program: &[BpfInsn]) -> Result<(), String> {
+    if program.is_empty() || program.len() > BPF_MAXINSNS {
+        return Err(format!("{} instructions", program.len()));
+    }
+    for (pc, insn) in program.iter().enumerate() {
+        let class = insn.code & 0x07;
+        let fail = |what: &str| Err(format!("({pc:03}) {what}"));
+        match class {
+            BPF_LD | BPF_LDX => {
+                let mode = insn.code & 0xe0;
+                let size = insn.code & 0x18;
+                if mode == BPF_MEM && insn.k as usize >= BPF_MEMWORDS {
+                    return fail("scratch word out of range");
+                }
+                if size == 0x18 {
+                    return fail("unknown size");
+                }
+            }
+            BPF_ST | BPF_STX => {
+                if insn.k as usize >= BPF_MEMWORDS {
+                    return fail("scratch word out of range");
+                }
+            }
+            BPF_ALU => {
+                let op = insn.code & 0xf0;
+                if insn.code & BPF_X == 0 {
+                    if matches!(op, BPF_DIV | BPF_MOD) && insn.k == 0 {
+                        return fail("division by constant zero");
+                    }
+                    if matches!(op, BPF_LSH | BPF_RSH) && insn.k >= 32 {
+                        return fail("shift by 32 or more");
+                    }
+                }
+                if op > BPF_XOR {
+                    return fail("unknown ALU operation");
+                }
+            }
+            BPF_JMP => {
+                let op = insn.code & 0xf0;
+                let targets: Vec<usize> = if op == BPF_JA {
+                    vec![pc + 1 + insn.k as usize]
+                } else if op <= BPF_JSET {
+                    vec![pc + 1 + insn.jt as usize, pc + 1 + insn.jf as usize]
+                } else {
+                    return fail("unknown jump");
+                };
+                if targets.iter().any(|&t| t >= program.len()) {
+                    return fail("jump past the end");
+                }
+            }
+            BPF_RET | BPF_MISC => {}
+            _ => return fail("unknown class"),
+        }
+    }
+    match program.last() {
+        Some(insn) if insn.code & 0x07 == BPF_RET => Ok(()),
+        _ => Err("does not end with a return".to_string()),
+    }
+}
+
+/// Runs a program on one frame as the Linux kernel would, and returns its result (0:
+/// reject). A load past the frame's end, a negative offset other than "VLAN tag
+/// present" (which reads 0: frames here carry their tags inline), a division by zero, a
+/// jump out of the program or an unknown opcode reject. `X + k` of an indirect load
+/// wraps at 32 bits, and shift counts are masked to 5 bits, as in the kernel.
+pub fn run(program: &[BpfInsn], frame: &[u8], wire_len: u32) -> u32 {
+    let load = |offset: i64, size: u16| -> Option<u32> {
+        let start = usize::try_from(offset).ok()?;
+        let len = match size {
+            BPF_B => 1,
+            BPF_H => 2,
+            BPF_W => 4,
+            _ => return None,
+        };
+        let bytes = frame.get(start..start.checked_add(len)?)?;
+        Some(bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
+    };
+    let (mut a, mut x) = (0u32, 0u32);
+    let mut mem = [0u32; BPF_MEMWORDS];
+    let mut pc = 0usize;
+    // Jumps only go forward, so a program runs at most its length in steps.
+    while let Some(insn) = program.get(pc) {
+        pc += 1;
+        let k = insn.k;
+        let src = if insn.code & BPF_X != 0 { x } else { k };
+        match insn.code & 0x07 {
+            BPF_LD => {
+                let size = insn.code & 0x18;
+                a = match insn.code & 0xe0 {
+                    BPF_IMM => k,
+                    BPF_MEM => match mem.get(k as usize) {
+                        Some(&v) => v,
+                        None => return 0,
+                    },
+                    BPF_LEN => wire_len,
+                    BPF_ABS => {
+                        let offset = i64::from(k as i32);
+                        if offset < 0 {
+                            if offset == i64::from(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT) {
+                                0
+                            } else {
+                                return 0;
+                            }
+                        } else {
+                            match load(offset, size) {
+                                Some(v) => v,
+                                None => return 0,
+                            }
+                        }
+                    }
+                    BPF_IND => {
+                        // The kernel adds in 32 bits; a negative sum is not the packet.
+                        let offset = i64::from((x as i32).wrapping_add(k as i32));
+                        match load(offset, size) {
+                            Some(v) => v,
+                            None => return 0,
+                        }
+                    }
+                    _ => return 0,
+                };
+            }
+            BPF_LDX => {
+                x = match insn.code & 0xe0 {
+                    BPF_IMM => k,
+                    BPF_MEM => match mem.get(k as usize) {
+                        Some(&v) => v,
+                        None => return 0,
+                    },
+                    BPF_LEN => wire_len,
+                    BPF_MSH if insn.code & 0x18 == BPF_B => {
+                        match load(i64::from(k as i32), BPF_B) {
+                            Some(v) => 4 * (v & 0x0F),
+                            None => return 0,
+                        }
+                    }
+                    _ => return 0,
+                };
+            }
+            BPF_ST | BPF_STX => {
+                let value = if insn.code & 0x07 == BPF_ST { a } else { x };
+                match mem.get_mut(k as usize) {
+                    Some(slot) => *slot = value,
+                    None => return 0,
+                }
+            }
+            BPF_ALU => {
+                a = match insn.code & 0xf0 {
+                    BPF_ADD => a.wrapping_add(src),
+                    BPF_SUB => a.wrapping_sub(src),
+                    BPF_MUL => a.wrapping_mul(src),
+                    BPF_DIV => match a.checked_div(src) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
+                    BPF_MOD => match a.checked_rem(src) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
+                    BPF_OR => a | src,
+                    BPF_AND => a & src,
+                    BPF_XOR => a ^ src,
+                    // The kernel masks the shift count.
+                    BPF_LSH => a << (src & 31),
+                    BPF_RSH => a >> (src & 31),
+                    BPF_NEG => a.wrapping_neg(),
+                    _ => return 0,
+                };
+            }
+            BPF_JMP => {
+                let op = insn.code & 0xf0;
+                if op == BPF_JA {
+                    pc = match pc.checked_add(k as usize) {
+                        Some(next) => next,
+                        None => return 0,
+                    };
+                    continue;
+                }
+                let taken = match op {
+                    BPF_JEQ => a == src,
+                    BPF_JGT => a > src,
+                    BPF_JGE => a >= src,
+                    BPF_JSET => a & src != 0,
+                    _ => return 0,
+                };
+                pc += usize::from(if taken { insn.jt } else { insn.jf });
+            }
+            BPF_RET => {
+                return match insn.code & 0x18 {
+                    BPF_K => k,
+                    BPF_A => a,
+                    _ => 0,
+                }
+            }
+            BPF_MISC => match insn.code & 0xf8 {
+                BPF_TAX => x = a,
+                BPF_TXA => a = x,
+                _ => return 0,
+            },
+            _ => return 0,
+        }
+    }
+    0
+}
+
+/// The program in `tcpdump -d`'s notation, one instruction per line.
+pub fn dump(program: &[BpfInsn]) -> String {
+    let mut out = String::new();
+    for (pc, insn) in program.iter().enumerate() {
+        let k = insn.k;
+        let size = match insn.code & 0x18 {
+            BPF_H => "h",
+            BPF_B => "b",
+            _ => "",
+        };
+        let alu = |op: u16| match op {
+            BPF_ADD => "add",
+            BPF_SUB => "sub",
+            BPF_MUL => "mul",
+            BPF_DIV => "div",
+            BPF_MOD => "mod",
+            BPF_OR => "or",
+            BPF_AND => "and",
+            BPF_XOR => "xor",
+            BPF_LSH => "lsh",
+            BPF_RSH => "rsh",
+            _ => "alu?",
+        };
+        let (op, operand, jumps): (String, String, Option<(usize, usize)>) = match insn.code & 0x07
+        {
+            BPF_LD => {
+                let operand = match insn.code & 0xe0 {
+                    BPF_IMM => format!("#{k:#x}"),
+                    BPF_MEM => format!("M[{k}]"),
+                    BPF_LEN => "#pktlen".to_string(),
+                    BPF_ABS if (k as i32) < 0 => {
+                        format!("[{}]", k as i32)
+                    }
+                    BPF_ABS => format!("[{k}]"),
+                    BPF_IND => format!("[x + {k}]"),
+                    _ => "?".to_string(),
+                };
+                (format!("ld{size}"), operand, None)
+            }
+            BPF_LDX => {
+                let operand = match insn.code & 0xe0 {
+                    BPF_IMM => format!("#{k:#x}"),
+                    BPF_MEM => format!("M[{k}]"),
+                    BPF_LEN => "#pktlen".to_string(),
+                    BPF_MSH => format!("4*([{k}]&0xf)"),
+                    _ => "?".to_string(),
+                };
+                (format!("ldx{size}"), operand, None)
+            }
+            BPF_ST => ("st".to_string(), format!("M[{k}]"), None),
+            BPF_STX => ("stx".to_string(), format!("M[{k}]"), None),
+            BPF_ALU => {
+                let op = insn.code & 0xf0;
+                if op == BPF_NEG {
+                    ("neg".to_string(), String::new(), None)
+                } else if insn.code & BPF_X != 0 {
+                    (alu(op).to_string(), "x".to_string(), None)
+                } else {
+                    (alu(op).to_string(), format!("#{k}"), None)
+                }
+            }
+            BPF_JMP => {
+                let op = insn.code & 0xf0;
+                if op == BPF_JA {
+                    ("ja".to_string(), format!("{}", pc + 1 + k as usize), None)
+                } else {
+                    let name = match op {
+                        BPF_JEQ => "jeq",
+                        BPF_JGT => "jgt",
+                        BPF_JGE => "jge",
+                        BPF_JSET => "jset",
+                        _ => "j?",
+                    };
+                    let operand = if insn.code & BPF_X != 0 {
+                        "x".to_string()
+                    } else {
+                        format!("#{k:#x}")
+                    };
+                    (
+                        name.to_string(),
+                        operand,
+                        Some((pc + 1 + usize::from(insn.jt), pc + 1 + usize::from(insn.jf))),
+                    )
+                }
+            }
+            BPF_RET => {
+                let operand = if insn.code & 0x18 == BPF_A {
+                    "a".to_string()
+                } else {
+                    format!("#{k}")
+                };
+                ("ret".to_string(), operand, None)
+            }
+            _ => {
+                let op = if insn.code & 0xf8 == BPF_TXA {
+                    "txa"
+                } else {
+                    "tax"
+                };
+                (op.to_string(), String::new(), None)
+            }
+        };
+        let line = match jumps {
+            Some((jt, jf)) => format!("({pc:03}) {op:<8} {operand:<16} jt {jt}\tjf {jf}"),
+            None => format!("({pc:03}) {op:<8} {operand}"),
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
