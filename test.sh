@@ -24,3 +24,9 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --release
+
+# Fuzz smoke run: every target for 30 s from the committed corpus (new inputs go to
+# a scratch directory). fuzz/run.sh installs cargo-fuzz when it is missing.
+fuzz_scratch=$(mktemp -d)
+trap 'rm -rf "$fuzz_scratch"' EXIT
+FUZZ_NEW_INPUTS="$fuzz_scratch" bash fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-30}"
