@@ -65,3 +65,9 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --quiet --features python -- -D warnings
 cargo test --release
 cargo test --release --features python
+
+# Fuzz smoke run: every target for 30 s from the committed corpus (new inputs go to
+# a scratch directory). fuzz/run.sh installs cargo-fuzz when it is missing.
+fuzz_scratch=$(mktemp -d)
+trap 'rm -rf "$fuzz_scratch"' EXIT
+FUZZ_NEW_INPUTS="$fuzz_scratch" bash fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-30}"

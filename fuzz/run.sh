@@ -5,6 +5,9 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
+# With FUZZ_NEW_INPUTS=DIR, new inputs go to DIR/TARGET and the committed corpus is
+# only read (what the test suite's smoke run does).
+#
 # cargo-fuzz needs nightly-only flags (-Zsanitizer=address...): RUSTC_BOOTSTRAP=1 lets
 # the installed stable toolchain accept them.
 set -euo pipefail
@@ -24,9 +27,11 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 cargo fuzz build -O >/dev/null
 
+new_inputs=${FUZZ_NEW_INPUTS:-corpus}
 for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t"
-    dirs=("corpus/$t")
+    mkdir -p "$new_inputs/$t" "corpus/$t"
+    dirs=("$new_inputs/$t")
+    [ "$new_inputs" = corpus ] || dirs+=("corpus/$t")
     [ -d "seeds/$t" ] && dirs+=("seeds/$t")
     # The capture target starts from the conformance captures themselves.
     if [ "$t" = capture ] && [ -d ../../shared/conformance/pcaps ]; then

@@ -220,6 +220,39 @@ pub fn after_second_word(line: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    /// The rule of `header_value` written the plain way: each line in turn.
+    fn header_value_by_lines<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        let mut start = 0;
+        loop {
+            if let Some(v) = value_if_named(&block[start..], name) {
+                return Some(v);
+            }
+            start += block[start..].iter().position(|&b| b == b'\n')? + 1;
+        }
+    }
+
+    #[test]
+    fn header_lookup_agrees_with_the_line_by_line_rule() {
+        let alphabet = b"\n\r: \tAaCcx";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let block: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i % 60)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            for name in [&b"a"[..], b"ac", b"x", b""] {
+                assert_eq!(
+                    header_value(&block, name),
+                    header_value_by_lines(&block, name),
+                    "{block:?} {name:?}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -277,8 +277,9 @@ fn pair(n: u64) -> [u8; 2] {
     [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
 }
 
-/// Writes `n` in decimal at the end of `buf`; returns where the digits start.
-fn digits_into(buf: &mut [u8; 20], n: u64) -> usize {
+/// Writes `n` in decimal at the end of `buf` (at least 20 bytes); returns where the
+/// digits start.
+fn digits_into(buf: &mut [u8], n: u64) -> usize {
     let mut i = buf.len();
     let mut v = n;
     while v >= 100 {
@@ -306,16 +307,20 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
 /// Appends a duration (or a timestamp since the epoch) given in microseconds as
 /// `[-]S.uuuuuu` (SPEC §4).
 pub(crate) fn write_micros(out: &mut Vec<u8>, us: i64) {
-    if us < 0 {
-        out.push(b'-');
-    }
     let abs = us.unsigned_abs();
-    write_u64(out, abs / 1_000_000);
     let frac = abs % 1_000_000;
     let [a, b] = pair(frac / 10_000);
     let [c, d] = pair(frac / 100);
     let [e, f] = pair(frac);
-    out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
+    // Sign, seconds and fraction are assembled in one buffer and copied once.
+    let mut buf = [0u8; 28];
+    let mut start = digits_into(&mut buf[..21], abs / 1_000_000);
+    buf[21..].copy_from_slice(&[b'.', a, b, c, d, e, f]);
+    if us < 0 {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    out.extend_from_slice(&buf[start..]);
 }
 
 /// Appends an address: dotted quad for IPv4 (by hand: `fmt` costs more than the
