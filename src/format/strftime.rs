@@ -287,8 +287,14 @@ impl TimeFormat {
             return false;
         }
         if self.micros {
-            out.push(b'.');
-            push_padded(out, u64::from(ts.subsec_micros()), 6, b'0');
+            // `.` and six digits, built in place (every record of the default format).
+            let mut text = *b".000000";
+            let mut v = ts.subsec_micros();
+            for d in text[1..].iter_mut().rev() {
+                *d = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            out.extend_from_slice(&text);
         }
         true
     }
