@@ -21,6 +21,7 @@ pub mod decode;
 pub mod exchange;
 pub mod flow;
 pub mod format;
+pub mod hugepages;
 pub mod output;
 pub mod run;
 pub mod time;

@@ -126,6 +126,11 @@ impl PhaseBytes {
         };
         budget.refused += (wanted - take) as u64;
         budget.used += take;
+        if buffer.capacity() == 0 && take > 0 {
+            // Room for a response as large as the request: most exchanges then need
+            // one allocation instead of an allocation and a reallocation.
+            buffer.reserve(take * 2);
+        }
         buffer.extend_from_slice(&keep[..take]);
         let kept = before + take;
         self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
@@ -314,7 +319,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
             FlowEventKind::Opening { client, server } => {
                 let idx = conn as usize;
                 if self.conns.len() <= idx {
-                    self.conns.resize_with(idx + 1, || None);
+                    crate::hugepages::resize_with(&mut self.conns, idx + 1, || None);
                 }
                 self.conns[idx] = Some(ConnExchange::new(client, server, ts));
                 Ok(())

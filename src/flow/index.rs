@@ -128,7 +128,10 @@ impl Index {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![EMPTY; self.entries.len() * 2];
+        let len = self.entries.len() * 2;
+        let mut doubled = Vec::with_capacity(len);
+        crate::hugepages::advise(&doubled);
+        doubled.resize(len, EMPTY);
         let old = std::mem::replace(&mut self.entries, doubled);
         for e in old.into_iter().filter(|&e| e != EMPTY) {
             self.place(e);

@@ -321,7 +321,7 @@ impl FlowTable {
                 id
             }
             None => {
-                self.slots.push(Some(conn));
+                crate::hugepages::push(&mut self.slots, Some(conn));
                 // The free list can come to hold every slot: grow it with them rather
                 // than while connections close, when a large reallocation makes the
                 // allocator walk every small block freed so far.
