@@ -270,6 +270,38 @@ mod tests {
     }
 
     #[test]
+    fn the_incremental_scan_finds_header_split_s_end_in_random_pieces() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..50_000 {
+            let len = (next() % 40) as usize;
+            let data: Vec<u8> = (0..len).map(|_| b"\r\nx"[(next() % 3) as usize]).collect();
+            let (header_len, _) = header_split(&data);
+            let expected = (header_len < data.len()).then_some(header_len);
+            // Up to three pieces, as data events may cut anywhere.
+            let mut cuts = [(next() as usize) % (len + 1), (next() as usize) % (len + 1)];
+            cuts.sort_unstable();
+            let mut scan = HeaderEndScan::default();
+            let mut found = None;
+            let mut start = 0;
+            for end in [cuts[0], cuts[1], len] {
+                if let Some(at) = scan.scan(&data[start..end]) {
+                    assert!(found.is_none(), "found twice in {data:?}");
+                    found = Some(start + at);
+                }
+                start = end;
+            }
+            assert_eq!(found, expected, "{data:?} cut at {cuts:?}");
+            assert_eq!(scan.found(), expected.is_some());
+        }
+    }
+
+    #[test]
     fn first_line_stops_at_the_first_cr() {
         assert_eq!(
             first_line(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
