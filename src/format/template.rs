@@ -103,11 +103,28 @@ impl Matcher {
     }
 }
 
+/// Longest literal stored as [`Op::ShortLiteral`].
+pub(crate) const SHORT_LITERAL: usize = 16;
+
+/// The op printing `text`.
+fn literal_op(text: Vec<u8>) -> Op {
+    if text.len() <= SHORT_LITERAL {
+        let mut padded = [0; SHORT_LITERAL];
+        padded[..text.len()].copy_from_slice(&text);
+        Op::ShortLiteral(padded, text.len() as u8)
+    } else {
+        Op::Literal(text.into())
+    }
+}
+
 /// One step of rendering.
 #[derive(Debug)]
 pub(crate) enum Op {
     /// Literal text (adjacent literals, `%tab`, `%newline` and `%%` merged).
     Literal(Box<[u8]>),
+    /// Literal text of at most [`SHORT_LITERAL`] bytes (most separators), padded so
+    /// that rendering copies a fixed-size array.
+    ShortLiteral([u8; SHORT_LITERAL], u8),
     /// A value with no parameter or an optional not-found override.
     Value {
         key: Key,
@@ -176,7 +193,7 @@ impl Template {
                 literal.extend_from_slice(text.as_bytes());
             } else {
                 if !literal.is_empty() {
-                    ops.push(Op::Literal(std::mem::take(&mut literal).into()));
+                    ops.push(literal_op(std::mem::take(&mut literal)));
                 }
                 let mut op = build_op(key, param_text, &format[i..next])?;
                 if let Op::Python { slot, .. } = &mut op {
@@ -188,7 +205,7 @@ impl Template {
             i = next;
         }
         if !literal.is_empty() {
-            ops.push(Op::Literal(literal.into()));
+            ops.push(literal_op(literal));
         }
         let needs = needs_of(&ops);
         let python = ops.iter().any(|op| matches!(op, Op::Python { .. }));
@@ -345,7 +362,9 @@ fn needs_of(ops: &[Op]) -> Needs {
             },
             Op::Word { dir, .. } | Op::HeaderValue { dir, .. } => (*dir, false, true, 0),
             Op::Grep { dir, header, .. } => (*dir, !header, *header, 0),
-            Op::Literal(_) | Op::Timestamp { .. } | Op::Python { .. } => continue,
+            Op::Literal(_) | Op::ShortLiteral(..) | Op::Timestamp { .. } | Op::Python { .. } => {
+                continue
+            }
         };
         let r: &mut Retention = match dir {
             Dir::Request => &mut needs.request,
