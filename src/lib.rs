@@ -16,12 +16,12 @@
 //! * [`cli`]: options and configuration files; [`run`] wires the stages together.
 
 pub mod capture;
+pub mod chunked_vec;
 pub mod cli;
 pub mod decode;
 pub mod exchange;
 pub mod flow;
 pub mod format;
-pub mod hugepages;
 pub mod output;
 pub mod run;
 pub mod time;

@@ -6,6 +6,10 @@ use rustniffer::cli::{self, Request};
 use rustniffer::format::keywords_help;
 use rustniffer::run;
 
+/// See Cargo.toml for why the binary does not use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let request = match cli::parse(std::env::args_os().skip(1), keywords_help()) {
         Ok(r) => r,

@@ -5,6 +5,7 @@
 use super::http::HeaderEndScan;
 use super::record::{CloseOriginator, Exchange, Position};
 use super::{ExchangeSink, Needs, Retention};
+use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
 use crate::time::Timestamp;
@@ -240,7 +241,7 @@ impl ConnExchange {
 /// Turns flow events into exchanges for `sink`.
 pub struct ExchangeTracker<S> {
     needs: Needs,
-    conns: Vec<Option<ConnExchange>>,
+    conns: ChunkedVec<Option<ConnExchange>>,
     sink: S,
     exchanges: u64,
     budget: KeptBudget,
@@ -250,7 +251,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     pub fn new(needs: Needs, sink: S) -> Self {
         ExchangeTracker {
             needs,
-            conns: Vec::new(),
+            conns: ChunkedVec::new(),
             sink,
             exchanges: 0,
             budget: KeptBudget::default(),
@@ -319,7 +320,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
             FlowEventKind::Opening { client, server } => {
                 let idx = conn as usize;
                 if self.conns.len() <= idx {
-                    crate::hugepages::resize_with(&mut self.conns, idx + 1, || None);
+                    self.conns.resize_with(idx + 1, || None);
                 }
                 self.conns[idx] = Some(ConnExchange::new(client, server, ts));
                 Ok(())

@@ -128,10 +128,7 @@ impl Index {
     }
 
     fn grow(&mut self) {
-        let len = self.entries.len() * 2;
-        let mut doubled = Vec::with_capacity(len);
-        crate::hugepages::advise(&doubled);
-        doubled.resize(len, EMPTY);
+        let doubled = vec![EMPTY; self.entries.len() * 2];
         let old = std::mem::replace(&mut self.entries, doubled);
         for e in old.into_iter().filter(|&e| e != EMPTY) {
             self.place(e);

@@ -1,6 +1,6 @@
 //! The connection table and the TCP state machine (SPEC §3).
 //!
-//! Connections live in a slab (`Vec<Option<Conn>>`, ids reused through a free list),
+//! Connections live in a slab (`ChunkedVec<Option<Conn>>`, ids reused through a free list),
 //! are found through an index keyed by the unordered pair of endpoints (one lookup per
 //! packet, whichever side sent it), and are chained in creation order, which decides
 //! eviction (oldest first) and the end-of-capture flush.
@@ -12,10 +12,10 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use super::index::Index;
-
 use super::reassembly::{QueueBudget, Reassembler};
 use super::seq::SeqNum;
 use super::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
+use crate::chunked_vec::ChunkedVec;
 use crate::decode::{Endpoint, Segment};
 use crate::time::Timestamp;
 
@@ -175,7 +175,7 @@ pub struct FlowTable {
     /// Ids of the tracked connections, by [`PairHasher::pair`] of their endpoints.
     index: Index,
     hasher: PairHasher,
-    slots: Vec<Option<Conn>>,
+    slots: ChunkedVec<Option<Conn>>,
     free: Vec<ConnId>,
     oldest: Option<ConnId>,
     newest: Option<ConnId>,
@@ -189,7 +189,7 @@ pub struct FlowTable {
 }
 
 /// The index hash of the connection in `slots[id]` (which is occupied).
-fn conn_hash(slots: &[Option<Conn>], id: ConnId) -> u64 {
+fn conn_hash(slots: &ChunkedVec<Option<Conn>>, id: ConnId) -> u64 {
     slots
         .get(id as usize)
         .and_then(Option::as_ref)
@@ -209,7 +209,7 @@ impl FlowTable {
             config,
             index: Index::new(),
             hasher: PairHasher(foldhash::fast::RandomState::default()),
-            slots: Vec::new(),
+            slots: ChunkedVec::new(),
             free: Vec::new(),
             oldest: None,
             newest: None,
@@ -321,7 +321,7 @@ impl FlowTable {
                 id
             }
             None => {
-                crate::hugepages::push(&mut self.slots, Some(conn));
+                self.slots.push(Some(conn));
                 // The free list can come to hold every slot: grow it with them rather
                 // than while connections close, when a large reallocation makes the
                 // allocator walk every small block freed so far.
