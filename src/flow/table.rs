@@ -184,7 +184,8 @@ pub struct FlowTable {
     stats: FlowStats,
     last_ts: Timestamp,
     /// The connection of the previous packet: packets mostly come in runs of one
-    /// connection, and checking it first spares a probe of a large index.
+    /// connection, and checking it first spares hashing the endpoints and a probe of a
+    /// large index (a likely cache miss).
     recent: Option<ConnId>,
 }
 
@@ -247,18 +248,26 @@ impl FlowTable {
     ) -> std::io::Result<()> {
         self.last_ts = seg.ts;
         let (src, dst) = (&seg.key.src, &seg.key.dst);
-        let hash = self.hasher.pair(src, dst);
         let slots = &self.slots;
-        let is = |id: ConnId| {
-            slots[id as usize].as_ref().is_some_and(|c| {
-                c.hash == hash
-                    && ((c.client == *src && c.server == *dst)
-                        || (c.client == *dst && c.server == *src))
-            })
+        let same_endpoints = |c: &Conn| {
+            (c.client == *src && c.server == *dst) || (c.client == *dst && c.server == *src)
         };
-        let found = match self.recent {
-            Some(id) if is(id) => Some(id),
-            _ => self.index.find(hash, is),
+        // The previous packet's connection is compared first, before hashing: packets
+        // mostly come in runs of one connection.
+        let recent = self
+            .recent
+            .filter(|&id| slots[id as usize].as_ref().is_some_and(same_endpoints));
+        let (found, hash) = match recent {
+            Some(id) => (Some(id), None),
+            None => {
+                let hash = self.hasher.pair(src, dst);
+                let is = |id: ConnId| {
+                    slots[id as usize]
+                        .as_ref()
+                        .is_some_and(|c| c.hash == hash && same_endpoints(c))
+                };
+                (self.index.find(hash, is), Some(hash))
+            }
         };
         match found {
             Some(id) => {
@@ -266,6 +275,7 @@ impl FlowTable {
                 self.update(id, seg, sink)
             }
             None => {
+                let hash = hash.unwrap_or_else(|| self.hasher.pair(src, dst));
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
                     self.open_from_syn(hash, seg, sink)
