@@ -223,8 +223,14 @@ fn process_events<P: Pipeline>(
     });
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
+    let mut progress = source
+        .position()
+        .and_then(|_| crate::cli::progress::Progress::on_terminal());
     let outcome: std::io::Result<()> = (|| {
         loop {
+            if let Some(p) = &mut progress {
+                p.packet(|| source.position());
+            }
             match source.next_packet() {
                 Next::Packet(packet) => {
                     if let Some(f) = &filter {
@@ -249,6 +255,9 @@ fn process_events<P: Pipeline>(
         flows.finish(&mut tracker)?;
         tracker.finish()
     })();
+    if let Some(p) = &mut progress {
+        p.finish();
+    }
     match outcome {
         Ok(()) => {}
         // The reader went away (e.g. `| head`): stop quietly, as other filters do.

@@ -194,6 +194,8 @@ pub struct FileSource {
     finished: bool,
     /// Damage met while reading ahead in `open`, reported once the packets before it are out.
     damage_ahead: Option<String>,
+    /// Size of the file, when it is a regular file (for progress).
+    file_len: Option<u64>,
 }
 
 /// Opens a capture file (`"-"` = standard input) and reads everything up to the first
@@ -207,7 +209,14 @@ pub fn open(path: &str, force_snaplen: bool) -> Result<FileSource, CaptureError>
             what: path.to_string(),
             source,
         })?;
-        from_reader(file, path, force_snaplen)
+        let file_len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let mut source = from_reader(file, path, force_snaplen)?;
+        source.file_len = file_len;
+        Ok(source)
     }
 }
 
@@ -258,6 +267,7 @@ pub fn from_reader<R: Read + Send + 'static>(
         skipped_unknown_link: 0,
         finished: false,
         damage_ahead: None,
+        file_len: None,
     };
 
     match header {
@@ -611,6 +621,10 @@ impl FileSource {
 }
 
 impl PacketSource for FileSource {
+    fn position(&self) -> Option<(u64, u64)> {
+        Some((self.offset() as u64, self.file_len?))
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         if self.finished {
             return Next::End;

@@ -139,4 +139,9 @@ pub enum Next<'a> {
 /// A source of frames, read one at a time (the frame borrows the source's buffer).
 pub trait PacketSource {
     fn next_packet(&mut self) -> Next<'_>;
+
+    /// `(bytes read, total bytes)` for a source of known size (a capture file on disk).
+    fn position(&self) -> Option<(u64, u64)> {
+        None
+    }
 }

@@ -7,6 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 mod config;
 #[cfg(unix)]
+pub mod progress;
 pub mod signals;
 
 pub use config::read_config;
