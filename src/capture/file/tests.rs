@@ -1076,3 +1076,32 @@ fn corpus_special_captures_are_refused_as_the_reference_refuses_them() {
     let mut forced = open(&path("syn_snaplen_A.pcap"), true).expect("forced");
     assert_eq!(drain(&mut forced).0.len(), 10);
 }
+
+#[test]
+fn a_file_on_disk_reports_its_position_up_to_its_size() {
+    let packets: Vec<(Timestamp, &[u8])> = (0..1000).map(|i| (ts(i, 0), &[0u8; 200][..])).collect();
+    let bytes = classic(LinkType::ETHERNET, 65535, &packets);
+    let path =
+        std::env::temp_dir().join(format!("rustniffer-position-{}.pcap", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let mut source = open(path.to_str().unwrap(), false).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let total = bytes.len() as u64;
+    let mut last = 0;
+    let mut count = 0;
+    loop {
+        let (read, size) = source.position().unwrap();
+        assert_eq!(size, total);
+        assert!(read >= last && read <= total, "{read} after {last}");
+        last = read;
+        match source.next_packet() {
+            Next::Packet(_) => count += 1,
+            _ => break,
+        }
+    }
+    assert_eq!(count, 1000);
+    assert_eq!(source.position(), Some((total, total)));
+    // A stream of unknown size has no position.
+    let streamed = from_reader(io::Cursor::new(bytes), "stream", false).unwrap();
+    assert_eq!(streamed.position(), None);
+}
