@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Instruction counts (valgrind's callgrind: repeatable on a noisy machine, unlike wall
+# time) of rustniffer and of `tcpdump -r FILE -w /dev/null` on the benchmark captures.
+# Run bench/run.sh once first: it builds and writes the captures.
+#
+#   bench/instructions.sh [BINARY]      default: target/release/rustniffer
+#
+# rustniffer runs with the article format (the default format for `bulk`, as in the
+# targets). Nothing here runs in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/rustniffer-bench}
+BINARY=${1:-target/release/rustniffer}
+ARTICLE='%request.timestamp %dest.ip %dest.port c=%connection.time i=%idle.time.0 req=%request.time resp=%response.time i2=%idle.time.1 s=%session.time %connection %close.originator req_h=%request.header.connection resp_h=%response.header.connection'
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "bench/instructions.sh: valgrind is needed (apt-get install valgrind)" >&2
+    exit 1
+fi
+
+count() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        sed -n 's/.*I *refs: *//p' | tr -d ,
+}
+
+echo "| scenario | tcpdump -r -w instructions | rustniffer instructions | ratio |"
+echo "|---|---:|---:|---:|"
+for s in concurrent keepalive churn bulk; do
+    file=$DIR/$s.pcap
+    [ -f "$file" ] || { echo "bench/instructions.sh: $file missing (run bench/run.sh)" >&2; exit 1; }
+    floor=$(count tcpdump -r "$file" -w /dev/null)
+    if [ "$s" = bulk ]; then
+        ours=$(count "$BINARY" -f "$file")
+    else
+        ours=$(count "$BINARY" -f "$file" -l "$ARTICLE")
+    fi
+    awk -v s="$s" -v f="$floor" -v o="$ours" 'BEGIN { printf "| %s | %.0f | %.0f | %.2f |\n", s, f, o, o / f }'
+done
