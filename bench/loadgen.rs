@@ -30,6 +30,26 @@ const REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\nHost: bench\r\nUser-Agent: loadg
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
 
+/// Runs `work` on `threads` threads at once and prints "SECONDS TOTAL", TOTAL being the
+/// sum of what the threads return.
+fn run_workers(
+    threads: usize,
+    work: impl Fn() -> std::io::Result<usize> + Clone + Send + 'static,
+) -> std::io::Result<()> {
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads.max(1))
+        .map(|_| std::thread::spawn(work.clone()))
+        .collect();
+    let mut total = 0;
+    for worker in workers {
+        total += worker
+            .join()
+            .map_err(|_| std::io::Error::other("a worker panicked"))??;
+    }
+    println!("{:.3} {total}", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn serve(addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!("{}", listener.local_addr()?);
@@ -56,62 +76,35 @@ fn serve(addr: &str) -> std::io::Result<()> {
 
 fn drive(addr: SocketAddr, conns: usize, requests: usize, threads: usize) -> std::io::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..threads.max(1))
-        .map(|_| {
-            let next = Arc::clone(&next);
-            std::thread::spawn(move || -> std::io::Result<usize> {
-                let mut done = 0;
-                let mut response = [0u8; RESPONSE.len()];
-                while next.fetch_add(1, Ordering::Relaxed) < conns {
-                    let mut stream = TcpStream::connect(addr)?;
-                    stream.set_nodelay(true)?;
-                    for _ in 0..requests {
-                        stream.write_all(REQUEST)?;
-                        stream.read_exact(&mut response)?;
-                        done += 1;
-                    }
-                }
-                Ok(done)
-            })
-        })
-        .collect();
-    let mut exchanges = 0;
-    for worker in workers {
-        exchanges += worker
-            .join()
-            .map_err(|_| std::io::Error::other("a worker panicked"))??;
-    }
-    println!("{:.3} {exchanges}", start.elapsed().as_secs_f64());
-    Ok(())
+    run_workers(threads, move || {
+        let mut done = 0;
+        let mut response = [0u8; RESPONSE.len()];
+        while next.fetch_add(1, Ordering::Relaxed) < conns {
+            let mut stream = TcpStream::connect(addr)?;
+            stream.set_nodelay(true)?;
+            for _ in 0..requests {
+                stream.write_all(REQUEST)?;
+                stream.read_exact(&mut response)?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    })
 }
 
 fn blast(addr: SocketAddr, conns: usize, writes: usize, size: usize) -> std::io::Result<()> {
-    let start = Instant::now();
-    let workers: Vec<_> = (0..conns.max(1))
-        .map(|_| {
-            std::thread::spawn(move || -> std::io::Result<usize> {
-                let mut stream = TcpStream::connect(addr)?;
-                stream.set_nodelay(true)?;
-                let message = vec![b'x'; size.max(1)];
-                for _ in 0..writes {
-                    stream.write_all(&message)?;
-                }
-                stream.shutdown(std::net::Shutdown::Write)?;
-                // Wait for the server's close, so the whole load is over when we return.
-                let _ = stream.read(&mut [0u8; 1]);
-                Ok(writes)
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for worker in workers {
-        total += worker
-            .join()
-            .map_err(|_| std::io::Error::other("a worker panicked"))??;
-    }
-    println!("{:.3} {total}", start.elapsed().as_secs_f64());
-    Ok(())
+    run_workers(conns, move || {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let message = vec![b'x'; size.max(1)];
+        for _ in 0..writes {
+            stream.write_all(&message)?;
+        }
+        stream.shutdown(std::net::Shutdown::Write)?;
+        // Wait for the server's close, so the whole load is over when we return.
+        let _ = stream.read(&mut [0u8; 1]);
+        Ok(writes)
+    })
 }
 
 fn udp_sink(addr: &str) -> std::io::Result<()> {
@@ -124,38 +117,25 @@ fn udp_sink(addr: &str) -> std::io::Result<()> {
 }
 
 fn udp(addr: SocketAddr, threads: usize, datagrams: usize, size: usize) -> std::io::Result<()> {
-    let start = Instant::now();
-    let workers: Vec<_> = (0..threads.max(1))
-        .map(|_| {
-            std::thread::spawn(move || -> std::io::Result<usize> {
-                let local = if addr.is_ipv4() {
-                    "0.0.0.0:0"
-                } else {
-                    "[::]:0"
-                };
-                let socket = UdpSocket::bind(local)?;
-                socket.connect(addr)?;
-                let message = vec![b'u'; size.max(1)];
-                let mut sent = 0;
-                while sent < datagrams {
-                    match socket.send(&message) {
-                        Ok(_) => sent += 1,
-                        // ICMP errors from an earlier datagram, or a full queue: go on.
-                        Err(_) => std::thread::yield_now(),
-                    }
-                }
-                Ok(sent)
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for worker in workers {
-        total += worker
-            .join()
-            .map_err(|_| std::io::Error::other("a worker panicked"))??;
-    }
-    println!("{:.3} {total}", start.elapsed().as_secs_f64());
-    Ok(())
+    run_workers(threads, move || {
+        let local = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = UdpSocket::bind(local)?;
+        socket.connect(addr)?;
+        let message = vec![b'u'; size.max(1)];
+        let mut sent = 0;
+        while sent < datagrams {
+            match socket.send(&message) {
+                Ok(_) => sent += 1,
+                // ICMP errors from an earlier datagram, or a full queue: go on.
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        Ok(sent)
+    })
 }
 
 fn main() {
