@@ -90,9 +90,14 @@ fn plain_lines(capture: &str, format: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `id ARGS` prints (`-u`, `-g`, optionally a user name).
+fn id(args: &[&str]) -> String {
+    let out = Command::new("id").args(args).output().expect("id runs");
+    text(&out.stdout)
+}
+
 fn is_root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id runs");
-    text(&out.stdout).trim() == "0"
+    id(&["-u"]).trim() == "0"
 }
 
 /// A fresh directory for scripts, readable by every user (`-U nobody` imports from it).
@@ -212,20 +217,8 @@ fn user_runs_each_command_as_that_user_and_its_groups() {
         assert!(err.contains("root"), "{err}");
         return;
     }
-    let uid = text(
-        &Command::new("id")
-            .args(["-u", "nobody"])
-            .output()
-            .unwrap()
-            .stdout,
-    );
-    let gid = text(
-        &Command::new("id")
-            .args(["-g", "nobody"])
-            .output()
-            .unwrap()
-            .stdout,
-    );
+    let uid = id(&["-u", "nobody"]);
+    let gid = id(&["-g", "nobody"]);
     let records = plain_lines("c_ka_reuse_A.pcap", "%request.url");
     let expected = format!("{}{}", uid, gid).repeat(records.len());
     assert_eq!(ok(output), expected);
@@ -664,20 +657,8 @@ fn python_code_runs_as_the_user() {
         assert!(err.contains("root"), "{err}");
         return;
     }
-    let uid = text(
-        &Command::new("id")
-            .args(["-u", "nobody"])
-            .output()
-            .unwrap()
-            .stdout,
-    );
-    let gid = text(
-        &Command::new("id")
-            .args(["-g", "nobody"])
-            .output()
-            .unwrap()
-            .stdout,
-    );
+    let uid = id(&["-u", "nobody"]);
+    let gid = id(&["-g", "nobody"]);
     let urls = plain_lines("c_ka_reuse_A.pcap", "%request.url");
     let expected: String = urls
         .iter()
