@@ -4,7 +4,7 @@
 //! (run by the kernel-like interpreter) accepts exactly the frames `Filter::matches`
 //! accepts. Every program must also pass the kernel's checks.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rustniffer::capture::file;
 use rustniffer::capture::filter::bpf::{self, BpfInsn};
@@ -13,17 +13,7 @@ use rustniffer::capture::{LinkType, Next, PacketSource};
 
 #[path = "common/filter_corpus.rs"]
 mod filter_corpus;
-use filter_corpus::{framed, garbage, EXPRESSIONS};
-
-fn corpus_pcaps() -> Option<PathBuf> {
-    [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance"),
-        "/work/shared/conformance",
-    ]
-    .iter()
-    .map(|dir| Path::new(dir).join("pcaps"))
-    .find(|dir| dir.is_dir())
-}
+use filter_corpus::{corpus_pcaps, framed, garbage, EXPRESSIONS};
 
 /// (link type, captured bytes, wire length)
 type Frame = (LinkType, Vec<u8>, u32);

@@ -17,23 +17,13 @@ use rustniffer::time::Timestamp;
 
 #[path = "common/filter_corpus.rs"]
 mod filter_corpus;
-use filter_corpus::{framed, garbage, EXPRESSIONS};
+use filter_corpus::{corpus_pcaps, framed, garbage, EXPRESSIONS};
 
 fn tcpdump_available() -> bool {
     Command::new("tcpdump")
         .arg("--version")
         .output()
         .is_ok_and(|out| out.status.success())
-}
-
-fn corpus_pcaps() -> Option<PathBuf> {
-    [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance"),
-        "/work/shared/conformance",
-    ]
-    .iter()
-    .map(|dir| Path::new(dir).join("pcaps"))
-    .find(|dir| dir.is_dir())
 }
 
 /// A frame as read back: enough to recognise it in tcpdump's output.

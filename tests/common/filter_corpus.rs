@@ -3,7 +3,20 @@
 
 #![allow(dead_code)] // each test uses part of it
 
+use std::path::{Path, PathBuf};
+
 use rustniffer::capture::LinkType;
+
+/// The conformance corpus's captures, when `../shared` is there.
+pub fn corpus_pcaps() -> Option<PathBuf> {
+    [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance"),
+        "/work/shared/conformance",
+    ]
+    .iter()
+    .map(|dir| Path::new(dir).join("pcaps"))
+    .find(|dir| dir.is_dir())
+}
 
 /// The expressions compared, chosen to exercise every part of the language.
 pub const EXPRESSIONS: &[&str] = &[

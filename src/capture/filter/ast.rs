@@ -71,6 +71,16 @@ pub(super) enum TestKind {
     Vlan { id: Option<u16> },
 }
 
+/// The 32-bit words of an IPv6 address test that its mask covers, as `(index, address
+/// word, mask word)`, first word first: the evaluator and the BPF compiler compare these.
+pub(super) fn ipv6_masked_words(addr: u128, mask: u128) -> impl Iterator<Item = (u32, u32, u32)> {
+    (0..4u32).filter_map(move |word| {
+        let shift = 96 - 32 * word;
+        let mask_word = (mask >> shift) as u32;
+        (mask_word != 0).then_some((word, (addr >> shift) as u32, mask_word))
+    })
+}
+
 /// A network-layer protocol as the link layer announces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum NetProto {

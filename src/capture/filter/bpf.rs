@@ -16,8 +16,8 @@
 use std::fmt;
 
 use super::ast::{
-    ethertype, ip_protocol, ArithOp, Comparison, Dir, Expr, IpVersion, Layer, NetProto, Test,
-    TestKind, Value,
+    ethertype, ip_protocol, ipv6_masked_words, ArithOp, Comparison, Dir, Expr, IpVersion, Layer,
+    NetProto, Test, TestKind, Value,
 };
 use super::eval::Framing;
 
@@ -460,13 +460,7 @@ impl Gen {
             TestKind::Ipv6Address { dir, addr, mask } => {
                 self.require_carries(NetProto::Ipv6, vlan_tags, f);
                 self.by_direction(dir, net + 8, net + 24, t, f, &mut |gen, at, t, f| {
-                    for word in 0..4u32 {
-                        let shift = 96 - 32 * word;
-                        let mask_word = (mask >> shift) as u32;
-                        if mask_word == 0 {
-                            continue;
-                        }
-                        let addr_word = (addr >> shift) as u32;
+                    for (word, addr_word, mask_word) in ipv6_masked_words(addr, mask) {
                         gen.load_abs(4, at + 4 * u64::from(word));
                         if mask_word != u32::MAX {
                             gen.insn(BPF_ALU | BPF_AND | BPF_K, mask_word);

@@ -5,7 +5,8 @@
 //! zero, rejects the whole packet, whatever `not` or `or` surround it.
 
 use super::ast::{
-    ethertype, ip_protocol, Dir, Expr, IpVersion, Layer, NetProto, Test, TestKind, Value,
+    ethertype, ip_protocol, ipv6_masked_words, Dir, Expr, IpVersion, Layer, NetProto, Test,
+    TestKind, Value,
 };
 use crate::capture::LinkType;
 
@@ -267,13 +268,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             // IPv6: source at 8, destination at 24 (RFC 8200 §3), compared in 32-bit
             // words from the first, skipping words the prefix does not cover.
             by_direction(dir, net + 8, net + 24, |offset| {
-                for word in 0..4u32 {
-                    let shift = 96 - 32 * word;
-                    let mask_word = (mask >> shift) as u32;
-                    if mask_word == 0 {
-                        continue;
-                    }
-                    let addr_word = (addr >> shift) as u32;
+                for (word, addr_word, mask_word) in ipv6_masked_words(addr, mask) {
                     if frame.u32_at(offset + 4 * u64::from(word))? & mask_word != addr_word {
                         return Ok(false);
                     }
