@@ -6,7 +6,9 @@
 //! capture ──Packet──▶ decode ──Segment──▶ flow ──FlowEvent──▶ exchange ──Exchange──▶ format ──bytes──▶ output
 //! ```
 //!
-//! * [`capture`]: capture files (pcap, pcapng) and the packet filter.
+//! * [`capture`]: capture files (pcap, pcapng) and live interfaces.
+//! * [`filter`]: the packet filter (`-p`): tcpdump's expression language, evaluated
+//!   on each frame and compiled to classic BPF for the kernel.
 //! * [`decode`]: link layers, IPv4/IPv6, fragment reassembly, the TCP header.
 //! * [`flow`]: the connection table, the TCP state machine and in-order reassembly.
 //! * [`exchange`]: cuts connections into request/response exchanges, keeps their timings
@@ -20,6 +22,7 @@ pub mod chunked_vec;
 pub mod cli;
 pub mod decode;
 pub mod exchange;
+pub mod filter;
 pub mod flow;
 pub mod format;
 pub mod output;

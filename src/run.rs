@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use crate::capture::filter::Filter;
 use crate::capture::{file, CaptureError, Next, PacketSource};
 use crate::cli::{Input, Options};
 use crate::decode::Decoder;
 use crate::exchange::ExchangeTracker;
+use crate::filter::Filter;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{RenderOptions, Template};
 use crate::output::{python, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink};

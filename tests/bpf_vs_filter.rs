@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 
 use rustniffer::capture::file;
-use rustniffer::capture::filter::bpf::{self, BpfInsn};
-use rustniffer::capture::filter::Filter;
 use rustniffer::capture::{LinkType, Next, PacketSource};
+use rustniffer::filter::bpf::{self, BpfInsn};
+use rustniffer::filter::Filter;
 
 #[path = "common/filter_corpus.rs"]
 mod filter_corpus;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rustniffer::capture::file::{self, PcapWriter};
-use rustniffer::capture::filter::Filter;
 use rustniffer::capture::{LinkType, Next, PacketSource};
+use rustniffer::filter::Filter;
 use rustniffer::time::Timestamp;
 
 #[path = "common/filter_corpus.rs"]

@@ -1,13 +1,12 @@
-//! Capture sources: capture files (pcap, pcapng) and live interfaces (Linux); and the
-//! packet filter (`-p`), compiled once and matched against each frame.
+//! Capture sources: capture files (pcap, pcapng) and live interfaces (Linux).
 //!
 //! This module only produces frames with their link type and timestamp. It never looks
-//! inside IP or TCP (that is `decode/`), except through the filter.
+//! inside IP or TCP (that is `decode/`); the packet filter is its own module,
+//! [`crate::filter`].
 
 use crate::time::Timestamp;
 
 pub mod file;
-pub mod filter;
 #[cfg(target_os = "linux")]
 pub mod live;
 

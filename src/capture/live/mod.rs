@@ -40,8 +40,8 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::filter::bpf::{self, BpfInsn};
 use super::{CaptureError, LinkType, Next, Packet, PacketSource};
+use crate::filter::bpf::{self, BpfInsn};
 use crate::time::Timestamp;
 
 mod ring;

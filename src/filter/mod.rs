@@ -29,7 +29,7 @@ mod tests;
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::LinkType;
+use crate::capture::LinkType;
 use ast::{Expr, TestKind};
 use eval::{Frame, Framing};
 
