@@ -91,7 +91,6 @@ struct Half {
     window_shift: u8,
     /// TSval of this side's last in-order segment (RFC 7323 §5, PAWS).
     last_tsval: Option<u32>,
-    fin_acknowledged: bool,
 }
 
 impl Half {
@@ -103,7 +102,6 @@ impl Half {
             window,
             window_shift: 0,
             last_tsval: None,
-            fin_acknowledged: false,
         }
     }
 
@@ -279,7 +277,7 @@ impl FlowTable {
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
                     self.open_from_syn(hash, seg, sink)
-                } else if self.config.midstream && !f.syn() && !f.rst() {
+                } else if self.config.midstream && !f.syn() {
                     self.open_midstream(hash, seg, sink)
                 } else {
                     self.stats.unknown_packets += 1;
@@ -422,7 +420,8 @@ impl FlowTable {
     }
 
     /// SPEC §3.6: the sender of the first packet seen is the client; sequence numbers
-    /// come from that packet and its payload is taken without a window check.
+    /// come from that packet and its payload is taken without a window check (an RST
+    /// opens and closes the connection at once).
     fn open_midstream(
         &mut self,
         hash: u64,
@@ -469,6 +468,11 @@ impl FlowTable {
             streams,
             kind: FlowEventKind::Established,
         })?;
+        if seg.flags.rst() {
+            // SPEC §3.6: an RST creates the connection and closes it at once, closed by
+            // its sender; its payload is ignored as any RST's.
+            return self.close(id, Direction::FromClient, ts, true, sink);
+        }
         self.deliver(id, Direction::FromClient, seg, sink)?;
         self.after_segment(id, Direction::FromClient, seg);
         Ok(())
@@ -523,13 +527,15 @@ impl FlowTable {
 
         match conn.state {
             State::SynSent => {
-                // Before the SYN-ACK only a reset counts: the server refusing the SYN
-                // (it acknowledges the SYN), or the client giving up.
+                // Before the SYN-ACK only the server's reset refusing the SYN counts.
+                // SPEC §3.5: the client's acknowledgement point is still 0 and the server
+                // has no window yet, so rule 3 accepts only an empty segment at sequence
+                // number 0 from the server: its RST answering the SYN, with or without
+                // ACK (RFC 9293 §3.10.7.1). Nothing the client sends can be accepted.
                 let accepted = flags.rst()
-                    && match dir {
-                        Direction::FromServer => flags.ack() && ack == conn.halves[0].first_seq,
-                        Direction::FromClient => seq == conn.halves[0].first_seq,
-                    };
+                    && dir == Direction::FromServer
+                    && seq == SeqNum(0)
+                    && seg.payload.is_empty();
                 if accepted {
                     return self.close(id, dir, seg.ts, true, sink);
                 }
@@ -581,11 +587,11 @@ impl FlowTable {
                 .as_mut()
                 .expect("connection checked above");
             conn.halves[s].record_ack(ack);
-            // A FIN counts as acknowledged by the next ACK from its peer.
-            if conn.halves[r].stream.fin_delivered() {
-                conn.halves[r].fin_acknowledged = true;
-            }
-            if conn.halves[r].fin_acknowledged && conn.halves[s].fin_acknowledged {
+            // SPEC §3.5: once both FINs are delivered, the next accepted packet with ACK
+            // closes, from either side and whatever it acknowledges (a retransmitted FIN
+            // too: the capture may have missed the last ACK). Tested before this packet's
+            // own FIN is taken, so the packet delivering the second FIN does not close.
+            if conn.halves[0].stream.fin_delivered() && conn.halves[1].stream.fin_delivered() {
                 return self.close(id, dir, seg.ts, false, sink);
             }
         }

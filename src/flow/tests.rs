@@ -148,7 +148,7 @@ fn a_conversation_opens_carries_data_and_closes_with_the_first_fin_sender_as_ori
 }
 
 #[test]
-fn the_connection_closes_only_when_the_last_fin_is_acknowledged() {
+fn the_packet_that_delivers_the_second_fin_does_not_close_by_itself() {
     let mut c = Conv::new(40000);
     let mut segs = conversation(&mut c);
     segs.pop();
@@ -374,4 +374,128 @@ fn payload_on_a_syn_is_skipped_but_uses_sequence_space() {
     let (seen, _) = run(FlowConfig::default(), &segs);
     assert_eq!(seen[1], Seen::Established(0));
     assert_eq!(data(&seen, Direction::FromClient), b"PING");
+}
+
+/// The close time of the only connection, and its originator.
+fn closed(seen: &[Seen]) -> Option<(Direction, i64)> {
+    let at = seen.iter().position(|s| matches!(s, Seen::Closed(..)))?;
+    match &seen[at] {
+        Seen::Closed(_, by, _) => Some((*by, at as i64)),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_retransmitted_fin_closes_when_the_capture_missed_the_last_ack() {
+    let mut c = Conv::new(40013);
+    let mut s = conversation(&mut c);
+    // The client's final ACK never reached the capture; the server sends its FIN again.
+    s.pop();
+    s.push(c.seg(false, FA, SERVER_ISN + 7, CLIENT_ISN + 7, b""));
+    let (seen, table) = run(FlowConfig::default(), &s);
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Closed(0, Direction::FromClient, 1))
+    );
+    assert_eq!(table.tracked(), 0);
+}
+
+#[test]
+fn after_both_fins_the_next_ack_closes_from_either_side_whatever_it_acknowledges() {
+    // Simultaneous close: the FINs cross, neither acknowledges the other's FIN.
+    let mut c = Conv::new(40014);
+    let mut s = c.handshake();
+    s.push(c.seg(true, FA, CLIENT_ISN + 1, SERVER_ISN + 1, b""));
+    s.push(c.seg(false, FA, SERVER_ISN + 1, CLIENT_ISN + 1, b""));
+    // The server's next packet (not the client's ACK of its FIN) closes.
+    s.push(c.seg(false, A, SERVER_ISN + 2, CLIENT_ISN + 1, b""));
+    s.push(c.seg(true, A, CLIENT_ISN + 2, SERVER_ISN + 2, b""));
+    let (seen, _) = run(FlowConfig::default(), &s);
+    // Events: opening, established, closed at the third packet after the handshake.
+    assert_eq!(closed(&seen), Some((Direction::FromClient, 2)));
+    assert_eq!(seen.len(), 3);
+}
+
+#[test]
+fn a_packet_without_ack_after_both_fins_does_not_close() {
+    let mut c = Conv::new(40015);
+    let mut s = conversation(&mut c);
+    s.pop();
+    // A bare FIN (no ACK flag) at the client's sequence number: accepted, but no ACK.
+    s.push(c.seg(true, TcpFlags::FIN, CLIENT_ISN + 7, 0, b""));
+    let (seen, table) = run(FlowConfig::default(), &s);
+    assert_eq!(closed(&seen), None);
+    assert_eq!(table.tracked(), 1);
+}
+
+#[test]
+fn a_bare_reset_at_sequence_zero_refuses_the_syn_and_the_retry_is_tracked() {
+    let mut c = Conv::new(40016);
+    let mut s = vec![
+        c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
+        // RST without ACK, sequence number 0 (RFC 9293 §3.10.7.1).
+        c.seg(false, TcpFlags::RST, 0, 0, b""),
+    ];
+    // The retry on the same 4-tuple is a new connection with its exchange.
+    s.extend(conversation(&mut c));
+    let (seen, table) = run(FlowConfig::default(), &s);
+    assert_eq!(seen[0], Seen::Opening(0, 40016));
+    assert_eq!(seen[1], Seen::Closed(0, Direction::FromServer, 1));
+    assert_eq!(data(&seen, Direction::FromClient), b"GET /");
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Closed(0, Direction::FromClient, 1))
+    );
+    assert_eq!(table.stats().closed_by_rst, 1);
+}
+
+#[test]
+fn before_the_syn_ack_only_the_servers_reset_at_sequence_zero_counts() {
+    let mut c = Conv::new(40017);
+    let s = vec![
+        c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""),
+        // Not at the client's acknowledgement point (0): dropped.
+        c.seg(false, TcpFlags::RST | A, 12345, CLIENT_ISN + 1, b""),
+        // The client's own reset: the server has no window yet, dropped.
+        c.seg(true, TcpFlags::RST, CLIENT_ISN + 1, 0, b""),
+        c.seg(true, TcpFlags::RST | A, CLIENT_ISN + 1, 0, b""),
+    ];
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut rec = Recorder::default();
+    for seg in &s {
+        table.process(seg, &mut rec).unwrap();
+    }
+    assert_eq!(rec.0, vec![Seen::Opening(0, 40017)]);
+    // The connection stays opening until the end of the capture.
+    table.finish(&mut rec).unwrap();
+    assert_eq!(rec.0[1], Seen::Truncated(0, 1));
+}
+
+#[test]
+fn midstream_an_unknown_reset_opens_and_closes_a_connection_by_its_sender() {
+    let mut c = Conv::new(40018);
+    let rst = c.seg(false, TcpFlags::RST | A, 777, 333, b"ignored");
+    let config = FlowConfig {
+        midstream: true,
+        ..FlowConfig::default()
+    };
+    let (seen, table) = run(config, &[rst]);
+    assert_eq!(
+        seen,
+        vec![
+            Seen::Opening(0, 80),
+            Seen::Established(0),
+            Seen::Closed(0, Direction::FromClient, 1),
+        ]
+    );
+    assert_eq!(table.tracked(), 0);
+}
+
+#[test]
+fn without_midstream_an_unknown_reset_is_ignored() {
+    let mut c = Conv::new(40019);
+    let rst = c.seg(false, TcpFlags::RST | A, 777, 333, b"");
+    let (seen, table) = run(FlowConfig::default(), &[rst]);
+    assert!(seen.is_empty());
+    assert_eq!(table.stats().unknown_packets, 1);
 }
