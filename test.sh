@@ -2,7 +2,7 @@
 # The whole test suite, with its own set-up: formatting, lints, unit and integration
 # tests (the conformance corpus in ../shared/conformance included), for the default
 # build and again with the `python` feature.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")"
 
 # Set-up: tcpdump is the reference for the packet-filter differential test.
@@ -60,14 +60,83 @@ if [ ! -f ../shared/conformance/cases.tsv ] && [ -z "${RUSTNIFFER_CONFORMANCE:-}
     exit 1
 fi
 
-cargo fmt --check
-cargo clippy --all-targets --quiet -- -D warnings
-cargo clippy --all-targets --quiet --features python -- -D warnings
-cargo test --release
-cargo test --release --features python
+# The steps. Each runs to its end even when an earlier one failed, so that the closing
+# line counts everything: "N passed, N failed" over every test of every test binary,
+# plus one for each check (formatting, each lint run, each fuzz target). The exit
+# status is 0 only when nothing failed.
+#
+# Builds: the tests use the `ci` profile (Cargo.toml: optimised, no fat LTO, parallel
+# code generation), built once for the default features and once more only for the
+# test binaries that the `python` feature changes; `target/release` is left alone, so
+# `target/release/rustniffer` stays whatever `cargo build --release` made (the default
+# build, without libpython).
+passed=0
+failed=0
+failed_steps=()
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
 
-# Fuzz smoke run: every target for 30 s from the committed corpus (new inputs go to
-# a scratch directory). fuzz/run.sh installs cargo-fuzz when it is missing.
-fuzz_scratch=$(mktemp -d)
-trap 'rm -rf "$fuzz_scratch"' EXIT
-FUZZ_NEW_INPUTS="$fuzz_scratch" bash fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-30}"
+# A check: one pass or one failure.
+check() {
+    local name=$1
+    shift
+    echo "test.sh: $name"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failed_steps+=("$name")
+    fi
+}
+
+# cargo test: adds up the "test result:" lines of every test binary it ran; a binary
+# that died before its result line, or a build failure, counts as one failure.
+cargo_tests() {
+    local name=$1
+    shift
+    local log="$log_dir/test.log"
+    echo "test.sh: $name"
+    local status=0
+    cargo test --profile ci --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+    local sums
+    sums=$(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$log" |
+        awk '{p += $1; f += $2} END {print p + 0, f + 0}')
+    local p=${sums% *} f=${sums#* }
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        failed=$((failed + 1))
+    fi
+    if [ "$status" -ne 0 ]; then
+        failed_steps+=("$name")
+    fi
+}
+
+check "formatting (cargo fmt --check)" cargo fmt --check
+check "lints, default features" cargo clippy --all-targets --quiet -- -D warnings
+check "lints, feature python" cargo clippy --all-targets --quiet --features python -- -D warnings
+cargo_tests "tests, default features"
+cargo_tests "tests, feature python (the library, the binary and the tests it changes)" \
+    --features python --lib --bins --test extensions --test conformance
+
+# Fuzz smoke run: every target for 30 s from the committed corpus (new inputs go to a
+# scratch directory). fuzz/run.sh installs cargo-fuzz when it is missing, builds every
+# target once, and stops at the first crash.
+fuzz_scratch="$log_dir/fuzz"
+mkdir -p "$fuzz_scratch"
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-fuzz (the fuzz smoke run)"
+    cargo install --locked --quiet cargo-fuzz
+fi
+fuzz_targets=$(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list)
+check "fuzz targets build" bash -c 'cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O >/dev/null'
+for target in $fuzz_targets; do
+    check "fuzz smoke run: $target" env FUZZ_NEW_INPUTS="$fuzz_scratch" \
+        bash fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-30}" "$target"
+done
+
+if [ ${#failed_steps[@]} -gt 0 ]; then
+    printf 'test.sh: failed: %s\n' "${failed_steps[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
