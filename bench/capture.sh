@@ -51,7 +51,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v tcpdump >/dev/null || { echo "capture.sh: tcpdump is missing" >&2; exit 1; }
 
-cargo build --release --quiet --bin rustniffer --example loadgen
+# Two builds: examples turn on the `testing` feature, the measured binary stays as shipped.
+cargo build --release --quiet --bin rustniffer
+cargo build --release --quiet --example loadgen
 RUSTNIFFER=$PWD/target/release/rustniffer
 LOADGEN=$PWD/target/release/examples/loadgen
 TMP=$(mktemp -d)

@@ -15,12 +15,10 @@ use crate::output::{python, Extensions, Output, Pipeline, RecordSink, TemplateSi
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
 #[derive(Debug)]
 pub enum RunError {
-    Usage(String),
     Format(String),
     Filter(String),
     Capture(CaptureError),
     Output(std::io::Error),
-    Unsupported(String),
     /// `-e`, `-U`, `-P`, `%python` (SPEC §7).
     Extension(String),
 }
@@ -28,8 +26,7 @@ pub enum RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Usage(m) | RunError::Format(m) | RunError::Filter(m) => f.write_str(m),
-            RunError::Unsupported(m) | RunError::Extension(m) => f.write_str(m),
+            RunError::Format(m) | RunError::Filter(m) | RunError::Extension(m) => f.write_str(m),
             RunError::Capture(e) => write!(f, "{e}"),
             RunError::Output(e) => write!(f, "writing output: {e}"),
         }

@@ -26,11 +26,13 @@ use super::{CaptureError, LinkType, Next, Packet, PacketSource};
 use crate::time::Timestamp;
 
 mod pcapng;
+#[cfg(any(test, feature = "testing"))]
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "testing"))]
 pub use writer::PcapWriter;
 
 /// The largest captured length accepted for one packet: libpcap's `MAXIMUM_SNAPLEN`
@@ -390,11 +392,13 @@ impl<R: Read> Read for ErrorKeepingReader<R> {
 
 impl FileSource {
     /// The link type of the file (pcapng: of its first interface).
+    #[cfg(test)]
     pub fn link_type(&self) -> LinkType {
         self.link
     }
 
     /// The snapshot length of the file header (pcapng: of the first interface; 0 = none).
+    #[cfg(test)]
     pub fn snaplen(&self) -> u32 {
         self.snaplen
     }

@@ -14,12 +14,8 @@ pub use config::read_config;
 
 pub use crate::format::{Encoding, DEFAULT_FORMAT, RAW_FORMAT};
 
-/// Default `-s`: far above justniffer's 16384, which silently lost exchanges beyond
-/// 12,289 concurrent connections.
-pub const DEFAULT_MAX_STREAMS: usize = 1 << 20;
-
-/// Default `-d`.
-pub const DEFAULT_MAX_FRAGMENTED_HOSTS: usize = 1024;
+pub use crate::decode::DEFAULT_MAX_FRAGMENTED_HOSTS;
+pub use crate::flow::DEFAULT_MAX_STREAMS;
 
 /// Default and largest `--buffer-size` (MiB of kernel ring for live capture).
 pub const DEFAULT_BUFFER_MB: usize = 32;

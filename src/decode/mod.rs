@@ -85,6 +85,7 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
+#[cfg(any(test, feature = "testing"))]
 pub mod build;
 mod frag;
 mod ip;

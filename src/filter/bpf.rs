@@ -808,6 +808,7 @@ fn resolve(items: &[Item], labels: usize) -> Compiled<Vec<BpfInsn>> {
 /// Checks a program as the kernel does before attaching it (`bpf_check_classic`): length,
 /// known opcodes, jumps inside the program, scratch words in range, no constant division
 /// by zero or shift by 32 or more, and a return at the end.
+#[cfg(any(test, feature = "testing"))]
 pub fn validate(program: &[BpfInsn]) -> Result<(), String> {
     if program.is_empty() || program.len() > BPF_MAXINSNS {
         return Err(format!("{} instructions", program.len()));
@@ -873,6 +874,7 @@ pub fn validate(program: &[BpfInsn]) -> Result<(), String> {
 /// present" (which reads 0: frames here carry their tags inline), a division by zero, a
 /// jump out of the program or an unknown opcode reject. `X + k` of an indirect load
 /// wraps at 32 bits, and shift counts are masked to 5 bits, as in the kernel.
+#[cfg(any(test, feature = "testing"))]
 pub fn run(program: &[BpfInsn], frame: &[u8], wire_len: u32) -> u32 {
     let load = |offset: i64, size: u16| -> Option<u32> {
         let start = usize::try_from(offset).ok()?;
@@ -1013,6 +1015,7 @@ pub fn run(program: &[BpfInsn], frame: &[u8], wire_len: u32) -> u32 {
 }
 
 /// The program in `tcpdump -d`'s notation, one instruction per line.
+#[cfg(any(test, feature = "testing"))]
 pub fn dump(program: &[BpfInsn]) -> String {
     let mut out = String::new();
     for (pc, insn) in program.iter().enumerate() {

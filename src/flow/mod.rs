@@ -10,7 +10,7 @@ pub mod seq;
 mod table;
 
 pub use reassembly::QueueBudget;
-pub use table::{FlowConfig, FlowStats, FlowTable};
+pub use table::{FlowConfig, FlowStats, FlowTable, DEFAULT_MAX_STREAMS};
 
 use crate::decode::Endpoint;
 use crate::time::Timestamp;

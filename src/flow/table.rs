@@ -25,6 +25,10 @@ const MAX_WINDOW_SHIFT: u8 = 14;
 /// Window advertised to the peer's check for a half we have not seen yet (`-m`).
 const UNKNOWN_WINDOW: u16 = u16::MAX;
 
+/// Default `-s`: far above justniffer's 16384, which silently lost exchanges beyond
+/// 12,289 concurrent connections.
+pub const DEFAULT_MAX_STREAMS: usize = 1 << 20;
+
 /// The table's limits and modes.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowConfig {
@@ -41,7 +45,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            max_streams: 1 << 20,
+            max_streams: DEFAULT_MAX_STREAMS,
             midstream: false,
             // A gap is normally filled within one window; 4 MiB covers large scaled
             // windows while keeping a hostile stream of never-filled gaps cheap.
@@ -583,9 +587,10 @@ impl FlowTable {
                     kind: FlowEventKind::Established,
                 })?;
             }
-            let conn = self.slots[id as usize]
-                .as_mut()
-                .expect("connection checked above");
+            // The sink cannot remove connections: `id` is still occupied.
+            let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+                return Ok(());
+            };
             conn.halves[s].record_ack(ack);
             // SPEC §3.5: once both FINs are delivered, the next accepted packet with ACK
             // closes, from either side and whatever it acknowledges (a retransmitted FIN

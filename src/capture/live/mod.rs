@@ -317,11 +317,6 @@ impl LiveSource {
         })
     }
 
-    /// The link type of the frames yielded.
-    pub fn link(&self) -> LinkType {
-        self.link
-    }
-
     /// One line for the user: interface, link type and ring size.
     pub fn description(&self) -> String {
         let link = match self.link {
