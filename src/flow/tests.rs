@@ -499,3 +499,21 @@ fn without_midstream_an_unknown_reset_is_ignored() {
     assert!(seen.is_empty());
     assert_eq!(table.stats().unknown_packets, 1);
 }
+
+#[test]
+fn midstream_a_syn_ack_seen_first_does_not_make_its_sender_the_client() {
+    // SPEC §3.6 and §9: a SYN-ACK is a SYN packet, which never opens a mid-stream
+    // connection; the client's next packet does, with the client as client.
+    let mut c = Conv::new(40020);
+    let segs = vec![
+        c.seg(false, TcpFlags::SYN | A, SERVER_ISN, CLIENT_ISN + 1, b""),
+        c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"GET /"),
+    ];
+    let config = FlowConfig {
+        midstream: true,
+        ..FlowConfig::default()
+    };
+    let (seen, _) = run(config, &segs);
+    assert_eq!(seen[0], Seen::Opening(0, 40020));
+    assert_eq!(data(&seen, Direction::FromClient), b"GET /");
+}
