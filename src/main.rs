@@ -1,8 +1,9 @@
 //! The `rustniffer` command: parse options, run, turn errors into one line and exit 1.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use rustniffer::cli::{self, Request};
+use rustniffer::cli::{self, Request, SummaryMode};
 use rustniffer::format::keywords_help;
 use rustniffer::run;
 
@@ -31,8 +32,15 @@ fn main() -> ExitCode {
     };
     match run::run(&options) {
         Ok(summary) => {
-            for note in summary.notes {
-                eprintln!("rustniffer: {note}");
+            // A closed standard error must not turn a finished run into a panic.
+            let mut err = std::io::stderr().lock();
+            if options.summary != SummaryMode::Quiet {
+                for note in &summary.notes {
+                    let _ = writeln!(err, "rustniffer: {note}");
+                }
+            }
+            for line in cli::summary::render(&summary.stats, options.summary) {
+                let _ = writeln!(err, "{line}");
             }
             ExitCode::SUCCESS
         }

@@ -35,11 +35,112 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// What a finished run reports on standard error.
+/// What a finished run reports on standard error: warnings, then the summary.
 #[derive(Debug, Default)]
 pub struct Summary {
-    /// Lines to print (warnings and counters worth a user's attention).
+    /// Warnings that are not counters (e.g. a damaged capture file), one line each.
     pub notes: Vec<String>,
+    /// Every counter of the run, for the end-of-run summary ([`crate::cli::summary`]).
+    pub stats: RunStats,
+}
+
+/// Every figure of a run, filled from the stages' counters at its end: plain data, so
+/// that the text summary ([`crate::cli::summary::render`]) and any later sink (JSON,
+/// metrics) read the same values. Counts are of packets unless the name says bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Packets the capture gave (before the filter).
+    pub packets_read: u64,
+    /// Packets the `-p` filter rejected.
+    pub filtered_out: u64,
+    /// Frames whose link layer carries something other than IP (ignored).
+    pub not_ip: u64,
+    /// IP datagrams that carry something other than TCP (ignored).
+    pub not_tcp: u64,
+    /// Frames cut by the snapshot length before the end of their IP datagram.
+    pub truncated: u64,
+    /// Frames whose headers contradict themselves.
+    pub malformed: u64,
+    /// IP fragments of datagrams that may carry TCP, taken into reassembly.
+    pub fragments: u64,
+    /// Datagrams rebuilt from fragments.
+    pub datagrams_reassembled: u64,
+    /// Fragments lost because their host was pushed out of the `-d` table.
+    pub fragments_lost_hosts: u64,
+    /// Fragments lost to the byte bounds (per host, in all) or too many pieces.
+    pub fragments_lost_size: u64,
+    /// Fragments lost because their datagram saw no new fragment for 30 s.
+    pub fragments_lost_timeout: u64,
+    /// Fragments that overlap inconsistently, contradict their datagram's length, or
+    /// carry nothing.
+    pub fragments_lost_invalid: u64,
+    /// Fragments still waiting for the rest of their datagram at the end.
+    pub fragments_incomplete: u64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Segments of no tracked connection that could not start one (e.g. the SYN was
+    /// not seen and `-m` is off).
+    pub segments_no_connection: u64,
+    /// Segments outside the receiver's window.
+    pub segments_out_of_window: u64,
+    /// Segments refused by the timestamp check (PAWS).
+    pub segments_paws: u64,
+    /// Connections tracked.
+    pub connections: u64,
+    /// Of those, picked up mid-stream (`-m`).
+    pub connections_midstream: u64,
+    /// Connections evicted to make room (`-s`); their records say `timedout`.
+    pub connections_evicted: u64,
+    /// Connections still open at the end, reported `truncated`.
+    pub connections_open_at_end: u64,
+    /// Most connections tracked at once.
+    pub connections_peak: u64,
+    /// Out-of-order payload bytes discarded because waiting data reached its bound,
+    /// and the segments they came in.
+    pub out_of_order_discarded_bytes: u64,
+    pub out_of_order_discarded_segments: u64,
+    /// Out-of-order payload bytes never delivered: the gap before them never filled.
+    pub out_of_order_undelivered_bytes: u64,
+    /// Payload bytes the format needed but that the exchange bounds refused to keep.
+    pub payload_not_kept_bytes: u64,
+    /// Records rendered (printed, or given to `-e`/`-P`).
+    pub records: u64,
+    /// Records the `-e` command failed on (or could not start for).
+    pub command_failures: u64,
+    /// The `-e` command, to name it.
+    pub command: Option<String>,
+    /// `-s` and `-d`, to explain the evictions and fragment losses.
+    pub max_streams: u64,
+    pub max_fragmented_hosts: u64,
+    /// Live capture only: the kernel's counters.
+    pub kernel: Option<KernelStats>,
+}
+
+/// A live capture's counters from the kernel and the ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Packets the ring delivered.
+    pub captured: u64,
+    /// Packets the kernel dropped because the ring was full.
+    pub dropped: u64,
+    /// Ring blocks or frames with impossible offsets, skipped.
+    pub malformed: u64,
+}
+
+impl RunStats {
+    /// Connections tracked at once at most before eviction starts: `3*N/4 + 1` (`-s N`).
+    pub fn tracked_limit(&self) -> u64 {
+        self.max_streams.saturating_mul(3) / 4 + 1
+    }
+
+    /// Fragments lost, all reasons together.
+    pub fn fragments_lost(&self) -> u64 {
+        self.fragments_lost_hosts
+            + self.fragments_lost_size
+            + self.fragments_lost_timeout
+            + self.fragments_lost_invalid
+            + self.fragments_incomplete
+    }
 }
 
 /// Everything built from the options before the first packet: errors surface here.
@@ -118,7 +219,7 @@ fn process_with_extensions(
 /// Live capture (SPEC §1, §6). SIGINT/SIGTERM make the source end (after it read what
 /// the kernel had already captured), so `process` reports every open connection as
 /// `truncated` and the exit status is 0. Records are flushed one by one. The kernel's
-/// counters become the last note on standard error.
+/// counters join the end-of-run summary.
 #[cfg(target_os = "linux")]
 fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> {
     use crate::capture::live::{self, LiveConfig, LiveSource};
@@ -160,16 +261,11 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
     eprintln!("rustniffer: listening on {}", source.description());
     let mut summary = process_with_extensions(&mut source, options, prepared, true)?;
     let stats = source.stats();
-    if stats.malformed > 0 {
-        summary.notes.push(format!(
-            "warning: {} malformed ring block(s) or frame(s) skipped",
-            stats.malformed
-        ));
-    }
-    summary.notes.push(format!(
-        "{} packets captured, {} dropped by the kernel",
-        stats.captured, stats.dropped
-    ));
+    summary.stats.kernel = Some(KernelStats {
+        captured: stats.captured,
+        dropped: stats.dropped,
+        malformed: stats.malformed,
+    });
     Ok(summary)
 }
 
@@ -258,39 +354,45 @@ fn process_events<P: Pipeline>(
     match outcome {
         Ok(()) => {}
         // The reader went away (e.g. `| head`): stop quietly, as other filters do.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(summary),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(RunError::Output(e)),
     }
-    let stats = flows.stats();
-    if stats.evicted > 0 {
-        summary.notes.push(format!(
-            "{} connection(s) evicted because more than {} were open at once (-s {}); their records say 'timedout'",
-            stats.evicted,
-            options.max_streams.saturating_mul(3) / 4 + 1,
-            options.max_streams
-        ));
-    }
+    let decoded = decoder.stats();
+    let flow = flows.stats();
     let budget = flows.queue_budget();
-    if budget.discarded_bytes > 0 {
-        summary.notes.push(format!(
-            "{} out-of-order byte(s) in {} segment(s) discarded: waiting data exceeded its bound",
-            budget.discarded_bytes, budget.discarded_segments
-        ));
-    }
-    if budget.abandoned_bytes > 0 {
-        summary.notes.push(format!(
-            "{} out-of-order byte(s) never delivered: the gap before them was never filled",
-            budget.abandoned_bytes
-        ));
-    }
-    if tracker.refused_bytes() > 0 {
-        summary.notes.push(format!(
-            "{} payload byte(s) not kept for the format: an exchange phase exceeded {} MiB, or all pending exchanges {} MiB",
-            tracker.refused_bytes(),
-            crate::exchange::MAX_KEPT_PER_PHASE >> 20,
-            crate::exchange::MAX_KEPT_TOTAL >> 20
-        ));
-    }
-    let _ = filtered_out;
+    summary.stats = RunStats {
+        packets_read: filtered_out + decoded.frames,
+        filtered_out,
+        not_ip: decoded.non_ip,
+        not_tcp: decoded.non_tcp,
+        truncated: decoded.truncated,
+        malformed: decoded.malformed,
+        fragments: decoded.fragments,
+        datagrams_reassembled: decoded.datagrams_reassembled,
+        fragments_lost_hosts: decoded.fragments_discarded_hosts,
+        fragments_lost_size: decoded.fragments_discarded_size,
+        fragments_lost_timeout: decoded.fragments_discarded_timeout,
+        fragments_lost_invalid: decoded.fragments_discarded_invalid,
+        fragments_incomplete: decoded.fragments_pending,
+        tcp_segments: decoded.tcp_segments,
+        segments_no_connection: flow.unknown_packets,
+        segments_out_of_window: flow.out_of_window,
+        segments_paws: flow.paws_dropped,
+        connections: flow.connections,
+        connections_midstream: flow.midstream_connections,
+        connections_evicted: flow.evicted,
+        connections_open_at_end: flow.open_at_end,
+        connections_peak: flow.peak_tracked as u64,
+        out_of_order_discarded_bytes: budget.discarded_bytes,
+        out_of_order_discarded_segments: budget.discarded_segments,
+        out_of_order_undelivered_bytes: budget.abandoned_bytes,
+        payload_not_kept_bytes: tracker.refused_bytes(),
+        records: tracker.records(),
+        command_failures: tracker.record_failures(),
+        command: options.execute.clone(),
+        max_streams: options.max_streams as u64,
+        max_fragmented_hosts: options.max_fragmented_hosts as u64,
+        kernel: None,
+    };
     Ok(summary)
 }

@@ -61,14 +61,15 @@ impl Outcome {
         self.line_counts.get(line).copied().unwrap_or(0)
     }
 
-    /// The number in `stderr` just before `marker` (e.g. " connection(s) evicted").
-    fn reported(&self, marker: &str) -> Option<u64> {
-        let at = self.stderr.find(marker)?;
-        let before = &self.stderr[..at];
-        let start = before
-            .rfind(|c: char| !c.is_ascii_digit())
-            .map_or(0, |i| i + 1);
-        before[start..].parse().ok()
+    /// The figure of the end-of-run summary line `label` (e.g. "connections evicted").
+    fn reported(&self, label: &str) -> Option<u64> {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{label}  ")))?;
+        let rest = line.trim_start()[label.len()..].trim_start();
+        let number = rest.split_whitespace().next()?;
+        number.replace(',', "").parse().ok()
     }
 }
 
@@ -233,7 +234,7 @@ fn a_million_syns_with_a_small_table_stay_under_64_mib() {
     assert_eq!(out.count("timedout"), u64::from(SYNS) - TRACKED);
     assert_eq!(out.count("truncated"), TRACKED);
     assert_eq!(
-        out.reported(" connection(s) evicted"),
+        out.reported("connections evicted"),
         Some(u64::from(SYNS) - TRACKED),
         "stderr: {}",
         out.stderr
@@ -303,10 +304,10 @@ fn out_of_order_data_behind_a_gap_that_never_fills_stays_under_128_mib() {
     );
     assert_eq!(out.lines, vec!["0 0 truncated".to_string()]);
     let discarded = out
-        .reported(" out-of-order byte(s) in")
+        .reported("out-of-order bytes discarded")
         .expect("discarded bytes reported");
     let abandoned = out
-        .reported(" out-of-order byte(s) never delivered")
+        .reported("out-of-order bytes never delivered")
         .expect("abandoned bytes reported");
     assert_eq!(discarded + abandoned, sent, "every byte accounted for");
     assert!(discarded > 100_000_000, "most of it discarded: {discarded}");
@@ -364,10 +365,10 @@ fn one_byte_out_of_order_segments_are_charged_what_they_cost() {
     );
     assert_eq!(out.lines, vec!["0 0 truncated".to_string()]);
     let discarded = out
-        .reported(" out-of-order byte(s) in")
+        .reported("out-of-order bytes discarded")
         .expect("discarded bytes reported");
     let abandoned = out
-        .reported(" out-of-order byte(s) never delivered")
+        .reported("out-of-order bytes never delivered")
         .expect("abandoned bytes reported");
     assert_eq!(discarded + abandoned, u64::from(SEGMENTS));
     // Two directions of 4 MiB charged each, on top of the start-up floor.

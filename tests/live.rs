@@ -161,6 +161,8 @@ impl Sniffer {
     fn start(port: u16) -> Sniffer {
         let mut child = Command::new(binary())
             .args(["-i", "lo", "-p", &format!("tcp port {port}"), "-l", FORMAT])
+            // The whole end-of-run summary, with the kernel's counters.
+            .arg("--stats")
             .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -314,21 +316,34 @@ fn keep_alive_scenarios_over(ip: IpAddr, test: &str) {
     assert_eq!(status.code(), Some(0), "exit status; stderr: {stderr:?}");
     assert!(took <= STOP_TIMEOUT, "stopping took {took:?}");
     assert_eq!(records, EXPECTED, "records");
-    let counters: Vec<&String> = stderr.iter().filter(|l| l.contains("captured")).collect();
-    assert_eq!(counters.len(), 1, "one line of counters: {stderr:?}");
-    assert!(
-        counters[0].ends_with("dropped by the kernel"),
-        "{}",
-        counters[0]
+    let figure = |label: &str| -> Vec<u64> {
+        stderr
+            .iter()
+            .filter_map(|l| l.trim_start().strip_prefix(label))
+            .filter_map(|rest| {
+                rest.split_whitespace()
+                    .next()?
+                    .replace(',', "")
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+    let captured = figure("packets captured by the kernel");
+    assert_eq!(
+        captured.len(),
+        1,
+        "one count of captured packets: {stderr:?}"
     );
-    let captured: usize = counters[0]
-        .split_whitespace()
-        .find_map(|word| word.parse().ok())
-        .expect("a count of captured packets");
+    assert_eq!(
+        figure("dropped by the kernel").len(),
+        1,
+        "one count of kernel drops: {stderr:?}"
+    );
+    let captured = captured[0] as usize;
     assert!(
         captured < NOISE_DATAGRAMS / 2,
-        "the kernel filter let noise through: {}",
-        counters[0]
+        "the kernel filter let noise through: {captured}"
     );
 }
 

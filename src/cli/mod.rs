@@ -9,6 +9,7 @@ mod config;
 #[cfg(unix)]
 pub mod progress;
 pub mod signals;
+pub mod summary;
 
 pub use config::read_config;
 
@@ -32,6 +33,18 @@ pub enum Input {
     DefaultInterface,
 }
 
+/// What the end-of-run summary on standard error shows (`--stats`, `-q`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SummaryMode {
+    /// Only what was lost: nothing at all for a clean run.
+    #[default]
+    Losses,
+    /// `--stats`: every figure, always.
+    Full,
+    /// `-q`: no summary and no end-of-run notes (errors still print).
+    Quiet,
+}
+
 /// Everything the run needs to know, resolved from the command line and `-c`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -51,6 +64,7 @@ pub struct Options {
     pub execute: Option<String>,
     pub user: Option<String>,
     pub python: Option<String>,
+    pub summary: SummaryMode,
 }
 
 /// What the command line asks for.
@@ -136,6 +150,13 @@ fn command() -> Command {
         .arg(value("execute", 'e', "CMD", "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", "run -e commands and Python code as USER"))
         .arg(value("python", 'P', "SCRIPT[:FUNC]", "call the Python function FUNC (default 'app') with each record"))
+        .arg(
+            Arg::new("stats")
+                .long("stats")
+                .action(ArgAction::SetTrue)
+                .help("at exit, print the whole summary of what was read, dropped and printed on standard error (by default only what was lost)"),
+        )
+        .arg(flag("quiet", 'q', "no end-of-run summary or notes on standard error (errors still print)"))
         .arg(flag("version", 'V', "print the version"))
         .arg(Arg::new("help").long("help").short('h').action(ArgAction::SetTrue).help("print this help"))
 }
@@ -283,6 +304,8 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
     "execute",
     "user",
     "python",
+    "stats",
+    "quiet",
 ];
 
 fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options, UsageError> {
@@ -353,6 +376,18 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         (false, false) => Encoding::Plain,
     };
 
+    let summary_src = group_source(&["stats", "quiet"]);
+    let summary = match (summary_src.flag("stats")?, summary_src.flag("quiet")?) {
+        (true, true) => {
+            return Err(UsageError(
+                "--stats and -q (--quiet) cannot be used together".into(),
+            ))
+        }
+        (true, false) => SummaryMode::Full,
+        (false, true) => SummaryMode::Quiet,
+        (false, false) => SummaryMode::Losses,
+    };
+
     let number = |name: &str, default: usize| -> Result<usize, UsageError> {
         match all.value(name) {
             None => Ok(default),
@@ -388,6 +423,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         execute: all.value("execute"),
         user: all.value("user"),
         python: all.value("python"),
+        summary,
     })
 }
 
@@ -471,6 +507,22 @@ mod tests {
         );
         assert!(run(&["-i", "lo", "--buffer-size", "0"]).is_err());
         assert!(run(&["-i", "lo", "--buffer-size", "1000000"]).is_err());
+    }
+
+    #[test]
+    fn stats_and_quiet_choose_the_summary_and_exclude_each_other() {
+        assert_eq!(run(&["-f", "x"]).unwrap().summary, SummaryMode::Losses);
+        assert_eq!(
+            run(&["-f", "x", "--stats"]).unwrap().summary,
+            SummaryMode::Full
+        );
+        assert_eq!(run(&["-f", "x", "-q"]).unwrap().summary, SummaryMode::Quiet);
+        assert_eq!(
+            run(&["-f", "x", "--quiet"]).unwrap().summary,
+            SummaryMode::Quiet
+        );
+        let err = run(&["-f", "x", "--stats", "-q"]).unwrap_err();
+        assert!(err.0.contains("--stats") && !err.0.contains('\n'), "{err}");
     }
 
     #[test]

@@ -179,7 +179,10 @@ impl Host {
 /// Why a datagram is given up; picks the stats counter.
 #[derive(Clone, Copy)]
 enum Loss {
-    Bounds,
+    /// Its host was pushed out of a table full at `-d` hosts.
+    Hosts,
+    /// A byte bound (its host's, or all hosts'), or too many ranges.
+    Size,
     Timeout,
 }
 
@@ -234,7 +237,8 @@ impl Memory {
     fn discard(&mut self, host: &mut Host, index: usize, why: Loss, stats: &mut DecodeStats) {
         if let Some(d) = self.remove(host, index, stats) {
             match why {
-                Loss::Bounds => stats.fragments_discarded_bounds += d.fragments,
+                Loss::Hosts => stats.fragments_discarded_hosts += d.fragments,
+                Loss::Size => stats.fragments_discarded_size += d.fragments,
                 Loss::Timeout => stats.fragments_discarded_timeout += d.fragments,
             }
             self.recycle(d.data);
@@ -309,8 +313,13 @@ impl Reassembler {
         }
         // Offsets are at most 8191 * 8 and lengths below 2^16: no overflow in u32.
         let end = f.offset + f.data.len() as u32;
-        if end > DATAGRAM_MAX || self.max_hosts == 0 {
-            stats.fragments_discarded_bounds += 1;
+        if end > DATAGRAM_MAX {
+            // No IP length field can describe it.
+            stats.fragments_discarded_invalid += 1;
+            return Outcome::Discarded;
+        }
+        if self.max_hosts == 0 {
+            stats.fragments_discarded_hosts += 1;
             return Outcome::Discarded;
         }
         self.arrivals += 1;
@@ -320,7 +329,7 @@ impl Reassembler {
             self.memory.expire(host, ts, stats);
         }
         if !self.hosts.contains_key(&host_addr) && self.hosts.len() >= self.max_hosts {
-            self.evict_oldest_host(host_addr, ts, stats);
+            self.evict_oldest_host(host_addr, ts, Loss::Hosts, stats);
         }
         let host = self.hosts.entry(host_addr).or_default();
 
@@ -362,7 +371,7 @@ impl Reassembler {
         self.memory.recharge(host, index);
 
         if too_scattered {
-            self.memory.discard(host, index, Loss::Bounds, stats);
+            self.memory.discard(host, index, Loss::Size, stats);
             self.remove_if_empty(host_addr);
             return Outcome::Discarded;
         }
@@ -390,17 +399,24 @@ impl Reassembler {
                 .min_by_key(|(_, d)| d.born)
                 .map(|(i, _)| i);
             let Some(victim) = victim else { break };
-            self.memory.discard(host, victim, Loss::Bounds, stats);
+            self.memory.discard(host, victim, Loss::Size, stats);
         }
         while self.memory.bytes > self.total_bytes_max && self.hosts.len() > 1 {
-            self.evict_oldest_host(host_addr, ts, stats);
+            self.evict_oldest_host(host_addr, ts, Loss::Size, stats);
         }
         Outcome::Held
     }
 
     /// Discards every datagram of the host whose oldest datagram is the oldest of all,
-    /// other than `keep`. Those already past the timeout at `now` count as timed out.
-    fn evict_oldest_host(&mut self, keep: IpAddr, now: Timestamp, stats: &mut DecodeStats) {
+    /// other than `keep`, counted as lost to `why`; those already past the timeout at
+    /// `now` count as timed out.
+    fn evict_oldest_host(
+        &mut self,
+        keep: IpAddr,
+        now: Timestamp,
+        why: Loss,
+        stats: &mut DecodeStats,
+    ) {
         let victim = self
             .hosts
             .iter()
@@ -409,13 +425,13 @@ impl Reassembler {
             .map(|(addr, _)| *addr);
         if let Some(mut host) = victim.and_then(|addr| self.hosts.remove(&addr)) {
             while let Some(d) = host.datagrams.last() {
-                let why = if timed_out(d, now) {
+                let loss = if timed_out(d, now) {
                     Loss::Timeout
                 } else {
-                    Loss::Bounds
+                    why
                 };
                 let last = host.datagrams.len() - 1;
-                self.memory.discard(&mut host, last, why, stats);
+                self.memory.discard(&mut host, last, loss, stats);
             }
         }
     }
@@ -434,5 +450,146 @@ impl Reassembler {
     #[cfg(test)]
     pub fn hosts(&self) -> usize {
         self.hosts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each reason a fragment is given up counts into its own counter, and only there.
+    use super::*;
+
+    const SEC: i64 = 1_000_000_000;
+
+    fn id(dst: [u8; 4], id: u32) -> DatagramId {
+        DatagramId {
+            src: IpAddr::from([192, 0, 2, 1]),
+            dst: IpAddr::from(dst),
+            protocol: 6,
+            id,
+        }
+    }
+
+    fn first(id: DatagramId, data: &[u8]) -> Fragment<'_> {
+        Fragment {
+            id,
+            offset: 0,
+            more: true,
+            data,
+            next_header: 6,
+        }
+    }
+
+    /// The discard counters, in the order hosts, size, timeout, invalid.
+    fn losses(s: &DecodeStats) -> [u64; 4] {
+        [
+            s.fragments_discarded_hosts,
+            s.fragments_discarded_size,
+            s.fragments_discarded_timeout,
+            s.fragments_discarded_invalid,
+        ]
+    }
+
+    #[test]
+    fn host_pushed_out_by_the_d_limit_counts_as_hosts() {
+        let mut r = Reassembler::new(1);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 64];
+        r.insert(first(id([10, 0, 0, 1], 1), &data), Timestamp(0), &mut s);
+        r.insert(first(id([10, 0, 0, 2], 2), &data), Timestamp(1), &mut s);
+        assert_eq!(losses(&s), [1, 0, 0, 0]);
+        assert_eq!(s.fragments_pending, 1);
+    }
+
+    #[test]
+    fn zero_hosts_allowed_counts_as_hosts() {
+        let mut r = Reassembler::new(0);
+        let mut s = DecodeStats::default();
+        r.insert(first(id([10, 0, 0, 1], 1), &[0; 64]), Timestamp(0), &mut s);
+        assert_eq!(losses(&s), [1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn host_byte_bound_counts_as_size() {
+        let mut r = Reassembler::with_byte_bounds(16, 2048, usize::MAX);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 1024];
+        for n in 0..3 {
+            r.insert(first(id([10, 0, 0, 1], n), &data), Timestamp(0), &mut s);
+        }
+        assert_eq!(losses(&s), [0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn total_byte_bound_counts_as_size() {
+        let mut r = Reassembler::with_byte_bounds(16, usize::MAX, 2048);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 1024];
+        for n in 0..3u8 {
+            r.insert(first(id([10, 0, 0, n], 1), &data), Timestamp(0), &mut s);
+        }
+        assert_eq!(losses(&s), [0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn too_scattered_a_datagram_counts_as_size() {
+        let mut r = Reassembler::new(16);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 8];
+        for i in 0..=RANGES_MAX as u32 {
+            let f = Fragment {
+                offset: 16 * i,
+                ..first(id([10, 0, 0, 1], 1), &data)
+            };
+            r.insert(f, Timestamp(0), &mut s);
+        }
+        assert_eq!(losses(&s), [0, RANGES_MAX as u64 + 1, 0, 0]);
+    }
+
+    #[test]
+    fn silence_beyond_the_timeout_counts_as_timeout() {
+        let mut r = Reassembler::new(16);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 64];
+        r.insert(first(id([10, 0, 0, 1], 1), &data), Timestamp(0), &mut s);
+        let later = Timestamp(TIMEOUT_NS as i64 + SEC);
+        r.insert(first(id([10, 0, 0, 1], 2), &data), later, &mut s);
+        assert_eq!(losses(&s), [0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn host_pushed_out_after_its_timeout_counts_as_timeout() {
+        let mut r = Reassembler::new(1);
+        let mut s = DecodeStats::default();
+        let data = [0u8; 64];
+        r.insert(first(id([10, 0, 0, 1], 1), &data), Timestamp(0), &mut s);
+        let later = Timestamp(TIMEOUT_NS as i64 + SEC);
+        r.insert(first(id([10, 0, 0, 2], 1), &data), later, &mut s);
+        assert_eq!(losses(&s), [0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn contradictory_empty_or_oversized_fragments_count_as_invalid() {
+        let mut r = Reassembler::new(16);
+        let mut s = DecodeStats::default();
+        let dg = id([10, 0, 0, 1], 1);
+        // Carries nothing.
+        r.insert(first(dg, &[]), Timestamp(0), &mut s);
+        // Reaches beyond 65535 bytes.
+        let data = [0u8; 16];
+        let far = Fragment {
+            offset: 65_528,
+            more: false,
+            ..first(dg, &data)
+        };
+        r.insert(far, Timestamp(0), &mut s);
+        // A last fragment ending before bytes already held.
+        r.insert(first(dg, &[0; 64]), Timestamp(0), &mut s);
+        let short_last = Fragment {
+            more: false,
+            ..first(dg, &data)
+        };
+        r.insert(short_last, Timestamp(0), &mut s);
+        assert_eq!(losses(&s), [0, 0, 0, 3]);
+        assert_eq!(s.fragments_pending, 1);
     }
 }

@@ -132,12 +132,16 @@ pub struct DecodeStats {
     pub datagrams_reassembled: u64,
     /// Fragments held right now, waiting for the rest of their datagram.
     pub fragments_pending: u64,
-    /// Fragments given up to a bound: hosts (`-d`), bytes per host or in all, payload
-    /// beyond 65535 bytes, too scattered a datagram.
-    pub fragments_discarded_bounds: u64,
+    /// Fragments given up because their host was pushed out of a table full at `-d`
+    /// hosts (or `-d` is 0).
+    pub fragments_discarded_hosts: u64,
+    /// Fragments given up to a size bound: bytes pending per host ([`HOST_BYTES_MAX`])
+    /// or in all ([`TOTAL_BYTES_MAX`]), or too scattered a datagram ([`RANGES_MAX`]).
+    pub fragments_discarded_size: u64,
     /// Fragments given up because their datagram saw no new fragment for 30 s.
     pub fragments_discarded_timeout: u64,
-    /// Fragments that contradict their datagram's length, or carry nothing.
+    /// Fragments that contradict their datagram's length, reach beyond 65535 bytes, or
+    /// carry nothing.
     pub fragments_discarded_invalid: u64,
 }
 

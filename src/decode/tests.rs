@@ -732,7 +732,7 @@ fn fragment_reaching_beyond_65535_bytes_is_discarded() {
     f[6..8].copy_from_slice(&0x1fffu16.to_be_bytes()); // offset 65528 + 16 bytes
     let mut d = Decoder::default();
     assert!(feed_ip(&mut d, &[f], &[1]).is_empty());
-    assert_eq!(d.stats().fragments_discarded_bounds, 1);
+    assert_eq!(d.stats().fragments_discarded_invalid, 1);
     assert_eq!(d.fragmented_hosts(), 0);
 }
 
@@ -767,7 +767,7 @@ fn full_host_table_discards_the_host_with_the_oldest_fragments() {
     assert_eq!(d.fragmented_hosts(), 2);
     feed_ip(&mut d, &[first(&c)], &[3]); // a's host goes
     assert_eq!(d.fragmented_hosts(), 2);
-    assert_eq!(d.stats().fragments_discarded_bounds, 1);
+    assert_eq!(d.stats().fragments_discarded_hosts, 1);
 
     let seen = feed_ip(&mut d, &[last(&b), last(&c), last(&a)], &[4, 5, 6]);
     assert_eq!(seen.len(), 2, "b and c complete, a lost its first fragment");
@@ -791,10 +791,7 @@ fn host_evicted_from_a_full_table_after_its_timeout_counts_as_timed_out() {
     );
     let st = d.stats();
     assert_eq!(
-        (
-            st.fragments_discarded_timeout,
-            st.fragments_discarded_bounds
-        ),
+        (st.fragments_discarded_timeout, st.fragments_discarded_hosts),
         (1, 0)
     );
     assert_eq!((st.fragments_pending, d.fragmented_hosts()), (1, 1));
@@ -809,7 +806,7 @@ fn zero_fragmented_hosts_disables_reassembly() {
         &[1, 2],
     );
     assert!(seen.is_empty());
-    assert_eq!(d.stats().fragments_discarded_bounds, 2);
+    assert_eq!(d.stats().fragments_discarded_hosts, 2);
     // Unfragmented traffic is unaffected.
     assert!(feed(&mut d, LinkType::RAW, &v4_datagram(10)).is_some());
 }
@@ -828,7 +825,7 @@ fn host_byte_bound_discards_the_hosts_oldest_datagrams() {
             &[i as i64],
         );
     }
-    assert!(d.stats().fragments_discarded_bounds >= 1);
+    assert!(d.stats().fragments_discarded_size >= 1);
     let rest = |dg: &Vec<u8>| build::ipv4_fragment(dg, 1024, 996, false);
     assert!(
         feed_ip(&mut d, &[rest(&dgs[0])], &[10]).is_empty(),
@@ -860,7 +857,7 @@ fn total_byte_bound_discards_the_oldest_host() {
         );
     }
     assert!(d.fragmented_hosts() < 4);
-    assert!(d.stats().fragments_discarded_bounds >= 1);
+    assert!(d.stats().fragments_discarded_size >= 1);
     let rest = |dg: &Vec<u8>| build::ipv4_fragment(dg, 1024, 996, false);
     assert!(
         feed_ip(&mut d, &[rest(&dgs[0])], &[10]).is_empty(),
@@ -878,7 +875,7 @@ fn too_scattered_a_datagram_is_discarded() {
     let times = vec![1; holes.len()];
     let mut d = Decoder::default();
     feed_ip(&mut d, &holes, &times);
-    assert_eq!(d.stats().fragments_discarded_bounds, RANGES_MAX as u64 + 1);
+    assert_eq!(d.stats().fragments_discarded_size, RANGES_MAX as u64 + 1);
     assert_eq!((d.stats().fragments_pending, d.fragmented_hosts()), (0, 0));
 }
 
@@ -1071,7 +1068,7 @@ fn ipv6_fragment_beyond_65535_bytes_is_discarded() {
     let mut f = build::ipv6_fragment(&v6_datagram(100), 0, 16, false, 1);
     f[42..44].copy_from_slice(&(0x1fffu16 << 3).to_be_bytes());
     let (_, st) = v6_run(&[f]);
-    assert_eq!(st.fragments_discarded_bounds, 1);
+    assert_eq!(st.fragments_discarded_invalid, 1);
 }
 
 #[test]

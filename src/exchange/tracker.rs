@@ -263,6 +263,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         self.budget.refused
     }
 
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.sink
     }

@@ -55,20 +55,24 @@ impl Default for FlowConfig {
     }
 }
 
-/// Counters reported at exit.
+/// Counters reported at exit (the end-of-run summary).
 #[derive(Clone, Debug, Default)]
 pub struct FlowStats {
+    /// Connections tracked, from their SYN or (`-m`) mid-stream.
     pub connections: u64,
+    /// Of those, picked up mid-stream (`-m`).
     pub midstream_connections: u64,
+    /// Ended to make room for a new one (`-s`).
     pub evicted: u64,
+    /// Still open at the end of the capture, reported truncated.
+    pub open_at_end: u64,
     /// Packets of unknown connections that could not start one.
     pub unknown_packets: u64,
     /// Segments outside the receiver's window.
     pub out_of_window: u64,
     /// Segments dropped by the timestamp check (PAWS).
     pub paws_dropped: u64,
-    pub closed_by_fin: u64,
-    pub closed_by_rst: u64,
+    /// Most connections tracked at once.
     pub peak_tracked: usize,
 }
 
@@ -303,6 +307,7 @@ impl FlowTable {
                 kind: FlowEventKind::Truncated,
             })?;
             self.remove(id);
+            self.stats.open_at_end += 1;
         }
         Ok(())
     }
@@ -475,7 +480,7 @@ impl FlowTable {
         if seg.flags.rst() {
             // SPEC §3.6: an RST creates the connection and closes it at once, closed by
             // its sender; its payload is ignored as any RST's.
-            return self.close(id, Direction::FromClient, ts, true, sink);
+            return self.close(id, Direction::FromClient, ts, sink);
         }
         self.deliver(id, Direction::FromClient, seg, sink)?;
         self.after_segment(id, Direction::FromClient, seg);
@@ -541,7 +546,7 @@ impl FlowTable {
                     && seq == SeqNum(0)
                     && seg.payload.is_empty();
                 if accepted {
-                    return self.close(id, dir, seg.ts, true, sink);
+                    return self.close(id, dir, seg.ts, sink);
                 }
                 return Ok(());
             }
@@ -549,7 +554,7 @@ impl FlowTable {
                 // The client has not acknowledged anything yet: no receive window to
                 // check against, so only a reset in sequence counts.
                 if flags.rst() && seq == conn.halves[1].first_seq {
-                    return self.close(id, dir, seg.ts, true, sink);
+                    return self.close(id, dir, seg.ts, sink);
                 }
                 return Ok(());
             }
@@ -561,7 +566,7 @@ impl FlowTable {
             return Ok(());
         }
         if flags.rst() {
-            return self.close(id, dir, seg.ts, true, sink);
+            return self.close(id, dir, seg.ts, sink);
         }
         if conn.timestamps {
             if let (Some((tsval, _)), Some(last)) =
@@ -597,7 +602,7 @@ impl FlowTable {
             // too: the capture may have missed the last ACK). Tested before this packet's
             // own FIN is taken, so the packet delivering the second FIN does not close.
             if conn.halves[0].stream.fin_delivered() && conn.halves[1].stream.fin_delivered() {
-                return self.close(id, dir, seg.ts, false, sink);
+                return self.close(id, dir, seg.ts, sink);
             }
         }
         let established = self.slots[id as usize]
@@ -671,7 +676,6 @@ impl FlowTable {
         id: ConnId,
         sender: Direction,
         ts: Timestamp,
-        by_reset: bool,
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         let streams = self.tracked;
@@ -685,11 +689,6 @@ impl FlowTable {
             streams,
             kind: FlowEventKind::Closed { originator },
         })?;
-        if by_reset {
-            self.stats.closed_by_rst += 1;
-        } else {
-            self.stats.closed_by_fin += 1;
-        }
         self.remove(id);
         Ok(())
     }

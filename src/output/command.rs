@@ -5,6 +5,8 @@
 //!
 //! A command that fails, cannot start, or stops reading its input early is reported on
 //! standard error (one line) and the run goes on: nothing a command does stops the capture.
+//! Only the first [`SHOWN_FAILURES`] failures get a line; all are counted, and the total
+//! is in the end-of-run summary.
 
 use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -16,6 +18,9 @@ use super::{warn, RecordSink};
 
 /// The shell that runs `-e` commands.
 const SHELL: &str = "/bin/sh";
+
+/// Failures reported one by one; the rest are only counted.
+pub const SHOWN_FAILURES: u64 = 10;
 
 /// Runs a command per record.
 pub struct CommandSink {
@@ -34,9 +39,16 @@ impl CommandSink {
         }
     }
 
-    /// Commands that failed or could not be started so far.
-    pub fn failures(&self) -> u64 {
-        self.failures
+    /// Counts a failure and, for the first [`SHOWN_FAILURES`], says it.
+    fn failed(&mut self, what: std::fmt::Arguments<'_>) {
+        self.failures += 1;
+        match self.failures {
+            n if n < SHOWN_FAILURES => warn(what),
+            SHOWN_FAILURES => warn(format_args!(
+                "{what} (further failures are only counted, in the summary at exit)"
+            )),
+            _ => {}
+        }
     }
 
     /// Runs the command once with `record` on its standard input, until it exits.
@@ -78,22 +90,20 @@ impl RecordSink for CommandSink {
         match self.run(bytes) {
             Ok(status) if status.success() => {}
             Ok(status) => {
-                self.failures += 1;
-                warn(format_args!(
-                    "-e: command '{}' {}",
-                    self.command,
-                    describe(status)
-                ));
+                let command = self.command.clone();
+                self.failed(format_args!("-e: command '{command}' {}", describe(status)));
             }
             Err(e) => {
-                self.failures += 1;
-                warn(format_args!(
-                    "-e: cannot run command '{}': {e}",
-                    self.command
-                ));
+                let command = self.command.clone();
+                self.failed(format_args!("-e: cannot run command '{command}': {e}"));
             }
         }
         Ok(())
+    }
+
+    /// Commands that failed or could not be started so far.
+    fn failures(&self) -> u64 {
+        self.failures
     }
 }
 

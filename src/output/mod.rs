@@ -33,6 +33,11 @@ pub trait RecordSink {
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+    /// Records this sink failed to deliver (an `-e` command that failed), for the
+    /// end-of-run summary.
+    fn failures(&self) -> u64 {
+        0
+    }
 }
 
 /// Writes records to a stream, buffered; `flush_each` makes every record visible at
@@ -124,6 +129,10 @@ impl<R: RecordSink, V: RecordValues> TemplateSink<R, V> {
         &mut self.records
     }
 
+    pub fn records(&self) -> &R {
+        &self.records
+    }
+
     pub fn values_mut(&mut self) -> &mut V {
         &mut self.values
     }
@@ -151,6 +160,10 @@ pub trait Pipeline: FlowEventSink {
     fn finish(&mut self) -> std::io::Result<()>;
     /// Payload bytes the template wanted kept but that a bound refused.
     fn refused_bytes(&self) -> u64;
+    /// Records rendered and handed to the record sink.
+    fn records(&self) -> u64;
+    /// Of those, records the record sink failed to deliver ([`RecordSink::failures`]).
+    fn record_failures(&self) -> u64;
 }
 
 impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R, V>> {
@@ -159,6 +172,12 @@ impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R
     }
     fn refused_bytes(&self) -> u64 {
         ExchangeTracker::refused_bytes(self)
+    }
+    fn records(&self) -> u64 {
+        self.exchanges()
+    }
+    fn record_failures(&self) -> u64 {
+        self.sink().records().failures()
     }
 }
 

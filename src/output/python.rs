@@ -539,6 +539,12 @@ impl<R: RecordSink> Pipeline for Events<R> {
     fn refused_bytes(&self) -> u64 {
         self.tracker.refused_bytes()
     }
+    fn records(&self) -> u64 {
+        self.tracker.exchanges()
+    }
+    fn record_failures(&self) -> u64 {
+        self.tracker.sink().records().failures()
+    }
 }
 
 #[cfg(test)]

@@ -73,4 +73,10 @@ impl<R> Pipeline for Events<R> {
     fn refused_bytes(&self) -> u64 {
         match self.0 {}
     }
+    fn records(&self) -> u64 {
+        match self.0 {}
+    }
+    fn record_failures(&self) -> u64 {
+        match self.0 {}
+    }
 }
