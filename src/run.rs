@@ -51,6 +51,8 @@ pub struct Summary {
 pub struct RunStats {
     /// Packets the capture gave (before the filter).
     pub packets_read: u64,
+    /// Packets of a link type that cannot be decoded (pcapng interfaces), skipped.
+    pub unsupported_link: u64,
     /// Packets the `-p` filter rejected.
     pub filtered_out: u64,
     /// Frames whose link layer carries something other than IP (ignored).
@@ -361,7 +363,8 @@ fn process_events<P: Pipeline>(
     let flow = flows.stats();
     let budget = flows.queue_budget();
     summary.stats = RunStats {
-        packets_read: filtered_out + decoded.frames,
+        packets_read: filtered_out + decoded.frames + source.unsupported_link_packets(),
+        unsupported_link: source.unsupported_link_packets(),
         filtered_out,
         not_ip: decoded.non_ip,
         not_tcp: decoded.non_tcp,

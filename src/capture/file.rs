@@ -403,11 +403,6 @@ impl FileSource {
         self.snaplen
     }
 
-    /// Packets skipped because their pcapng interface has a link type we cannot decode.
-    pub fn skipped_unknown_link(&self) -> u64 {
-        self.skipped_unknown_link
-    }
-
     /// Byte offset in the file of the next unread record or block.
     fn offset(&self) -> usize {
         self.reader.consumed()
@@ -665,5 +660,9 @@ impl PacketSource for FileSource {
                 }
             }
         }
+    }
+
+    fn unsupported_link_packets(&self) -> u64 {
+        self.skipped_unknown_link
     }
 }

@@ -143,4 +143,10 @@ pub trait PacketSource {
     fn position(&self) -> Option<(u64, u64)> {
         None
     }
+
+    /// Packets read but not handed over because their link type cannot be decoded
+    /// (a pcapng interface of another link type than the file's others).
+    fn unsupported_link_packets(&self) -> u64 {
+        0
+    }
 }

@@ -52,6 +52,7 @@ fn lines(s: &RunStats) -> Vec<Line> {
     }
     out.extend([
         line(0, "packets read", s.packets_read, false),
+        line(0, "of an unsupported link type", s.unsupported_link, true),
         line(0, "dropped by the packet filter", s.filtered_out, false),
         line(0, "not TCP, ignored", s.not_ip + s.not_tcp, false),
         line(1, "not IP", s.not_ip, false),
@@ -165,10 +166,11 @@ pub fn render(s: &RunStats, mode: SummaryMode) -> Vec<String> {
         ),
     };
     let mut out = Vec::new();
-    if mode == SummaryMode::Losses && s.filtered_out > 0 && s.filtered_out == s.packets_read {
+    let filtered = s.packets_read - s.unsupported_link.min(s.packets_read);
+    if mode == SummaryMode::Losses && s.filtered_out > 0 && s.filtered_out == filtered {
         out.push(format!(
             "rustniffer: the packet filter kept 0 of {} packets",
-            thousands(s.packets_read)
+            thousands(filtered)
         ));
     }
     if shown.is_empty() {
@@ -224,6 +226,18 @@ mod tests {
             max_fragmented_hosts: 1024,
             ..RunStats::default()
         }
+    }
+
+    #[test]
+    fn packets_of_an_unsupported_link_type_are_a_loss() {
+        let stats = RunStats {
+            unsupported_link: 2,
+            ..clean()
+        };
+        let text = render(&stats, SummaryMode::Losses);
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[1].contains("of an unsupported link type"));
+        assert!(text[1].ends_with(" 2"), "{text:?}");
     }
 
     #[test]

@@ -683,7 +683,7 @@ fn pcapng_packets_of_an_unknown_link_interface_are_skipped_and_counted() {
         packets.iter().map(|p| p.data.clone()).collect::<Vec<_>>(),
         vec![b"a".to_vec(), b"b".to_vec()]
     );
-    assert_eq!(source.skipped_unknown_link(), 2);
+    assert_eq!(source.unsupported_link_packets(), 2);
 }
 
 #[test]
