@@ -5,13 +5,29 @@
 //! This module never formats text: it hands finished [`Exchange`]s to an
 //! [`ExchangeSink`].
 
+mod analyzer;
 pub mod http;
 mod record;
+mod state;
 pub mod tls;
+pub mod tls_facts;
 mod tracker;
+mod turns;
 
-pub use record::{CloseOriginator, Exchange, Micros, Position};
+pub use analyzer::MAX_PIPELINED;
+pub use record::{CloseOriginator, Exchange, Micros, Position, Protocol};
 pub use tracker::{ExchangeTracker, MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
+
+/// How connections are cut into exchanges (`--exchanges`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// justniffer's rule (SPEC §4): a run of client data, then a run of server data.
+    #[default]
+    Turns,
+    /// At the application protocol's message boundaries (HTTP/1.x, TLS records…), by
+    /// an analyzer chosen from each connection's first bytes; the turns rule otherwise.
+    Messages,
+}
 
 /// How much of one direction's bytes an exchange keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -51,6 +51,39 @@ impl CloseOriginator {
     }
 }
 
+/// The application protocol an analyzer recognised on a connection (`%protocol`).
+/// `turns` mode runs no analyzer: [`Protocol::None`], printed as not-found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    None,
+    Http10,
+    Http11,
+    Tls,
+    /// TLS whose ALPN chose `h2`.
+    H2,
+    /// HTTP/2 in clear text.
+    H2c,
+    WebSocket,
+    /// `messages` mode, but no analyzer recognised the first bytes (`turns` rule).
+    Unknown,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> Option<&'static str> {
+        Some(match self {
+            Protocol::None => return None,
+            Protocol::Http10 => "http/1.0",
+            Protocol::Http11 => "http/1.1",
+            Protocol::Tls => "tls",
+            Protocol::H2 => "h2",
+            Protocol::H2c => "h2c",
+            Protocol::WebSocket => "websocket",
+            Protocol::Unknown => "unknown",
+        })
+    }
+}
+
 /// One exchange, ready to be rendered. Bytes are kept only as far as the template
 /// asked (see [`crate::exchange::Retention`]); `request_size`/`response_size` always count
 /// every byte.
@@ -98,6 +131,26 @@ pub struct Exchange<'a> {
     pub request_header_len: Option<usize>,
     /// The same for `response`.
     pub response_header_len: Option<usize>,
+    /// `%protocol`.
+    pub protocol: Protocol,
+    /// 1-based position of the exchange in its connection (`%exchange.index`).
+    pub index: u32,
+    /// Requests still unanswered when this one started (`messages` mode).
+    pub pipelined: Option<u32>,
+    /// Both messages finished by their framing (`messages` mode, framed protocols).
+    pub complete: Option<bool>,
+    /// Bytes the capture missed inside this exchange.
+    pub gap: u64,
+    /// Decoded body bytes (chunk framing excluded; `messages` mode, HTTP).
+    pub request_body_size: Option<u64>,
+    pub response_body_size: Option<u64>,
+    /// Interim (1xx) responses before the final one (`messages` mode, HTTP).
+    pub interim: Option<u16>,
+    /// The end of the previous exchange's response when this one's request began, or
+    /// the open time for the first exchange (`%idle.time.before`).
+    pub previous_end: Option<Timestamp>,
+    /// TLS handshake facts of the connection (`messages` mode).
+    pub tls: Option<&'a super::tls_facts::TlsFacts>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).
@@ -149,6 +202,12 @@ impl Exchange<'_> {
     /// `%idle.time.1`: print − last response data; not found at end of capture.
     pub fn idle_time_1(&self) -> Option<Micros> {
         Some(self.print?.micros_since(self.response_last?))
+    }
+
+    /// `%idle.time.before`: first request data − the end of the previous exchange's
+    /// response (the open time for the first exchange): the reuse gap.
+    pub fn idle_time_before(&self) -> Option<Micros> {
+        Some(self.request_first?.micros_since(self.previous_end?))
     }
 
     /// `%session.time`: latest open/request/response/close event − opening

@@ -1,266 +1,147 @@
-//! Cuts each connection into exchanges (SPEC §4): a run of client data followed by a
-//! run of server data. Receives flow events, keeps per-connection timings and as many
-//! bytes as the template needs, and hands each finished exchange to the sink.
+//! The exchange layer's driver: receives flow events, keeps each connection's state
+//! (its analyzer, its exchanges, their timings and as many bytes as the template needs)
+//! and hands each finished exchange to the sink. Where exchanges start and end is the
+//! analyzer's business ([`super::analyzer`]); when they are printed is decided here.
 
-use super::http::HeaderEndScan;
+use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges};
 use super::record::{CloseOriginator, Exchange, Position};
-use super::{ExchangeSink, Needs, Retention};
+use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
+use super::tls_facts::TlsFacts;
+use super::{ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
 use crate::time::Timestamp;
 
-/// Most bytes of one phase (request or response) kept for a template that prints it
-/// whole; the rest is counted in the sizes but not kept. Large enough for any realistic
-/// message, small enough that one hostile stream cannot exhaust memory.
-pub const MAX_KEPT_PER_PHASE: usize = 64 << 20;
+pub use super::state::{MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
 
-/// Most bytes of one phase kept while looking for the end of its header block: a
-/// header block larger than this is not HTTP (and its line and headers print cut).
-pub const MAX_HEADER_KEPT: usize = 256 << 10;
-
-/// Most bytes kept across all connections' pending exchanges.
-pub const MAX_KEPT_TOTAL: usize = 1 << 30;
-
-/// Capacity above which an exchange buffer is released rather than reused.
-const REUSED_CAPACITY: usize = 64 << 10;
-
-/// Bytes kept for the template across every connection.
-#[derive(Debug, Default)]
-struct KeptBudget {
-    used: usize,
-    /// Payload bytes the template wanted but that a bound refused.
-    refused: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Request,
-    Response,
-}
-
-/// An `Option<Timestamp>` in 9 bytes instead of 16: a connection's record holds six,
-/// and with hundreds of thousands of connections its size is what costs.
-#[derive(Clone, Copy, Debug, Default)]
-struct MaybeTime {
-    set: bool,
-    nanos: [u8; 8],
-}
-
-impl MaybeTime {
-    fn get(self) -> Option<Timestamp> {
-        self.set.then(|| Timestamp(i64::from_ne_bytes(self.nanos)))
-    }
-
-    fn put(&mut self, ts: Timestamp) {
-        self.set = true;
-        self.nanos = ts.0.to_ne_bytes();
-    }
-}
-
-/// One direction of the exchange being built. Its kept bytes are the last `kept`
-/// bytes of the exchange's buffer while it grows: the request's come first, the
-/// response's after them (an exchange's request data all precede its response data).
-#[derive(Debug, Default)]
-struct PhaseBytes {
-    /// How many bytes of this phase are kept (at most MAX_KEPT_PER_PHASE: fits u32).
-    kept: u32,
-    /// Length of the header block in the kept bytes, once its terminator was kept.
-    header_len: Option<u32>,
-    size: u64,
-    first: MaybeTime,
-    last: MaybeTime,
-    header_end: HeaderEndScan,
-}
-
-impl PhaseBytes {
-    /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks and
-    /// the bounds allow.
-    fn add(
-        &mut self,
-        buffer: &mut Vec<u8>,
-        bytes: &[u8],
-        ts: Timestamp,
-        retention: Retention,
-        budget: &mut KeptBudget,
-    ) {
-        self.size += bytes.len() as u64;
-        if !self.first.set {
-            self.first.put(ts);
-        }
-        self.last.put(ts);
-        let before = self.kept as usize;
-        let looking_for_header = retention.header && !self.header_end.found();
-        let limit = if retention.all {
-            MAX_KEPT_PER_PHASE
-        } else if looking_for_header {
-            MAX_HEADER_KEPT.max(retention.prefix)
-        } else {
-            retention.prefix
-        };
-        if before >= limit && !retention.all {
-            return;
-        }
-        let mut keep = bytes;
-        let mut end = None;
-        if looking_for_header {
-            end = self.header_end.scan(bytes);
-            // Only the header block is read (line, headers, words): what follows its
-            // terminating CR is not kept. `header_split` finds the same end in the
-            // kept bytes, since it applies the same rule.
-            if let Some(end) = end.filter(|_| !retention.all && retention.prefix == 0) {
-                keep = &bytes[..=end];
-            }
-        }
-        let room = limit.saturating_sub(before);
-        let take = keep
-            .len()
-            .min(room)
-            .min(MAX_KEPT_TOTAL.saturating_sub(budget.used));
-        // A template that prints whole phases wanted every byte; one that reads headers
-        // only wanted what fits its limit.
-        let wanted = if retention.all {
-            keep.len()
-        } else {
-            keep.len().min(room)
-        };
-        budget.refused += (wanted - take) as u64;
-        budget.used += take;
-        if buffer.capacity() == 0 && take > 0 {
-            // Room for a response as large as the request: most exchanges then need
-            // one allocation instead of an allocation and a reallocation.
-            buffer.reserve(take * 2);
-        }
-        buffer.extend_from_slice(&keep[..take]);
-        let kept = before + take;
-        self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
-        if let Some(at) = end.map(|end| before + end).filter(|&at| at < kept) {
-            self.header_len = u32::try_from(at).ok();
-        }
-    }
-}
-
-/// Everything known about one connection's current exchange.
-#[derive(Debug)]
-struct ConnExchange {
+/// Everything known about one connection.
+struct ConnState {
     client: Endpoint,
     server: Endpoint,
     opening: Timestamp,
     open: MaybeTime,
-    first: bool,
-    phase: Phase,
-    session_requests: u64,
-    /// The kept request bytes, then the kept response bytes: one allocation for both.
-    kept: Vec<u8>,
-    request: PhaseBytes,
-    response: PhaseBytes,
-    last_activity: MaybeTime,
+    facts: ConnFacts,
+    queue: ExchangeQueue,
+    analyzer: AnalyzerSlot,
+    tls: Option<Box<TlsFacts>>,
 }
 
-impl ConnExchange {
-    fn new(client: Endpoint, server: Endpoint, opening: Timestamp) -> Self {
-        ConnExchange {
+impl ConnState {
+    fn new(client: Endpoint, server: Endpoint, opening: Timestamp, mode: Mode) -> Self {
+        ConnState {
             client,
             server,
             opening,
             open: MaybeTime::default(),
-            first: true,
-            phase: Phase::Idle,
-            session_requests: 0,
-            kept: Vec::new(),
-            request: PhaseBytes::default(),
-            response: PhaseBytes::default(),
-            last_activity: MaybeTime::default(),
+            facts: ConnFacts {
+                protocol: match mode {
+                    Mode::Turns => Protocol::None,
+                    Mode::Messages => Protocol::Unknown,
+                },
+                ..ConnFacts::default()
+            },
+            queue: ExchangeQueue::default(),
+            analyzer: AnalyzerSlot::for_mode(mode),
+            tls: None,
         }
     }
 
-    fn exchange(
-        &self,
+    /// The record of `e`, the connection's next exchange to print.
+    fn exchange<'a>(
+        &'a self,
+        e: &'a ExchangeState,
         streams: usize,
         print: Option<Timestamp>,
         close: Option<Timestamp>,
         originator: Option<CloseOriginator>,
-    ) -> Exchange<'_> {
-        let at_close = close.is_some();
-        let (request, response) = self
-            .kept
-            .split_at((self.request.kept as usize).min(self.kept.len()));
-        let position = match (self.first, at_close) {
+        last_at_close: bool,
+    ) -> Exchange<'a> {
+        let first = self.facts.printed == 0;
+        let (request, response) = e.kept.split_at((e.request.kept as usize).min(e.kept.len()));
+        let position = match (first, last_at_close) {
             (true, true) => Position::Unique,
             (true, false) => Position::Start,
             (false, false) => Position::Continue,
             (false, true) => Position::Last,
         };
+        let framed = e.facts.framed;
         Exchange {
             client: self.client,
             server: self.server,
             position,
             close_originator: originator,
             streams,
-            session_requests: self.session_requests,
-            first: self.first,
+            session_requests: u64::from(e.session_requests),
+            first,
             opening: self.opening,
             open: self.open.get(),
-            request_first: self.request.first.get(),
-            request_last: self.request.last.get(),
-            response_first: self.response.first.get(),
-            response_last: self.response.last.get(),
+            request_first: e.request.first.get(),
+            request_last: e.request.last.get(),
+            response_first: e.response.first.get(),
+            response_last: e.response.last.get(),
             print,
             close,
-            last_activity: self.last_activity.get(),
+            last_activity: e.last_activity.get(),
             request,
             response,
-            request_size: self.request.size,
-            response_size: self.response.size,
-            request_header_len: self.request.header_len.map(|n| n as usize),
-            response_header_len: self.response.header_len.map(|n| n as usize),
+            request_size: e.request.size,
+            response_size: e.response.size,
+            request_header_len: e.request.header_len.map(|n| n as usize),
+            response_header_len: e.response.header_len.map(|n| n as usize),
+            protocol: self.facts.protocol,
+            index: self.facts.printed.saturating_add(1),
+            pipelined: framed.then_some(e.pipelined),
+            complete: framed.then_some(e.facts.complete),
+            gap: e.gap,
+            request_body_size: if framed { e.facts.request_body } else { None },
+            response_body_size: if framed { e.facts.response_body } else { None },
+            interim: framed.then_some(e.facts.interim),
+            previous_end: e.previous_end.get(),
+            tls: self.tls.as_deref(),
         }
-    }
-
-    /// Returns the kept bytes to the budget (and a large buffer to the allocator).
-    fn release_kept(&mut self, budget: &mut KeptBudget) {
-        budget.used = budget.used.saturating_sub(self.kept.len());
-        if self.kept.capacity() > REUSED_CAPACITY {
-            self.kept = Vec::new();
-        }
-        self.kept.clear();
-    }
-
-    /// Starts the next exchange of the same connection.
-    fn next_exchange(&mut self, budget: &mut KeptBudget) {
-        self.first = false;
-        self.phase = Phase::Idle;
-        self.release_kept(budget);
-        self.request = PhaseBytes::default();
-        self.response = PhaseBytes::default();
-        self.last_activity = MaybeTime::default();
     }
 }
 
 /// Turns flow events into exchanges for `sink`.
 pub struct ExchangeTracker<S> {
     needs: Needs,
-    conns: ChunkedVec<Option<ConnExchange>>,
+    mode: Mode,
+    conns: ChunkedVec<Option<ConnState>>,
     sink: S,
     exchanges: u64,
     budget: KeptBudget,
+    /// Requests beyond [`super::analyzer::MAX_PIPELINED`] waiting on one connection.
+    pipeline_overflow: u64,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
+    /// A tracker in `turns` mode (SPEC §4).
     pub fn new(needs: Needs, sink: S) -> Self {
+        Self::with_mode(needs, Mode::Turns, sink)
+    }
+
+    pub fn with_mode(needs: Needs, mode: Mode, sink: S) -> Self {
         ExchangeTracker {
             needs,
+            mode,
             conns: ChunkedVec::new(),
             sink,
             exchanges: 0,
             budget: KeptBudget::default(),
+            pipeline_overflow: 0,
         }
     }
 
     /// Payload bytes a template wanted kept but that a bound refused.
     pub fn refused_bytes(&self) -> u64 {
         self.budget.refused
+    }
+
+    /// Requests that found their connection's pipeline full (their bytes joined the
+    /// newest exchange).
+    pub fn pipeline_overflow(&self) -> u64 {
+        self.pipeline_overflow
     }
 
     pub fn sink(&self) -> &S {
@@ -280,22 +161,57 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         self.exchanges
     }
 
-    fn emit(
+    /// Runs `f` with the connection's analyzer and its exchanges.
+    fn analyze(
+        &mut self,
+        conn: ConnId,
+        f: impl FnOnce(&mut AnalyzerSlot, &mut Exchanges<'_>),
+    ) -> bool {
+        let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        let mut x = Exchanges {
+            queue: &mut state.queue,
+            facts: &mut state.facts,
+            tls: &mut state.tls,
+            budget: &mut self.budget,
+            needs: self.needs,
+            open: state.open,
+            overflow: &mut self.pipeline_overflow,
+        };
+        f(&mut state.analyzer, &mut x);
+        true
+    }
+
+    /// Prints the finished exchanges at the front whose successor has begun: what
+    /// follows them is known, so their record is complete.
+    fn print_finished(
         &mut self,
         conn: ConnId,
         streams: usize,
-        print: Option<Timestamp>,
-        close: Option<Timestamp>,
-        originator: Option<CloseOriginator>,
+        ts: Timestamp,
     ) -> std::io::Result<()> {
-        let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
-            return Ok(());
-        };
-        self.exchanges += 1;
-        self.sink
-            .exchange(&state.exchange(streams, print, close, originator))
+        loop {
+            let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
+                return Ok(());
+            };
+            let q = &state.queue;
+            let due = q.head.done && q.rest.first().is_some_and(ExchangeState::begun);
+            if !due {
+                return Ok(());
+            }
+            let mut e = state.queue.pop_head();
+            let record = state.exchange(&e, streams, Some(ts), None, None, false);
+            self.exchanges += 1;
+            let result = self.sink.exchange(&record);
+            state.facts.printed = state.facts.printed.saturating_add(1);
+            e.release_kept(&mut self.budget);
+            result?;
+        }
     }
 
+    /// The connection ended: every exchange still held is printed, in order, the last
+    /// one as the connection's last; then its state is dropped.
     fn end(
         &mut self,
         conn: ConnId,
@@ -304,9 +220,31 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         close: Option<Timestamp>,
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
-        let result = self.emit(conn, streams, print, close, Some(originator));
-        if let Some(mut state) = self.conns.get_mut(conn as usize).and_then(Option::take) {
-            state.release_kept(&mut self.budget);
+        self.analyze(conn, |a, x| a.end(x, close.is_some()));
+        let Some(mut state) = self.conns.get_mut(conn as usize).and_then(Option::take) else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        loop {
+            let last = state.queue.rest.is_empty();
+            let mut e = state.queue.pop_head();
+            let record = state.exchange(
+                &e,
+                streams,
+                print,
+                close,
+                Some(originator),
+                last && close.is_some(),
+            );
+            self.exchanges += 1;
+            if result.is_ok() {
+                result = self.sink.exchange(&record);
+            }
+            state.facts.printed = state.facts.printed.saturating_add(1);
+            e.release_kept(&mut self.budget);
+            if last {
+                break;
+            }
         }
         result
     }
@@ -326,61 +264,26 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 if self.conns.len() <= idx {
                     self.conns.resize_with(idx + 1, || None);
                 }
-                self.conns[idx] = Some(ConnExchange::new(client, server, ts));
+                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode));
                 Ok(())
             }
             FlowEventKind::Established => {
                 if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
                     state.open.put(ts);
-                    state.last_activity.put(ts);
+                    state.queue.head.last_activity.put(ts);
+                    state.queue.head.previous_end.put(ts);
                 }
                 Ok(())
             }
             FlowEventKind::Data { dir, bytes } => {
-                let needs = self.needs;
-                let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
-                    return Ok(());
-                };
-                match dir {
-                    Direction::FromClient => {
-                        if state.phase == Phase::Response {
-                            self.emit(conn, streams, Some(ts), None, None)?;
-                            if let Some(state) =
-                                self.conns.get_mut(conn as usize).and_then(Option::as_mut)
-                            {
-                                state.next_exchange(&mut self.budget);
-                            }
-                        }
-                        let Some(state) =
-                            self.conns.get_mut(conn as usize).and_then(Option::as_mut)
-                        else {
-                            return Ok(());
-                        };
-                        if state.phase != Phase::Request {
-                            state.phase = Phase::Request;
-                            state.session_requests += 1;
-                        }
-                        debug_assert_eq!(state.response.kept, 0, "request bytes come first");
-                        state.request.add(
-                            &mut state.kept,
-                            bytes,
-                            ts,
-                            needs.request,
-                            &mut self.budget,
-                        );
-                        state.last_activity.put(ts);
-                    }
-                    Direction::FromServer => {
-                        state.phase = Phase::Response;
-                        state.response.add(
-                            &mut state.kept,
-                            bytes,
-                            ts,
-                            needs.response,
-                            &mut self.budget,
-                        );
-                        state.last_activity.put(ts);
-                    }
+                if self.analyze(conn, |a, x| a.data(x, dir, ts, bytes)) {
+                    self.print_finished(conn, streams, ts)?;
+                }
+                Ok(())
+            }
+            FlowEventKind::Gap { dir, len } => {
+                if self.analyze(conn, |a, x| a.gap(x, dir, ts, len)) {
+                    self.print_finished(conn, streams, ts)?;
                 }
                 Ok(())
             }
@@ -404,6 +307,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exchange::http::HeaderEndScan;
+    use crate::exchange::Retention;
     use std::net::{IpAddr, Ipv4Addr};
 
     /// Position, originator, request kept, response kept, sizes, session requests.

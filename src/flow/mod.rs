@@ -35,7 +35,11 @@ pub enum FlowEventKind<'a> {
     Established,
     /// In-order payload.
     Data { dir: Direction, bytes: &'a [u8] },
-    /// Both FINs delivered and acknowledged, or an accepted RST. `originator` is the side
+    /// `len` bytes of `dir` that the receiver acknowledged but the capture never had:
+    /// delivery goes on after them ([`FlowConfig::skip_gaps`]).
+    Gap { dir: Direction, len: u64 },
+    /// Once both FINs are delivered, the next accepted packet with ACK, or an accepted
+    /// RST (SPEC §3.5). `originator` is the side
     /// whose FIN was delivered first (or, without one, the side that sent the RST).
     Closed { originator: Direction },
     /// Evicted from a full table to make room for a new connection.

@@ -20,6 +20,7 @@ enum Seen {
     Opening(ConnId, u16),
     Established(ConnId),
     Data(ConnId, Direction, Vec<u8>, i64),
+    Gap(ConnId, Direction, u64),
     Closed(ConnId, Direction, usize),
     TimedOut(ConnId, usize),
     Truncated(ConnId, usize),
@@ -36,6 +37,7 @@ impl FlowEventSink for Recorder {
             FlowEventKind::Data { dir, bytes } => {
                 Seen::Data(e.conn, dir, bytes.to_vec(), e.ts.micros())
             }
+            FlowEventKind::Gap { dir, len } => Seen::Gap(e.conn, dir, len),
             FlowEventKind::Closed { originator } => Seen::Closed(e.conn, originator, e.streams),
             FlowEventKind::TimedOut => Seen::TimedOut(e.conn, e.streams),
             FlowEventKind::Truncated => Seen::Truncated(e.conn, e.streams),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
 use crate::decode::Endpoint;
-use crate::exchange::{CloseOriginator, Exchange, Needs, Position, Retention};
+use crate::exchange::{CloseOriginator, Exchange, Needs, Position, Protocol, Retention};
 use crate::time::Timestamp;
 
 /// c_ka_reuse_A, first exchange (times from its kitchen output).
@@ -48,6 +48,16 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         response_size: response.len() as u64,
         request_header_len: None,
         response_header_len: None,
+        protocol: Protocol::None,
+        index: 1,
+        pipelined: None,
+        complete: None,
+        gap: 0,
+        request_body_size: None,
+        response_body_size: None,
+        interim: None,
+        previous_end: Some(t(opening + 181)),
+        tls: None,
     }
 }
 

@@ -430,7 +430,7 @@ impl Handlers {
                 FlowEventKind::Truncated => {
                     call(py, instance, Callback::Interrupted, ());
                 }
-                FlowEventKind::Data { .. } => {}
+                FlowEventKind::Data { .. } | FlowEventKind::Gap { .. } => {}
             }
         }
     }
@@ -471,7 +471,9 @@ impl Handlers {
                     *slot = None;
                 }
             }
-            FlowEventKind::Opening { .. } | FlowEventKind::Established => {}
+            FlowEventKind::Opening { .. }
+            | FlowEventKind::Established
+            | FlowEventKind::Gap { .. } => {}
         }
     }
 }

@@ -1,0 +1,291 @@
+//! The seam between the exchange layer and the protocols: one [`Analyzer`] per
+//! connection decides where its exchanges start and end, through [`Exchanges`].
+//!
+//! The tracker ([`super::ExchangeTracker`]) owns every connection's state and feeds its
+//! analyzer the flow layer's events in order: payload of either direction, bytes the
+//! capture missed (gaps), and the end of the connection. The analyzer cuts the bytes
+//! into exchanges with the few operations of [`Exchanges`] — a request begins, request
+//! or response bytes arrive, a response is finished — and never sees timings buffers,
+//! retention or sinks: the tracker keeps the times, sizes and bytes the template needs,
+//! and prints an exchange once it is finished and the connection shows what follows it
+//! (the next exchange began, or the connection ended), so that `%idle.time.1`,
+//! `%close.*` and `%connection` keep their SPEC §4 meaning in every mode.
+//!
+//! An analyzer may hand its connection to another one ([`Handoff`]): detection
+//! hands it to the protocol it recognised, HTTP/1 hands a `101 Switching Protocols` or
+//! a `CONNECT` tunnel on. Adding a protocol is a new analyzer type, a variant of
+//! [`AnalyzerSlot`] and its detection rule: nothing in the flow layer or the format
+//! engine changes.
+
+use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
+use super::tls_facts::TlsFacts;
+use super::turns::Turns;
+use super::{Needs, Protocol};
+use crate::flow::Direction;
+use crate::time::Timestamp;
+
+/// Most exchanges of one connection waiting for their responses (pipelined requests):
+/// beyond it, further requests join the newest exchange and are counted in
+/// [`super::ExchangeTracker::pipeline_overflow`]. Zeek bounds its HTTP pending
+/// transactions the same way.
+pub const MAX_PIPELINED: usize = 100;
+
+/// The exchanges of one connection, oldest first. The first is kept inline: most
+/// connections never have two at once.
+#[derive(Debug, Default)]
+pub(crate) struct ExchangeQueue {
+    pub head: ExchangeState,
+    /// Exchanges after `head`, in order.
+    pub rest: Vec<ExchangeState>,
+}
+
+impl ExchangeQueue {
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut ExchangeState> {
+        match i {
+            0 => Some(&mut self.head),
+            _ => self.rest.get_mut(i - 1),
+        }
+    }
+
+    pub fn back_mut(&mut self) -> &mut ExchangeState {
+        self.rest.last_mut().unwrap_or(&mut self.head)
+    }
+
+    pub fn back(&self) -> &ExchangeState {
+        self.rest.last().unwrap_or(&self.head)
+    }
+
+    /// The first exchange whose response is not finished.
+    pub fn answering(&self) -> Option<usize> {
+        std::iter::once(&self.head)
+            .chain(&self.rest)
+            .position(|e| !e.done)
+    }
+
+    /// Drops `head`; the next one takes its place (there must be one).
+    pub fn pop_head(&mut self) -> ExchangeState {
+        if self.rest.is_empty() {
+            return std::mem::take(&mut self.head);
+        }
+        let next = self.rest.remove(0);
+        if self.rest.is_empty() && self.rest.capacity() > 4 {
+            self.rest = Vec::new();
+        }
+        std::mem::replace(&mut self.head, next)
+    }
+}
+
+/// What an analyzer works on: its connection's exchanges and facts.
+pub(crate) struct Exchanges<'a> {
+    pub(crate) queue: &'a mut ExchangeQueue,
+    pub(crate) facts: &'a mut ConnFacts,
+    pub(crate) tls: &'a mut Option<Box<TlsFacts>>,
+    pub(crate) budget: &'a mut KeptBudget,
+    pub(crate) needs: Needs,
+    pub(crate) open: MaybeTime,
+    /// Requests that found the pipeline full.
+    pub(crate) overflow: &'a mut u64,
+}
+
+impl Exchanges<'_> {
+    /// A new request message begins: the newest exchange takes it if nothing has
+    /// happened on it yet, else a new exchange is queued behind the others.
+    pub fn begin_request(&mut self) {
+        let reuse = !self.queue.back().begun() && !self.queue.back().done;
+        if !reuse {
+            if self.queue.len() >= MAX_PIPELINED {
+                *self.overflow += 1;
+                return;
+            }
+            self.queue.rest.push(ExchangeState::default());
+        }
+        self.facts.session_requests += 1;
+        let waiting = self.queue.len()
+            - 1
+            - std::iter::once(&self.queue.head)
+                .chain(&self.queue.rest)
+                .filter(|e| e.done)
+                .count();
+        let first = self.facts.printed == 0 && self.queue.rest.is_empty();
+        let previous_end = if first {
+            self.open
+        } else if waiting == 0 {
+            self.facts.last_response_end
+        } else {
+            MaybeTime::default()
+        };
+        let session_requests = self.facts.session_requests;
+        let back = self.queue.back_mut();
+        back.session_requests = session_requests;
+        back.pipelined = waiting as u32;
+        back.previous_end = previous_end;
+    }
+
+    /// Request bytes, for the newest exchange.
+    pub fn request_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        let needs = self.needs;
+        let back = self.queue.back_mut();
+        if back.done {
+            // A request after a finished response with no begin: start one.
+            self.begin_request();
+        }
+        self.queue
+            .back_mut()
+            .add_request(bytes, ts, needs, self.budget);
+    }
+
+    /// Response bytes, for the oldest exchange not yet answered; without one, a new
+    /// exchange with an empty request (server data first).
+    pub fn response_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        let needs = self.needs;
+        let at = match self.queue.answering() {
+            Some(at) => at,
+            None => {
+                self.queue.rest.push(ExchangeState {
+                    session_requests: self.facts.session_requests,
+                    ..ExchangeState::default()
+                });
+                self.queue.len() - 1
+            }
+        };
+        if let Some(e) = self.queue.get_mut(at) {
+            e.add_response(bytes, ts, needs, self.budget);
+        }
+    }
+
+    /// The oldest unanswered exchange's facts (the one response bytes go to).
+    pub fn answering_mut(&mut self) -> Option<&mut ExchangeState> {
+        let at = self.queue.answering()?;
+        self.queue.get_mut(at)
+    }
+
+    /// The newest exchange (the one request bytes go to).
+    pub fn newest_mut(&mut self) -> &mut ExchangeState {
+        self.queue.back_mut()
+    }
+
+    /// An interim response ended: the exchange's response starts again.
+    pub fn interim_response(&mut self) {
+        let budget = &mut *self.budget;
+        if let Some(at) = self.queue.answering() {
+            if let Some(e) = self.queue.get_mut(at) {
+                e.facts.interim = e.facts.interim.saturating_add(1);
+                e.restart_response(budget);
+            }
+        }
+    }
+
+    /// The oldest unanswered exchange is finished (`complete`: by its framing).
+    pub fn finish_response(&mut self, complete: bool) {
+        if let Some(e) = self.answering_mut() {
+            e.done = true;
+            e.facts.complete = complete;
+            let end = e.response.last;
+            if end.is_set() {
+                self.facts.last_response_end = end;
+            }
+        }
+    }
+
+    /// `len` bytes of `dir` that the capture missed: counted on the exchange they
+    /// belong to (the newest for requests, the one being answered for responses).
+    pub fn gap(&mut self, dir: Direction, len: u64) {
+        let e = match dir {
+            Direction::FromClient => Some(self.queue.back_mut()),
+            Direction::FromServer => self.answering_mut(),
+        };
+        if let Some(e) = e {
+            e.gap = e.gap.saturating_add(len);
+        }
+    }
+
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.facts.protocol = protocol;
+    }
+}
+
+/// An analyzer's answer to payload: keep going, or hand the connection (and the bytes
+/// after the first `consumed` of this event) to another analyzer.
+pub(crate) enum Handoff {
+    Stay,
+    To { next: AnalyzerSlot, consumed: usize },
+}
+
+/// One connection's protocol logic.
+pub(crate) trait Analyzer {
+    /// In-order payload of `dir`.
+    fn data(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        dir: Direction,
+        ts: Timestamp,
+        bytes: &[u8],
+    ) -> Handoff;
+
+    /// `len` bytes of `dir` that the receiver acknowledged but the capture never had.
+    fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
+        let _ = ts;
+        x.gap(dir, len);
+    }
+
+    /// The connection ended (closed when `closed`, else evicted or cut by the end of
+    /// the capture): decide what is in progress.
+    fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        let _ = (x, closed);
+    }
+}
+
+/// The analyzer of a connection, by protocol. An enum rather than a trait object: the
+/// common cases stay inline in the connection's state, without an allocation.
+pub(crate) enum AnalyzerSlot {
+    Turns(Turns),
+}
+
+impl AnalyzerSlot {
+    /// The analyzer a new connection starts with.
+    pub fn for_mode(mode: super::Mode) -> Self {
+        match mode {
+            super::Mode::Turns => AnalyzerSlot::Turns(Turns::default()),
+            // Detection comes with the protocol analyzers; until a protocol is
+            // recognised the turns rule applies.
+            super::Mode::Messages => AnalyzerSlot::Turns(Turns::default()),
+        }
+    }
+
+    fn get(&mut self) -> &mut dyn Analyzer {
+        match self {
+            AnalyzerSlot::Turns(a) => a,
+        }
+    }
+
+    /// Feeds payload, following handoffs until every byte found its analyzer.
+    pub fn data(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        let mut bytes = bytes;
+        // Each handoff consumes bytes or changes analyzer; the bound keeps a chain of
+        // analyzers that hand back and forth from looping.
+        for _ in 0..8 {
+            match self.get().data(x, dir, ts, bytes) {
+                Handoff::Stay => return,
+                Handoff::To { next, consumed } => {
+                    *self = next;
+                    bytes = bytes.get(consumed..).unwrap_or_default();
+                    if bytes.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
+        self.get().gap(x, dir, ts, len);
+    }
+
+    pub fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        self.get().end(x, closed);
+    }
+}

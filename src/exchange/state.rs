@@ -1,0 +1,238 @@
+//! The state of one exchange while it is built: its timings, sizes and the bytes kept for
+//! the template, whatever analyzer cuts it. Analyzers never touch these directly: they go
+//! through [`super::analyzer::Exchanges`].
+
+use super::http::HeaderEndScan;
+use super::record::Protocol;
+use super::{Needs, Retention};
+use crate::time::Timestamp;
+
+/// Most bytes of one phase (request or response) kept for a template that prints it
+/// whole; the rest is counted in the sizes but not kept. Large enough for any realistic
+/// message, small enough that one hostile stream cannot exhaust memory.
+pub const MAX_KEPT_PER_PHASE: usize = 64 << 20;
+
+/// Most bytes of one phase kept while looking for the end of its header block: a
+/// header block larger than this is not HTTP (and its line and headers print cut).
+pub const MAX_HEADER_KEPT: usize = 256 << 10;
+
+/// Most bytes kept across all connections' pending exchanges.
+pub const MAX_KEPT_TOTAL: usize = 1 << 30;
+
+/// Capacity above which an exchange buffer is released rather than reused.
+const REUSED_CAPACITY: usize = 64 << 10;
+
+/// Bytes kept for the template across every connection.
+#[derive(Debug, Default)]
+pub(crate) struct KeptBudget {
+    pub used: usize,
+    /// Payload bytes the template wanted but that a bound refused.
+    pub refused: u64,
+}
+
+/// An `Option<Timestamp>` in 9 bytes instead of 16: a connection's record holds several,
+/// and with hundreds of thousands of connections its size is what costs.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MaybeTime {
+    set: bool,
+    nanos: [u8; 8],
+}
+
+impl MaybeTime {
+    pub fn get(self) -> Option<Timestamp> {
+        self.set.then(|| Timestamp(i64::from_ne_bytes(self.nanos)))
+    }
+
+    pub fn put(&mut self, ts: Timestamp) {
+        self.set = true;
+        self.nanos = ts.0.to_ne_bytes();
+    }
+
+    pub fn is_set(self) -> bool {
+        self.set
+    }
+}
+
+/// One direction of an exchange. Its kept bytes are the last `kept` bytes of the
+/// exchange's buffer while it grows: the request's come first, the response's after them.
+#[derive(Debug, Default)]
+pub(crate) struct PhaseBytes {
+    /// How many bytes of this phase are kept (at most MAX_KEPT_PER_PHASE: fits u32).
+    pub kept: u32,
+    /// Length of the header block in the kept bytes, once its terminator was kept.
+    pub header_len: Option<u32>,
+    pub size: u64,
+    pub first: MaybeTime,
+    pub last: MaybeTime,
+    header_end: HeaderEndScan,
+}
+
+impl PhaseBytes {
+    /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks and
+    /// the bounds allow.
+    pub fn add(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        bytes: &[u8],
+        ts: Timestamp,
+        retention: Retention,
+        budget: &mut KeptBudget,
+    ) {
+        self.size += bytes.len() as u64;
+        if !self.first.set {
+            self.first.put(ts);
+        }
+        self.last.put(ts);
+        let before = self.kept as usize;
+        let looking_for_header = retention.header && !self.header_end.found();
+        let limit = if retention.all {
+            MAX_KEPT_PER_PHASE
+        } else if looking_for_header {
+            MAX_HEADER_KEPT.max(retention.prefix)
+        } else {
+            retention.prefix
+        };
+        if before >= limit && !retention.all {
+            return;
+        }
+        let mut keep = bytes;
+        let mut end = None;
+        if looking_for_header {
+            end = self.header_end.scan(bytes);
+            // Only the header block is read (line, headers, words): what follows its
+            // terminating CR is not kept. `header_split` finds the same end in the
+            // kept bytes, since it applies the same rule.
+            if let Some(end) = end.filter(|_| !retention.all && retention.prefix == 0) {
+                keep = &bytes[..=end];
+            }
+        }
+        let room = limit.saturating_sub(before);
+        let take = keep
+            .len()
+            .min(room)
+            .min(MAX_KEPT_TOTAL.saturating_sub(budget.used));
+        // A template that prints whole phases wanted every byte; one that reads headers
+        // only wanted what fits its limit.
+        let wanted = if retention.all {
+            keep.len()
+        } else {
+            keep.len().min(room)
+        };
+        budget.refused += (wanted - take) as u64;
+        budget.used += take;
+        if buffer.capacity() == 0 && take > 0 {
+            // Room for a response as large as the request: most exchanges then need
+            // one allocation instead of an allocation and a reallocation.
+            buffer.reserve(take * 2);
+        }
+        buffer.extend_from_slice(&keep[..take]);
+        let kept = before + take;
+        self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
+        if let Some(at) = end.map(|end| before + end).filter(|&at| at < kept) {
+            self.header_len = u32::try_from(at).ok();
+        }
+    }
+
+    /// Counts bytes without keeping them (a request phase that goes on once the
+    /// response's bytes are being kept after it).
+    pub fn count(&mut self, bytes: &[u8], ts: Timestamp) {
+        self.size += bytes.len() as u64;
+        if !self.first.set {
+            self.first.put(ts);
+        }
+        self.last.put(ts);
+    }
+}
+
+/// Facts of an exchange that only protocol analyzers know (`messages` mode); in
+/// `turns` mode they stay at their defaults and their keywords print not-found.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MessageFacts {
+    /// Both messages were finished by their framing.
+    pub complete: bool,
+    /// The analyzer framed this exchange (its `complete` and body sizes mean something).
+    pub framed: bool,
+    /// Decoded body bytes (chunk framing excluded).
+    pub request_body: Option<u64>,
+    pub response_body: Option<u64>,
+    /// Interim (1xx) responses.
+    pub interim: u16,
+}
+
+/// One exchange being built.
+#[derive(Debug, Default)]
+pub(crate) struct ExchangeState {
+    /// The kept request bytes, then the kept response bytes: one allocation for both.
+    pub kept: Vec<u8>,
+    pub request: PhaseBytes,
+    pub response: PhaseBytes,
+    /// The most recent open/request/response event of this exchange.
+    pub last_activity: MaybeTime,
+    /// Request runs of the connection up to this exchange (`%session.requests`).
+    pub session_requests: u32,
+    /// Requests of the connection still unanswered when this one started.
+    pub pipelined: u32,
+    /// Bytes the capture missed inside this exchange.
+    pub gap: u64,
+    /// The end of the previous exchange's response when this one's request began
+    /// (`%idle.time.before`); for the first exchange, the open time.
+    pub previous_end: MaybeTime,
+    pub facts: MessageFacts,
+    /// The analyzer is done with it: the response ended (or the exchange was given up).
+    pub done: bool,
+}
+
+impl ExchangeState {
+    /// Whether any byte of either direction arrived.
+    pub fn begun(&self) -> bool {
+        self.request.first.is_set() || self.response.first.is_set()
+    }
+
+    pub fn add_request(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+        if self.response.kept > 0 {
+            // Kept request bytes must precede the response's in the shared buffer: a
+            // request still being sent after its response began is counted, not kept.
+            self.request.count(bytes, ts);
+        } else {
+            self.request
+                .add(&mut self.kept, bytes, ts, needs.request, b);
+        }
+        self.last_activity.put(ts);
+    }
+
+    pub fn add_response(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+        self.response
+            .add(&mut self.kept, bytes, ts, needs.response, b);
+        self.last_activity.put(ts);
+    }
+
+    /// Forgets the response so far (an interim 1xx response: the record shows the final
+    /// one), keeping the request.
+    pub fn restart_response(&mut self, budget: &mut KeptBudget) {
+        let request_kept = (self.request.kept as usize).min(self.kept.len());
+        budget.used = budget.used.saturating_sub(self.kept.len() - request_kept);
+        self.kept.truncate(request_kept);
+        self.response = PhaseBytes::default();
+    }
+
+    /// Returns the kept bytes to the budget (and a large buffer to the allocator).
+    pub fn release_kept(&mut self, budget: &mut KeptBudget) {
+        budget.used = budget.used.saturating_sub(self.kept.len());
+        if self.kept.capacity() > REUSED_CAPACITY {
+            self.kept = Vec::new();
+        }
+        self.kept.clear();
+    }
+}
+
+/// What is known of a connection beyond its exchanges.
+#[derive(Debug, Default)]
+pub(crate) struct ConnFacts {
+    pub protocol: Protocol,
+    /// Request runs so far.
+    pub session_requests: u32,
+    /// Exchanges printed so far.
+    pub printed: u32,
+    /// The end of the last finished response (`%idle.time.before` of the next request).
+    pub last_response_end: MaybeTime,
+}
