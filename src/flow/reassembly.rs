@@ -17,6 +17,10 @@ use super::seq::SeqNum;
 /// bytes, so the bound on charged bytes is also a bound on memory.
 const SEGMENT_OVERHEAD: usize = 128;
 
+/// Largest hole an acknowledgement may reveal ([`Reassembler::skip_to`]): no window is
+/// larger (RFC 7323 §2.3: 2^30), so an acknowledgement further ahead is not believed.
+const MAX_GAP: i32 = 1 << 30;
+
 /// Memory shared by every connection's out-of-order queues.
 #[derive(Debug)]
 pub struct QueueBudget {
@@ -141,6 +145,60 @@ impl Reassembler {
         }
         result.in_order = true;
         result.fin_delivered = self.deliver_from(seq, payload, fin, urgent, deliver)?;
+        result.fin_delivered |= self.deliver_waiting(budget, deliver)?;
+        Ok(result)
+    }
+
+    /// The receiver acknowledged everything before `ack`: bytes before it that never
+    /// arrived were delivered to the receiver but missed by the capture. Each such hole
+    /// is reported to `gap` (its length) and skipped, and the waiting segments that
+    /// became contiguous are delivered. Returns whether the FIN was delivered.
+    pub fn skip_to<E>(
+        &mut self,
+        ack: SeqNum,
+        budget: &mut QueueBudget,
+        gap: &mut dyn FnMut(u64) -> Result<(), E>,
+        deliver: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let mut fin = false;
+        // An acknowledgement further ahead than any window is not believed.
+        if self.fin_delivered || !ack.after(self.next) || ack.diff(self.next) > MAX_GAP {
+            return Ok(false);
+        }
+        loop {
+            fin |= self.deliver_waiting(budget, deliver)?;
+            if self.fin_delivered || !ack.after(self.next) {
+                break;
+            }
+            // Nothing waiting starts at the delivery point now: the hole runs to the
+            // first waiting segment, or to the acknowledged point.
+            let hole_end = self
+                .queue
+                .as_ref()
+                .and_then(|q| q.waiting.first_key_value())
+                .map(|(_, w)| w.seq)
+                .filter(|&seq| seq.before(ack))
+                .unwrap_or(ack);
+            let len = hole_end.diff(self.next).max(0) as u32;
+            if len == 0 {
+                break;
+            }
+            gap(u64::from(len))?;
+            self.next = hole_end;
+            if let Some(queue) = self.queue.as_mut() {
+                queue.next_offset += u64::from(len);
+            }
+        }
+        Ok(fin)
+    }
+
+    /// Delivers the waiting segments that start at or before the delivery point.
+    fn deliver_waiting<E>(
+        &mut self,
+        budget: &mut QueueBudget,
+        deliver: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let mut fin = false;
         while !self.fin_delivered {
             let Some(queue) = self.queue.as_mut() else {
                 break;
@@ -161,14 +219,13 @@ impl Reassembler {
                 .wrapping_add(w.data.len() as u32)
                 .wrapping_add(u32::from(w.fin));
             if w_end.after(self.next) {
-                result.fin_delivered |=
-                    self.deliver_from(w.seq, &w.data, w.fin, w.urgent, deliver)?;
+                fin |= self.deliver_from(w.seq, &w.data, w.fin, w.urgent, deliver)?;
             }
         }
         if self.queue.as_ref().is_some_and(|q| q.waiting.is_empty()) {
             self.queue = None;
         }
-        Ok(result)
+        Ok(fin)
     }
 
     /// Returns this direction's waiting bytes to the budget (the connection ended).

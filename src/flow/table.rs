@@ -40,6 +40,10 @@ pub struct FlowConfig {
     pub queue_per_direction: usize,
     /// Most out-of-order bytes all connections together may keep waiting.
     pub queue_total: usize,
+    /// When a receiver acknowledges data the capture never had, report the hole as a
+    /// gap and deliver what follows it, instead of waiting for it forever (`messages`
+    /// mode, `--skip-gaps`; justniffer waits).
+    pub skip_gaps: bool,
 }
 
 impl Default for FlowConfig {
@@ -51,6 +55,7 @@ impl Default for FlowConfig {
             // windows while keeping a hostile stream of never-filled gaps cheap.
             queue_per_direction: 4 << 20,
             queue_total: 256 << 20,
+            skip_gaps: false,
         }
     }
 }
@@ -72,6 +77,10 @@ pub struct FlowStats {
     pub out_of_window: u64,
     /// Segments dropped by the timestamp check (PAWS).
     pub paws_dropped: u64,
+    /// Holes the receiver acknowledged but the capture never had, skipped
+    /// ([`FlowConfig::skip_gaps`]), and their bytes.
+    pub gaps: u64,
+    pub gap_bytes: u64,
     /// Most connections tracked at once.
     pub peak_tracked: usize,
 }
@@ -597,6 +606,12 @@ impl FlowTable {
                 return Ok(());
             };
             conn.halves[s].record_ack(ack);
+            if self.config.skip_gaps && conn.state == State::Established {
+                self.skip_gaps(id, dir, ack, seg.ts, sink)?;
+            }
+            let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+                return Ok(());
+            };
             // SPEC §3.5: once both FINs are delivered, the next accepted packet with ACK
             // closes, from either side and whatever it acknowledges (a retransmitted FIN
             // too: the capture may have missed the last ACK). Tested before this packet's
@@ -661,6 +676,53 @@ impl FlowTable {
         if received.fin_delivered && conn.first_fin.is_none() {
             conn.first_fin = Some(dir);
         }
+        Ok(())
+    }
+
+    /// `acker` acknowledged its peer's stream up to `ack`: bytes before it that the
+    /// capture never had become a gap event, and what waited behind them is delivered.
+    fn skip_gaps(
+        &mut self,
+        id: ConnId,
+        acker: Direction,
+        ack: SeqNum,
+        ts: Timestamp,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        let streams = self.tracked;
+        let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let (_, r) = index(acker);
+        let dir = match acker {
+            Direction::FromClient => Direction::FromServer,
+            Direction::FromServer => Direction::FromClient,
+        };
+        let sink = std::cell::RefCell::new(sink);
+        let event = |kind: FlowEventKind<'_>| {
+            sink.borrow_mut().event(FlowEvent {
+                conn: id,
+                ts,
+                streams,
+                kind,
+            })
+        };
+        let (mut gaps, mut gap_bytes) = (0u64, 0u64);
+        let fin = conn.halves[r].stream.skip_to(
+            ack,
+            &mut self.budget,
+            &mut |len| {
+                gaps += 1;
+                gap_bytes += len;
+                event(FlowEventKind::Gap { dir, len })
+            },
+            &mut |bytes| event(FlowEventKind::Data { dir, bytes }),
+        )?;
+        if fin && conn.first_fin.is_none() {
+            conn.first_fin = Some(dir);
+        }
+        self.stats.gaps += gaps;
+        self.stats.gap_bytes += gap_bytes;
         Ok(())
     }
 

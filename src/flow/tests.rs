@@ -519,3 +519,83 @@ fn midstream_a_syn_ack_seen_first_does_not_make_its_sender_the_client() {
     assert_eq!(seen[0], Seen::Opening(0, 40020));
     assert_eq!(data(&seen, Direction::FromClient), b"GET /");
 }
+
+fn skipping() -> FlowConfig {
+    FlowConfig {
+        skip_gaps: true,
+        ..FlowConfig::default()
+    }
+}
+
+/// A request whose middle segment the capture missed, then the server's ACK of all of it.
+fn lost_middle_segment(c: &mut Conv) -> Vec<Segment<'static>> {
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"abc"));
+    // CLIENT_ISN + 4.. "def" never captured.
+    s.push(c.seg(true, A, CLIENT_ISN + 7, SERVER_ISN + 1, b"ghi"));
+    s.push(c.seg(false, A, SERVER_ISN + 1, CLIENT_ISN + 10, b""));
+    s
+}
+
+#[test]
+fn an_acknowledged_hole_becomes_a_gap_and_what_waited_behind_it_is_delivered() {
+    let mut c = Conv::new(40030);
+    let (seen, table) = run(skipping(), &lost_middle_segment(&mut c));
+    let tail: Vec<&Seen> = seen.iter().skip(2).collect();
+    assert_eq!(
+        tail,
+        vec![
+            &Seen::Data(0, Direction::FromClient, b"abc".to_vec(), 4),
+            &Seen::Gap(0, Direction::FromClient, 3),
+            &Seen::Data(0, Direction::FromClient, b"ghi".to_vec(), 6),
+        ]
+    );
+    assert_eq!((table.stats().gaps, table.stats().gap_bytes), (1, 3));
+}
+
+#[test]
+fn without_skip_gaps_the_data_behind_a_hole_waits_for_ever() {
+    let mut c = Conv::new(40031);
+    let (seen, table) = run(FlowConfig::default(), &lost_middle_segment(&mut c));
+    assert_eq!(data(&seen, Direction::FromClient), b"abc");
+    assert!(!seen.iter().any(|s| matches!(s, Seen::Gap(..))));
+    assert_eq!(table.stats().gaps, 0);
+}
+
+#[test]
+fn an_acknowledged_hole_at_the_end_of_the_stream_is_a_gap_up_to_the_ack() {
+    let mut c = Conv::new(40032);
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"abc"));
+    // The next 5 bytes were never captured; the server acknowledges them.
+    s.push(c.seg(false, A, SERVER_ISN + 1, CLIENT_ISN + 9, b"ok"));
+    s.push(c.seg(true, A, CLIENT_ISN + 9, SERVER_ISN + 3, b"z"));
+    let (seen, _) = run(skipping(), &s);
+    let tail: Vec<&Seen> = seen.iter().skip(2).collect();
+    assert_eq!(
+        tail,
+        vec![
+            &Seen::Data(0, Direction::FromClient, b"abc".to_vec(), 4),
+            &Seen::Gap(0, Direction::FromClient, 5),
+            &Seen::Data(0, Direction::FromServer, b"ok".to_vec(), 5),
+            &Seen::Data(0, Direction::FromClient, b"z".to_vec(), 6),
+        ]
+    );
+}
+
+#[test]
+fn an_acknowledgement_beyond_any_window_reveals_no_gap() {
+    let mut c = Conv::new(40033);
+    let mut s = c.handshake();
+    s.push(c.seg(true, A, CLIENT_ISN + 1, SERVER_ISN + 1, b"abc"));
+    s.push(c.seg(
+        false,
+        A,
+        SERVER_ISN + 1,
+        CLIENT_ISN + 4 + (1 << 31) - 8,
+        b"",
+    ));
+    let (seen, table) = run(skipping(), &s);
+    assert!(!seen.iter().any(|s| matches!(s, Seen::Gap(..))));
+    assert_eq!(table.stats().gaps, 0);
+}
