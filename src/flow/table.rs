@@ -22,6 +22,10 @@ use crate::time::Timestamp;
 /// Largest window scale shift honoured (RFC 7323 §2.3).
 const MAX_WINDOW_SHIFT: u8 = 14;
 
+/// Most SYN payload bytes held at once for TCP Fast Open: a flood of SYNs with data
+/// cannot hold more; beyond it their data is skipped as in `turns` mode.
+const MAX_SYN_DATA_TOTAL: usize = 16 << 20;
+
 /// Window advertised to the peer's check for a half we have not seen yet (`-m`).
 const UNKNOWN_WINDOW: u16 = u16::MAX;
 
@@ -44,6 +48,9 @@ pub struct FlowConfig {
     /// gap and deliver what follows it, instead of waiting for it forever (`messages`
     /// mode, `--skip-gaps`; justniffer waits).
     pub skip_gaps: bool,
+    /// Deliver the payload of a SYN that the SYN-ACK acknowledges (TCP Fast Open,
+    /// RFC 7413) as the client's first data, instead of skipping it (`messages` mode).
+    pub syn_data: bool,
 }
 
 impl Default for FlowConfig {
@@ -56,6 +63,7 @@ impl Default for FlowConfig {
             queue_per_direction: 4 << 20,
             queue_total: 256 << 20,
             skip_gaps: false,
+            syn_data: false,
         }
     }
 }
@@ -198,6 +206,11 @@ pub struct FlowTable {
     budget: QueueBudget,
     stats: FlowStats,
     last_ts: Timestamp,
+    /// SYN payloads waiting for the SYN-ACK to say whether the server took them
+    /// ([`FlowConfig::syn_data`]), and the bytes they hold (bounded by
+    /// [`MAX_SYN_DATA_TOTAL`]).
+    syn_data: std::collections::HashMap<ConnId, Box<[u8]>>,
+    syn_data_bytes: usize,
     /// The connection of the previous packet: packets mostly come in runs of one
     /// connection, and checking it first spares hashing the endpoints and a probe of a
     /// large index (a likely cache miss).
@@ -232,6 +245,8 @@ impl FlowTable {
             tracked: 0,
             budget: QueueBudget::new(config.queue_per_direction, config.queue_total),
             stats: FlowStats::default(),
+            syn_data: std::collections::HashMap::new(),
+            syn_data_bytes: 0,
             last_ts: Timestamp::default(),
             recent: None,
         }
@@ -396,6 +411,9 @@ impl FlowTable {
             None => self.newest = conn.older,
         }
         self.index.remove(conn.hash, id);
+        if let Some(data) = self.syn_data.remove(&id) {
+            self.syn_data_bytes -= data.len();
+        }
         if self.recent == Some(id) {
             self.recent = None;
         }
@@ -429,6 +447,13 @@ impl FlowTable {
         };
         let (client, server) = (conn.client, conn.server);
         let id = self.insert(conn);
+        if self.config.syn_data
+            && !seg.payload.is_empty()
+            && self.syn_data_bytes + seg.payload.len() <= MAX_SYN_DATA_TOTAL
+        {
+            self.syn_data_bytes += seg.payload.len();
+            self.syn_data.insert(id, seg.payload.into());
+        }
         sink.event(FlowEvent {
             conn: id,
             ts: seg.ts,
@@ -520,12 +545,23 @@ impl FlowTable {
             // Only the SYN-ACK that acknowledges the client's SYN counts (SPEC §3.2);
             // repeated SYNs and SYN-ACKs are ignored.
             let expected = conn.halves[0].first_seq;
+            // With Fast Open data held, a SYN-ACK of the ISN + 1 alone says the server
+            // did not take it: the client sends it again after the handshake.
+            let held = self.syn_data.get(&id).map_or(0, |d| d.len() as u32);
+            let refused_syn_data = held > 0 && ack == expected.wrapping_add(held.wrapping_neg());
             if dir == Direction::FromServer
                 && conn.state == State::SynSent
                 && flags.ack()
                 && !flags.rst()
-                && ack == expected
+                && (ack == expected || refused_syn_data)
             {
+                if refused_syn_data {
+                    conn.halves[0].first_seq = ack;
+                    conn.halves[0].stream = Reassembler::new(ack);
+                    if let Some(data) = self.syn_data.remove(&id) {
+                        self.syn_data_bytes -= data.len();
+                    }
+                }
                 let mut server = Half::new(seq.wrapping_add(1), seg.window);
                 server.ack_seq = Some(ack);
                 server.last_tsval = seg.options.timestamp.map(|(val, _)| val);
@@ -600,6 +636,20 @@ impl FlowTable {
                     streams,
                     kind: FlowEventKind::Established,
                 })?;
+                // The SYN's data, which the SYN-ACK acknowledged (RFC 7413 §4.2):
+                // the client's first bytes.
+                if let Some(data) = self.syn_data.remove(&id) {
+                    self.syn_data_bytes -= data.len();
+                    sink.event(FlowEvent {
+                        conn: id,
+                        ts: seg.ts,
+                        streams,
+                        kind: FlowEventKind::Data {
+                            dir: Direction::FromClient,
+                            bytes: &data,
+                        },
+                    })?;
+                }
             }
             // The sink cannot remove connections: `id` is still occupied.
             let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {

@@ -599,3 +599,62 @@ fn an_acknowledgement_beyond_any_window_reveals_no_gap() {
     assert!(!seen.iter().any(|s| matches!(s, Seen::Gap(..))));
     assert_eq!(table.stats().gaps, 0);
 }
+
+fn fast_open() -> FlowConfig {
+    FlowConfig {
+        syn_data: true,
+        ..FlowConfig::default()
+    }
+}
+
+#[test]
+fn fast_open_data_acknowledged_by_the_syn_ack_is_the_clients_first_data() {
+    let mut c = Conv::new(40040);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, 500, 0, b"GET / HTTP/1.1\r\n\r\n"),
+        c.seg(false, TcpFlags::SYN | A, 600, 519, b""),
+        c.seg(true, A, 519, 601, b""),
+        c.seg(true, A, 519, 601, b"more"),
+    ];
+    let (seen, _) = run(fast_open(), &segs);
+    assert_eq!(seen[1], Seen::Established(0));
+    assert_eq!(
+        seen[2],
+        Seen::Data(
+            0,
+            Direction::FromClient,
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            3
+        )
+    );
+    assert_eq!(
+        data(&seen, Direction::FromClient),
+        b"GET / HTTP/1.1\r\n\r\nmore"
+    );
+}
+
+#[test]
+fn fast_open_data_the_server_refused_is_taken_from_its_retransmission() {
+    let mut c = Conv::new(40041);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, 500, 0, b"hello"),
+        // The SYN-ACK acknowledges the ISN + 1 only: the data was not taken.
+        c.seg(false, TcpFlags::SYN | A, 600, 501, b""),
+        c.seg(true, A, 501, 601, b"hello"),
+    ];
+    let (seen, _) = run(fast_open(), &segs);
+    assert_eq!(seen[1], Seen::Established(0));
+    assert_eq!(data(&seen, Direction::FromClient), b"hello");
+}
+
+#[test]
+fn without_syn_data_a_fast_open_payload_is_skipped() {
+    let mut c = Conv::new(40042);
+    let segs = vec![
+        c.seg(true, TcpFlags::SYN, 500, 0, b"hello"),
+        c.seg(false, TcpFlags::SYN | A, 600, 506, b""),
+        c.seg(true, A, 506, 601, b""),
+    ];
+    let (seen, _) = run(FlowConfig::default(), &segs);
+    assert_eq!(data(&seen, Direction::FromClient), b"");
+}

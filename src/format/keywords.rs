@@ -20,6 +20,8 @@ pub enum Duration {
     ResponseEnd,
     Session,
     Close,
+    /// `%idle.time.before`: the reuse gap before this exchange's request.
+    IdleBefore,
 }
 
 /// Which point in time a timestamp keyword prints.
@@ -71,6 +73,22 @@ pub enum Key {
     Grep(Dir),
     TlsSni,
     TlsVersion,
+    TlsAlpn,
+    TlsCipher,
+    /// `%protocol`.
+    Protocol,
+    /// `%exchange.index`.
+    ExchangeIndex,
+    /// `%exchange.pipelined`.
+    Pipelined,
+    /// `%exchange.complete`.
+    Complete,
+    /// `%exchange.gap`.
+    Gap,
+    /// `%request.body.size`, `%response.body.size`.
+    BodySize(Dir),
+    /// `%response.interim`.
+    Interim,
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
@@ -100,7 +118,14 @@ impl Key {
             | Key::Timestamp2(_)
             | Key::Header(..)
             | Key::TlsSni
-            | Key::TlsVersion => Param::NotFound,
+            | Key::TlsVersion
+            | Key::TlsAlpn
+            | Key::TlsCipher
+            | Key::Protocol
+            | Key::Pipelined
+            | Key::Complete
+            | Key::BodySize(_)
+            | Key::Interim => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
             Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
@@ -151,6 +176,12 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("streams", Key::Streams, "%streams", "connections tracked now"),
     kw("idle.time.0", Key::Duration(Duration::Idle0), "%idle.time.0[(NF)]", "first request data minus open (first exchange only)"),
     kw("idle.time.1", Key::Duration(Duration::Idle1), "%idle.time.1[(NF)]", "print time minus the last response data"),
+    kw("idle.time.before", Key::Duration(Duration::IdleBefore), "%idle.time.before[(NF)]", "first request data minus the end of the previous response (the open time for the first exchange): the reuse gap"),
+    kw("protocol", Key::Protocol, "%protocol[(NF)]", "http/1.0, http/1.1, tls, h2, h2c, websocket or unknown (--exchanges messages)"),
+    kw("exchange.index", Key::ExchangeIndex, "%exchange.index", "1-based position of the exchange in its connection"),
+    kw("exchange.pipelined", Key::Pipelined, "%exchange.pipelined[(NF)]", "requests still unanswered when this one started (messages mode)"),
+    kw("exchange.complete", Key::Complete, "%exchange.complete[(NF)]", "yes or no: both messages finished by their framing (messages mode)"),
+    kw("exchange.gap", Key::Gap, "%exchange.gap", "bytes the capture missed inside this exchange (messages mode, --skip-gaps)"),
     kw("request", Key::Payload(Rq), "%request", "all request bytes"),
     kw("request.timestamp", Key::Timestamp(When::Request), "%request.timestamp[(strftime)]", "time of the last request data (default %Y-%m-%d %T.microseconds)"),
     kw("request.timestamp2", Key::Timestamp2(When::Request), "%request.timestamp2[(NF)]", "time of the last request data as seconds.microseconds"),
@@ -163,6 +194,7 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("request.grep", Key::Grep(Rq), "%request.grep(RE)", "first match of RE in the request (last capture group)"),
     kw("request.header", Key::HeaderBlock(Rq), "%request.header", "request header block"),
     kw("request.body", Key::Body(Rq), "%request.body", "request bytes after the header block"),
+    kw("request.body.size", Key::BodySize(Rq), "%request.body.size[(NF)]", "decoded request body bytes, chunk framing excluded (messages mode)"),
     kw("request.header.host", Key::Header(Rq, "Host"), "%request.header.host[(NF)]", "Host request header"),
     kw("request.header.user-agent", Key::Header(Rq, "User-Agent"), "%request.header.user-agent[(NF)]", "User-Agent request header"),
     kw("request.header.accept", Key::Header(Rq, "Accept"), "%request.header.accept[(NF)]", "Accept request header"),
@@ -199,6 +231,8 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("response.grep", Key::Grep(Rs), "%response.grep(RE)", "first match of RE in the response (last capture group)"),
     kw("response.header", Key::HeaderBlock(Rs), "%response.header", "response header block"),
     kw("response.body", Key::Body(Rs), "%response.body", "response bytes after the header block"),
+    kw("response.body.size", Key::BodySize(Rs), "%response.body.size[(NF)]", "decoded response body bytes, chunk framing excluded (messages mode)"),
+    kw("response.interim", Key::Interim, "%response.interim[(NF)]", "interim (1xx) responses before the final one (messages mode)"),
     kw("response.header.allow", Key::Header(Rs, "Allow"), "%response.header.allow[(NF)]", "Allow response header"),
     kw("response.header.server", Key::Header(Rs, "Server"), "%response.header.server[(NF)]", "Server response header"),
     kw("response.header.date", Key::Header(Rs, "Date"), "%response.header.date[(NF)]", "Date response header"),
@@ -225,7 +259,9 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("response.header.value", Key::HeaderValue(Rs), "%response.header.value(NAME)", "any response header (empty when absent)"),
     kw("response.header.grep", Key::HeaderGrep(Rs), "%response.header.grep(RE)", "first match of RE in the response header block"),
     kw("tls.sni", Key::TlsSni, "%tls.sni[(NF)]", "server name of the TLS ClientHello"),
-    kw("tls.version", Key::TlsVersion, "%tls.version[(NF)]", "TLS version offered by the ClientHello (TLS_1.0...TLS_1.3)"),
+    kw("tls.version", Key::TlsVersion, "%tls.version[(NF)]", "TLS version offered by the ClientHello (TLS_1.0...TLS_1.3); chosen by the server in messages mode"),
+    kw("tls.alpn", Key::TlsAlpn, "%tls.alpn[(NF)]", "ALPN protocol chosen by the server, else the offered list (messages mode)"),
+    kw("tls.cipher", Key::TlsCipher, "%tls.cipher[(NF)]", "cipher suite chosen by the server, IANA name (messages mode)"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

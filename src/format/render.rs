@@ -222,12 +222,60 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             let value = http::header_value(p.header_block(dir), name.as_bytes());
             out.extend_from_slice(value.filter(|v| !v.is_empty()).unwrap_or(nf));
         }
-        Key::TlsSni => match p.client_hello().and_then(|h| h.sni) {
-            Some(name) => out.extend_from_slice(name),
+        // `messages` mode: the connection's handshake; `turns` mode: a ClientHello at
+        // the start of this exchange's request (SPEC §5).
+        Key::TlsSni => match ex.tls {
+            Some(facts) => out.extend_from_slice(facts.sni.as_deref().unwrap_or(nf)),
+            None => match p.client_hello().and_then(|h| h.sni) {
+                Some(name) => out.extend_from_slice(name),
+                None => out.extend_from_slice(nf),
+            },
+        },
+        Key::TlsVersion => match ex.tls {
+            Some(facts) => match facts.version() {
+                Some(v) => tls::write_version(v, out),
+                None => out.extend_from_slice(nf),
+            },
+            None => match p.client_hello() {
+                Some(h) => tls::write_version(h.version, out),
+                None => out.extend_from_slice(nf),
+            },
+        },
+        Key::TlsAlpn => {
+            if !ex.tls.is_some_and(|facts| facts.alpn(out)) {
+                out.extend_from_slice(nf);
+            }
+        }
+        Key::TlsCipher => match ex.tls.and_then(|facts| facts.cipher) {
+            Some(code) => {
+                let _ = write!(out, "0x{code:04x}");
+            }
             None => out.extend_from_slice(nf),
         },
-        Key::TlsVersion => match p.client_hello() {
-            Some(h) => tls::write_version(h.version, out),
+        Key::Protocol => out.extend_from_slice(ex.protocol.as_str().map_or(nf, str::as_bytes)),
+        Key::ExchangeIndex => write_u64(out, u64::from(ex.index)),
+        Key::Pipelined => match ex.pipelined {
+            Some(n) => write_u64(out, u64::from(n)),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Complete => match ex.complete {
+            Some(true) => put_word(out, "yes"),
+            Some(false) => put_word(out, "no"),
+            None => out.extend_from_slice(nf),
+        },
+        Key::Gap => write_u64(out, ex.gap),
+        Key::BodySize(dir) => {
+            let size = match dir {
+                Dir::Request => ex.request_body_size,
+                Dir::Response => ex.response_body_size,
+            };
+            match size {
+                Some(n) => write_u64(out, n),
+                None => out.extend_from_slice(nf),
+            }
+        }
+        Key::Interim => match ex.interim {
+            Some(n) => write_u64(out, u64::from(n)),
             None => out.extend_from_slice(nf),
         },
         Key::Constant(text) => out.extend_from_slice(text.as_bytes()),
@@ -252,6 +300,7 @@ fn duration(ex: &Exchange<'_>, d: Duration) -> Option<Micros> {
         Duration::ResponseEnd => ex.response_time_end(),
         Duration::Session => Some(ex.session_time()),
         Duration::Close => ex.close_time(),
+        Duration::IdleBefore => ex.idle_time_before(),
     }
 }
 
