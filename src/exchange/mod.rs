@@ -1,6 +1,7 @@
 //! Exchanges: cuts each connection into request/response exchanges (SPEC §4), records
 //! their timings and sizes, and keeps their bytes only as far as the template needs.
-//! Protocol analyzers (HTTP/1 header blocks, TLS ClientHello) live beside it.
+//! Protocol analyzers (HTTP/1 header blocks, TLS ClientHello, the TLS record reader)
+//! live beside it.
 //!
 //! This module never formats text: it hands finished [`Exchange`]s to an
 //! [`ExchangeSink`].
@@ -11,6 +12,8 @@ mod record;
 mod state;
 pub mod tls;
 pub mod tls_facts;
+pub mod tls_stream;
+mod tls_suites;
 mod tracker;
 mod turns;
 

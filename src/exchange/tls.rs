@@ -28,17 +28,18 @@ pub struct ClientHello<'a> {
     pub version: u16,
 }
 
-/// A cursor over bytes whose reads fail instead of running past the end.
-struct Reader<'a> {
+/// A cursor over bytes whose reads fail instead of running past the end (shared with
+/// [`super::tls_stream`]).
+pub(super) struct Reader<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn new(data: &'a [u8]) -> Self {
+    pub(super) fn new(data: &'a [u8]) -> Self {
         Reader { data }
     }
 
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.data.len() {
             return None;
         }
@@ -47,33 +48,33 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
-    fn u8(&mut self) -> Option<u8> {
+    pub(super) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
 
-    fn u16(&mut self) -> Option<u16> {
+    pub(super) fn u16(&mut self) -> Option<u16> {
         let b = self.take(2)?;
         Some(u16::from_be_bytes([b[0], b[1]]))
     }
 
-    fn u24(&mut self) -> Option<usize> {
+    pub(super) fn u24(&mut self) -> Option<usize> {
         let b = self.take(3)?;
         Some((usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]))
     }
 
     /// A vector with a one-byte length prefix.
-    fn vec8(&mut self) -> Option<&'a [u8]> {
+    pub(super) fn vec8(&mut self) -> Option<&'a [u8]> {
         let n = usize::from(self.u8()?);
         self.take(n)
     }
 
     /// A vector with a two-byte length prefix.
-    fn vec16(&mut self) -> Option<&'a [u8]> {
+    pub(super) fn vec16(&mut self) -> Option<&'a [u8]> {
         let n = usize::from(self.u16()?);
         self.take(n)
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 }
@@ -134,7 +135,7 @@ pub fn parse_client_hello(data: &[u8]) -> Option<ClientHello<'_>> {
 }
 
 /// The first non-empty `host_name` entry of a `server_name` extension body.
-fn first_host_name(body: &[u8]) -> Option<&[u8]> {
+pub(super) fn first_host_name(body: &[u8]) -> Option<&[u8]> {
     let mut names = Reader::new(Reader::new(body).vec16()?);
     while !names.is_empty() {
         let kind = names.u8()?;
@@ -147,7 +148,7 @@ fn first_host_name(body: &[u8]) -> Option<&[u8]> {
 }
 
 /// GREASE values (RFC 8701 §2): `0x?a?a` with both bytes equal.
-fn is_grease(v: u16) -> bool {
+pub(super) fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
