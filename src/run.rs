@@ -6,7 +6,7 @@ use std::fmt;
 use crate::capture::{file, CaptureError, Next, PacketSource};
 use crate::cli::{Input, Options};
 use crate::decode::Decoder;
-use crate::exchange::ExchangeTracker;
+use crate::exchange::{ExchangeTracker, Mode};
 use crate::filter::Filter;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{RenderOptions, Template};
@@ -293,12 +293,17 @@ pub fn process<R: RecordSink>(
     let needs = template.needs();
     let sink = TemplateSink::new(template, render, records);
     match python {
-        None => process_events(source, options, filter, ExchangeTracker::new(needs, sink)),
+        None => process_events(
+            source,
+            options,
+            filter,
+            ExchangeTracker::with_mode(needs, options.exchanges, sink),
+        ),
         Some(handlers) => process_events(
             source,
             options,
             filter,
-            python::Events::new(needs, sink, handlers),
+            python::Events::new(needs, options.exchanges, sink, handlers),
         ),
     }
 }
@@ -314,6 +319,8 @@ fn process_events<P: Pipeline>(
     let mut flows = FlowTable::new(FlowConfig {
         max_streams: options.max_streams,
         midstream: options.midstream,
+        skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
+        syn_data: options.exchanges == Mode::Messages,
         ..FlowConfig::default()
     });
     let mut summary = Summary::default();

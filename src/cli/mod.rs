@@ -65,6 +65,10 @@ pub struct Options {
     pub user: Option<String>,
     pub python: Option<String>,
     pub summary: SummaryMode,
+    /// `--exchanges`: how connections are cut into exchanges.
+    pub exchanges: crate::exchange::Mode,
+    /// `--skip-gaps` (always on in `messages` mode): go on past data the capture missed.
+    pub skip_gaps: bool,
 }
 
 /// What the command line asks for.
@@ -146,6 +150,19 @@ fn command() -> Command {
                 .value_name("MB")
                 .action(ArgAction::Set)
                 .help("live capture: kernel ring buffer size in MiB (default 32, at least 2)"),
+        )
+        .arg(
+            Arg::new("exchanges")
+                .long("exchanges")
+                .value_name("MODE")
+                .action(ArgAction::Set)
+                .help("turns (default, justniffer's rule: a run of client data then a run of server data) or messages (HTTP/1.x and TLS message boundaries, pipelining, gaps skipped)"),
+        )
+        .arg(
+            Arg::new("skip-gaps")
+                .long("skip-gaps")
+                .action(ArgAction::SetTrue)
+                .help("turns mode: when a receiver acknowledges data the capture missed, go on after it instead of waiting for it (always on with --exchanges messages)"),
         )
         .arg(value("execute", 'e', "CMD", "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", "run -e commands and Python code as USER"))
@@ -424,6 +441,16 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         user: all.value("user"),
         python: all.value("python"),
         summary,
+        exchanges: match all.value("exchanges").as_deref().map(str::trim) {
+            None | Some("turns") => crate::exchange::Mode::Turns,
+            Some("messages") => crate::exchange::Mode::Messages,
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "--exchanges takes 'turns' or 'messages', not '{other}'"
+                )))
+            }
+        },
+        skip_gaps: all.flag("skip-gaps")?,
     })
 }
 

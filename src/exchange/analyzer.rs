@@ -19,6 +19,9 @@
 
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_facts::TlsFacts;
+use super::detect::Detect;
+use super::http1_analyzer::Http1Analyzer;
+use super::tls_analyzer::TlsAnalyzer;
 use super::turns::Turns;
 use super::{Needs, Protocol};
 use crate::flow::Direction;
@@ -181,9 +184,11 @@ impl Exchanges<'_> {
 
     /// The oldest unanswered exchange is finished (`complete`: by its framing).
     pub fn finish_response(&mut self, complete: bool) {
+        let protocol = self.facts.protocol;
         if let Some(e) = self.answering_mut() {
             e.done = true;
-            e.facts.complete = complete;
+            e.protocol = Some(protocol);
+            e.facts.complete = complete && e.gap == 0;
             let end = e.response.last;
             if end.is_set() {
                 self.facts.last_response_end = end;
@@ -243,6 +248,9 @@ pub(crate) trait Analyzer {
 /// common cases stay inline in the connection's state, without an allocation.
 pub(crate) enum AnalyzerSlot {
     Turns(Turns),
+    Detect(Detect),
+    Http1(Box<Http1Analyzer>),
+    Tls(Box<TlsAnalyzer>),
 }
 
 impl AnalyzerSlot {
@@ -250,15 +258,20 @@ impl AnalyzerSlot {
     pub fn for_mode(mode: super::Mode) -> Self {
         match mode {
             super::Mode::Turns => AnalyzerSlot::Turns(Turns::default()),
-            // Detection comes with the protocol analyzers; until a protocol is
-            // recognised the turns rule applies.
-            super::Mode::Messages => AnalyzerSlot::Turns(Turns::default()),
+            super::Mode::Messages => AnalyzerSlot::Detect(Detect),
         }
+    }
+
+    pub fn http1() -> Self {
+        AnalyzerSlot::Http1(Box::default())
     }
 
     fn get(&mut self) -> &mut dyn Analyzer {
         match self {
             AnalyzerSlot::Turns(a) => a,
+            AnalyzerSlot::Detect(a) => a,
+            AnalyzerSlot::Http1(a) => &mut **a,
+            AnalyzerSlot::Tls(a) => &mut **a,
         }
     }
 

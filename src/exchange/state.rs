@@ -157,6 +157,10 @@ pub(crate) struct MessageFacts {
     pub response_body: Option<u64>,
     /// Interim (1xx) responses.
     pub interim: u16,
+    /// What the response framing must know of the request (HTTP/1).
+    pub request_kind: Option<super::http1::RequestKind>,
+    /// The request message ended by its framing.
+    pub request_done: bool,
 }
 
 /// One exchange being built.
@@ -180,6 +184,9 @@ pub(crate) struct ExchangeState {
     pub facts: MessageFacts,
     /// The analyzer is done with it: the response ended (or the exchange was given up).
     pub done: bool,
+    /// The protocol when the analyzer finished it (a `CONNECT` exchange stays HTTP once
+    /// its tunnel is found to carry TLS).
+    pub protocol: Option<Protocol>,
 }
 
 impl ExchangeState {

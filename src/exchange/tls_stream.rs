@@ -199,6 +199,33 @@ impl RecordReader {
         }
     }
 
+    /// [`Self::feed`], also telling `piece` the content type of the record each run of
+    /// `bytes` belongs to (a header's bytes belong to the record it starts), or `None`
+    /// for bytes after the reader stopped (not TLS).
+    pub fn feed_pieces(
+        &mut self,
+        mut bytes: &[u8],
+        on: &mut impl FnMut(RecordEvent),
+        piece: &mut impl FnMut(&[u8], Option<u8>),
+    ) {
+        while !bytes.is_empty() {
+            if self.stopped {
+                return piece(bytes, None);
+            }
+            let (n, content_type) = if self.remaining > 0 {
+                (bytes.len().min(usize::from(self.remaining)), self.content_type)
+            } else if self.header_len == 0 {
+                (1, bytes[0])
+            } else {
+                (1, self.content_type)
+            };
+            let (now, rest) = bytes.split_at(n);
+            self.feed(now, on);
+            piece(now, (!self.stopped).then_some(content_type));
+            bytes = rest;
+        }
+    }
+
     /// Skips `len` missing bytes. Inside a record body that holds them the reader
     /// stays in sync (a hello they cut is given up); anywhere else it reports
     /// [`RecordEvent::LostSync`] and stops.

@@ -89,7 +89,7 @@ impl ConnState {
             response_size: e.response.size,
             request_header_len: e.request.header_len.map(|n| n as usize),
             response_header_len: e.response.header_len.map(|n| n as usize),
-            protocol: self.facts.protocol,
+            protocol: e.protocol.unwrap_or(self.facts.protocol),
             index: self.facts.printed.saturating_add(1),
             pipelined: framed.then_some(e.pipelined),
             complete: framed.then_some(e.facts.complete),

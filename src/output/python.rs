@@ -28,7 +28,7 @@ use pyo3::{intern, PyErr};
 
 use super::{Pipeline, RecordSink, RecordValues, TemplateSink};
 use crate::decode::Endpoint;
-use crate::exchange::{Exchange, ExchangeTracker, Needs};
+use crate::exchange::{Exchange, ExchangeTracker, Mode, Needs};
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
 use crate::time::Timestamp;
 
@@ -516,9 +516,9 @@ pub struct Events<R: RecordSink> {
 }
 
 impl<R: RecordSink> Events<R> {
-    pub fn new(needs: Needs, sink: TemplateSink<R>, handlers: Handlers) -> Self {
+    pub fn new(needs: Needs, mode: Mode, sink: TemplateSink<R>, handlers: Handlers) -> Self {
         Events {
-            tracker: ExchangeTracker::new(needs, sink.with_values(handlers)),
+            tracker: ExchangeTracker::with_mode(needs, mode, sink.with_values(handlers)),
         }
     }
 }

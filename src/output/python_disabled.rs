@@ -7,7 +7,7 @@ use std::io;
 use std::marker::PhantomData;
 
 use super::{Pipeline, RecordSink, RecordValues, TemplateSink};
-use crate::exchange::{Exchange, Needs};
+use crate::exchange::{Exchange, Mode, Needs};
 use crate::flow::{FlowEvent, FlowEventSink};
 
 const UNAVAILABLE: &str = "Python support (-P, %python) is not in this build: rebuild with the cargo feature 'python' (cargo build --release --features python)";
@@ -55,7 +55,7 @@ impl RecordValues for Handlers {
 pub struct Events<R>(Infallible, PhantomData<R>);
 
 impl<R: RecordSink> Events<R> {
-    pub fn new(_needs: Needs, _sink: TemplateSink<R>, handlers: Handlers) -> Self {
+    pub fn new(_needs: Needs, _mode: Mode, _sink: TemplateSink<R>, handlers: Handlers) -> Self {
         match handlers.0 {}
     }
 }

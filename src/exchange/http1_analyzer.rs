@@ -1,0 +1,248 @@
+//! HTTP/1.0 and 1.1 in `messages` mode: one exchange per request/response pair, cut at
+//! the messages' own boundaries (RFC 9112 §6) by the framers of [`super::http1`].
+//!
+//! Pipelined requests queue up and are answered in order; interim responses (1xx)
+//! belong to their request's exchange; a response ends its exchange by its framing
+//! (or, close-delimited, at the close). After a gap the framers resynchronise at the
+//! next message start, and the exchange the gap hit is marked. A `101 Switching
+//! Protocols` or a 2xx answer to `CONNECT` ends HTTP/1 on the connection: what follows
+//! goes to the next analyzer (the turns rule for an upgrade until its protocol has an
+//! analyzer; detection again for a tunnel, which often carries TLS).
+
+use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
+use super::detect::Detect;
+use super::http1::{
+    FramerState, GapEffect, Handoff as Switch, RequestFramer, ResponseFramer, Upgrade, Version,
+};
+use super::record::Protocol;
+use super::turns::Turns;
+use crate::flow::Direction;
+use crate::time::Timestamp;
+
+/// Skipped bytes kept per direction while resynchronising: enough for the start line
+/// a resynchronisation accepts (the framers' line bound).
+const SKIPPED_KEPT: usize = super::http1::MAX_LINE as usize;
+
+/// One HTTP/1 connection's state.
+#[derive(Debug, Default)]
+pub(crate) struct Http1Analyzer {
+    requests: RequestFramer,
+    responses: ResponseFramer,
+    /// The response in progress is an interim (1xx) one.
+    interim: bool,
+    /// The response in progress hands the connection over when it ends.
+    switch: Option<(Switch, Upgrade)>,
+    /// Requests seen (the first one's version names the protocol).
+    seen_request: bool,
+    /// The last bytes skipped while resynchronising, `[requests, responses]`: a
+    /// message found by a resynchronisation starts with some of them.
+    skipped: [Vec<u8>; 2],
+}
+
+impl Http1Analyzer {
+    /// Keeps the tail of skipped bytes; returns the last `early` of them when a
+    /// message was found to start there.
+    fn note_skipped(&mut self, side: usize, skipped: &[u8], early: usize) -> Vec<u8> {
+        let kept = &mut self.skipped[side];
+        if !skipped.is_empty() {
+            kept.extend_from_slice(skipped);
+            if kept.len() > SKIPPED_KEPT {
+                kept.drain(..kept.len() - SKIPPED_KEPT);
+            }
+        }
+        if early == 0 {
+            return Vec::new();
+        }
+        let from = kept.len().saturating_sub(early);
+        let start = kept.split_off(from);
+        *kept = Vec::new();
+        start
+    }
+
+    fn requests(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.requests.state() == FramerState::Broken {
+                return self.not_http(x, bytes.len() - rest.len());
+            }
+            let p = self.requests.feed(rest);
+            if p.consumed == 0 {
+                // Stopped: the connection changed protocol with the last response.
+                return self.not_http(x, bytes.len() - rest.len());
+            }
+            let (skipped, message) = rest[..p.consumed].split_at(p.skipped);
+            let early = self.note_skipped(0, skipped, if p.started { p.early } else { 0 });
+            if !skipped.is_empty() && !p.started && self.requests.state() != FramerState::Broken {
+                // Bytes of a message whose start was lost: they belong to the request
+                // being received, if there is one.
+                if x.newest_mut().request.size > 0 && !x.newest_mut().facts.request_done {
+                    x.request_data(ts, skipped);
+                }
+            }
+            if p.started {
+                x.begin_request();
+                x.newest_mut().facts.framed = true;
+                if !early.is_empty() {
+                    x.request_data(ts, &early);
+                }
+            }
+            if !message.is_empty() {
+                x.request_data(ts, message);
+            }
+            let newest = x.newest_mut();
+            if let Some(head) = p.head {
+                newest.facts.request_kind = Some(head.kind);
+                newest.facts.request_body = Some(0);
+                if !self.seen_request {
+                    self.seen_request = true;
+                    x.set_protocol(match head.version {
+                        Version::Http10 => Protocol::Http10,
+                        Version::Http11 => Protocol::Http11,
+                    });
+                }
+            }
+            let newest = x.newest_mut();
+            if p.body > 0 {
+                let body = newest.facts.request_body.unwrap_or(0);
+                newest.facts.request_body = Some(body + p.body);
+            }
+            if p.ended {
+                newest.facts.request_done = true;
+            }
+            rest = &rest[p.consumed..];
+        }
+        Handoff::Stay
+    }
+
+    fn responses(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.responses.state() == FramerState::Broken {
+                return self.not_http(x, bytes.len() - rest.len());
+            }
+            let kind = x.answering_mut().and_then(|e| e.facts.request_kind);
+            let p = self.responses.feed(rest, kind);
+            if p.consumed == 0 {
+                return self.not_http(x, bytes.len() - rest.len());
+            }
+            let (skipped, message) = rest[..p.consumed].split_at(p.skipped);
+            let early = self.note_skipped(1, skipped, if p.started { p.early } else { 0 });
+            if p.started {
+                // A response that never ended before this one (its end was lost):
+                // its exchange is over, incomplete.
+                if x.answering_mut().is_some_and(|e| e.response.size > 0) {
+                    x.finish_response(false);
+                }
+                self.interim = false;
+                self.switch = None;
+                if !early.is_empty() {
+                    x.response_data(ts, &early);
+                }
+            }
+            if !message.is_empty() {
+                x.response_data(ts, message);
+            }
+            if let Some(e) = x.answering_mut() {
+                e.facts.framed = true;
+                if let Some(head) = p.head {
+                    self.interim = head.interim();
+                    self.switch = head.handoff.map(|h| (h, head.upgrade));
+                    if !self.interim {
+                        e.facts.response_body = Some(0);
+                    }
+                }
+                if p.body > 0 {
+                    e.facts.response_body = Some(e.facts.response_body.unwrap_or(0) + p.body);
+                }
+            }
+            rest = &rest[p.consumed..];
+            if p.ended {
+                if self.interim {
+                    self.interim = false;
+                    x.interim_response();
+                    continue;
+                }
+                let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
+                x.finish_response(request_done);
+                if let Some((switch, upgrade)) = self.switch.take() {
+                    return self.hand_over(x, switch, upgrade, bytes.len() - rest.len());
+                }
+            }
+        }
+        Handoff::Stay
+    }
+
+    /// The connection is no longer HTTP/1 after `consumed` bytes of this event.
+    fn hand_over(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        switch: Switch,
+        upgrade: Upgrade,
+        consumed: usize,
+    ) -> Handoff {
+        let next = match switch {
+            Switch::SwitchingProtocols => {
+                x.set_protocol(match upgrade {
+                    Upgrade::WebSocket => Protocol::WebSocket,
+                    Upgrade::H2c => Protocol::H2c,
+                    Upgrade::None | Upgrade::Other => Protocol::Unknown,
+                });
+                AnalyzerSlot::Turns(Turns::default())
+            }
+            Switch::Tunnel => AnalyzerSlot::Detect(Detect),
+        };
+        Handoff::To { next, consumed }
+    }
+
+    /// The bytes stopped being HTTP/1: the turns rule takes the rest.
+    fn not_http(&mut self, x: &mut Exchanges<'_>, consumed: usize) -> Handoff {
+        let _ = x;
+        Handoff::To {
+            next: AnalyzerSlot::Turns(Turns::default()),
+            consumed,
+        }
+    }
+}
+
+impl super::analyzer::Analyzer for Http1Analyzer {
+    fn data(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        dir: Direction,
+        ts: Timestamp,
+        bytes: &[u8],
+    ) -> Handoff {
+        match dir {
+            Direction::FromClient => self.requests(x, ts, bytes),
+            Direction::FromServer => self.responses(x, ts, bytes),
+        }
+    }
+
+    fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
+        let _ = ts;
+        x.gap(dir, len);
+        match dir {
+            Direction::FromClient => {
+                if let GapEffect::InBody { ended: true } = self.requests.gap(len) {
+                    x.newest_mut().facts.request_done = true;
+                }
+            }
+            Direction::FromServer => match self.responses.gap(len) {
+                GapEffect::InBody { ended: true } | GapEffect::LostSync => {
+                    self.interim = false;
+                    self.switch = None;
+                    x.finish_response(false);
+                }
+                GapEffect::InBody { ended: false } | GapEffect::Ignored => {}
+            },
+        }
+    }
+
+    fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        // A close-delimited body ends with the connection (RFC 9112 §6.3 rule 8).
+        if closed && self.responses.ends_at_close() {
+            let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
+            x.finish_response(request_done);
+        }
+    }
+}
