@@ -17,6 +17,23 @@ if ! command -v tcpdump >/dev/null 2>&1; then
 fi
 export RUSTNIFFER_REQUIRE_TCPDUMP=1
 
+# Set-up: tshark is the oracle of the protocol test (tests/protocols.rs, which runs
+# tests/protocols/compare.py on the captures of tests/protocols/pcaps).
+if ! command -v tshark >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: installing tshark (oracle for the protocol tests)"
+        apt-get update -qq >/dev/null
+        # wireshark-common asks whether non-root users may capture: no, without asking
+        if command -v debconf-set-selections >/dev/null 2>&1; then
+            echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+    else
+        echo "test.sh: tshark is missing and cannot be installed here; the protocol oracle test will fail" >&2
+    fi
+fi
+export RUSTNIFFER_REQUIRE_TSHARK=1
+
 # Set-up for the `python` feature: PyO3 embeds libpython, so it needs a Python 3 with its
 # headers and shared library: $PYO3_PYTHON when set, else the system Python (its library
 # is on the loader path and its standard library is readable by every user, which
