@@ -6,6 +6,7 @@
 //! [`ExchangeSink`].
 
 pub mod http;
+pub mod http1;
 mod record;
 pub mod tls;
 mod tracker;
