@@ -8,6 +8,7 @@
 
 mod analyzer;
 pub mod http;
+pub mod http1;
 mod record;
 mod state;
 pub mod tls;

@@ -1,0 +1,1163 @@
+//! HTTP/1.0 and HTTP/1.1 message framing (RFC 9112 §6): where each request and each
+//! response starts and ends in one direction's bytes, fed in arbitrary pieces.
+//!
+//! [`RequestFramer`] and [`ResponseFramer`] are small state machines (32 bytes each)
+//! that never allocate and never keep bytes: the start line and the few header fields
+//! that framing depends on (`Content-Length`, `Transfer-Encoding`, `Connection`,
+//! `Upgrade`) are matched while they stream by, byte after byte, and bodies are
+//! skipped by counting. This module does not pair requests with responses, does not
+//! keep header values and does not decode bodies beyond counting their bytes: the
+//! exchange analyzer does the rest. Every function is panic-free, linear in its input
+//! and without recursion.
+
+use super::http::find_byte;
+
+/// Longest line (start line, field line, chunk-size line, trailer line), its line end
+/// included. RFC 9112 §3 recommends supporting request lines of at least 8000 octets.
+pub const MAX_LINE: u16 = 8 * 1024;
+/// Longest header section (start line and field lines), and longest trailer section.
+/// RFC 9112 §5 leaves the limit to the recipient.
+pub const MAX_HEAD: u32 = 64 * 1024;
+
+/// What the response framer must know of the request a response answers (RFC 9112
+/// §6.3 rules 1 and 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Head,
+    Connect,
+    Other,
+}
+
+/// `HTTP/1.0`, or `HTTP/1.1` (also any later `HTTP/1.x`, RFC 9110 §2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+/// What the `Upgrade` field asks for (RFC 9110 §7.8); the first known protocol wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    None,
+    WebSocket,
+    H2c,
+    Other,
+}
+
+/// How a message's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body: the message ended with its head.
+    None,
+    /// `Content-Length` bytes (0 ends the message with its head).
+    Length(u64),
+    /// `Transfer-Encoding` whose last coding is `chunked`.
+    Chunked,
+    /// Responses only: the body runs until the connection closes.
+    UntilClose,
+}
+
+/// Why a response hands the connection over to another protocol: after it, the
+/// response framer is [`FramerState::Stopped`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// `101 Switching Protocols` (RFC 9110 §15.2.2).
+    SwitchingProtocols,
+    /// A 2xx answer to `CONNECT`: the connection is a tunnel (RFC 9110 §9.3.6).
+    Tunnel,
+}
+
+/// A request's head, as far as framing and the exchange analyzer need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    pub kind: RequestKind,
+    /// The method token was made of `tchar`s only (RFC 9110 §5.6.2).
+    pub method_valid: bool,
+    pub version: Version,
+    /// What `Connection` says: `Some(false)` for `close` (which wins), `Some(true)`
+    /// for `keep-alive`, `None` for neither. See [`RequestHead::persistent`].
+    pub keep_alive: Option<bool>,
+    /// `Connection` lists `upgrade`.
+    pub connection_upgrade: bool,
+    pub upgrade: Upgrade,
+    pub body: BodyFraming,
+}
+
+/// A response's head, as far as framing and the exchange analyzer need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub version: Version,
+    /// As in [`RequestHead::keep_alive`].
+    pub keep_alive: Option<bool>,
+    pub connection_upgrade: bool,
+    pub upgrade: Upgrade,
+    pub body: BodyFraming,
+    /// Set when the connection stops being HTTP/1 after this response.
+    pub handoff: Option<Handoff>,
+}
+
+impl RequestHead {
+    /// Whether the connection stays open after this message (RFC 9112 §9.3).
+    pub fn persistent(&self) -> bool {
+        persistent(self.version, self.keep_alive)
+    }
+}
+
+impl ResponseHead {
+    /// An interim response (1xx other than 101, RFC 9110 §15.2): the final response
+    /// to the same request follows.
+    pub fn interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+
+    /// Whether the connection stays open after this message (RFC 9112 §9.3).
+    pub fn persistent(&self) -> bool {
+        persistent(self.version, self.keep_alive) && self.body != BodyFraming::UntilClose
+    }
+}
+
+fn persistent(version: Version, keep_alive: Option<bool>) -> bool {
+    keep_alive.unwrap_or(version == Version::Http11)
+}
+
+/// What one `feed` call found. The input's first `consumed` bytes are: `skipped` bytes
+/// that belong to no message (stray empty lines between messages, bytes discarded
+/// while resynchronising, everything after the framer broke), then bytes of the
+/// current message. The byte that breaks a framer is the last of its message: the
+/// call ends there and the next calls skip all their bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress<H> {
+    /// Bytes of the input used: > 0 whenever the input is non-empty and the framer is
+    /// not [`FramerState::Stopped`] (a stopped framer answers 0: the caller must not
+    /// loop on it). Never past the end of the current message.
+    pub consumed: usize,
+    /// Leading bytes of `consumed` that belong to no message.
+    pub skipped: usize,
+    /// The current message's first byte is among these bytes (at `skipped`), or,
+    /// after a resynchronisation, `early` bytes before them.
+    pub started: bool,
+    /// Bytes of the message's start line that earlier calls reported as skipped: a
+    /// resynchronisation only accepts a message once its whole start line is seen.
+    pub early: usize,
+    /// The message's head, when it became complete in these bytes (once per message).
+    pub head: Option<H>,
+    /// Decoded body bytes among these bytes (chunk framing and trailers excluded).
+    pub body: u64,
+    /// The message ended exactly at `consumed` (complete by its framing); the next
+    /// call starts with a new message.
+    pub ended: bool,
+}
+
+/// What a gap (bytes the receiver acknowledged but the capture missed) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapEffect {
+    /// The gap lies inside a body whose end the framer still knows (a
+    /// `Content-Length` body, a chunk's data, a close-delimited body): framing stays
+    /// in sync, only body bytes are missing. `ended`: the message ended exactly at the
+    /// gap's end, the next `feed` starts a new message.
+    InBody { ended: bool },
+    /// The framer lost its place: the current message (if any) is over, incomplete,
+    /// and `feed` skips bytes until a line that starts a new message.
+    LostSync,
+    /// Nothing changed: an empty gap, or a broken or stopped framer.
+    Ignored,
+}
+
+/// Where a framer is, for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramerState {
+    /// Between messages.
+    Idle,
+    /// Inside a message's head.
+    Head,
+    /// Inside a message's body (chunk framing and trailers included).
+    Body,
+    /// After a gap: looking for the start of a message.
+    Resync,
+    /// The bytes are not HTTP/1 (or beyond this module's bounds): everything is
+    /// consumed and skipped from now on.
+    Broken,
+    /// The connection switched protocols or became a tunnel: nothing is consumed.
+    Stopped,
+}
+
+/// Parses requests, one direction of a connection.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFramer(Core);
+
+/// Parses responses, the other direction.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseFramer(Core);
+
+const _: () = assert!(std::mem::size_of::<RequestFramer>() <= 32);
+const _: () = assert!(std::mem::size_of::<ResponseFramer>() <= 32);
+
+impl RequestFramer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames the next bytes of the request direction; see [`Progress`].
+    pub fn feed(&mut self, bytes: &[u8]) -> Progress<RequestHead> {
+        let out = self.0.feed(Side::Request, bytes, None);
+        let core = &self.0;
+        out.map(|body, _| RequestHead {
+            kind: core.kind(),
+            method_valid: core.flags & F_BAD_METHOD == 0,
+            version: core.version(),
+            keep_alive: core.keep_alive(),
+            connection_upgrade: core.flags & F_CONN_UPGRADE != 0,
+            upgrade: core.upgrade(),
+            body,
+        })
+    }
+
+    /// `len` bytes of this direction were missed; see [`GapEffect`].
+    pub fn gap(&mut self, len: u64) -> GapEffect {
+        self.0.gap(len)
+    }
+
+    pub fn state(&self) -> FramerState {
+        self.0.state()
+    }
+
+    /// Stops framing (the response made the connection a tunnel or switched its
+    /// protocol): from now on `feed` consumes nothing.
+    pub fn stop(&mut self) {
+        self.0.st = St::Stopped;
+    }
+}
+
+impl ResponseFramer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames the next bytes of the response direction; see [`Progress`]. `request`
+    /// is the kind of the request the current response answers (`None` when it was
+    /// not seen: taken as [`RequestKind::Other`]); it is read when the head completes.
+    pub fn feed(&mut self, bytes: &[u8], request: Option<RequestKind>) -> Progress<ResponseHead> {
+        let out = self.0.feed(Side::Response, bytes, request);
+        let core = &self.0;
+        out.map(|body, handoff| ResponseHead {
+            status: core.status,
+            version: core.version(),
+            keep_alive: core.keep_alive(),
+            connection_upgrade: core.flags & F_CONN_UPGRADE != 0,
+            upgrade: core.upgrade(),
+            body,
+            handoff,
+        })
+    }
+
+    /// `len` bytes of this direction were missed; see [`GapEffect`].
+    pub fn gap(&mut self, len: u64) -> GapEffect {
+        self.0.gap(len)
+    }
+
+    pub fn state(&self) -> FramerState {
+        self.0.state()
+    }
+
+    /// A close-delimited body is in progress: the message is complete when the
+    /// connection closes (RFC 9112 §6.3 rule 8).
+    pub fn ends_at_close(&self) -> bool {
+        self.0.st == St::UntilClose
+    }
+
+    /// Stops framing; from now on `feed` consumes nothing.
+    pub fn stop(&mut self) {
+        self.0.st = St::Stopped;
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The shared machine.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Request,
+    Response,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+enum St {
+    #[default]
+    Idle,
+    // Request line (RFC 9112 §3): method SP target SP version.
+    Method,
+    TargetStart,
+    Target,
+    Version,
+    VersionMinor,
+    VersionEnd,
+    // Status line (RFC 9112 §4): version SP 3DIGIT [SP reason].
+    StatusVersion,
+    StatusMinor,
+    StatusSpace,
+    StatusCode,
+    StatusAfterCode,
+    Reason,
+    // Field lines (RFC 9112 §5).
+    LineStart,
+    Name,
+    Value,
+    // Bodies (RFC 9112 §6, §7.1).
+    Length,
+    ChunkSize,
+    ChunkExt,
+    ChunkData,
+    ChunkDataEnd,
+    ChunkDataCr,
+    TrailerStart,
+    TrailerLine,
+    UntilClose,
+    // After a gap: at a line start, or skipping to the next line.
+    ResyncLine,
+    Resync,
+    Broken,
+    Stopped,
+}
+
+/// The field whose value is being read (or, at a line start, was just read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+enum Field {
+    /// No field line is pending (after the start line, or a line without colon).
+    #[default]
+    NoneYet,
+    Other,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    Upgrade,
+}
+
+// Message flags.
+const F_CL: u16 = 1 << 0;
+const F_CL_BAD: u16 = 1 << 1;
+const F_TE: u16 = 1 << 2;
+const F_CHUNKED: u16 = 1 << 3;
+const F_CLOSE: u16 = 1 << 4;
+const F_KEEP: u16 = 1 << 5;
+const F_CONN_UPGRADE: u16 = 1 << 6;
+const F_WS: u16 = 1 << 7;
+const F_H2C: u16 = 1 << 8;
+const F_UPG_OTHER: u16 = 1 << 9;
+const F_V11: u16 = 1 << 10;
+const F_BAD_METHOD: u16 = 1 << 11;
+/// The start line being read is a resynchronisation candidate: a mismatch goes back to
+/// skipping instead of breaking, and the message starts only when the line is whole.
+const F_RESYNC: u16 = 1 << 12;
+const F_HEAD: u16 = 1 << 13;
+const F_CONNECT: u16 = 1 << 14;
+
+/// Methods a resynchronisation accepts at a line start (RFC 9110 §9.1, RFC 5789);
+/// indices 1 and 5 are `HEAD` and `CONNECT`, which matter to framing. Case-sensitive.
+const METHODS: &[&[u8]] = &[
+    b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PATCH",
+];
+const METHOD_HEAD: usize = 1;
+const METHOD_CONNECT: usize = 5;
+/// Field names, lowercase (matched case-insensitively, RFC 9110 §5.1), in [`Field`]
+/// order from `ContentLength`.
+const NAMES: &[&[u8]] = &[
+    b"content-length",
+    b"transfer-encoding",
+    b"connection",
+    b"upgrade",
+];
+/// RFC 9112 §7.
+const TE_TOKENS: &[&[u8]] = &[b"chunked"];
+/// RFC 9112 §9.3, RFC 9110 §7.6.1 and §7.8.
+const CONNECTION_TOKENS: &[&[u8]] = &[b"close", b"keep-alive", b"upgrade"];
+/// RFC 6455 §4.2.1, RFC 7540 §3.2 (the protocol name before any `/version`).
+const UPGRADE_TOKENS: &[&[u8]] = &[b"websocket", b"h2c"];
+/// `HTTP-name "/" DIGIT "."` (RFC 9112 §2.3), the major version fixed at 1.
+const VERSION_PREFIX: &[u8] = b"HTTP/1.";
+
+// Phases of a value (`Core::phase`).
+const LEAD: u8 = 0;
+const TOKEN: u8 = 1; // also: Content-Length digits
+const SKIP: u8 = 2; // also: Content-Length trailing whitespace
+const BAD: u8 = 3; // Content-Length only
+
+/// `tchar` (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The index of the candidate in `mask` that is exactly `pos` bytes long.
+fn matched(cands: &[&[u8]], mask: u16, pos: u8) -> Option<usize> {
+    (0..cands.len()).find(|&j| mask & (1 << j) != 0 && cands[j].len() == usize::from(pos))
+}
+
+fn all(cands: &[&[u8]]) -> u16 {
+    (1u16 << cands.len()) - 1
+}
+
+/// Where one `feed` call got (the wrappers turn it into a [`Progress`]).
+#[derive(Default)]
+struct Out {
+    consumed: usize,
+    skipped: usize,
+    started: bool,
+    early: usize,
+    head: Option<(BodyFraming, Option<Handoff>)>,
+    body: u64,
+    ended: bool,
+}
+
+impl Out {
+    fn map<H>(self, head: impl FnOnce(BodyFraming, Option<Handoff>) -> H) -> Progress<H> {
+        Progress {
+            consumed: self.consumed,
+            skipped: self.skipped,
+            started: self.started,
+            early: self.early,
+            head: self.head.map(|(body, handoff)| head(body, handoff)),
+            body: self.body,
+            ended: self.ended,
+        }
+    }
+}
+
+/// A byte step's verdict on the start line or header section.
+enum Step {
+    Continue,
+    /// Not HTTP/1 (or over a bound).
+    Fail,
+    /// The start line ended with the byte just consumed.
+    StartLine,
+    /// The header section ended with the byte just consumed.
+    HeadEnd,
+}
+
+/// The state of one direction. Fields are reused from phase to phase to stay within
+/// 32 bytes: `n` is the Content-Length being read in a head, then the bytes left in a
+/// body or chunk, or the chunk size being read.
+#[derive(Clone, Debug, Default)]
+struct Core {
+    n: u64,
+    /// The Content-Length value seen (valid with `F_CL`).
+    cl: u64,
+    /// Bytes of the header (or trailer) section so far.
+    block: u32,
+    flags: u16,
+    /// Bytes of the current line so far.
+    line: u16,
+    status: u16,
+    /// Candidates still matching the current token (bit j: candidate j).
+    mask: u16,
+    st: St,
+    field: Field,
+    /// Bytes of the current token so far (saturating).
+    pos: u8,
+    /// Phase of the value being read (`LEAD`, `TOKEN`, `SKIP`, `BAD`); in a chunk-size
+    /// line, whether a digit was seen.
+    phase: u8,
+}
+
+impl Core {
+    fn state(&self) -> FramerState {
+        match self.st {
+            St::Broken => FramerState::Broken,
+            St::Stopped => FramerState::Stopped,
+            St::Idle => FramerState::Idle,
+            St::ResyncLine | St::Resync => FramerState::Resync,
+            _ if self.flags & F_RESYNC != 0 => FramerState::Resync,
+            St::Method
+            | St::TargetStart
+            | St::Target
+            | St::Version
+            | St::VersionMinor
+            | St::VersionEnd
+            | St::StatusVersion
+            | St::StatusMinor
+            | St::StatusSpace
+            | St::StatusCode
+            | St::StatusAfterCode
+            | St::Reason
+            | St::LineStart
+            | St::Name
+            | St::Value => FramerState::Head,
+            St::Length
+            | St::ChunkSize
+            | St::ChunkExt
+            | St::ChunkData
+            | St::ChunkDataEnd
+            | St::ChunkDataCr
+            | St::TrailerStart
+            | St::TrailerLine
+            | St::UntilClose => FramerState::Body,
+        }
+    }
+
+    fn kind(&self) -> RequestKind {
+        if self.flags & F_HEAD != 0 {
+            RequestKind::Head
+        } else if self.flags & F_CONNECT != 0 {
+            RequestKind::Connect
+        } else {
+            RequestKind::Other
+        }
+    }
+
+    fn version(&self) -> Version {
+        if self.flags & F_V11 != 0 {
+            Version::Http11
+        } else {
+            Version::Http10
+        }
+    }
+
+    fn keep_alive(&self) -> Option<bool> {
+        if self.flags & F_CLOSE != 0 {
+            Some(false)
+        } else if self.flags & F_KEEP != 0 {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    fn upgrade(&self) -> Upgrade {
+        if self.flags & F_WS != 0 {
+            Upgrade::WebSocket
+        } else if self.flags & F_H2C != 0 {
+            Upgrade::H2c
+        } else if self.flags & F_UPG_OTHER != 0 {
+            Upgrade::Other
+        } else {
+            Upgrade::None
+        }
+    }
+
+    /// Forgets the previous message and starts reading a start line.
+    fn begin(&mut self, side: Side, resync: bool) {
+        *self = Core {
+            st: match side {
+                Side::Request => St::Method,
+                Side::Response => St::StatusVersion,
+            },
+            mask: match side {
+                Side::Request => all(METHODS),
+                Side::Response => 0,
+            },
+            flags: if resync { F_RESYNC } else { 0 },
+            ..Core::default()
+        };
+    }
+
+    fn gap(&mut self, len: u64) -> GapEffect {
+        if len == 0 {
+            return GapEffect::Ignored;
+        }
+        match self.st {
+            St::Broken | St::Stopped => GapEffect::Ignored,
+            St::Length if len <= self.n => {
+                self.n -= len;
+                if self.n == 0 {
+                    self.st = St::Idle;
+                }
+                GapEffect::InBody { ended: self.n == 0 }
+            }
+            St::ChunkData if len <= self.n => {
+                self.n -= len;
+                if self.n == 0 {
+                    self.st = St::ChunkDataEnd;
+                }
+                GapEffect::InBody { ended: false }
+            }
+            // Nothing follows a close-delimited body: missing bytes cannot move its end,
+            // and resynchronising inside it could take body text for a response.
+            St::UntilClose => GapEffect::InBody { ended: false },
+            _ => {
+                // The gap's end may be a line start (a whole segment was lost).
+                self.st = St::ResyncLine;
+                self.flags = 0;
+                GapEffect::LostSync
+            }
+        }
+    }
+
+    fn feed(&mut self, side: Side, bytes: &[u8], request: Option<RequestKind>) -> Out {
+        let mut out = Out::default();
+        match self.st {
+            St::Stopped => return out,
+            St::Broken => {
+                out.consumed = bytes.len();
+                out.skipped = bytes.len();
+                return out;
+            }
+            _ => {}
+        }
+        // Whether the bytes before `i` belong to no message.
+        let mut skipping =
+            matches!(self.st, St::Idle | St::ResyncLine | St::Resync) || self.flags & F_RESYNC != 0;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            match self.st {
+                St::Stopped => break,
+                // Broken by the byte before: the next calls skip everything.
+                St::Broken => break,
+                St::Idle => {
+                    if b == b'\r' || b == b'\n' {
+                        // RFC 9112 §2.2: empty lines before a request line are ignored.
+                        i += 1;
+                        continue;
+                    }
+                    self.begin(side, false);
+                    out.started = true;
+                    out.skipped = i;
+                    skipping = false;
+                    let first_ok = match side {
+                        Side::Request => is_tchar(b),
+                        Side::Response => b == b'H',
+                    };
+                    if !first_ok {
+                        i += 1;
+                        self.st = St::Broken;
+                    }
+                }
+                St::ResyncLine => {
+                    if b == b'\r' || b == b'\n' {
+                        i += 1;
+                        continue;
+                    }
+                    self.begin(side, true);
+                }
+                St::Resync => match find_byte(&bytes[i..], b'\n') {
+                    Some(k) => {
+                        i += k + 1;
+                        self.st = St::ResyncLine;
+                    }
+                    None => i = bytes.len(),
+                },
+                St::Length | St::ChunkData => {
+                    let left = (bytes.len() - i) as u64;
+                    let take = left.min(self.n);
+                    i += take as usize;
+                    self.n -= take;
+                    out.body += take;
+                    if self.n == 0 {
+                        if self.st == St::Length {
+                            self.st = St::Idle;
+                            out.ended = true;
+                            break;
+                        }
+                        self.st = St::ChunkDataEnd;
+                    }
+                }
+                St::UntilClose => {
+                    out.body += (bytes.len() - i) as u64;
+                    i = bytes.len();
+                }
+                St::ChunkDataEnd | St::ChunkDataCr => {
+                    i += 1;
+                    match b {
+                        b'\r' if self.st == St::ChunkDataEnd => self.st = St::ChunkDataCr,
+                        b'\n' => self.start_chunk_line(),
+                        _ => self.st = St::Broken,
+                    }
+                }
+                St::ChunkSize => {
+                    i += 1;
+                    if !self.count_line() {
+                        self.st = St::Broken;
+                        continue;
+                    }
+                    match b {
+                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                            let digit = u64::from((b as char).to_digit(16).unwrap_or(0));
+                            match self.n.checked_mul(16) {
+                                Some(n) => self.n = n | digit,
+                                None => self.st = St::Broken,
+                            }
+                            self.phase = 1;
+                        }
+                        // BWS, chunk extensions (RFC 9112 §7.1.1), a CR: skipped to LF.
+                        b' ' | b'\t' | b';' | b'\r' if self.phase == 1 => {
+                            self.st = St::ChunkExt;
+                        }
+                        b'\n' if self.phase == 1 => self.end_chunk_size(),
+                        _ => self.st = St::Broken,
+                    }
+                }
+                St::ChunkExt | St::TrailerLine => {
+                    let rest = &bytes[i..];
+                    let (len, found) = match find_byte(rest, b'\n') {
+                        Some(k) => (k + 1, true),
+                        None => (rest.len(), false),
+                    };
+                    i += len;
+                    let line = usize::from(self.line) + len;
+                    self.line = line.min(usize::from(u16::MAX)) as u16;
+                    if self.st == St::TrailerLine {
+                        self.block = self.block.saturating_add(len.min(u32::MAX as usize) as u32);
+                    }
+                    if line > usize::from(MAX_LINE) || self.block > MAX_HEAD {
+                        self.st = St::Broken;
+                    } else if found {
+                        if self.st == St::ChunkExt {
+                            self.end_chunk_size();
+                        } else {
+                            self.line = 0;
+                            self.st = St::TrailerStart;
+                        }
+                    }
+                }
+                St::TrailerStart => {
+                    i += 1;
+                    self.block = self.block.saturating_add(1);
+                    if !self.count_line() || self.block > MAX_HEAD {
+                        self.st = St::Broken;
+                        continue;
+                    }
+                    match b {
+                        b'\r' => {}
+                        b'\n' => {
+                            self.st = St::Idle;
+                            out.ended = true;
+                            break;
+                        }
+                        _ => self.st = St::TrailerLine,
+                    }
+                }
+                // The start line and the header section, a byte at a time.
+                _ => {
+                    i += 1;
+                    self.block = self.block.saturating_add(1);
+                    let step = if !self.count_line() || self.block > MAX_HEAD {
+                        Step::Fail
+                    } else {
+                        self.head_byte(b)
+                    };
+                    match step {
+                        Step::Continue => {}
+                        Step::Fail => {
+                            if self.flags & F_RESYNC != 0 {
+                                self.st = if b == b'\n' {
+                                    St::ResyncLine
+                                } else {
+                                    St::Resync
+                                };
+                                self.flags = 0;
+                            } else {
+                                self.st = St::Broken;
+                            }
+                        }
+                        Step::StartLine => {
+                            if self.flags & F_RESYNC != 0 {
+                                // A whole start line after a gap: the message starts
+                                // at its first byte, maybe in an earlier call.
+                                self.flags &= !F_RESYNC;
+                                let line = usize::from(self.line);
+                                out.started = true;
+                                out.skipped = i.saturating_sub(line);
+                                out.early = line.saturating_sub(i);
+                                skipping = false;
+                            }
+                            self.st = St::LineStart;
+                            self.field = Field::NoneYet;
+                            self.line = 0;
+                        }
+                        Step::HeadEnd => {
+                            // Framing that cannot be trusted breaks the framer: no head.
+                            out.head = self.end_head(side, request);
+                            if out.head.is_some()
+                                && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
+                            {
+                                out.ended = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.consumed = i;
+        if skipping {
+            out.skipped = i;
+        }
+        out
+    }
+
+    /// Counts a byte of the current line; false past [`MAX_LINE`].
+    fn count_line(&mut self) -> bool {
+        self.line = self.line.saturating_add(1);
+        self.line <= MAX_LINE
+    }
+
+    fn start_chunk_line(&mut self) {
+        self.st = St::ChunkSize;
+        self.n = 0;
+        self.phase = 0;
+        self.line = 0;
+    }
+
+    /// The chunk-size line ended: data, or the trailer section after the last chunk.
+    fn end_chunk_size(&mut self) {
+        self.line = 0;
+        if self.n == 0 {
+            self.st = St::TrailerStart;
+            self.block = 0;
+        } else {
+            self.st = St::ChunkData;
+        }
+    }
+
+    /// One byte of the start line or of the field lines.
+    fn head_byte(&mut self, b: u8) -> Step {
+        let resync = self.flags & F_RESYNC != 0;
+        match self.st {
+            St::Method => match b {
+                b' ' => {
+                    match matched(METHODS, self.mask, self.pos) {
+                        Some(METHOD_HEAD) => self.flags |= F_HEAD,
+                        Some(METHOD_CONNECT) => self.flags |= F_CONNECT,
+                        Some(_) => {}
+                        None if resync => return Step::Fail,
+                        None => {}
+                    }
+                    self.st = St::TargetStart;
+                }
+                _ if is_tchar(b) => self.match_byte(METHODS, b),
+                b'\r' | b'\n' => return Step::Fail,
+                _ if resync => return Step::Fail,
+                _ => {
+                    self.flags |= F_BAD_METHOD;
+                    self.mask = 0;
+                }
+            },
+            St::TargetStart => match b {
+                b' ' => {}
+                b'\r' | b'\n' => return Step::Fail,
+                _ => self.st = St::Target,
+            },
+            St::Target => match b {
+                b' ' => {
+                    self.st = St::Version;
+                    self.pos = 0;
+                }
+                // No version: HTTP/0.9, or not HTTP.
+                b'\r' | b'\n' => return Step::Fail,
+                _ => {}
+            },
+            St::Version | St::StatusVersion => {
+                if VERSION_PREFIX.get(usize::from(self.pos)) != Some(&b) {
+                    return Step::Fail;
+                }
+                self.pos += 1;
+                if usize::from(self.pos) == VERSION_PREFIX.len() {
+                    self.st = if self.st == St::Version {
+                        St::VersionMinor
+                    } else {
+                        St::StatusMinor
+                    };
+                }
+            }
+            St::VersionMinor | St::StatusMinor => {
+                if !b.is_ascii_digit() {
+                    return Step::Fail;
+                }
+                if b != b'0' {
+                    self.flags |= F_V11;
+                }
+                self.st = if self.st == St::VersionMinor {
+                    St::VersionEnd
+                } else {
+                    St::StatusSpace
+                };
+            }
+            St::VersionEnd => match b {
+                b'\r' => {}
+                b'\n' => return Step::StartLine,
+                _ => return Step::Fail,
+            },
+            St::StatusSpace => {
+                if b != b' ' {
+                    return Step::Fail;
+                }
+                self.st = St::StatusCode;
+                self.pos = 0;
+            }
+            St::StatusCode => {
+                if !b.is_ascii_digit() {
+                    return Step::Fail;
+                }
+                self.status = self.status * 10 + u16::from(b - b'0');
+                self.pos += 1;
+                if self.pos == 3 {
+                    if self.status < 100 {
+                        return Step::Fail;
+                    }
+                    self.st = St::StatusAfterCode;
+                }
+            }
+            St::StatusAfterCode => match b {
+                b' ' | b'\r' => self.st = St::Reason,
+                b'\n' => return Step::StartLine,
+                _ => return Step::Fail,
+            },
+            St::Reason if b == b'\n' => return Step::StartLine,
+            St::LineStart => {
+                if (b == b' ' || b == b'\t') && self.field != Field::NoneYet {
+                    // Obsolete line folding (RFC 9112 §5.2): the value goes on.
+                    self.st = St::Value;
+                    self.value_byte(b);
+                    return Step::Continue;
+                }
+                self.end_field();
+                match b {
+                    b'\r' => {}
+                    b'\n' => return Step::HeadEnd,
+                    // Whitespace before the first field line (RFC 9112 §2.2): the line
+                    // is ignored.
+                    b' ' | b'\t' => {
+                        self.field = Field::Other;
+                        self.st = St::Value;
+                    }
+                    _ => {
+                        self.st = St::Name;
+                        self.mask = all(NAMES);
+                        self.pos = 0;
+                        self.match_byte(NAMES, b.to_ascii_lowercase());
+                    }
+                }
+            }
+            St::Name => match b {
+                b':' => {
+                    self.field = match matched(NAMES, self.mask, self.pos) {
+                        Some(0) => Field::ContentLength,
+                        Some(1) => Field::TransferEncoding,
+                        Some(2) => Field::Connection,
+                        Some(3) => Field::Upgrade,
+                        _ => Field::Other,
+                    };
+                    self.st = St::Value;
+                    self.phase = LEAD;
+                    self.pos = 0;
+                    self.n = 0;
+                }
+                // A line without a colon is ignored.
+                b'\n' => {
+                    self.field = Field::NoneYet;
+                    self.st = St::LineStart;
+                    self.line = 0;
+                }
+                _ if is_tchar(b) => self.match_byte(NAMES, b.to_ascii_lowercase()),
+                _ => self.mask = 0,
+            },
+            St::Value => {
+                if b == b'\n' {
+                    self.st = St::LineStart;
+                    self.line = 0;
+                } else {
+                    self.value_byte(b);
+                }
+            }
+            _ => {}
+        }
+        Step::Continue
+    }
+
+    /// Narrows the candidates to those whose next byte is `b`.
+    fn match_byte(&mut self, cands: &[&[u8]], b: u8) {
+        let pos = usize::from(self.pos);
+        for (j, cand) in cands.iter().enumerate() {
+            if cand.get(pos) != Some(&b) {
+                self.mask &= !(1 << j);
+            }
+        }
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    fn tokens(&self) -> &'static [&'static [u8]] {
+        match self.field {
+            Field::TransferEncoding => TE_TOKENS,
+            Field::Connection => CONNECTION_TOKENS,
+            _ => UPGRADE_TOKENS,
+        }
+    }
+
+    /// One byte of a field value (not LF).
+    fn value_byte(&mut self, b: u8) {
+        match self.field {
+            Field::NoneYet | Field::Other => {}
+            // `1*DIGIT`, or a list of equal values (RFC 9110 §8.6).
+            Field::ContentLength => match (self.phase, b) {
+                (BAD, _) => {}
+                (LEAD | TOKEN, b'0'..=b'9') => {
+                    let digit = u64::from(b - b'0');
+                    match self.n.checked_mul(10).and_then(|n| n.checked_add(digit)) {
+                        Some(n) => {
+                            self.n = n;
+                            self.phase = TOKEN;
+                        }
+                        None => self.cl_bad(),
+                    }
+                }
+                (LEAD | SKIP, b' ' | b'\t' | b'\r') => {}
+                (TOKEN, b' ' | b'\t' | b'\r') => self.phase = SKIP,
+                (_, b',') => self.end_length(),
+                _ => self.cl_bad(),
+            },
+            // Comma-separated lists of tokens (RFC 9110 §5.6.1), a token ending at
+            // whitespace, `;` (parameters) or `/` (a protocol version).
+            Field::TransferEncoding | Field::Connection | Field::Upgrade => match (self.phase, b) {
+                (_, b',') => {
+                    if self.phase == TOKEN {
+                        self.end_token();
+                    }
+                    self.phase = LEAD;
+                }
+                (LEAD, b' ' | b'\t' | b'\r') => {}
+                (LEAD, _) => {
+                    self.phase = TOKEN;
+                    self.mask = all(self.tokens());
+                    self.pos = 0;
+                    self.match_byte(self.tokens(), b.to_ascii_lowercase());
+                }
+                (TOKEN, b' ' | b'\t' | b'\r' | b';' | b'/') => {
+                    self.end_token();
+                    self.phase = SKIP;
+                }
+                (TOKEN, _) => self.match_byte(self.tokens(), b.to_ascii_lowercase()),
+                _ => {}
+            },
+        }
+    }
+
+    fn cl_bad(&mut self) {
+        self.flags |= F_CL_BAD;
+        self.phase = BAD;
+    }
+
+    /// The end of one Content-Length value: it must equal any earlier one (RFC 9112
+    /// §6.3 rule 5).
+    fn end_length(&mut self) {
+        if matches!(self.phase, TOKEN | SKIP) {
+            if self.flags & F_CL != 0 && self.cl != self.n {
+                self.flags |= F_CL_BAD;
+            }
+            self.cl = self.n;
+            self.flags |= F_CL;
+        }
+        if self.phase != BAD {
+            self.phase = LEAD;
+        }
+        self.n = 0;
+    }
+
+    fn end_token(&mut self) {
+        let hit = matched(self.tokens(), self.mask, self.pos);
+        match self.field {
+            Field::TransferEncoding => {
+                // Chunked iff the last coding is `chunked` (RFC 9112 §6.3 rule 4).
+                self.flags |= F_TE;
+                if hit.is_some() {
+                    self.flags |= F_CHUNKED;
+                } else {
+                    self.flags &= !F_CHUNKED;
+                }
+            }
+            Field::Connection => match hit {
+                Some(0) => self.flags |= F_CLOSE,
+                Some(1) => self.flags |= F_KEEP,
+                Some(2) => self.flags |= F_CONN_UPGRADE,
+                _ => {}
+            },
+            _ => match hit {
+                Some(0) => self.flags |= F_WS,
+                Some(1) => self.flags |= F_H2C,
+                _ => self.flags |= F_UPG_OTHER,
+            },
+        }
+    }
+
+    /// The field line pending at a line start is over (no folding follows).
+    fn end_field(&mut self) {
+        match self.field {
+            Field::ContentLength => self.end_length(),
+            Field::TransferEncoding | Field::Connection | Field::Upgrade if self.phase == TOKEN => {
+                self.end_token()
+            }
+            _ => {}
+        }
+        self.field = Field::NoneYet;
+    }
+
+    /// The header section is complete: how the body is framed (RFC 9112 §6.3), and
+    /// the state that reads it.
+    fn end_head(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+    ) -> Option<(BodyFraming, Option<Handoff>)> {
+        let te = self.flags & F_TE != 0;
+        let chunked = te && self.flags & F_CHUNKED != 0;
+        let framing = match side {
+            Side::Request => {
+                if chunked {
+                    Some(BodyFraming::Chunked)
+                } else if te || self.flags & F_CL_BAD != 0 {
+                    // Rule 4 (a request whose last coding is not chunked) and rule 5.
+                    None
+                } else if self.flags & F_CL != 0 {
+                    Some(BodyFraming::Length(self.cl))
+                } else {
+                    Some(BodyFraming::None)
+                }
+            }
+            Side::Response => {
+                let request = request.unwrap_or(RequestKind::Other);
+                let status = self.status;
+                if status == 101 {
+                    self.st = St::Stopped;
+                    return Some((BodyFraming::None, Some(Handoff::SwitchingProtocols)));
+                }
+                if request == RequestKind::Connect && (200..300).contains(&status) {
+                    self.st = St::Stopped;
+                    return Some((BodyFraming::None, Some(Handoff::Tunnel)));
+                }
+                if request == RequestKind::Head
+                    || (100..200).contains(&status)
+                    || status == 204
+                    || status == 304
+                {
+                    Some(BodyFraming::None)
+                } else if chunked {
+                    Some(BodyFraming::Chunked)
+                } else if te {
+                    Some(BodyFraming::UntilClose)
+                } else if self.flags & F_CL_BAD != 0 {
+                    None
+                } else if self.flags & F_CL != 0 {
+                    Some(BodyFraming::Length(self.cl))
+                } else {
+                    Some(BodyFraming::UntilClose)
+                }
+            }
+        };
+        let Some(framing) = framing else {
+            self.st = St::Broken;
+            return None;
+        };
+        match framing {
+            BodyFraming::None | BodyFraming::Length(0) => self.st = St::Idle,
+            BodyFraming::Length(n) => {
+                self.n = n;
+                self.st = St::Length;
+            }
+            BodyFraming::Chunked => self.start_chunk_line(),
+            BodyFraming::UntilClose => self.st = St::UntilClose,
+        }
+        Some((framing, None))
+    }
+}
+
+#[cfg(test)]
+mod tests;
