@@ -17,11 +17,11 @@
 //! [`AnalyzerSlot`] and its detection rule: nothing in the flow layer or the format
 //! engine changes.
 
-use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
-use super::tls_facts::TlsFacts;
 use super::detect::Detect;
 use super::http1_analyzer::Http1Analyzer;
+use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
+use super::tls_facts::TlsFacts;
 use super::turns::Turns;
 use super::{Needs, Protocol};
 use crate::flow::Direction;

@@ -17,7 +17,14 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Request methods that open an HTTP/1.x connection (RFC 9110 §9, RFC 5789 PATCH),
 /// each followed by a space.
 const HTTP1_METHODS: &[&[u8]] = &[
-    b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"CONNECT ", b"OPTIONS ", b"TRACE ",
+    b"GET ",
+    b"HEAD ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"CONNECT ",
+    b"OPTIONS ",
+    b"TRACE ",
     b"PATCH ",
 ];
 
@@ -45,7 +52,10 @@ pub(crate) fn classify(bytes: &[u8]) -> Detected {
     if starts_like(bytes, H2_PREFACE) && bytes.len() >= 4 {
         return Detected::H2Preface;
     }
-    if HTTP1_METHODS.iter().any(|m| starts_like(bytes, m) && bytes.len() >= 3) {
+    if HTTP1_METHODS
+        .iter()
+        .any(|m| starts_like(bytes, m) && bytes.len() >= 3)
+    {
         return Detected::Http1;
     }
     Detected::Unknown
@@ -99,7 +109,10 @@ mod tests {
         assert_eq!(classify(b"\x16\x03\x01\x02\x00"), Detected::Tls);
         assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Detected::Http1);
         assert_eq!(classify(b"CONNECT a:443 HTTP/1.1\r\n"), Detected::Http1);
-        assert_eq!(classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Detected::H2Preface);
+        assert_eq!(
+            classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Detected::H2Preface
+        );
         assert_eq!(classify(b"GETX"), Detected::Unknown);
         assert_eq!(classify(b"\x00\x01binary"), Detected::Unknown);
         assert_eq!(classify(b"SSH-2.0-OpenSSH"), Detected::Unknown);

@@ -1,17 +1,27 @@
-//! Exchanges: cuts each connection into request/response exchanges (SPEC §4), records
-//! their timings and sizes, and keeps their bytes only as far as the template needs.
-//! Protocol analyzers (HTTP/1 header blocks, TLS ClientHello, the TLS record reader)
-//! live beside it.
+//! Exchanges: cuts each connection into request/response exchanges, records their
+//! timings and sizes, and keeps their bytes only as far as the template needs.
+//!
+//! [`ExchangeTracker`] receives the flow layer's events and owns every connection's
+//! state; an analyzer per connection ([`analyzer`]) decides where exchanges start and
+//! end: justniffer's turns rule ([`turns`], SPEC §4) in `turns` mode, and in
+//! `messages` mode the analyzer of the protocol detected from the first bytes
+//! ([`detect`]): HTTP/1 ([`http1_analyzer`] over the framers of [`http1`]), TLS
+//! ([`tls_analyzer`] over the record reader of [`tls_stream`]), the turns rule for
+//! anything else. Protocol parsers are pure and incremental and live beside them.
+//! See `docs/analyzers.md` for how to add one.
 //!
 //! This module never formats text: it hands finished [`Exchange`]s to an
 //! [`ExchangeSink`].
 
 mod analyzer;
+mod detect;
 pub mod http;
 pub mod http1;
+mod http1_analyzer;
 mod record;
 mod state;
 pub mod tls;
+mod tls_analyzer;
 pub mod tls_facts;
 pub mod tls_stream;
 mod tls_suites;

@@ -213,7 +213,10 @@ impl RecordReader {
                 return piece(bytes, None);
             }
             let (n, content_type) = if self.remaining > 0 {
-                (bytes.len().min(usize::from(self.remaining)), self.content_type)
+                (
+                    bytes.len().min(usize::from(self.remaining)),
+                    self.content_type,
+                )
             } else if self.header_len == 0 {
                 (1, bytes[0])
             } else {

@@ -13,7 +13,8 @@ use super::keywords::{Dir, Duration, Key, When, Word};
 use super::template::{Op, Template, TLS_PREFIX};
 use crate::exchange::http;
 use crate::exchange::tls::{self, ClientHello};
-use crate::exchange::{Exchange, Micros};
+use crate::exchange::tls_stream;
+use crate::exchange::{Exchange, Micros, Protocol};
 use crate::time::Timestamp;
 
 /// Options of one run that affect how records are printed.
@@ -73,17 +74,33 @@ impl<'a> Parsed<'a> {
         })
     }
 
+    /// Whether the bytes can be read as HTTP/1 messages: not when `messages` mode knows
+    /// them to be encrypted (TLS, h2), where line, words, headers and body print
+    /// not-found instead of ciphertext.
+    fn readable(&self) -> bool {
+        !matches!(self.ex.protocol, Protocol::Tls | Protocol::H2)
+    }
+
     fn header_block(&mut self, dir: Dir) -> &'a [u8] {
+        if !self.readable() {
+            return &[];
+        }
         let (header_len, _) = self.split(dir);
         &self.data(dir)[..header_len]
     }
 
     fn body(&mut self, dir: Dir) -> &'a [u8] {
+        if !self.readable() {
+            return &[];
+        }
         let (_, body_start) = self.split(dir);
         &self.data(dir)[body_start..]
     }
 
     fn line(&self, dir: Dir) -> &'a [u8] {
+        if !self.readable() {
+            return &[];
+        }
         http::first_line(self.data(dir))
     }
 
@@ -247,9 +264,12 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             }
         }
         Key::TlsCipher => match ex.tls.and_then(|facts| facts.cipher) {
-            Some(code) => {
-                let _ = write!(out, "0x{code:04x}");
-            }
+            Some(code) => match tls_stream::cipher_suite_name(code) {
+                Some(name) => out.extend_from_slice(name.as_bytes()),
+                None => {
+                    let _ = write!(out, "0x{code:04x}");
+                }
+            },
             None => out.extend_from_slice(nf),
         },
         Key::Protocol => out.extend_from_slice(ex.protocol.as_str().map_or(nf, str::as_bytes)),
