@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use rustniffer::capture::CaptureError;
 use rustniffer::cli::{self, Request, SummaryMode};
 use rustniffer::format::keywords_help;
 use rustniffer::run;
@@ -12,10 +13,16 @@ use rustniffer::run;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // With no option at all and no way to capture live, a short usage says what to run.
+    let bare = std::env::args_os().len() <= 1;
     let request = match cli::parse(std::env::args_os().skip(1), keywords_help()) {
         Ok(r) => r,
-        Err(e) => {
+        Err(e) if e.points_to_help() => {
             eprintln!("rustniffer: {e} (see 'rustniffer --help')");
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("rustniffer: {e}");
             return ExitCode::from(1);
         }
     };
@@ -44,9 +51,24 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // Every capture error of a run on the default interface is about starting it.
+        Err(run::RunError::Capture(e)) if bare && options.input == cli::Input::DefaultInterface => {
+            eprint!("{}", cli::short_usage(&live_reason(&e)));
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("rustniffer: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Why live capture could not start, in a few words for the short usage.
+fn live_reason(e: &CaptureError) -> String {
+    match e {
+        CaptureError::NoDefaultInterface => "no network interface is up".to_string(),
+        CaptureError::NotPermitted { .. } => "it needs root or CAP_NET_RAW".to_string(),
+        CaptureError::LiveUnsupported => "live capture needs Linux".to_string(),
+        other => other.to_string(),
     }
 }

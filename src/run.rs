@@ -226,13 +226,9 @@ fn process_with_extensions(
 fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> {
     use crate::capture::live::{self, LiveConfig, LiveSource};
     use crate::capture::LinkType;
-    let interface = match &options.input {
-        Input::Interface(name) => name.clone(),
-        _ => {
-            let name = live::default_interface().map_err(RunError::Capture)?;
-            eprintln!("rustniffer: no interface named (-i), capturing on {name}");
-            name
-        }
+    let (interface, chosen) = match &options.input {
+        Input::Interface(name) => (name.clone(), false),
+        _ => (live::default_interface().map_err(RunError::Capture)?, true),
     };
     let stop = crate::cli::signals::stop_on_interrupt().map_err(|source| {
         RunError::Capture(CaptureError::Io {
@@ -259,6 +255,13 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
         }),
     };
     let mut source = LiveSource::open(&config, stop).map_err(RunError::Capture)?;
+    if chosen {
+        // Said once the capture is open: a failure to open is the only line otherwise.
+        eprintln!(
+            "rustniffer: no interface named (-i), capturing on {}",
+            config.interface
+        );
+    }
     // Tests and scripts wait for this line before generating traffic.
     eprintln!("rustniffer: listening on {}", source.description());
     let mut summary = process_with_extensions(&mut source, options, prepared, true)?;

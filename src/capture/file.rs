@@ -222,6 +222,36 @@ pub fn open(path: &str, force_snaplen: bool) -> Result<FileSource, CaptureError>
     }
 }
 
+/// Whether `path` names a regular file that starts with a pcap or pcapng magic number
+/// (either byte order): what the command line uses to tell a capture file that ended up
+/// among the words of `-l` or `-p` from format text.
+pub fn looks_like_capture(path: &str) -> bool {
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let mut prefix = Vec::with_capacity(4);
+    if read_up_to(&mut file, &mut prefix, 4).is_err() {
+        return false;
+    }
+    if pcapng::starts_with_section_header(&prefix) {
+        return true;
+    }
+    let Some(magic) = ByteOrder::Little.u32_at(&prefix, 0) else {
+        return false;
+    };
+    [
+        classic_magic::MICROS,
+        classic_magic::NANOS,
+        classic_magic::MODIFIED,
+    ]
+    .iter()
+    .any(|&m| magic == m || magic == m.swap_bytes())
+}
+
 /// Like [`open`], over any byte stream; `what` names it in error messages.
 pub fn from_reader<R: Read + Send + 'static>(
     mut input: R,

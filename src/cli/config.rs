@@ -6,8 +6,8 @@ use super::UsageError;
 /// Reads a configuration file into (option, value) pairs, in file order.
 pub fn read_config(path: &str) -> Result<Vec<(String, String)>, UsageError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("configuration file {path}: {e}")))?;
-    parse_config(&text).map_err(|e| UsageError(format!("configuration file {path}: {e}")))
+        .map_err(|e| UsageError::new(format!("configuration file {path}: {e}")))?;
+    parse_config(&text).map_err(|e| UsageError::new(format!("configuration file {path}: {e}")))
 }
 
 /// Parses configuration text; an error names the line.

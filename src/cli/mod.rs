@@ -81,141 +81,433 @@ pub enum Request {
 
 /// A usage error: one line for standard error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub struct UsageError {
+    message: String,
+    /// Whether the line should send the reader to `--help`; a line that already
+    /// suggests the fix ("did you mean ...?") does not.
+    points_to_help: bool,
+}
+
+impl UsageError {
+    /// An error whose line ends by pointing to `--help`.
+    pub fn new(message: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            points_to_help: true,
+        }
+    }
+
+    /// An error whose line already says what to write instead.
+    pub fn suggestion(message: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            points_to_help: false,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn points_to_help(&self) -> bool {
+        self.points_to_help
+    }
+}
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for UsageError {}
 
+/// The headings of `--help`, in order.
+const INPUT: &str = "Input";
+const FORMAT: &str = "Format";
+const OUTPUT: &str = "Output";
+const LIMITS: &str = "Limits";
+const EXTENSIONS: &str = "Extensions";
+const OTHER: &str = "Other";
+const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];
+
+/// The options that take several words (`-l`, `-p`), as (short, long, what the words are).
+const WORD_OPTIONS: &[(char, &str, &str)] = &[
+    ('l', "log-format", "the format"),
+    ('p', "packet-filter", "the filter"),
+];
+
 fn command() -> Command {
-    let flag = |id: &'static str, short: char, help: &'static str| {
+    let flag = |id: &'static str, short: char, heading: &'static str, help: &'static str| {
         Arg::new(id)
             .short(short)
             .long(id)
             .action(ArgAction::SetTrue)
+            .help_heading(heading)
             .help(help)
     };
-    let value = |id: &'static str, short: char, name: &'static str, help: &'static str| {
+    let value = |id: &'static str,
+                 short: char,
+                 name: &'static str,
+                 heading: &'static str,
+                 help: &'static str| {
         Arg::new(id)
             .short(short)
             .long(id)
             .value_name(name)
             .action(ArgAction::Set)
+            .help_heading(heading)
+            .help(help)
+    };
+    // Several words up to the next option, joined with one space (justniffer's
+    // multitoken options). A first word that starts with '-' is handled before clap
+    // sees it (see `protect_hyphen_words`): clap's own `allow_hyphen_values` would
+    // swallow every option after them too.
+    let words = |id: &'static str,
+                 short: char,
+                 name: &'static str,
+                 heading: &'static str,
+                 help: &'static str| {
+        Arg::new(id)
+            .short(short)
+            .long(id)
+            .value_name(name)
+            .num_args(1..)
+            .action(ArgAction::Append)
+            .help_heading(heading)
             .help(help)
     };
     Command::new("rustniffer")
         .disable_help_flag(true)
         .disable_version_flag(true)
-        .arg(value("filecap", 'f', "FILE", "read a pcap or pcapng capture file ('-' = standard input)"))
-        .arg(value("interface", 'i', "IF", "capture live from interface IF ('any' = all interfaces)"))
-        .arg(
-            Arg::new("log-format")
-                .short('l')
-                .long("log-format")
-                .value_name("FMT")
-                .num_args(1..)
-                .action(ArgAction::Append)
-                .allow_hyphen_values(false)
-                .help("the format of each record (several words are joined with one space)"),
-        )
-        .arg(value("append-log-format", 'a', "FMT", "the default format followed directly by FMT"))
-        .arg(flag("raw", 'r', "print the raw exchange: the same as -l \"%request%response\""))
-        .arg(value("config", 'c', "FILE", "read options from FILE ('long-option-name = value' lines); the command line wins"))
-        .arg(
-            Arg::new("packet-filter")
-                .short('p')
-                .long("packet-filter")
-                .value_name("EXPR")
-                .num_args(1..)
-                .action(ArgAction::Append)
-                .help("tcpdump filter expression applied to each frame (several words are joined)"),
-        )
-        .arg(value("not-found", 'n', "STR", "text printed for a value that cannot be found (default '-', may be empty)")
+        .arg(value("filecap", 'f', "FILE", INPUT, "read a pcap or pcapng capture file ('-' = standard input)"))
+        .arg(value("interface", 'i', "IF", INPUT, "capture live from interface IF ('any' = all interfaces); without -f or -i: the first interface that is up"))
+        .arg(words("packet-filter", 'p', "EXPR", INPUT, "tcpdump filter expression applied to each frame; takes the words up to the next option"))
+        .arg(flag("capture-in-the-middle", 'm', INPUT, "also track connections whose SYN was not seen"))
+        .arg(flag("force-read-pcap", 'F', INPUT, "read a capture whose snapshot length is below 65535"))
+        .arg(value("config", 'c', "FILE", INPUT, "read options from FILE ('long-option-name = value' lines); the command line wins"))
+        .arg(words("log-format", 'l', "FMT", FORMAT, "the format of each record (keywords below); takes the words up to the next option and joins them with one space"))
+        .arg(value("append-log-format", 'a', "FMT", FORMAT, "the default format followed directly by FMT"))
+        .arg(flag("raw", 'r', FORMAT, "print the raw exchange: the same as -l '%request%response'"))
+        .arg(value("not-found", 'n', "STR", FORMAT, "text printed for a value that cannot be found (NF; default '-', may be empty)")
             .allow_hyphen_values(true))
-        .arg(flag("unprintable", 'u', "print bytes that are not printable ASCII, \\n or \\t as '.'"))
-        .arg(flag("hex-encode", 'x', "print bytes that are not printable ASCII, \\n or \\t as [0xHH]"))
-        .arg(flag("no-newline", 'N', "no newline after each record"))
-        .arg(flag("truncated", 't', "accepted for compatibility: connections cut by the end of the capture are always reported"))
-        .arg(flag("capture-in-the-middle", 'm', "also track connections whose SYN was not seen"))
-        .arg(value("max-tcp-streams", 's', "N", "track at most 3*N/4+1 connections at once; the oldest is evicted (default 1048576)"))
-        .arg(value("max-fragmented-ip", 'd', "N", "most hosts with IP fragments pending at once (default 1024)"))
-        .arg(flag("force-read-pcap", 'F', "read a capture whose snapshot length is below 65535"))
+        .arg(flag("unprintable", 'u', OUTPUT, "print bytes that are not printable ASCII, \\n or \\t as '.'"))
+        .arg(flag("hex-encode", 'x', OUTPUT, "print such bytes as [0xHH] instead"))
+        .arg(flag("no-newline", 'N', OUTPUT, "no newline after each record"))
+        .arg(flag("truncated", 't', OUTPUT, "accepted for compatibility: connections cut by the end of the capture are always reported"))
+        .arg(value("max-tcp-streams", 's', "N", LIMITS, "track at most 3*N/4+1 connections at once; the oldest is evicted (default 1048576)"))
+        .arg(value("max-fragmented-ip", 'd', "N", LIMITS, "most hosts with IP fragments pending at once (default 1024)"))
         .arg(
             Arg::new("buffer-size")
                 .long("buffer-size")
                 .value_name("MB")
                 .action(ArgAction::Set)
-                .help("live capture: kernel ring buffer size in MiB (default 32, at least 2)"),
+                .help_heading(LIMITS)
+                .help("live capture: kernel ring size in MiB (default 32, at least 2)"),
         )
         .arg(
             Arg::new("exchanges")
                 .long("exchanges")
                 .value_name("MODE")
                 .action(ArgAction::Set)
-                .help("turns (default, justniffer's rule: a run of client data then a run of server data) or messages (HTTP/1.x and TLS message boundaries, pipelining, gaps skipped)"),
+                .help_heading(FORMAT)
+                .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; TLS handshakes as facts; gaps skipped)"),
         )
         .arg(
             Arg::new("skip-gaps")
                 .long("skip-gaps")
                 .action(ArgAction::SetTrue)
-                .help("turns mode: when a receiver acknowledges data the capture missed, go on after it instead of waiting for it (always on with --exchanges messages)"),
+                .help_heading(FORMAT)
+                .help("when a receiver acknowledges data the capture missed, go on after it instead of waiting for it for ever (always on with --exchanges messages)"),
         )
-        .arg(value("execute", 'e', "CMD", "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
-        .arg(value("user", 'U', "USER", "run -e commands and Python code as USER"))
-        .arg(value("python", 'P', "SCRIPT[:FUNC]", "call the Python function FUNC (default 'app') with each record"))
+        .arg(value("execute", 'e', "CMD", EXTENSIONS, "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
+        .arg(value("user", 'U', "USER", EXTENSIONS, "run -e commands and Python code as USER"))
+        .arg(value("python", 'P', "SCRIPT[:FUNC]", EXTENSIONS, "call the Python function FUNC (default 'app') with each record"))
         .arg(
             Arg::new("stats")
                 .long("stats")
                 .action(ArgAction::SetTrue)
+                .help_heading(OUTPUT)
                 .help("at exit, print the whole summary of what was read, dropped and printed on standard error (by default only what was lost)"),
         )
-        .arg(flag("quiet", 'q', "no end-of-run summary or notes on standard error (errors still print)"))
-        .arg(flag("version", 'V', "print the version"))
-        .arg(Arg::new("help").long("help").short('h').action(ArgAction::SetTrue).help("print this help"))
+        .arg(flag("quiet", 'q', OUTPUT, "no end-of-run summary or notes on standard error (errors still print)"))
+        .arg(flag("version", 'V', OTHER, "print the version"))
+        .arg(Arg::new("help").long("help").short('h').action(ArgAction::SetTrue).help_heading(OTHER).help("print this help"))
+        // Words that belong to no option; refused in `resolve`, with a hint when one
+        // of them is a capture file.
+        .arg(Arg::new("stray").num_args(1..).action(ArgAction::Append).hide(true))
 }
 
-/// The `--help` text: usage, options, and every format keyword with its meaning.
+/// Widest line of `--help` (tested).
+pub const HELP_WIDTH: usize = 99;
+
+/// `text` in lines of at most `width` columns, broken at spaces (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// A two-column table row: `name` then `meaning` at column `indent + column`; the
+/// meaning starts on the next line when the name does not fit, and wraps in its column.
+fn table_row(out: &mut String, indent: usize, column: usize, name: &str, meaning: &str) {
+    let pad = " ".repeat(indent + column);
+    let lines = wrap(meaning, HELP_WIDTH - indent - column);
+    let name_width = name.chars().count();
+    out.push_str(&" ".repeat(indent));
+    out.push_str(name);
+    let mut rest = lines.iter();
+    if name_width + 2 <= column {
+        if let Some(first) = rest.next() {
+            out.push_str(&" ".repeat(column - name_width));
+            out.push_str(first);
+        }
+    }
+    out.push('\n');
+    for line in rest {
+        out.push_str(&pad);
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// Indented text wrapped to the help width.
+fn paragraph(out: &mut String, indent: usize, text: &str) {
+    for line in wrap(text, HELP_WIDTH - indent) {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// The lines of `--help` before the options.
+const HELP_INTRO: &str = "\
+rustniffer: passive TCP observability. It rebuilds every TCP connection of a capture file or a
+live interface and prints one line per request/response exchange, in a format you choose.
+
+Usage: rustniffer [-f FILE | -i IF] [options] [-p EXPR...] [-l FMT... | -a FMT | -r]
+";
+
+/// The examples of `--help`: (what it does, the command lines).
+const HELP_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "Timings of every exchange (the format of the justniffer article; the words of -l run up to the next option, so -l comes last):",
+        "rustniffer -i eth0 -l %request.timestamp %dest.ip %dest.port c=%connection.time \\\n\
+         \x20   i=%idle.time.0 req=%request.time resp=%response.time i2=%idle.time.1 \\\n\
+         \x20   s=%session.time %connection %close.originator \\\n\
+         \x20   req_h=%request.header.connection resp_h=%response.header.connection",
+    ),
+    (
+        "Host, URL and status code of each request in a capture file:",
+        "rustniffer -f capture.pcap -l '%request.header.host %request.url %response.code'",
+    ),
+    (
+        "Only the traffic of port 80, in the default (Apache-like) format:",
+        "rustniffer -i eth0 -p 'tcp port 80'",
+    ),
+];
+
+/// The `--help` text: what the tool is, the options by heading, examples, and every
+/// format keyword with its meaning. No line is wider than [`HELP_WIDTH`].
 pub fn help_text(keywords: &[(&str, &str)]) -> String {
-    let mut text = String::new();
-    text.push_str(
-        "rustniffer: rebuilds TCP connections from a capture and prints one line per\n\
-         request/response exchange, through a format (justniffer 0.6.14 compatible).\n\n\
-         Usage: rustniffer [-f FILE | -i IF] [-l FMT... | -a FMT | -r] [options]\n\n\
-         Options:\n",
+    let mut text = String::from(HELP_INTRO);
+    let cmd = command();
+    for heading in HEADINGS {
+        text.push_str(&format!("\n{heading}:\n"));
+        for arg in cmd
+            .get_arguments()
+            .filter(|a| a.get_help_heading() == Some(heading) && !a.is_hide_set())
+        {
+            let short = arg
+                .get_short()
+                .map_or_else(|| "    ".to_string(), |c| format!("-{c}, "));
+            let long = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+            let value = arg
+                .get_value_names()
+                .and_then(|names| names.first())
+                .map(|n| {
+                    let several = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+                    format!(" {n}{}", if several { "..." } else { "" })
+                })
+                .unwrap_or_default();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            table_row(&mut text, 2, 30, &format!("{short}{long}{value}"), &help);
+        }
+    }
+    text.push_str("\nExamples:\n");
+    for (what, command_line) in HELP_EXAMPLES {
+        paragraph(&mut text, 2, what);
+        for line in command_line.lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    text.push_str("\nNot found (NF):\n");
+    paragraph(
+        &mut text,
+        2,
+        "A value an exchange does not have (a missing header, no response yet, a time that \
+         does not apply) prints as the not-found text: '-', or what -n gives. A keyword shown \
+         with [(NF)] takes an optional (TEXT) that replaces it for that occurrence: \
+         %request.header.referer() prints nothing when there is no Referer.",
     );
-    for arg in command().get_arguments() {
-        let short = arg
-            .get_short()
-            .map(|c| format!("-{c}, "))
-            .unwrap_or_default();
-        let long = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
-        let value = arg
-            .get_value_names()
-            .and_then(|names| names.first())
-            .map(|n| format!(" {n}"))
-            .unwrap_or_default();
-        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        text.push_str(&format!(
-            "  {:<34} {help}\n",
-            format!("{short}{long}{value}")
-        ));
-    }
-    text.push_str(&format!(
-        "\nDefault format:\n  {DEFAULT_FORMAT}\n\nFormat keywords:\n"
-    ));
+    text.push_str("\nA format (-l) or filter (-p) that starts with '-' is taken as such unless it could be an\noption; then write it as --log-format='-...' or --packet-filter='-...'.\n");
+    text.push_str("\nDefault format:\n");
+    paragraph(&mut text, 2, DEFAULT_FORMAT);
+    text.push_str("\nFormat keywords:\n");
     for (name, meaning) in keywords {
-        text.push_str(&format!("  {name:<36} {meaning}\n"));
+        table_row(&mut text, 2, 34, name, meaning);
     }
-    text.push_str(
-        "\nKeywords take an optional (PARAMETER) right after the name; %% prints %, %- \
-         separates a keyword\nfrom following text. Durations print as seconds with six \
-         decimals.\n",
+    text.push('\n');
+    paragraph(
+        &mut text,
+        0,
+        "Keywords take an optional (PARAMETER) right after the name: NF = not-found text, \
+         RE = a regular expression (case-insensitive), strftime = a time format. %% prints %, \
+         %- separates a keyword from following text: %response.time%-ms. Durations print as \
+         seconds with six decimals.",
     );
     text
+}
+
+/// Whether `word`, met among the words of `-l` or `-p`, is an option rather than a word
+/// that happens to start with '-': `--`, `--name[=...]` with a plain name, or `-X...`
+/// with `X` a letter or digit, none of them containing a space or `%` (which options do
+/// not, and formats and filters do).
+fn looks_like_option(word: &str) -> bool {
+    if word.contains(char::is_whitespace) || word.contains('%') {
+        return false;
+    }
+    if word == "--" {
+        return true;
+    }
+    if let Some(long) = word.strip_prefix("--") {
+        let name = long.split('=').next().unwrap_or_default();
+        return !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    }
+    word.strip_prefix('-')
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Rewrites the argument vector so that a word of `-l`/`-p` starting with '-' (e.g.
+/// `-l '-> %dest.ip'`) reaches clap as `--log-format=WORD`, and the words after it as
+/// another `--log-format WORDS...`. Values of the other options are left alone (`-n -`
+/// keeps its `-`), and so is everything after `--`.
+fn protect_hyphen_words(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use std::ffi::OsString;
+    let cmd = command();
+    let takes_one_value = |word: &str| {
+        cmd.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && a.get_num_args().is_some_and(|n| n.max_values() == 1)
+                && (a.get_short().is_some_and(|c| word == format!("-{c}"))
+                    || a.get_long().is_some_and(|l| word == format!("--{l}")))
+        })
+    };
+    let word_option = |word: &str| {
+        WORD_OPTIONS
+            .iter()
+            .find(|(short, long, _)| word == format!("-{short}") || word == format!("--{long}"))
+            .map(|(_, long, _)| *long)
+    };
+    let hyphen_word = |word: &str| word.starts_with('-') && word != "-" && !looks_like_option(word);
+    let mut out = Vec::with_capacity(args.len());
+    // The option whose words are being read, and whether clap has it open for more
+    // (false after a `--long=WORD`, whose value clap closes).
+    let mut words: Option<(&str, bool)> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let word = arg.to_string_lossy();
+        i += 1;
+        if let Some((long, open)) = words {
+            if hyphen_word(&word) {
+                out.push(OsString::from(format!("--{long}={word}")));
+                words = Some((long, false));
+                continue;
+            }
+            if !looks_like_option(&word) {
+                if !open {
+                    out.push(OsString::from(format!("--{long}")));
+                    words = Some((long, true));
+                }
+                out.push(arg.clone());
+                continue;
+            }
+            words = None;
+        }
+        if word == "--" {
+            out.extend(args[i - 1..].iter().cloned());
+            break;
+        }
+        if let Some(long) = word_option(&word) {
+            match args.get(i).map(|next| next.to_string_lossy()) {
+                Some(first) if hyphen_word(&first) => {
+                    out.push(OsString::from(format!("--{long}={first}")));
+                    words = Some((long, false));
+                    i += 1;
+                }
+                // No word at all (`-l -n X`, `-l` last): clap says what is missing.
+                Some(first) if looks_like_option(&first) => out.push(arg.clone()),
+                None => out.push(arg.clone()),
+                Some(_) => {
+                    out.push(arg.clone());
+                    words = Some((long, true));
+                }
+            }
+            continue;
+        }
+        out.push(arg.clone());
+        if takes_one_value(&word) {
+            out.extend(args.get(i).cloned());
+            i += 1;
+        }
+    }
+    out
+}
+
+/// One line for a clap error: its first line, without clap's tips and usage block; an
+/// unknown long option gets the nearest known one as a suggestion.
+fn clap_error_line(e: &clap::Error) -> UsageError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            let written = arg.split('=').next().unwrap_or(arg);
+            let cmd = command();
+            let nearest = written.strip_prefix("--").and_then(|name| {
+                cmd.get_arguments()
+                    .filter_map(|a| a.get_long())
+                    .map(|long| (crate::format::edit_distance(name, long, 2), long))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, long)| long)
+            });
+            return match nearest {
+                Some(long) => UsageError::suggestion(format!(
+                    "unknown option '{written}'; did you mean --{long}?"
+                )),
+                None => UsageError::new(format!("unknown option '{written}'")),
+            };
+        }
+    }
+    let text = e.to_string();
+    UsageError::new(
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: "),
+    )
 }
 
 /// Parses the argument vector (without the program name).
@@ -224,16 +516,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let argv = std::iter::once(std::ffi::OsString::from("rustniffer"))
-        .chain(args.into_iter().map(Into::into));
-    let matches = command().try_get_matches_from(argv).map_err(|e| {
-        let text = e.to_string();
-        let first = text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("invalid arguments");
-        UsageError(first.trim_start_matches("error: ").to_string())
-    })?;
+    let args = protect_hyphen_words(args.into_iter().map(Into::into).collect());
+    let argv = std::iter::once(std::ffi::OsString::from("rustniffer")).chain(args);
+    let matches = command()
+        .try_get_matches_from(argv)
+        .map_err(|e| clap_error_line(&e))?;
     if matches.get_flag("help") {
         return Ok(Request::Help(help_text(keywords)));
     }
@@ -248,6 +535,49 @@ where
         None => Vec::new(),
     };
     resolve(&matches, &config).map(|o| Request::Run(Box::new(o)))
+}
+
+/// The short usage printed when rustniffer is run with no option at all and cannot
+/// capture live (`reason`): what to run instead.
+pub fn short_usage(reason: &str) -> String {
+    format!(
+        "rustniffer: nothing to read: no -f FILE, and no live capture here ({reason})\n\
+         Usage: rustniffer -f FILE.pcap [-l FORMAT...]   one line per exchange of a capture file\n\
+         \x20      rustniffer -i IF [-l FORMAT...]          the same, live from interface IF (root)\n\
+         'rustniffer --help' lists the options and the format keywords.\n"
+    )
+}
+
+/// Refuses words that belong to no option, and words of `-l`/`-p` that name a capture
+/// file when no input was given (`rustniffer -l %request.url x.pcap`): that is a
+/// forgotten `-f`, not a live capture.
+fn check_stray_words(matches: &ArgMatches, input: &Input) -> Result<(), UsageError> {
+    let no_input = *input == Input::DefaultInterface;
+    if let Some(mut stray) = matches.get_many::<String>("stray") {
+        let word = stray.next().cloned().unwrap_or_default();
+        if no_input && crate::capture::file::looks_like_capture(&word) {
+            return Err(UsageError::suggestion(format!(
+                "unexpected argument '{word}'; did you mean -f {word}?"
+            )));
+        }
+        return Err(UsageError::new(format!("unexpected argument '{word}'")));
+    }
+    if !no_input {
+        return Ok(());
+    }
+    for (short, long, what) in WORD_OPTIONS {
+        let Some(words) = matches.get_many::<String>(long) else {
+            continue;
+        };
+        for word in words {
+            if crate::capture::file::looks_like_capture(word) {
+                return Err(UsageError::suggestion(format!(
+                    "'-{short}' took '{word}' as part of {what}; did you mean -f {word}?"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A value from the command line, else from the configuration file.
@@ -287,7 +617,7 @@ impl Sources<'_> {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "" | "1" | "true" | "yes" | "on" => Ok(true),
                 "0" | "false" | "no" | "off" => Ok(false),
-                other => Err(UsageError(format!(
+                other => Err(UsageError::new(format!(
                     "configuration: option '{name}' takes true or false, not '{other}'"
                 ))),
             },
@@ -328,7 +658,9 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
 fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options, UsageError> {
     for (key, _) in config {
         if !KNOWN_CONFIG_KEYS.contains(&key.as_str()) {
-            return Err(UsageError(format!("configuration: unknown option '{key}'")));
+            return Err(UsageError::new(format!(
+                "configuration: unknown option '{key}'"
+            )));
         }
     }
     let all = Sources { matches, config };
@@ -351,14 +683,15 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     let interface = input_src.value("interface");
     let input = match (file, interface) {
         (Some(_), Some(_)) => {
-            return Err(UsageError(
-                "-f (--filecap) and -i (--interface) cannot be used together".into(),
+            return Err(UsageError::new(
+                "-f (--filecap) and -i (--interface) cannot be used together",
             ))
         }
         (Some(f), None) => Input::File(f),
         (None, Some(i)) => Input::Interface(i),
         (None, None) => Input::DefaultInterface,
     };
+    check_stray_words(matches, &input)?;
 
     let format_src = group_source(&["log-format", "append-log-format", "raw"]);
     let log = format_src.value("log-format");
@@ -369,9 +702,8 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         .filter(|&&b| b)
         .count();
     if chosen > 1 {
-        return Err(UsageError(
-            "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given"
-                .into(),
+        return Err(UsageError::new(
+            "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given",
         ));
     }
     let format = match (log, append, raw) {
@@ -384,8 +716,8 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     let enc_src = group_source(&["unprintable", "hex-encode"]);
     let encoding = match (enc_src.flag("unprintable")?, enc_src.flag("hex-encode")?) {
         (true, true) => {
-            return Err(UsageError(
-                "-u (--unprintable) and -x (--hex-encode) cannot be used together".into(),
+            return Err(UsageError::new(
+                "-u (--unprintable) and -x (--hex-encode) cannot be used together",
             ))
         }
         (true, false) => Encoding::Unprintable,
@@ -396,8 +728,8 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     let summary_src = group_source(&["stats", "quiet"]);
     let summary = match (summary_src.flag("stats")?, summary_src.flag("quiet")?) {
         (true, true) => {
-            return Err(UsageError(
-                "--stats and -q (--quiet) cannot be used together".into(),
+            return Err(UsageError::new(
+                "--stats and -q (--quiet) cannot be used together",
             ))
         }
         (true, false) => SummaryMode::Full,
@@ -410,7 +742,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             None => Ok(default),
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(UsageError(format!(
+                _ => Err(UsageError::new(format!(
                     "--{name} takes a positive whole number, not '{v}'"
                 ))),
             },
@@ -431,7 +763,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         buffer_size_mb: match number("buffer-size", DEFAULT_BUFFER_MB)? {
             mb if mb <= MAX_BUFFER_MB => mb,
             mb => {
-                return Err(UsageError(format!(
+                return Err(UsageError::new(format!(
                     "--buffer-size takes at most {MAX_BUFFER_MB} (MiB), not {mb}"
                 )))
             }
@@ -445,7 +777,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             None | Some("turns") => crate::exchange::Mode::Turns,
             Some("messages") => crate::exchange::Mode::Messages,
             Some(other) => {
-                return Err(UsageError(format!(
+                return Err(UsageError::new(format!(
                     "--exchanges takes 'turns' or 'messages', not '{other}'"
                 )))
             }
@@ -463,6 +795,24 @@ mod tests {
             Request::Run(o) => Ok(*o),
             other => panic!("expected a run, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn help_states_the_defaults_the_code_uses() {
+        let help = help_text(&[]).replace('\n', " ");
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            help.contains(&format!("(default {DEFAULT_MAX_STREAMS})")),
+            "{help}"
+        );
+        assert!(
+            help.contains(&format!("(default {DEFAULT_MAX_FRAGMENTED_HOSTS})")),
+            "{help}"
+        );
+        assert!(
+            help.contains(&format!("(default {DEFAULT_BUFFER_MB},")),
+            "{help}"
+        );
     }
 
     #[test]
@@ -516,8 +866,8 @@ mod tests {
     #[test]
     fn an_unknown_option_is_an_error_on_one_line() {
         let err = run(&["-f", "x", "--bogus"]).unwrap_err();
-        assert!(err.0.contains("--bogus"), "{err}");
-        assert!(!err.0.contains('\n'));
+        assert!(err.message().contains("--bogus"), "{err}");
+        assert!(!err.message().contains('\n'));
     }
 
     #[test]
@@ -549,7 +899,10 @@ mod tests {
             SummaryMode::Quiet
         );
         let err = run(&["-f", "x", "--stats", "-q"]).unwrap_err();
-        assert!(err.0.contains("--stats") && !err.0.contains('\n'), "{err}");
+        assert!(
+            err.to_string().contains("--stats") && !err.to_string().contains('\n'),
+            "{err}"
+        );
     }
 
     #[test]
@@ -557,5 +910,201 @@ mod tests {
         assert_eq!(run(&["-f", "x", "-s", "8"]).unwrap().max_streams, 8);
         assert!(run(&["-f", "x", "-s", "zero"]).is_err());
         assert!(run(&["-f", "x", "-s", "0"]).is_err());
+    }
+
+    const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keepalive.pcap");
+
+    fn usage_error(args: &[&str]) -> UsageError {
+        match parse(args.iter().map(|s| s.to_string()), &[]) {
+            Err(e) => e,
+            Ok(other) => panic!("{args:?} should fail, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_format_may_start_with_a_hyphen() {
+        assert_eq!(
+            run(&["-f", "x", "-l", "-> %dest.ip"]).unwrap().format,
+            "-> %dest.ip"
+        );
+        assert_eq!(
+            run(&["-l", "-> %dest.ip", "-f", "x"]).unwrap().input,
+            Input::File("x".into())
+        );
+        assert_eq!(
+            run(&["-f", "x", "--log-format", "->", "%dest.ip"])
+                .unwrap()
+                .format,
+            "-> %dest.ip"
+        );
+        // Hyphen words after the first, then more words, then an option.
+        let o = run(&[
+            "-f",
+            "x",
+            "-l",
+            "%source.ip",
+            "-|",
+            "%dest.ip",
+            "->",
+            "-n",
+            "NF",
+        ])
+        .unwrap();
+        assert_eq!(o.format, "%source.ip -| %dest.ip ->");
+        assert_eq!(o.not_found, "NF");
+        // The attached forms and '=' still work.
+        assert_eq!(run(&["-f", "x", "--log-format=-x"]).unwrap().format, "-x");
+        assert_eq!(
+            run(&["-f", "x", "-p", "-> not a filter"])
+                .unwrap()
+                .filter
+                .as_deref(),
+            Some("-> not a filter")
+        );
+    }
+
+    #[test]
+    fn options_after_the_words_of_l_and_p_stay_options() {
+        // args_multitoken_log, args_long_options, args_bad_filter.
+        let o = run(&["-f", "x", "-l", "%source.ip", "%dest.ip", "%request.url"]).unwrap();
+        assert_eq!(o.format, "%source.ip %dest.ip %request.url");
+        let o = run(&[
+            "--filecap",
+            "x",
+            "--log-format",
+            "%request.method %request.url",
+            "--not-found",
+            "NF",
+        ])
+        .unwrap();
+        assert_eq!(o.format, "%request.method %request.url");
+        assert_eq!(o.not_found, "NF");
+        let o = run(&["-f", "x", "-p", "tcp port", "-l", "%source.ip"]).unwrap();
+        assert_eq!(o.filter.as_deref(), Some("tcp port"));
+        assert_eq!(o.format, "%source.ip");
+        // -n takes its value whatever it is, even one that looks like an option.
+        let o = run(&["-f", "x", "-n", "-l", "-l", "%a"]).unwrap();
+        assert_eq!((o.format.as_str(), o.not_found.as_str()), ("%a", "-l"));
+        let o = run(&["-f", "x", "-l", "%a", "-n", "-"]).unwrap();
+        assert_eq!((o.format.as_str(), o.not_found.as_str()), ("%a", "-"));
+        // An option right after -l: -l has no words.
+        assert!(usage_error(&["-f", "x", "-l", "-n", "X"])
+            .message()
+            .starts_with("a value is required for '--log-format"));
+    }
+
+    #[test]
+    fn a_capture_file_among_the_words_of_l_or_p_is_a_forgotten_f() {
+        let e = usage_error(&["-l", "%request.url", SAMPLE]);
+        assert_eq!(
+            e.message(),
+            format!("'-l' took '{SAMPLE}' as part of the format; did you mean -f {SAMPLE}?")
+        );
+        assert!(!e.points_to_help());
+        let e = usage_error(&["-p", "tcp", SAMPLE]);
+        assert_eq!(
+            e.message(),
+            format!("'-p' took '{SAMPLE}' as part of the filter; did you mean -f {SAMPLE}?")
+        );
+        // With an input the word is format text, as in justniffer.
+        let o = run(&["-i", "lo", "-l", "%request.url", SAMPLE]).unwrap();
+        assert_eq!(o.format, format!("%request.url {SAMPLE}"));
+        // A file that is not a capture is not taken for one.
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        assert_eq!(
+            run(&["-l", "%request.url", manifest]).unwrap().input,
+            Input::DefaultInterface
+        );
+    }
+
+    #[test]
+    fn a_bare_capture_path_is_a_forgotten_f() {
+        let e = usage_error(&[SAMPLE]);
+        assert_eq!(
+            e.message(),
+            format!("unexpected argument '{SAMPLE}'; did you mean -f {SAMPLE}?")
+        );
+        let e = usage_error(&["-r", SAMPLE]);
+        assert!(e.message().ends_with(&format!("did you mean -f {SAMPLE}?")));
+        let e = usage_error(&["-f", SAMPLE, "other"]);
+        assert_eq!(e.message(), "unexpected argument 'other'");
+        assert!(e.points_to_help());
+    }
+
+    #[test]
+    fn clap_errors_are_one_line_with_a_suggestion_for_a_misspelt_option() {
+        let e = usage_error(&["-f", "x", "--log-formt", "%a"]);
+        assert_eq!(
+            e.message(),
+            "unknown option '--log-formt'; did you mean --log-format?"
+        );
+        let e = usage_error(&["-f", "x", "--bogus"]);
+        assert_eq!(e.message(), "unknown option '--bogus'");
+        let e = usage_error(&["-f"]);
+        assert!(!e.message().contains('\n'), "{e}");
+        assert!(!e.message().contains("Usage"), "{e}");
+    }
+
+    fn help() -> String {
+        match parse(["--help"], crate::format::keywords_help()).unwrap() {
+            Request::Help(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_help_line_is_under_100_columns() {
+        for line in help().lines() {
+            assert!(line.chars().count() < 100, "{} columns: {line}", line.len());
+        }
+    }
+
+    #[test]
+    fn help_groups_the_options_and_shows_examples_and_keywords() {
+        let text = help();
+        let mut last = 0;
+        for heading in HEADINGS {
+            let at = text.find(&format!("\n{heading}:\n")).expect(heading);
+            assert!(at > last, "{heading} out of order");
+            last = at;
+        }
+        for option in [
+            "--filecap",
+            "--log-format",
+            "--unprintable",
+            "--max-tcp-streams",
+            "--python",
+        ] {
+            assert!(text.contains(option), "{option}");
+        }
+        assert!(text.contains(
+            "rustniffer -f capture.pcap -l '%request.header.host %request.url %response.code'"
+        ));
+        assert!(text.contains("rustniffer -i eth0 -p 'tcp port 80'"));
+        assert!(
+            text.contains("req_h=%request.header.connection resp_h=%response.header.connection")
+        );
+        assert!(text.contains("Not found (NF):"));
+        assert!(text.contains("--log-format='-...'"));
+        // A name too long for the keyword column puts its meaning on the next line.
+        assert!(text.contains(
+            "  %response.header.transfer-encoding[(NF)]\n                                    Transfer-Encoding response header\n"
+        ));
+        assert!(
+            text.contains("  %request.url[(RE)]                second word of the request line\n")
+        );
+    }
+
+    #[test]
+    fn the_short_usage_is_a_few_lines_ending_with_help() {
+        let text = short_usage("no network interface is up");
+        assert!(text.lines().count() <= 5);
+        assert!(text.starts_with("rustniffer: nothing to read"));
+        assert!(text.contains("(no network interface is up)"));
+        assert!(text.contains("rustniffer -f FILE.pcap"));
+        assert!(text
+            .trim_end()
+            .ends_with("'rustniffer --help' lists the options and the format keywords."));
+        assert!(text.lines().all(|l| l.chars().count() < 100));
     }
 }

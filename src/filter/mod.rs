@@ -189,6 +189,17 @@ impl FilterError {
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {
+            // A message that already quotes the token ("unexpected '::2'") only needs
+            // the position.
+            Location::At { text, column } if self.message.contains(&format!("'{text}'")) => {
+                let quoted = format!("'{text}'");
+                if self.message.starts_with(&quoted) {
+                    write!(f, "filter: {} (character {column})", self.message)
+                } else {
+                    let at = format!("{quoted} at character {column}");
+                    write!(f, "filter: {}", self.message.replacen(&quoted, &at, 1))
+                }
+            }
             Location::At { text, column } => {
                 write!(
                     f,

@@ -396,7 +396,20 @@ fn missing_values_name_what_was_expected_and_where() {
 #[test]
 fn syntax_errors_point_at_the_offending_token() {
     let e = error("tcp port 80 80");
-    assert!(e.contains("'80' (character 13)"), "{e}");
+    assert_eq!(e, "filter: unexpected '80' at character 13");
+    assert_eq!(
+        error("tcp port"),
+        "filter: expected a port number after 'port' at end of expression"
+    );
+    assert_eq!(
+        error("foo bar"),
+        "filter: unknown word 'foo' at character 1 (expected a primitive such as host, net, port, \
+         tcp or a comparison)"
+    );
+    assert_eq!(
+        error("port 99999"),
+        "filter: illegal port number 99999 > 65535 at '99999' (character 6)"
+    );
     assert!(error("(tcp").contains("expected ')'"));
     assert!(error("tcp)").contains("unexpected ')'"));
     assert!(error("foo").contains("unknown word 'foo'"));

@@ -16,7 +16,7 @@ mod tests;
 
 pub use encode::Encoding;
 pub use render::RenderOptions;
-pub use template::{FormatError, Template};
+pub use template::{edit_distance, FormatError, Template};
 
 /// The format used without `-l`, `-a` or `-r` (SPEC §1): Apache common-log style.
 pub const DEFAULT_FORMAT: &str = "%source.ip - - [%request.timestamp(%d/%b/%Y:%T %z)] \"%request.line\" %response.code %response.header.content-length(0) \"%request.header.referer()\" \"%request.header.user-agent()\"";

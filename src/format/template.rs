@@ -24,17 +24,24 @@ pub const TLS_PREFIX: usize = 1024;
 /// An error in the format string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FormatError {
-    /// An unknown keyword, or one missing its required parameter. Holds the text
-    /// from `%` up to the first space or `(` (or the rest of the format).
-    UnknownKeyword(String),
-    /// A regex parameter that does not compile.
+    /// An unknown keyword, or one missing its required parameter. `text` runs from
+    /// `%` up to the first space or `(` (or the rest of the format); `hint` says what
+    /// was probably meant.
+    UnknownKeyword { text: String, hint: Option<String> },
+    /// A regex parameter that does not compile; `message` is one line.
     InvalidRegex { keyword: String, message: String },
 }
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FormatError::UnknownKeyword(text) => write!(f, "unknown keyword '{text}'"),
+            FormatError::UnknownKeyword { text, hint } => {
+                write!(f, "unknown keyword '{text}'")?;
+                match hint {
+                    Some(hint) => write!(f, "; {hint}"),
+                    None => Ok(()),
+                }
+            }
             FormatError::InvalidRegex { keyword, message } => {
                 write!(f, "invalid regular expression in '{keyword}': {message}")
             }
@@ -185,8 +192,8 @@ impl Template {
                 i += 2;
                 continue;
             }
-            let (key, name_end, param) = match_keyword(bytes, &closes, i + 1)
-                .ok_or_else(|| FormatError::UnknownKeyword(error_text(format, i)))?;
+            let (key, name_end, param) =
+                match_keyword(bytes, &closes, i + 1).ok_or_else(|| unknown_keyword(format, i))?;
             let next = param.map_or(name_end, |(_, close)| close + 1);
             let param_text = param.map(|(open, close)| &format[open + 1..close]);
             if let Key::Constant(text) = key {
@@ -305,11 +312,127 @@ fn error_text(format: &str, percent: usize) -> String {
     rest[..end].to_string()
 }
 
+/// The error for the `%` at `percent`, with a hint at what was meant.
+fn unknown_keyword(format: &str, percent: usize) -> FormatError {
+    let text = error_text(format, percent);
+    let hint = keyword_hint(&format[percent + 1..], &text[1..]);
+    FormatError::UnknownKeyword { text, hint }
+}
+
+/// What an unknown keyword probably meant: `after` is the format after the `%`,
+/// `written` the name as the error quotes it.
+fn keyword_hint(after: &str, written: &str) -> Option<String> {
+    if written.is_empty() {
+        return Some("write %% for a percent sign".to_string());
+    }
+    // A keyword that needs a parameter and has none.
+    if let Some(kw) = KEYWORDS
+        .iter()
+        .find(|kw| kw.name == written && kw.key.param() == Param::Required)
+    {
+        let unclosed = after[written.len()..].starts_with('(');
+        return Some(if unclosed {
+            format!(
+                "it takes a parameter, {}, and the '(' after it is never closed",
+                kw.usage
+            )
+        } else {
+            format!("it takes a parameter: {}", kw.usage)
+        });
+    }
+    let lower = written.to_ascii_lowercase();
+    // A misspelt name; a header the table does not name is looked up by value.
+    let budget = if lower.len() >= 8 { 2 } else { 1 };
+    let nearest = KEYWORDS
+        .iter()
+        .map(|kw| (edit_distance(&lower, kw.name, budget), kw))
+        .filter(|(d, _)| *d <= budget)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, kw)| kw.name);
+    for dir in ["request", "response"] {
+        let prefix = format!("{dir}.header.");
+        if let Some(header) = lower.strip_prefix(&prefix) {
+            if !header.is_empty()
+                && !header.contains('.')
+                && !nearest.is_some_and(|name| name.starts_with(&prefix))
+            {
+                return Some(format!("did you mean %{dir}.header.value({header})?"));
+            }
+        }
+    }
+    if let Some(name) = nearest {
+        return Some(format!("did you mean %{name}?"));
+    }
+    // A keyword followed by name characters: `%-` separates them.
+    KEYWORDS
+        .iter()
+        .filter(|kw| written.starts_with(kw.name) && written.len() > kw.name.len())
+        .max_by_key(|kw| kw.name.len())
+        .map(|kw| {
+            let (name, rest) = written.split_at(kw.name.len());
+            format!("did you mean %{name}%-{rest}?")
+        })
+}
+
+/// The Damerau–Levenshtein distance (optimal string alignment: insertions, deletions,
+/// substitutions, transpositions of neighbours) between two ASCII names; any value
+/// above `limit` is reported as `limit + 1`.
+pub fn edit_distance(a: &str, b: &str, limit: usize) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > limit {
+        return limit + 1;
+    }
+    // Three rows: two back (for transpositions), previous, current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            current[j] = d;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()].min(limit + 1)
+}
+
+/// A regex error on one line: the `regex` crate's syntax errors span several lines
+/// (the pattern, a caret under the problem, the message).
+fn regex_error_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(message) = lines.iter().rev().find_map(|l| l.strip_prefix("error: ")) else {
+        // E.g. "Compiled regex exceeds size limit of 1048576 bytes."
+        let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let line = line.trim_end_matches('.');
+        let mut chars = line.chars();
+        return chars.next().map_or_else(String::new, |first| {
+            first.to_lowercase().chain(chars).collect()
+        });
+    };
+    // One pattern line: `    PATTERN`, then `    ` and spaces up to a caret.
+    match lines.as_slice() {
+        [_, _, caret, _] if caret.trim().starts_with('^') => {
+            let column = caret.find('^').unwrap_or(4).saturating_sub(4) + 1;
+            format!("{message} (character {column})")
+        }
+        _ => message.to_string(),
+    }
+}
+
 fn build_op(key: Key, param: Option<&str>, written: &str) -> Result<Op, FormatError> {
     let regex = |pattern: &str| {
         Matcher::new(pattern).map_err(|e| FormatError::InvalidRegex {
             keyword: written.to_string(),
-            message: e.to_string(),
+            message: regex_error_line(&e),
         })
     };
     Ok(match key {

@@ -84,14 +84,59 @@ fn unknown_keyword_error_quotes_up_to_a_space_or_paren() {
     assert_eq!(error("%foo bar"), "unknown keyword '%foo'");
     assert_eq!(
         error("x %request.header.x() y"),
-        "unknown keyword '%request.header.x'"
+        "unknown keyword '%request.header.x'; did you mean %request.header.value(x)?"
     );
     assert_eq!(
         error("%source.ipX_def"),
-        "unknown keyword '%source.ipX_def'"
+        "unknown keyword '%source.ipX_def'; did you mean %source.ip%-X_def?"
     );
-    assert_eq!(error("abc%"), "unknown keyword '%'");
-    assert_eq!(error("%%abc"), "unknown keyword '%%abc'");
+    assert_eq!(
+        error("abc%"),
+        "unknown keyword '%'; write %% for a percent sign"
+    );
+    assert_eq!(
+        error("%%abc"),
+        "unknown keyword '%%abc'; did you mean %%%-abc?"
+    );
+}
+
+#[test]
+fn a_misspelt_keyword_gets_the_nearest_name() {
+    assert_eq!(
+        error("%request.urll"),
+        "unknown keyword '%request.urll'; did you mean %request.url?"
+    );
+    assert_eq!(
+        error("%dst.ip %source.ip"),
+        "unknown keyword '%dst.ip'; did you mean %dest.ip?"
+    );
+    assert_eq!(
+        error("%Request.URL"),
+        "unknown keyword '%Request.URL'; did you mean %request.url?"
+    );
+    // A transposition counts as one edit.
+    assert_eq!(
+        error("%reqeust.method"),
+        "unknown keyword '%reqeust.method'; did you mean %request.method?"
+    );
+    assert_eq!(
+        error("%request.header.hots"),
+        "unknown keyword '%request.header.hots'; did you mean %request.header.host?"
+    );
+    // Too far from every name: no guess.
+    assert_eq!(error("%bogus"), "unknown keyword '%bogus'");
+}
+
+#[test]
+fn edit_distance_counts_edits_up_to_a_limit() {
+    use super::edit_distance;
+    assert_eq!(edit_distance("request.url", "request.url", 2), 0);
+    assert_eq!(edit_distance("request.urll", "request.url", 2), 1);
+    assert_eq!(edit_distance("reqeust", "request", 2), 1);
+    assert_eq!(edit_distance("dst.ip", "dest.ip", 2), 1);
+    assert_eq!(edit_distance("abc", "xyz", 2), 3);
+    assert_eq!(edit_distance("a", "abcdef", 2), 3);
+    assert_eq!(edit_distance("", "ab", 2), 2);
 }
 
 #[test]
@@ -154,10 +199,19 @@ fn required_parameters_are_enforced() {
         "%response.header.value",
         "%python",
     ] {
-        assert_eq!(error(keyword), format!("unknown keyword '{keyword}'"));
-        assert_eq!(
-            error(&format!("{keyword}(unclosed")),
-            format!("unknown keyword '{keyword}'")
+        let missing = error(keyword);
+        assert!(
+            missing.starts_with(&format!(
+                "unknown keyword '{keyword}'; it takes a parameter: {keyword}("
+            )),
+            "{missing}"
+        );
+        let unclosed = error(&format!("{keyword}(unclosed"));
+        assert!(
+            unclosed.starts_with(&format!(
+                "unknown keyword '{keyword}'; it takes a parameter"
+            )) && unclosed.ends_with("and the '(' after it is never closed"),
+            "{unclosed}"
         );
         assert!(
             Template::parse(&format!("{keyword}(x)")).is_ok(),
@@ -173,10 +227,35 @@ fn invalid_regex_is_an_error_naming_the_keyword() {
         FormatError::InvalidRegex { keyword, .. } => assert_eq!(keyword, "%request.grep([a-z)"),
         other => panic!("{other:?}"),
     }
-    assert!(err
-        .to_string()
-        .starts_with("invalid regular expression in '%request.grep([a-z)'"));
-    assert!(Template::parse("%response.code([)").is_err());
+    assert_eq!(
+        err.to_string(),
+        "invalid regular expression in '%request.grep([a-z)': unclosed character class \
+         (character 1)"
+    );
+    assert_eq!(
+        error("%response.code(a[)"),
+        "invalid regular expression in '%response.code(a[)': unclosed character class \
+         (character 2)"
+    );
+    assert_eq!(
+        error("%request.method(x{99999999})"),
+        "invalid regular expression in '%request.method(x{99999999})': compiled regex exceeds \
+         size limit of 1048576 bytes"
+    );
+    // The '(' of the grep is never closed (the inner one takes the ')'): no parameter.
+    assert_eq!(
+        error("%request.grep(([)"),
+        "unknown keyword '%request.grep'; it takes a parameter, %request.grep(RE), and the '(' \
+         after it is never closed"
+    );
+    for format in [
+        "%request.grep((?P<a>x)(?P<a>y))",
+        "%response.header.grep(\\)",
+        "%request.url(*)",
+    ] {
+        let message = error(format);
+        assert!(!message.contains('\n'), "{message}");
+    }
 }
 
 #[test]
