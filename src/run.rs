@@ -105,6 +105,12 @@ pub struct RunStats {
     pub out_of_order_undelivered_bytes: u64,
     /// Payload bytes the format needed but that the exchange bounds refused to keep.
     pub payload_not_kept_bytes: u64,
+    /// Holes in a stream that the receiver acknowledged but the capture missed,
+    /// skipped (`messages` mode, `--skip-gaps`), and their bytes.
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    /// Requests beyond a connection's pipeline bound, folded into its newest exchange.
+    pub pipeline_overflow: u64,
     /// Records rendered (printed, or given to `-e`/`-P`).
     pub records: u64,
     /// Records the `-e` command failed on (or could not start for).
@@ -400,6 +406,9 @@ fn process_events<P: Pipeline>(
         out_of_order_discarded_segments: budget.discarded_segments,
         out_of_order_undelivered_bytes: budget.abandoned_bytes,
         payload_not_kept_bytes: tracker.refused_bytes(),
+        gaps: flow.gaps,
+        gap_bytes: flow.gap_bytes,
+        pipeline_overflow: tracker.pipeline_overflow(),
         records: tracker.records(),
         command_failures: tracker.record_failures(),
         command: options.execute.clone(),

@@ -138,6 +138,20 @@ fn lines(s: &RunStats) -> Vec<Line> {
             MAX_KEPT_PER_PHASE >> 20,
             MAX_KEPT_TOTAL >> 20
         )),
+        line(0, "bytes the capture missed, skipped", s.gap_bytes, true).note(format!(
+            "in {} holes the receivers acknowledged",
+            thousands(s.gaps)
+        )),
+        line(
+            0,
+            "requests beyond the pipeline bound",
+            s.pipeline_overflow,
+            true,
+        )
+        .note(format!(
+            "more than {} unanswered on one connection: joined to the newest exchange",
+            crate::exchange::MAX_PIPELINED
+        )),
         line(0, "records", s.records, false),
     ]);
     if let Some(command) = &s.command {

@@ -164,6 +164,8 @@ pub trait Pipeline: FlowEventSink {
     fn records(&self) -> u64;
     /// Of those, records the record sink failed to deliver ([`RecordSink::failures`]).
     fn record_failures(&self) -> u64;
+    /// Requests beyond a connection's pipeline bound (`messages` mode).
+    fn pipeline_overflow(&self) -> u64;
 }
 
 impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R, V>> {
@@ -178,6 +180,9 @@ impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R
     }
     fn record_failures(&self) -> u64 {
         self.sink().records().failures()
+    }
+    fn pipeline_overflow(&self) -> u64 {
+        ExchangeTracker::pipeline_overflow(self)
     }
 }
 

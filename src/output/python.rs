@@ -544,6 +544,9 @@ impl<R: RecordSink> Pipeline for Events<R> {
     fn records(&self) -> u64 {
         self.tracker.exchanges()
     }
+    fn pipeline_overflow(&self) -> u64 {
+        self.tracker.pipeline_overflow()
+    }
     fn record_failures(&self) -> u64 {
         self.tracker.sink().records().failures()
     }

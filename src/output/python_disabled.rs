@@ -79,4 +79,7 @@ impl<R> Pipeline for Events<R> {
     fn record_failures(&self) -> u64 {
         match self.0 {}
     }
+    fn pipeline_overflow(&self) -> u64 {
+        match self.0 {}
+    }
 }
