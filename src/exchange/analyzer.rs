@@ -258,7 +258,7 @@ impl AnalyzerSlot {
     pub fn for_mode(mode: super::Mode) -> Self {
         match mode {
             super::Mode::Turns => AnalyzerSlot::Turns(Turns::default()),
-            super::Mode::Messages => AnalyzerSlot::Detect(Detect),
+            super::Mode::Messages => AnalyzerSlot::Detect(Detect::default()),
         }
     }
 

@@ -35,7 +35,13 @@ pub(crate) enum Detected {
     Http1,
     H2Preface,
     Unknown,
+    /// A beginning of one of the patterns, too short to tell.
+    NeedMore,
 }
+
+/// How many first bytes detection may hold while they are too short to tell: more than
+/// the longest pattern it needs to see whole (`OPTIONS `, `PRI `).
+const MAX_HELD: usize = 16;
 
 /// Whether `bytes` starts like `pattern` (when shorter, like its beginning).
 fn starts_like(bytes: &[u8], pattern: &[u8]) -> bool {
@@ -46,39 +52,53 @@ fn starts_like(bytes: &[u8], pattern: &[u8]) -> bool {
 /// Classifies a connection's first client bytes.
 pub(crate) fn classify(bytes: &[u8]) -> Detected {
     // A handshake record (22) of an SSL 3.0 / TLS version (RFC 8446 §5.1).
-    if bytes.len() >= 2 && bytes[0] == 22 && bytes[1] == 3 {
-        return Detected::Tls;
+    match bytes {
+        [22] => return Detected::NeedMore,
+        [22, 3, ..] => return Detected::Tls,
+        _ => {}
     }
-    if starts_like(bytes, H2_PREFACE) && bytes.len() >= 4 {
-        return Detected::H2Preface;
+    if starts_like(bytes, H2_PREFACE) {
+        return if bytes.len() >= 4 {
+            Detected::H2Preface
+        } else {
+            Detected::NeedMore
+        };
     }
-    if HTTP1_METHODS
-        .iter()
-        .any(|m| starts_like(bytes, m) && bytes.len() >= 3)
-    {
-        return Detected::Http1;
+    let mut partial = false;
+    for method in HTTP1_METHODS {
+        if starts_like(bytes, method) {
+            if bytes.len() >= method.len() {
+                return Detected::Http1;
+            }
+            partial = true;
+        }
     }
-    Detected::Unknown
+    if partial {
+        Detected::NeedMore
+    } else {
+        Detected::Unknown
+    }
+}
+
+/// First client bytes too short to tell, with the time they came.
+#[derive(Debug)]
+struct Held {
+    bytes: Vec<u8>,
+    ts: Timestamp,
 }
 
 /// Waits for the first payload.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Detect;
+#[derive(Debug, Default)]
+pub(crate) struct Detect {
+    /// Only when the first segment was too short to tell (rare): boxed, so that a
+    /// connection waiting for its first bytes stays small.
+    held: Option<Box<Held>>,
+}
 
-impl super::analyzer::Analyzer for Detect {
-    fn data(
-        &mut self,
-        x: &mut Exchanges<'_>,
-        dir: Direction,
-        ts: Timestamp,
-        bytes: &[u8],
-    ) -> Handoff {
-        let _ = ts;
-        let found = match dir {
-            Direction::FromClient => classify(bytes),
-            Direction::FromServer => Detected::Unknown,
-        };
-        let next = match found {
+impl Detect {
+    /// The analyzer for what `found` says, with the connection's protocol set.
+    fn analyzer_for(x: &mut Exchanges<'_>, found: Detected) -> AnalyzerSlot {
+        match found {
             Detected::Tls => {
                 x.set_protocol(Protocol::Tls);
                 AnalyzerSlot::Tls(Box::default())
@@ -91,12 +111,83 @@ impl super::analyzer::Analyzer for Detect {
                 x.set_protocol(Protocol::H2c);
                 AnalyzerSlot::Turns(Turns::default())
             }
-            Detected::Unknown => {
+            Detected::Unknown | Detected::NeedMore => {
                 x.set_protocol(Protocol::Unknown);
                 AnalyzerSlot::Turns(Turns::default())
             }
-        };
-        Handoff::To { next, consumed: 0 }
+        }
+    }
+
+    /// Decides now with what is held (more bytes will not come first), hands the held
+    /// bytes to the chosen analyzer, and returns it.
+    fn decide(&mut self, x: &mut Exchanges<'_>) -> AnalyzerSlot {
+        let held = self.held.take();
+        let found = held
+            .as_ref()
+            .map_or(Detected::Unknown, |h| classify(&h.bytes));
+        let mut next = Self::analyzer_for(x, found);
+        if let Some(h) = held {
+            next.data(x, Direction::FromClient, h.ts, &h.bytes);
+        }
+        next
+    }
+}
+
+impl super::analyzer::Analyzer for Detect {
+    fn data(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        dir: Direction,
+        ts: Timestamp,
+        bytes: &[u8],
+    ) -> Handoff {
+        if dir == Direction::FromServer {
+            // The server speaks first, or before the client's first bytes told
+            // anything: what is held decides.
+            let next = self.decide(x);
+            return Handoff::To { next, consumed: 0 };
+        }
+        match self.held.take() {
+            None => {
+                let found = classify(bytes);
+                if found == Detected::NeedMore && bytes.len() < MAX_HELD {
+                    self.held = Some(Box::new(Held {
+                        bytes: bytes.to_vec(),
+                        ts,
+                    }));
+                    return Handoff::Stay;
+                }
+                Handoff::To {
+                    next: Self::analyzer_for(x, found),
+                    consumed: 0,
+                }
+            }
+            Some(mut held) => {
+                let room = MAX_HELD.saturating_sub(held.bytes.len());
+                let mut probe = held.bytes.clone();
+                probe.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                let found = classify(&probe);
+                if found == Detected::NeedMore && probe.len() < MAX_HELD {
+                    held.bytes = probe;
+                    self.held = Some(held);
+                    return Handoff::Stay;
+                }
+                // The earlier bytes first, with their own time; this event's follow.
+                let mut next = Self::analyzer_for(x, found);
+                next.data(x, dir, held.ts, &held.bytes);
+                Handoff::To { next, consumed: 0 }
+            }
+        }
+    }
+
+    fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
+        let _ = ts;
+        x.gap(dir, len);
+    }
+
+    fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        let mut next = self.decide(x);
+        next.end(x, closed);
     }
 }
 
@@ -119,8 +210,11 @@ mod tests {
     }
 
     #[test]
-    fn a_first_segment_cut_inside_the_method_still_counts() {
-        assert_eq!(classify(b"POS"), Detected::Http1);
+    fn a_beginning_too_short_to_tell_needs_more() {
+        assert_eq!(classify(b"POS"), Detected::NeedMore);
+        assert_eq!(classify(b"\x16"), Detected::NeedMore);
+        assert_eq!(classify(b"P"), Detected::NeedMore);
         assert_eq!(classify(b"PRI "), Detected::H2Preface);
+        assert_eq!(classify(b"POST "), Detected::Http1);
     }
 }

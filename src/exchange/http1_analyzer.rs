@@ -189,7 +189,7 @@ impl Http1Analyzer {
                 });
                 AnalyzerSlot::Turns(Turns::default())
             }
-            Switch::Tunnel => AnalyzerSlot::Detect(Detect),
+            Switch::Tunnel => AnalyzerSlot::Detect(Detect::default()),
         };
         Handoff::To { next, consumed }
     }
