@@ -30,17 +30,26 @@ enum Tool {
     Tcpdump,
     Default,
     Article,
+    /// The article format with `--exchanges messages`.
+    Messages,
     Raw,
 }
 
 impl Tool {
-    const ALL: [Tool; 4] = [Tool::Tcpdump, Tool::Default, Tool::Article, Tool::Raw];
+    const ALL: [Tool; 5] = [
+        Tool::Tcpdump,
+        Tool::Default,
+        Tool::Article,
+        Tool::Messages,
+        Tool::Raw,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Tool::Tcpdump => "tcpdump -r -w /dev/null",
             Tool::Default => "rustniffer (default format)",
             Tool::Article => "rustniffer -l ARTICLE",
+            Tool::Messages => "rustniffer --exchanges messages -l ARTICLE",
             Tool::Raw => "rustniffer -r",
         }
     }
@@ -61,6 +70,9 @@ impl Tool {
         match self {
             Tool::Article => {
                 c.arg("-l").arg(ARTICLE);
+            }
+            Tool::Messages => {
+                c.args(["--exchanges", "messages", "-l", ARTICLE]);
             }
             Tool::Raw => {
                 c.arg("-r");
@@ -152,6 +164,14 @@ fn main() {
                 wall / floor,
             );
         }
+        let article = median(samples[&Tool::Article].iter().map(|s| s.wall));
+        let messages = median(samples[&Tool::Messages].iter().map(|s| s.wall));
+        let rss = |tool: Tool| median(samples[&tool].iter().map(|s| s.peak_rss as f64));
+        println!(
+            "| {name} | messages / turns (ARTICLE) | time {:.2}x | peak RSS {:+.1} MiB |",
+            messages / article,
+            (rss(Tool::Messages) - rss(Tool::Article)) / (1024.0 * 1024.0),
+        );
     }
 }
 
@@ -177,7 +197,7 @@ fn read_info(path: &Path) -> io::Result<Info> {
 
 /// Checks the records of the default and article formats, untimed.
 fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
-    for tool in [Tool::Default, Tool::Article] {
+    for tool in [Tool::Default, Tool::Article, Tool::Messages] {
         let mut child = tool
             .command(binary, capture)
             .stdout(Stdio::piped())

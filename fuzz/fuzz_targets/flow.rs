@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rustniffer::decode::{Endpoint, FlowKey, Segment, TcpFlags, TcpOptions};
-use rustniffer::exchange::{Exchange, ExchangeSink, ExchangeTracker};
+use rustniffer::exchange::{Exchange, ExchangeSink, ExchangeTracker, Mode};
 use rustniffer::flow::{FlowConfig, FlowTable};
 use rustniffer::format::{Encoding, RenderOptions, Template};
 use rustniffer::time::Timestamp;
@@ -25,11 +25,16 @@ const FORMAT: &str = "%source.ip:%source.port %dest.ip:%dest.port %connection %c
     re=%response.time.end i1=%idle.time.1 s=%session.time cl=%close.time \
     %request.timestamp %response.timestamp2 [%request.line] [%response.code] \
     %request.header.host %response.header.content-length %tls.sni %tls.version \
-    %request.grep(^x-(\\w+)) <%request><%response>";
+    %request.grep(^x-(\\w+)) <%request><%response> %protocol %exchange.index \
+    %exchange.pipelined %exchange.complete %exchange.gap %request.body.size \
+    %response.body.size %response.interim %idle.time.before %tls.alpn %tls.cipher";
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     midstream: bool,
+    /// `messages` mode: protocol detection, HTTP/1 and TLS analyzers, gaps skipped and
+    /// Fast Open data delivered.
+    messages: bool,
     max_streams: u8,
     /// Out-of-order bytes per direction: 256 << (n % 16).
     queue_shift: u8,
@@ -91,13 +96,20 @@ fuzz_target!(|input: Input| {
         },
         out: Vec::new(),
     };
-    let mut tracker = ExchangeTracker::new(template.needs(), sink);
+    let mode = if input.messages {
+        Mode::Messages
+    } else {
+        Mode::Turns
+    };
+    let mut tracker = ExchangeTracker::with_mode(template.needs(), mode, sink);
     let max_streams = usize::from(input.max_streams % 8) + 1;
     let mut flows = FlowTable::new(FlowConfig {
         max_streams,
         midstream: input.midstream,
         queue_per_direction: 256 << (input.queue_shift % 16),
         queue_total: 1 << 20,
+        skip_gaps: input.messages,
+        syn_data: input.messages,
     });
     let endpoint = |host: u8, port: u16| Endpoint {
         ip: if input.ipv6 {
