@@ -30,6 +30,11 @@ pub(crate) struct TlsAnalyzer {
     phase: Phase,
     /// The client has sent application data: server application data answers it.
     client_spoke: bool,
+    /// The server chose TLS 1.3: the client's first application_data record is its
+    /// encrypted Finished (RFC 8446 §4.4.4), part of the handshake.
+    tls13: bool,
+    /// The number of that record in the client's direction, once it began.
+    client_finished: Option<u64>,
 }
 
 /// What the hello events of one feed said.
@@ -82,6 +87,7 @@ impl super::analyzer::Analyzer for TlsAnalyzer {
             &mut self.phase,
             &mut self.client_spoke,
         );
+        let (tls13, client_finished) = (self.tls13, &mut self.client_finished);
         reader.feed_pieces(
             bytes,
             &mut |event| match event {
@@ -89,8 +95,12 @@ impl super::analyzer::Analyzer for TlsAnalyzer {
                 RecordEvent::ServerHello(s) if side == 1 => hellos.server = Some(s),
                 _ => {}
             },
-            &mut |piece, record_type| {
+            &mut |piece, record_type, number| {
                 match record_type {
+                    Some(content_type::APPLICATION_DATA)
+                        if dir == Direction::FromClient
+                            && tls13
+                            && *client_finished.get_or_insert(number) == number => {}
                     Some(content_type::APPLICATION_DATA) => match dir {
                         Direction::FromClient => {
                             if *phase == Phase::Response {
@@ -119,6 +129,13 @@ impl super::analyzer::Analyzer for TlsAnalyzer {
                 offset += piece.len();
             },
         );
+        if hellos
+            .server
+            .as_ref()
+            .is_some_and(|s| !s.hello_retry_request && s.version == 0x0304)
+        {
+            self.tls13 = true;
+        }
         Self::record_facts(x, hellos);
         match not_tls_at {
             Some(consumed) => {

@@ -201,16 +201,18 @@ impl RecordReader {
 
     /// [`Self::feed`], also telling `piece` the content type of the record each run of
     /// `bytes` belongs to (a header's bytes belong to the record it starts), or `None`
-    /// for bytes after the reader stopped (not TLS).
+    /// for bytes after the reader stopped (not TLS), and the record's number in the
+    /// direction (0 for the first).
     pub fn feed_pieces(
         &mut self,
         mut bytes: &[u8],
         on: &mut impl FnMut(RecordEvent),
-        piece: &mut impl FnMut(&[u8], Option<u8>),
+        piece: &mut impl FnMut(&[u8], Option<u8>, u64),
     ) {
         while !bytes.is_empty() {
+            let number = self.records;
             if self.stopped {
-                return piece(bytes, None);
+                return piece(bytes, None, number);
             }
             let (n, content_type) = if self.remaining > 0 {
                 (
@@ -224,7 +226,7 @@ impl RecordReader {
             };
             let (now, rest) = bytes.split_at(n);
             self.feed(now, on);
-            piece(now, (!self.stopped).then_some(content_type));
+            piece(now, (!self.stopped).then_some(content_type), number);
             bytes = rest;
         }
     }
