@@ -53,7 +53,8 @@ impl<H: Copy> Log<H> {
         assert!(p.consumed > 0 || stopped, "no progress");
         if p.started {
             assert!(p.early <= self.offset + p.skipped);
-            self.msgs.push((self.offset + p.skipped - p.early, p.early, None, 0, false));
+            self.msgs
+                .push((self.offset + p.skipped - p.early, p.early, None, 0, false));
         } else {
             assert_eq!(p.early, 0);
         }
@@ -76,7 +77,12 @@ impl<H: Copy> Log<H> {
 }
 
 fn new_log<H>() -> Log<H> {
-    Log { msgs: Vec::new(), gaps: Vec::new(), offset: 0, state: None }
+    Log {
+        msgs: Vec::new(),
+        gaps: Vec::new(),
+        offset: 0,
+        state: None,
+    }
 }
 
 /// Cuts `data` at the given points (each taken modulo its length + 1).
@@ -92,14 +98,22 @@ fn pieces<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-fn requests(ops: &[Op], cuts: &[usize], bytewise: bool) -> Log<rustniffer::exchange::http1::RequestHead> {
+fn requests(
+    ops: &[Op],
+    cuts: &[usize],
+    bytewise: bool,
+) -> Log<rustniffer::exchange::http1::RequestHead> {
     let mut f = RequestFramer::new();
     let mut log = new_log();
     for op in ops {
         match op {
             Op::Gap(len) => log.gaps.push(f.gap(*len)),
             Op::Data(data) => {
-                let cut: Vec<usize> = if bytewise { (1..data.len()).collect() } else { cuts.to_vec() };
+                let cut: Vec<usize> = if bytewise {
+                    (1..data.len()).collect()
+                } else {
+                    cuts.to_vec()
+                };
                 for mut rest in pieces(data, &cut) {
                     while !rest.is_empty() {
                         let p = f.feed(rest);
@@ -130,12 +144,20 @@ fn responses(
         match op {
             Op::Gap(len) => log.gaps.push(f.gap(*len)),
             Op::Data(data) => {
-                let cut: Vec<usize> = if bytewise { (1..data.len()).collect() } else { cuts.to_vec() };
+                let cut: Vec<usize> = if bytewise {
+                    (1..data.len()).collect()
+                } else {
+                    cuts.to_vec()
+                };
                 for mut rest in pieces(data, &cut) {
                     while !rest.is_empty() {
                         let p = f.feed(rest, kinds.get(answered).copied());
                         log.record(&p, rest.len(), f.state() == FramerState::Stopped);
-                        let interim = log.msgs.last().and_then(|m| m.2).is_some_and(|h| h.interim());
+                        let interim = log
+                            .msgs
+                            .last()
+                            .and_then(|m| m.2)
+                            .is_some_and(|h| h.interim());
                         if p.ended && !interim {
                             answered += 1;
                         }
