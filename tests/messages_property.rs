@@ -23,6 +23,7 @@ struct Record {
     response_body: Option<u64>,
     interim: Option<u16>,
     position: &'static str,
+    gap: u64,
 }
 
 #[derive(Default)]
@@ -41,6 +42,7 @@ impl ExchangeSink for Collect {
             response_body: e.response_body_size,
             interim: e.interim,
             position: e.position.as_str(),
+            gap: e.gap,
         });
         Ok(())
     }
@@ -85,6 +87,16 @@ fn endpoints() -> (Endpoint, Endpoint) {
 /// The records of the conversation, the client's bytes cut at `client_cuts` and the
 /// server's at `server_cuts` (offsets), all requests sent before any response.
 fn records(client_cuts: &[usize], server_cuts: &[usize]) -> Vec<Record> {
+    records_missing(client_cuts, server_cuts, 0..0)
+}
+
+/// [`records`], with the server bytes in `missing` never captured (the client's
+/// acknowledgements still cover them).
+fn records_missing(
+    client_cuts: &[usize],
+    server_cuts: &[usize],
+    missing: std::ops::Range<usize>,
+) -> Vec<Record> {
     let (requests, responses) = conversation();
     let (client, server) = endpoints();
     let all = Retention {
@@ -173,7 +185,13 @@ fn records(client_cuts: &[usize], server_cuts: &[usize]) -> Vec<Record> {
         );
     }
     let c_end = c0 + requests.len() as u32;
-    for (from, to) in pieces(&responses, server_cuts) {
+    let mut cuts = server_cuts.to_vec();
+    cuts.extend([missing.start, missing.end]);
+    for (from, to) in pieces(&responses, &cuts) {
+        if missing.contains(&from) {
+            continue;
+        }
+        let payload = &responses[from..to];
         send(
             &mut table,
             &mut tracker,
@@ -181,7 +199,7 @@ fn records(client_cuts: &[usize], server_cuts: &[usize]) -> Vec<Record> {
             A,
             s0 + from as u32,
             c_end,
-            &responses[from..to],
+            payload,
         );
     }
     let s_end = s0 + responses.len() as u32;
@@ -304,4 +322,39 @@ proptest! {
     ) {
         prop_assert_eq!(records(&client_cuts, &server_cuts), records(&[], &[]));
     }
+}
+
+/// Where `needle` starts in the server's bytes.
+fn response_offset(needle: &[u8]) -> usize {
+    let (_, responses) = conversation();
+    responses
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("in the conversation")
+}
+
+#[test]
+fn a_hole_in_a_body_of_known_length_marks_only_its_exchange() {
+    let at = response_offset(b"AAA");
+    let got = records_missing(&[], &[], at..at + 2);
+    assert_eq!(got.len(), 5);
+    assert_eq!((got[0].gap, got[0].complete), (2, Some(false)));
+    assert!(got[1..]
+        .iter()
+        .all(|r| r.gap == 0 && r.complete == Some(true)));
+}
+
+#[test]
+fn a_hole_in_a_response_head_resynchronises_at_the_next_status_line() {
+    // The head of the HEAD request's response is lost: the framing resumes at the
+    // next status line, so the exchanges after it keep their responses.
+    let at = response_offset(b"HTTP/1.1 200 OK\r\nContent-Length: 1000");
+    let got = records_missing(&[], &[], at + 5..at + 20);
+    assert_eq!(got.len(), 5);
+    assert_eq!((got[2].gap, got[2].complete), (15, Some(false)));
+    assert!(got[3]
+        .response
+        .starts_with(b"HTTP/1.1 200 OK\r\nTransfer-Encoding"));
+    assert_eq!(got[3].complete, Some(true));
+    assert!(got[4].response.starts_with(b"HTTP/1.1 404"));
 }
