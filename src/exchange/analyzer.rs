@@ -92,6 +92,8 @@ pub(crate) struct Exchanges<'a> {
     pub(crate) open: MaybeTime,
     /// Requests that found the pipeline full.
     pub(crate) overflow: &'a mut u64,
+    /// The tracker's exchange numbering ([`ExchangeState::numbered`]).
+    pub(crate) serial: &'a mut u64,
 }
 
 impl Exchanges<'_> {
@@ -104,7 +106,7 @@ impl Exchanges<'_> {
                 *self.overflow += 1;
                 return;
             }
-            self.queue.rest.push(ExchangeState::default());
+            self.queue.rest.push(ExchangeState::numbered(self.serial));
         }
         self.facts.session_requests += 1;
         let waiting = self.queue.len()
@@ -150,7 +152,7 @@ impl Exchanges<'_> {
             None => {
                 self.queue.rest.push(ExchangeState {
                     session_requests: self.facts.session_requests,
-                    ..ExchangeState::default()
+                    ..ExchangeState::numbered(self.serial)
                 });
                 self.queue.len() - 1
             }

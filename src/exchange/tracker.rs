@@ -28,7 +28,14 @@ struct ConnState {
 }
 
 impl ConnState {
-    fn new(client: Endpoint, server: Endpoint, opening: Timestamp, mode: Mode) -> Self {
+    /// A connection whose first exchange is `head`.
+    fn new(
+        client: Endpoint,
+        server: Endpoint,
+        opening: Timestamp,
+        mode: Mode,
+        head: ExchangeState,
+    ) -> Self {
         ConnState {
             client,
             server,
@@ -41,7 +48,10 @@ impl ConnState {
                 },
                 ..ConnFacts::default()
             },
-            queue: ExchangeQueue::default(),
+            queue: ExchangeQueue {
+                head,
+                rest: Vec::new(),
+            },
             analyzer: AnalyzerSlot::for_mode(mode),
             tls: None,
         }
@@ -67,6 +77,7 @@ impl ConnState {
         };
         let framed = e.facts.framed;
         Exchange {
+            id: e.id,
             client: self.client,
             server: self.server,
             position,
@@ -113,6 +124,8 @@ pub struct ExchangeTracker<S> {
     budget: KeptBudget,
     /// Requests beyond [`super::analyzer::MAX_PIPELINED`] waiting on one connection.
     pipeline_overflow: u64,
+    /// The id of the next exchange created ([`Exchange::id`]).
+    serial: u64,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -130,6 +143,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             exchanges: 0,
             budget: KeptBudget::default(),
             pipeline_overflow: 0,
+            serial: 0,
         }
     }
 
@@ -178,6 +192,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             needs: self.needs,
             open: state.open,
             overflow: &mut self.pipeline_overflow,
+            serial: &mut self.serial,
         };
         f(&mut state.analyzer, &mut x);
         true
@@ -264,7 +279,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 if self.conns.len() <= idx {
                     self.conns.resize_with(idx + 1, || None);
                 }
-                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode));
+                let head = ExchangeState::numbered(&mut self.serial);
+                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode, head));
                 Ok(())
             }
             FlowEventKind::Established => {
