@@ -82,6 +82,54 @@ impl ExchangeQueue {
     }
 }
 
+/// Payload as one flow event's analysis gave it to exchanges, kept for a sink that wants
+/// it ([`super::ExchangeSink::wants_payload`]) until the tracker reports it, interleaved
+/// with the records the event made due.
+#[derive(Debug, Default)]
+pub(crate) struct PayloadLog {
+    /// Whether the sink wants payload: without it, nothing is kept.
+    pub enabled: bool,
+    pub pieces: Vec<Piece>,
+    /// The pieces' bytes, one after another.
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes of one exchange, in [`PayloadLog::bytes`] up to `end`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Piece {
+    pub exchange: u64,
+    pub dir: Direction,
+    pub ts: Timestamp,
+    pub end: usize,
+}
+
+/// Capacity above which the log's buffer is released once reported.
+const LOG_KEPT_CAPACITY: usize = 1 << 20;
+
+impl PayloadLog {
+    fn note(&mut self, exchange: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        if !self.enabled {
+            return;
+        }
+        self.bytes.extend_from_slice(bytes);
+        self.pieces.push(Piece {
+            exchange,
+            dir,
+            ts,
+            end: self.bytes.len(),
+        });
+    }
+
+    /// Forgets the reported pieces (keeping the buffers unless they grew large).
+    pub fn clear(&mut self) {
+        self.pieces.clear();
+        if self.bytes.capacity() > LOG_KEPT_CAPACITY {
+            self.bytes = Vec::new();
+        }
+        self.bytes.clear();
+    }
+}
+
 /// What an analyzer works on: its connection's exchanges and facts.
 pub(crate) struct Exchanges<'a> {
     pub(crate) queue: &'a mut ExchangeQueue,
@@ -94,6 +142,8 @@ pub(crate) struct Exchanges<'a> {
     pub(crate) overflow: &'a mut u64,
     /// The tracker's exchange numbering ([`ExchangeState::numbered`]).
     pub(crate) serial: &'a mut u64,
+    /// Where the payload given to each exchange is noted for the sink.
+    pub(crate) payload: &'a mut PayloadLog,
 }
 
 impl Exchanges<'_> {
@@ -138,9 +188,10 @@ impl Exchanges<'_> {
             // A request after a finished response with no begin: start one.
             self.begin_request();
         }
-        self.queue
-            .back_mut()
-            .add_request(bytes, ts, needs, self.budget);
+        let back = self.queue.back_mut();
+        back.add_request(bytes, ts, needs, self.budget);
+        let id = back.id;
+        self.payload.note(id, Direction::FromClient, ts, bytes);
     }
 
     /// Response bytes, for the oldest exchange not yet answered; without one, a new
@@ -159,6 +210,8 @@ impl Exchanges<'_> {
         };
         if let Some(e) = self.queue.get_mut(at) {
             e.add_response(bytes, ts, needs, self.budget);
+            let id = e.id;
+            self.payload.note(id, Direction::FromServer, ts, bytes);
         }
     }
 
