@@ -3,9 +3,9 @@
 //! The exchange layer hands [`Exchange`]s to an [`ExchangeSink`]; [`TemplateSink`]
 //! renders them through the format and passes the bytes to a [`RecordSink`]: standard
 //! output ([`WriterSink`]), an `-e` command ([`command::CommandSink`]) or a `-P` Python
-//! function ([`python::FunctionSink`]). `%python(...)` handlers ([`python::Handlers`]) see
-//! every flow event through [`python::Events`] and give the template their texts through
-//! [`RecordValues`]. [`Extensions`] checks and starts all of SPEC §7 (`-e`, `-U`, `-P`,
+//! function ([`python::FunctionSink`]). `%python(...)` handlers ([`python::Handlers`]) are
+//! a [`RecordValues`]: they follow the exchanges through the tracker's events, which
+//! [`TemplateSink`] passes on, and give the template their texts. [`Extensions`] checks and starts all of SPEC §7 (`-e`, `-U`, `-P`,
 //! `%python`).
 
 use std::io::Write;
