@@ -69,16 +69,18 @@ impl ExchangeQueue {
             .position(|e| !e.done)
     }
 
-    /// Drops `head`; the next one takes its place (there must be one).
-    pub fn pop_head(&mut self) -> ExchangeState {
+    /// Drops `head`; the next one takes its place (there must be one, else `head` is
+    /// left as it is).
+    pub fn advance(&mut self) {
         if self.rest.is_empty() {
-            return std::mem::take(&mut self.head);
+            return;
         }
-        let next = self.rest.remove(0);
+        // Swapped, then dropped where it is: fewer copies of a large struct than a move.
+        std::mem::swap(&mut self.head, &mut self.rest[0]);
+        self.rest.drain(..1);
         if self.rest.is_empty() && self.rest.capacity() > 4 {
             self.rest = Vec::new();
         }
-        std::mem::replace(&mut self.head, next)
     }
 }
 
@@ -107,10 +109,15 @@ pub(crate) struct Piece {
 const LOG_KEPT_CAPACITY: usize = 1 << 20;
 
 impl PayloadLog {
+    #[inline]
     fn note(&mut self, exchange: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
-        if !self.enabled {
-            return;
+        if self.enabled {
+            self.push(exchange, dir, ts, bytes);
         }
+    }
+
+    #[inline(never)]
+    fn push(&mut self, exchange: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
         self.bytes.extend_from_slice(bytes);
         self.pieces.push(Piece {
             exchange,

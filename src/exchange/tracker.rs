@@ -214,18 +214,29 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     /// After an event's analysis: reports the payload it gave to exchanges and prints the
     /// records it made due, each exchange's payload before its record, and a later
     /// exchange's payload after the records due before it.
+    #[inline]
     fn report(&mut self, conn: ConnId, streams: usize, ts: Timestamp) -> std::io::Result<()> {
         if !self.payload.pieces.is_empty() {
-            let log = std::mem::take(&mut self.payload);
-            let result = self.report_payload(conn, streams, ts, &log);
-            self.payload = log;
-            self.payload.clear();
-            result?;
+            self.report_payload(conn, streams, ts)?;
         }
-        self.print_finished(conn, streams, ts, None)
+        self.print_finished(conn, streams, ts, u64::MAX)
     }
 
+    #[inline(never)]
     fn report_payload(
+        &mut self,
+        conn: ConnId,
+        streams: usize,
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        let log = std::mem::take(&mut self.payload);
+        let result = self.report_pieces(conn, streams, ts, &log);
+        self.payload = log;
+        self.payload.clear();
+        result
+    }
+
+    fn report_pieces(
         &mut self,
         conn: ConnId,
         streams: usize,
@@ -236,7 +247,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         for piece in &log.pieces {
             let bytes = log.bytes.get(start..piece.end).unwrap_or_default();
             start = piece.end;
-            self.print_finished(conn, streams, ts, Some(piece.exchange))?;
+            self.print_finished(conn, streams, ts, piece.exchange)?;
             match piece.dir {
                 Direction::FromClient => self.sink.request(conn, piece.exchange, bytes, piece.ts),
                 Direction::FromServer => self.sink.response(conn, piece.exchange, bytes, piece.ts),
@@ -246,14 +257,14 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     }
 
     /// Prints the finished exchanges at the front whose successor has begun: what
-    /// follows them is known, so their record is complete. With `before`, only those
-    /// numbered below it.
+    /// follows them is known, so their record is complete; only those numbered below
+    /// `before`.
     fn print_finished(
         &mut self,
         conn: ConnId,
         streams: usize,
         ts: Timestamp,
-        before: Option<u64>,
+        before: u64,
     ) -> std::io::Result<()> {
         loop {
             let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
@@ -262,16 +273,17 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             let q = &state.queue;
             let due = q.head.done
                 && q.rest.first().is_some_and(ExchangeState::begun)
-                && before.is_none_or(|b| q.head.id < b);
+                && q.head.id < before;
             if !due {
                 return Ok(());
             }
-            let mut e = state.queue.pop_head();
-            let record = state.exchange(&e, streams, Some(ts), None, None, false);
+            // Printed where it is, then dropped: an exchange is never moved out whole.
+            let record = state.exchange(&state.queue.head, streams, Some(ts), None, None, false);
             self.exchanges += 1;
             let result = self.sink.exchange(&record);
             state.facts.printed = state.facts.printed.saturating_add(1);
-            e.release_kept(&mut self.budget);
+            state.queue.head.release_kept(&mut self.budget);
+            state.queue.advance();
             result?;
         }
     }
@@ -293,9 +305,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let mut result = Ok(());
         loop {
             let last = state.queue.rest.is_empty();
-            let mut e = state.queue.pop_head();
             let record = state.exchange(
-                &e,
+                &state.queue.head,
                 streams,
                 print,
                 close,
@@ -307,10 +318,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 result = self.sink.exchange(&record);
             }
             state.facts.printed = state.facts.printed.saturating_add(1);
-            e.release_kept(&mut self.budget);
+            state.queue.head.release_kept(&mut self.budget);
             if last {
                 break;
             }
+            state.queue.advance();
         }
         result
     }
