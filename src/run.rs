@@ -300,24 +300,13 @@ pub fn process<R: RecordSink>(
         python,
     } = prepared;
     let needs = template.needs();
-    let sink = TemplateSink::new(template, render, records);
-    match python {
-        None => process_events(
-            source,
-            options,
-            filter,
-            ExchangeTracker::with_mode(needs, options.exchanges, sink),
-        ),
-        Some(handlers) => process_events(
-            source,
-            options,
-            filter,
-            python::Events::new(needs, options.exchanges, sink, handlers),
-        ),
-    }
+    let sink = TemplateSink::new(template, render, records).with_values(python);
+    let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+    process_events(source, options, filter, tracker)
 }
 
-/// The run loop: every packet of `source` through decode and the flow table into `tracker`.
+/// The run loop: every packet of `source` through decode and the flow table into `tracker`,
+/// whatever its sinks.
 fn process_events<P: Pipeline>(
     source: &mut dyn PacketSource,
     options: &Options,

@@ -21,6 +21,26 @@ fn pcap(name: &str) -> String {
         .into_owned()
 }
 
+/// A capture of `tests/protocols/pcaps` (real servers: pipelining, TLS, 100-continue).
+fn protocol_pcap(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/protocols/pcaps")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+const PROTOCOL_CAPTURES: &[&str] = &[
+    "connect_proxy.pcap",
+    "curl_post.pcap",
+    "http10_close.pcap",
+    "keepalive_20.pcap",
+    "keepalive_gap.pcap",
+    "nginx_keepalive.pcap",
+    "pipelined.pcap",
+    "tls_alpn.pcap",
+];
+
 /// Runs the binary in `dir` with `args` (as the conformance runner does: UTC, C locale,
 /// nothing on standard input).
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -61,14 +81,22 @@ fn ok(output: Output) -> String {
 
 /// A successful run's standard output, when standard error may carry rustniffer's
 /// summary notes (evictions) but no Python exception.
-#[cfg(feature = "python")]
 fn ok_with_notes(output: Output) -> String {
     let err = text(&output.stderr);
     assert!(output.status.success(), "exit {}: {err}", output.status);
-    assert!(
-        err.lines().all(|l| l.starts_with("rustniffer: ")),
-        "unexpected standard error: {err}"
-    );
+    // Notes are lines of their own; the end-of-run summary is a titled block whose
+    // figures are indented under it.
+    let mut in_summary = false;
+    for line in err.lines() {
+        if line.starts_with("rustniffer: ") {
+            in_summary = line.starts_with("rustniffer: summary");
+        } else {
+            assert!(
+                in_summary && line.starts_with("  "),
+                "unexpected standard error: {err}"
+            );
+        }
+    }
     text(&output.stdout)
 }
 
@@ -248,6 +276,25 @@ fn an_unknown_user_is_an_error_at_start_up() {
         err.contains("unknown user 'no-such-user-rustniffer'"),
         "{err}"
     );
+}
+
+#[test]
+fn execute_cat_in_messages_mode_prints_exactly_what_plain_output_prints() {
+    for capture in PROTOCOL_CAPTURES {
+        let file = protocol_pcap(capture);
+        let plain = [
+            "-f",
+            file.as_str(),
+            "--exchanges",
+            "messages",
+            "-l",
+            "%source.port %exchange.index %request.line %response.code %protocol",
+        ];
+        let expected = ok_with_notes(run(&plain));
+        assert!(!expected.is_empty(), "{capture}");
+        let with_cat = [&plain[..], &["-e", "cat"]].concat();
+        assert_eq!(ok_with_notes(run(&with_cat)), expected, "{capture}");
+    }
 }
 
 #[test]
@@ -687,6 +734,225 @@ fn python_code_runs_as_the_user() {
         &[],
     ));
     assert_eq!(both, format!("{}{}", uid, uid).repeat(urls.len()));
+}
+
+// ---- Python: --exchanges messages --------------------------------------------------
+
+/// Counts its exchange's `on_request` calls and bytes; the result is
+/// `METHOD URL BYTES CALLS RESPONSE_BYTES`, the method and URL read from the bytes.
+#[cfg(feature = "python")]
+const COUNT_HANDLER: &str = r#"
+class app:
+    def __init__(self):
+        self.calls = 0
+        self.data = b""
+        self.response = 0
+
+    def on_request(self, conn, data, t):
+        self.calls += 1
+        self.data += data
+
+    def on_response(self, conn, data, t):
+        self.response += len(data)
+
+    def result(self, t):
+        method, url = self.data.decode("ascii").split(" ")[:2]
+        return f"{method} {url} {len(self.data)} {self.calls} {self.response}"
+"#;
+
+#[cfg(feature = "python")]
+#[test]
+fn in_messages_mode_each_pipelined_exchange_has_its_own_handler_and_request() {
+    let dir = TempDir::new("count");
+    dir.write("count.py", COUNT_HANDLER);
+    let capture = protocol_pcap("pipelined.pcap");
+    let fields = "%source.port%tab%request.method %request.url %request.size 1 %response.size";
+    let plain = ok(run(&[
+        "-f",
+        &capture,
+        "--exchanges",
+        "messages",
+        "-l",
+        fields,
+    ]));
+    let format = format!("%python(count)%tab{fields}");
+    let args = [
+        "-f",
+        capture.as_str(),
+        "--exchanges",
+        "messages",
+        "-l",
+        format.as_str(),
+    ];
+    let got = ok(run_in(&dir.0, &args, &[]));
+    assert_eq!(got.lines().count(), plain.lines().count());
+    assert_eq!(got.lines().count(), 8, "{got}");
+    let mut first_connection = Vec::new();
+    for (got_line, plain_line) in got.lines().zip(plain.lines()) {
+        let (result, rest) = got_line.split_once('\t').expect("a tab");
+        assert_eq!(rest, plain_line);
+        // Every request was in one segment: each exchange's instance got one on_request
+        // with exactly its own request, and its own response.
+        let (port, own) = plain_line.split_once('\t').expect("a tab");
+        assert_eq!(result, own, "{got_line}");
+        let first_port = plain.lines().next().unwrap().split('\t').next().unwrap();
+        if port == first_port {
+            first_connection.push(own.split(' ').nth(1).unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        first_connection,
+        ["/small", "/page1", "/page2", "/missing", "/page3"]
+    );
+
+    // -P gets the same records as standard output.
+    let script = dir.write("prefix.py", PREFIX_SCRIPT);
+    let with_function = [&args[..], &["-P", script.as_str()]].concat();
+    let expected: String = got
+        .lines()
+        .enumerate()
+        .map(|(i, r)| format!("{}> {r}\n", i + 1))
+        .collect();
+    assert_eq!(ok(run_in(&dir.0, &with_function, &[])), expected);
+    // And -e: the command gets each record.
+    let with_command = [&args[..], &["-e", "cat"]].concat();
+    assert_eq!(ok(run_in(&dir.0, &with_command, &[])), got);
+}
+
+/// Which callbacks its exchange saw (each once, in the order first seen) and how many
+/// bytes; the result is `client > server | REQUEST_BYTES RESPONSE_BYTES | events`.
+#[cfg(feature = "python")]
+const KINDS_HANDLER: &str = r#"
+def endpoint(e):
+    return "%s:%d" % e
+
+class app:
+    def __init__(self):
+        self.conn = None
+        self.kinds = []
+        self.request = 0
+        self.response = 0
+
+    def _event(self, conn, name):
+        if self.conn is None:
+            self.conn = conn
+        assert self.conn == conn, (self.conn, conn)
+        if name not in self.kinds:
+            self.kinds.append(name)
+
+    def on_opening(self, conn, t):
+        self._event(conn, "opening")
+
+    def on_open(self, conn, t):
+        self._event(conn, "open")
+
+    def on_request(self, conn, data, t):
+        self.request += len(data)
+        self._event(conn, "request")
+
+    def on_response(self, conn, data, t):
+        self.response += len(data)
+        self._event(conn, "response")
+
+    def on_close(self, conn, t, ip, port):
+        self._event(conn, "close:%s:%d@%.6f" % (ip, port, t))
+
+    def on_timed_out(self, conn, t):
+        self._event(conn, "timed_out")
+
+    def on_interrupted(self):
+        self._event(self.conn, "interrupted")
+
+    def result(self, t):
+        conn = "%s > %s" % (endpoint(self.conn[0]), endpoint(self.conn[1]))
+        return "%s | %d %d | %s" % (conn, self.request, self.response, " ".join(self.kinds))
+"#;
+
+#[cfg(feature = "python")]
+const MESSAGES_FIELDS: &str = "%source.ip%tab%source.port%tab%dest.ip%tab%dest.port%tab%connection%tab%connection.time%tab%close.originator%tab%close.timestamp2%tab%request.size%tab%response.size%tab%response.interim";
+
+/// What [`KINDS_HANDLER`] must return, from the plain record of the same exchange, and
+/// whether the response bytes it counted must equal `%response.size` (interim responses
+/// are seen by `on_response` but not counted in the final response).
+#[cfg(feature = "python")]
+fn expected_kinds(plain: &str) -> (String, bool) {
+    let f: Vec<&str> = plain.split('\t').collect();
+    let [sip, sport, dip, dport, connection, conn_time, originator, close_ts, rq_size, rs_size, interim] =
+        f[..]
+    else {
+        panic!("unexpected plain record {plain:?}");
+    };
+    let interim = interim != "-" && interim != "0";
+    let mut events = Vec::new();
+    if connection == "start" || connection == "unique" {
+        events.push("opening".to_string());
+        if conn_time != "-" {
+            events.push("open".into());
+        }
+    }
+    if rq_size != "0" {
+        events.push("request".into());
+    }
+    if rs_size != "0" || interim {
+        events.push("response".into());
+    }
+    match originator {
+        "client" => events.push(format!("close:{sip}:{sport}@{close_ts}")),
+        "server" => events.push(format!("close:{dip}:{dport}@{close_ts}")),
+        "timedout" => events.push("timed_out".into()),
+        "truncated" => events.push("interrupted".into()),
+        _ => {}
+    }
+    let line = format!(
+        "{sip}:{sport} > {dip}:{dport} | {rq_size} {rs_size} | {}",
+        events.join(" ")
+    );
+    (line, !interim)
+}
+
+#[cfg(feature = "python")]
+#[test]
+fn in_messages_mode_handlers_see_their_exchange_s_bytes_and_the_end_of_the_connection() {
+    let dir = TempDir::new("kinds");
+    dir.write("kinds.py", KINDS_HANDLER);
+    for capture in PROTOCOL_CAPTURES {
+        let file = protocol_pcap(capture);
+        let plain = ok_with_notes(run(&[
+            "-f",
+            &file,
+            "--exchanges",
+            "messages",
+            "-l",
+            MESSAGES_FIELDS,
+        ]));
+        let format = format!("%python(kinds)%tab{MESSAGES_FIELDS}");
+        let got = ok_with_notes(run_in(
+            &dir.0,
+            &["-f", &file, "--exchanges", "messages", "-l", &format],
+            &[],
+        ));
+        assert_eq!(got.lines().count(), plain.lines().count(), "{capture}");
+        for (got_line, plain_line) in got.lines().zip(plain.lines()) {
+            let (result, rest) = got_line.split_once('\t').expect("a tab");
+            assert_eq!(rest, plain_line, "{capture}");
+            let (expected, exact) = expected_kinds(plain_line);
+            if exact {
+                assert_eq!(result, expected, "{capture}");
+            } else {
+                // The interim response's bytes came first: only the request agrees.
+                let cut = |s: &str| {
+                    let (head, tail) = s.split_once(" | ").unwrap();
+                    let (sizes, events) = tail.split_once(" | ").unwrap();
+                    (
+                        head.to_string(),
+                        sizes.split(' ').next().unwrap().to_string(),
+                        events.to_string(),
+                    )
+                };
+                assert_eq!(cut(result), cut(&expected), "{capture}");
+            }
+        }
+    }
 }
 
 // ---- README ------------------------------------------------------------------------

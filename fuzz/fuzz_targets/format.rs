@@ -56,6 +56,7 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
     ])?;
     let opening = timestamp(u)?.unwrap_or_default();
     let ex = Exchange {
+        id: u.arbitrary()?,
         client: endpoint(u)?,
         server: endpoint(u)?,
         position,

@@ -69,16 +69,71 @@ impl ExchangeQueue {
             .position(|e| !e.done)
     }
 
-    /// Drops `head`; the next one takes its place (there must be one).
-    pub fn pop_head(&mut self) -> ExchangeState {
+    /// Drops `head`; the next one takes its place (there must be one, else `head` is
+    /// left as it is).
+    pub fn advance(&mut self) {
         if self.rest.is_empty() {
-            return std::mem::take(&mut self.head);
+            return;
         }
-        let next = self.rest.remove(0);
+        // Swapped, then dropped where it is: fewer copies of a large struct than a move.
+        std::mem::swap(&mut self.head, &mut self.rest[0]);
+        self.rest.drain(..1);
         if self.rest.is_empty() && self.rest.capacity() > 4 {
             self.rest = Vec::new();
         }
-        std::mem::replace(&mut self.head, next)
+    }
+}
+
+/// Payload as one flow event's analysis gave it to exchanges, kept for a sink that wants
+/// it ([`super::ExchangeSink::wants_payload`]) until the tracker reports it, interleaved
+/// with the records the event made due.
+#[derive(Debug, Default)]
+pub(crate) struct PayloadLog {
+    /// Whether the sink wants payload: without it, nothing is kept.
+    pub enabled: bool,
+    pub pieces: Vec<Piece>,
+    /// The pieces' bytes, one after another.
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes of one exchange, in [`PayloadLog::bytes`] up to `end`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Piece {
+    pub exchange: u64,
+    pub dir: Direction,
+    pub ts: Timestamp,
+    pub end: usize,
+}
+
+/// Capacity above which the log's buffer is released once reported.
+const LOG_KEPT_CAPACITY: usize = 1 << 20;
+
+impl PayloadLog {
+    #[inline]
+    fn note(&mut self, exchange: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        if self.enabled {
+            self.push(exchange, dir, ts, bytes);
+        }
+    }
+
+    #[inline(never)]
+    fn push(&mut self, exchange: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        self.pieces.push(Piece {
+            exchange,
+            dir,
+            ts,
+            end: self.bytes.len(),
+        });
+    }
+
+    /// Forgets the reported pieces (keeping the buffers unless they grew large).
+    pub fn clear(&mut self) {
+        self.pieces.clear();
+        if self.bytes.capacity() > LOG_KEPT_CAPACITY {
+            self.bytes = Vec::new();
+        }
+        self.bytes.clear();
     }
 }
 
@@ -92,6 +147,10 @@ pub(crate) struct Exchanges<'a> {
     pub(crate) open: MaybeTime,
     /// Requests that found the pipeline full.
     pub(crate) overflow: &'a mut u64,
+    /// The tracker's exchange numbering ([`ExchangeState::numbered`]).
+    pub(crate) serial: &'a mut u64,
+    /// Where the payload given to each exchange is noted for the sink.
+    pub(crate) payload: &'a mut PayloadLog,
 }
 
 impl Exchanges<'_> {
@@ -104,7 +163,7 @@ impl Exchanges<'_> {
                 *self.overflow += 1;
                 return;
             }
-            self.queue.rest.push(ExchangeState::default());
+            self.queue.rest.push(ExchangeState::numbered(self.serial));
         }
         self.facts.session_requests += 1;
         let waiting = self.queue.len()
@@ -136,9 +195,10 @@ impl Exchanges<'_> {
             // A request after a finished response with no begin: start one.
             self.begin_request();
         }
-        self.queue
-            .back_mut()
-            .add_request(bytes, ts, needs, self.budget);
+        let back = self.queue.back_mut();
+        back.add_request(bytes, ts, needs, self.budget);
+        let id = back.id;
+        self.payload.note(id, Direction::FromClient, ts, bytes);
     }
 
     /// Response bytes, for the oldest exchange not yet answered; without one, a new
@@ -150,13 +210,15 @@ impl Exchanges<'_> {
             None => {
                 self.queue.rest.push(ExchangeState {
                     session_requests: self.facts.session_requests,
-                    ..ExchangeState::default()
+                    ..ExchangeState::numbered(self.serial)
                 });
                 self.queue.len() - 1
             }
         };
         if let Some(e) = self.queue.get_mut(at) {
             e.add_response(bytes, ts, needs, self.budget);
+            let id = e.id;
+            self.payload.note(id, Direction::FromServer, ts, bytes);
         }
     }
 

@@ -28,8 +28,12 @@ mod tls_suites;
 mod tracker;
 mod turns;
 
+use crate::decode::Endpoint;
+use crate::flow::{ConnId, Direction};
+use crate::time::Timestamp;
 pub use analyzer::MAX_PIPELINED;
 pub use record::{CloseOriginator, Exchange, Micros, Position, Protocol};
+
 pub use tracker::{ExchangeTracker, MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
 
 /// How connections are cut into exchanges (`--exchanges`).
@@ -62,7 +66,90 @@ pub struct Needs {
     pub response: Retention,
 }
 
-/// Receives finished exchanges, in the order their records are due.
+/// Receives finished exchanges, in the order their records are due, and what happens to
+/// exchanges and their connections while they are built.
+///
+/// Every method but [`ExchangeSink::exchange`] has a default that does nothing: a sink
+/// implements the events it cares about. For one connection they come in order:
+/// `opening`, `open`, then the payload as the analyzer hands it to exchanges
+/// (`request`/`response`, each naming its exchange by [`Exchange::id`]) interleaved with
+/// the records (`exchange`), and at the end one of `closed`, `timed_out` or `truncated`
+/// followed by the records of every exchange still held. An exchange's payload always
+/// comes before its record; payload of a later exchange comes after the records that the
+/// same flow event made due before it (so in `turns` mode, the request that starts an
+/// exchange follows the record of the previous one). Payload the analyzer gives to no
+/// exchange (a TLS handshake) is not reported.
 pub trait ExchangeSink {
+    /// The record of `exchange` is due.
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()>;
+
+    /// Whether this sink wants [`ExchangeSink::request`] and
+    /// [`ExchangeSink::response`]. Asked once, when the tracker is made; when false (the
+    /// default), the tracker never collects the payload for them.
+    fn wants_payload(&self) -> bool {
+        false
+    }
+
+    /// A connection `conn` from `client` to `server` is opening (its first SYN);
+    /// `exchange` is the id of its first exchange.
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        let _ = (conn, exchange, client, server, ts);
+        Ok(())
+    }
+
+    /// The connection's handshake completed.
+    fn open(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
+        let _ = (conn, ts);
+        Ok(())
+    }
+
+    /// Request bytes of exchange `exchange` (only if [`ExchangeSink::wants_payload`]).
+    fn request(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        bytes: &[u8],
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        let _ = (conn, exchange, bytes, ts);
+        Ok(())
+    }
+
+    /// Response bytes of exchange `exchange` (only if [`ExchangeSink::wants_payload`]).
+    fn response(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        bytes: &[u8],
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        let _ = (conn, exchange, bytes, ts);
+        Ok(())
+    }
+
+    /// The connection was closed by the side `by` (its FIN or RST); its records follow.
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
+        let _ = (conn, ts, by);
+        Ok(())
+    }
+
+    /// The connection was evicted from the stream table (`-s`); its records follow.
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
+        let _ = (conn, ts);
+        Ok(())
+    }
+
+    /// The capture ended (or a live capture stopped) with the connection still open;
+    /// its records follow.
+    fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
+        let _ = conn;
+        Ok(())
+    }
 }

@@ -89,6 +89,10 @@ impl Protocol {
 /// every byte.
 #[derive(Clone, Debug)]
 pub struct Exchange<'a> {
+    /// The exchange's serial number, unique in the run: the tracker numbers exchanges
+    /// as it creates them, so events about an exchange
+    /// ([`crate::exchange::ExchangeSink::request`]…) name the record they belong to.
+    pub id: u64,
     /// The side that sent the first SYN (`%source.*`).
     pub client: Endpoint,
     /// The other side (`%dest.*`).

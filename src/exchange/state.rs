@@ -166,6 +166,8 @@ pub(crate) struct MessageFacts {
 /// One exchange being built.
 #[derive(Debug, Default)]
 pub(crate) struct ExchangeState {
+    /// The tracker's serial number of this exchange ([`super::Exchange::id`]).
+    pub id: u64,
     /// The kept request bytes, then the kept response bytes: one allocation for both.
     pub kept: Vec<u8>,
     pub request: PhaseBytes,
@@ -190,6 +192,16 @@ pub(crate) struct ExchangeState {
 }
 
 impl ExchangeState {
+    /// A new exchange, numbered from the tracker's `serial`.
+    pub fn numbered(serial: &mut u64) -> Self {
+        let id = *serial;
+        *serial += 1;
+        ExchangeState {
+            id,
+            ..ExchangeState::default()
+        }
+    }
+
     /// Whether any byte of either direction arrived.
     pub fn begun(&self) -> bool {
         self.request.first.is_set() || self.response.first.is_set()

@@ -3,7 +3,7 @@
 //! and hands each finished exchange to the sink. Where exchanges start and end is the
 //! analyzer's business ([`super::analyzer`]); when they are printed is decided here.
 
-use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges};
+use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges, PayloadLog};
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_facts::TlsFacts;
@@ -28,7 +28,14 @@ struct ConnState {
 }
 
 impl ConnState {
-    fn new(client: Endpoint, server: Endpoint, opening: Timestamp, mode: Mode) -> Self {
+    /// A connection whose first exchange is `head`.
+    fn new(
+        client: Endpoint,
+        server: Endpoint,
+        opening: Timestamp,
+        mode: Mode,
+        head: ExchangeState,
+    ) -> Self {
         ConnState {
             client,
             server,
@@ -41,7 +48,10 @@ impl ConnState {
                 },
                 ..ConnFacts::default()
             },
-            queue: ExchangeQueue::default(),
+            queue: ExchangeQueue {
+                head,
+                rest: Vec::new(),
+            },
             analyzer: AnalyzerSlot::for_mode(mode),
             tls: None,
         }
@@ -67,6 +77,7 @@ impl ConnState {
         };
         let framed = e.facts.framed;
         Exchange {
+            id: e.id,
             client: self.client,
             server: self.server,
             position,
@@ -113,6 +124,10 @@ pub struct ExchangeTracker<S> {
     budget: KeptBudget,
     /// Requests beyond [`super::analyzer::MAX_PIPELINED`] waiting on one connection.
     pipeline_overflow: u64,
+    /// The id of the next exchange created ([`Exchange::id`]).
+    serial: u64,
+    /// The payload one flow event gave to exchanges, for a sink that wants it.
+    payload: PayloadLog,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -122,6 +137,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     }
 
     pub fn with_mode(needs: Needs, mode: Mode, sink: S) -> Self {
+        let payload = PayloadLog {
+            enabled: sink.wants_payload(),
+            ..PayloadLog::default()
+        };
         ExchangeTracker {
             needs,
             mode,
@@ -130,6 +149,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             exchanges: 0,
             budget: KeptBudget::default(),
             pipeline_overflow: 0,
+            serial: 0,
+            payload,
         }
     }
 
@@ -161,6 +182,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         self.exchanges
     }
 
+    /// Whether `conn` is a connection being tracked.
+    fn tracks(&self, conn: ConnId) -> bool {
+        self.conns.get(conn as usize).is_some_and(Option::is_some)
+    }
+
     /// Runs `f` with the connection's analyzer and its exchanges.
     fn analyze(
         &mut self,
@@ -178,34 +204,86 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             needs: self.needs,
             open: state.open,
             overflow: &mut self.pipeline_overflow,
+            serial: &mut self.serial,
+            payload: &mut self.payload,
         };
         f(&mut state.analyzer, &mut x);
         true
     }
 
+    /// After an event's analysis: reports the payload it gave to exchanges and prints the
+    /// records it made due, each exchange's payload before its record, and a later
+    /// exchange's payload after the records due before it.
+    #[inline]
+    fn report(&mut self, conn: ConnId, streams: usize, ts: Timestamp) -> std::io::Result<()> {
+        if !self.payload.pieces.is_empty() {
+            self.report_payload(conn, streams, ts)?;
+        }
+        self.print_finished(conn, streams, ts, u64::MAX)
+    }
+
+    #[inline(never)]
+    fn report_payload(
+        &mut self,
+        conn: ConnId,
+        streams: usize,
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        let log = std::mem::take(&mut self.payload);
+        let result = self.report_pieces(conn, streams, ts, &log);
+        self.payload = log;
+        self.payload.clear();
+        result
+    }
+
+    fn report_pieces(
+        &mut self,
+        conn: ConnId,
+        streams: usize,
+        ts: Timestamp,
+        log: &PayloadLog,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for piece in &log.pieces {
+            let bytes = log.bytes.get(start..piece.end).unwrap_or_default();
+            start = piece.end;
+            self.print_finished(conn, streams, ts, piece.exchange)?;
+            match piece.dir {
+                Direction::FromClient => self.sink.request(conn, piece.exchange, bytes, piece.ts),
+                Direction::FromServer => self.sink.response(conn, piece.exchange, bytes, piece.ts),
+            }?;
+        }
+        Ok(())
+    }
+
     /// Prints the finished exchanges at the front whose successor has begun: what
-    /// follows them is known, so their record is complete.
+    /// follows them is known, so their record is complete; only those numbered below
+    /// `before`.
     fn print_finished(
         &mut self,
         conn: ConnId,
         streams: usize,
         ts: Timestamp,
+        before: u64,
     ) -> std::io::Result<()> {
         loop {
             let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
                 return Ok(());
             };
             let q = &state.queue;
-            let due = q.head.done && q.rest.first().is_some_and(ExchangeState::begun);
+            let due = q.head.done
+                && q.rest.first().is_some_and(ExchangeState::begun)
+                && q.head.id < before;
             if !due {
                 return Ok(());
             }
-            let mut e = state.queue.pop_head();
-            let record = state.exchange(&e, streams, Some(ts), None, None, false);
+            // Printed where it is, then dropped: an exchange is never moved out whole.
+            let record = state.exchange(&state.queue.head, streams, Some(ts), None, None, false);
             self.exchanges += 1;
             let result = self.sink.exchange(&record);
             state.facts.printed = state.facts.printed.saturating_add(1);
-            e.release_kept(&mut self.budget);
+            state.queue.head.release_kept(&mut self.budget);
+            state.queue.advance();
             result?;
         }
     }
@@ -227,9 +305,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let mut result = Ok(());
         loop {
             let last = state.queue.rest.is_empty();
-            let mut e = state.queue.pop_head();
             let record = state.exchange(
-                &e,
+                &state.queue.head,
                 streams,
                 print,
                 close,
@@ -241,10 +318,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 result = self.sink.exchange(&record);
             }
             state.facts.printed = state.facts.printed.saturating_add(1);
-            e.release_kept(&mut self.budget);
+            state.queue.head.release_kept(&mut self.budget);
             if last {
                 break;
             }
+            state.queue.advance();
         }
         result
     }
@@ -264,41 +342,59 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 if self.conns.len() <= idx {
                     self.conns.resize_with(idx + 1, || None);
                 }
-                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode));
-                Ok(())
+                let head = ExchangeState::numbered(&mut self.serial);
+                let id = head.id;
+                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode, head));
+                self.sink.opening(conn, id, client, server, ts)
             }
             FlowEventKind::Established => {
-                if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
-                    state.open.put(ts);
-                    state.queue.head.last_activity.put(ts);
-                    state.queue.head.previous_end.put(ts);
-                }
-                Ok(())
+                let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
+                    return Ok(());
+                };
+                state.open.put(ts);
+                state.queue.head.last_activity.put(ts);
+                state.queue.head.previous_end.put(ts);
+                self.sink.open(conn, ts)
             }
             FlowEventKind::Data { dir, bytes } => {
                 if self.analyze(conn, |a, x| a.data(x, dir, ts, bytes)) {
-                    self.print_finished(conn, streams, ts)?;
+                    self.report(conn, streams, ts)?;
                 }
                 Ok(())
             }
             FlowEventKind::Gap { dir, len } => {
                 if self.analyze(conn, |a, x| a.gap(x, dir, ts, len)) {
-                    self.print_finished(conn, streams, ts)?;
+                    self.report(conn, streams, ts)?;
                 }
                 Ok(())
             }
             FlowEventKind::Closed { originator } => {
+                if !self.tracks(conn) {
+                    return Ok(());
+                }
+                let told = self.sink.closed(conn, ts, originator);
                 let originator = match originator {
                     Direction::FromClient => CloseOriginator::Client,
                     Direction::FromServer => CloseOriginator::Server,
                 };
-                self.end(conn, streams, Some(ts), Some(ts), originator)
+                let ended = self.end(conn, streams, Some(ts), Some(ts), originator);
+                told.and(ended)
             }
             FlowEventKind::TimedOut => {
-                self.end(conn, streams, Some(ts), None, CloseOriginator::TimedOut)
+                if !self.tracks(conn) {
+                    return Ok(());
+                }
+                let told = self.sink.timed_out(conn, ts);
+                let ended = self.end(conn, streams, Some(ts), None, CloseOriginator::TimedOut);
+                told.and(ended)
             }
             FlowEventKind::Truncated => {
-                self.end(conn, streams, None, None, CloseOriginator::Truncated)
+                if !self.tracks(conn) {
+                    return Ok(());
+                }
+                let told = self.sink.truncated(conn);
+                let ended = self.end(conn, streams, None, None, CloseOriginator::Truncated);
+                told.and(ended)
             }
         }
     }
@@ -377,6 +473,226 @@ mod tests {
     };
     const FC: Direction = Direction::FromClient;
     const FS: Direction = Direction::FromServer;
+
+    /// What a sink saw, in order: events and records.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Told {
+        Opening(u64),
+        Open,
+        Request(u64, Vec<u8>),
+        Response(u64, Vec<u8>),
+        Closed(Direction),
+        TimedOut,
+        Truncated,
+        /// A record: its id, kept request and response.
+        Record(u64, Vec<u8>, Vec<u8>),
+    }
+
+    struct Log {
+        payload: bool,
+        told: Vec<Told>,
+    }
+
+    impl ExchangeSink for Log {
+        fn exchange(&mut self, e: &Exchange<'_>) -> std::io::Result<()> {
+            let record = Told::Record(e.id, e.request.to_vec(), e.response.to_vec());
+            self.told.push(record);
+            Ok(())
+        }
+        fn wants_payload(&self) -> bool {
+            self.payload
+        }
+        fn opening(
+            &mut self,
+            conn: ConnId,
+            exchange: u64,
+            client: Endpoint,
+            server: Endpoint,
+            _: Timestamp,
+        ) -> std::io::Result<()> {
+            assert_eq!((conn, client.port, server.port), (0, 40000, 80));
+            self.told.push(Told::Opening(exchange));
+            Ok(())
+        }
+        fn open(&mut self, _: ConnId, _: Timestamp) -> std::io::Result<()> {
+            self.told.push(Told::Open);
+            Ok(())
+        }
+        fn request(&mut self, _: ConnId, id: u64, b: &[u8], _: Timestamp) -> std::io::Result<()> {
+            self.told.push(Told::Request(id, b.to_vec()));
+            Ok(())
+        }
+        fn response(&mut self, _: ConnId, id: u64, b: &[u8], _: Timestamp) -> std::io::Result<()> {
+            self.told.push(Told::Response(id, b.to_vec()));
+            Ok(())
+        }
+        fn closed(&mut self, _: ConnId, _: Timestamp, by: Direction) -> std::io::Result<()> {
+            self.told.push(Told::Closed(by));
+            Ok(())
+        }
+        fn timed_out(&mut self, _: ConnId, _: Timestamp) -> std::io::Result<()> {
+            self.told.push(Told::TimedOut);
+            Ok(())
+        }
+        fn truncated(&mut self, _: ConnId) -> std::io::Result<()> {
+            self.told.push(Told::Truncated);
+            Ok(())
+        }
+    }
+
+    /// Feeds `events` to a tracker in `mode` whose sink logs everything.
+    fn tell(mode: Mode, payload: bool, events: &[(i64, FlowEventKind<'_>)]) -> Vec<Told> {
+        let needs = Needs {
+            request: ALL,
+            response: ALL,
+        };
+        let log = Log {
+            payload,
+            told: Vec::new(),
+        };
+        let mut tracker = ExchangeTracker::with_mode(needs, mode, log);
+        for (us, kind) in events {
+            let event = FlowEvent {
+                conn: 0,
+                ts: t(*us),
+                streams: 1,
+                kind: *kind,
+            };
+            tracker.event(event).unwrap();
+        }
+        tracker.into_sink().told
+    }
+
+    #[test]
+    fn pipelined_requests_and_their_responses_are_told_with_their_exchange_ids() {
+        let (a, b, c) = (
+            &b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            &b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            &b"HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+        );
+        let (ra, rb, rc) = (
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"[..],
+            &b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB"[..],
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"[..],
+        );
+        let requests = [a, b, c].concat();
+        let responses = [ra, rb, rc].concat();
+        let events = [
+            (0, opening()),
+            (1, FlowEventKind::Established),
+            // Every request in one segment, the first response and half the second in
+            // the next, the rest in a third.
+            (
+                2,
+                FlowEventKind::Data {
+                    dir: FC,
+                    bytes: &requests,
+                },
+            ),
+            (
+                3,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &responses[..ra.len() + 10],
+                },
+            ),
+            (
+                4,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &responses[ra.len() + 10..],
+                },
+            ),
+            (5, FlowEventKind::Closed { originator: FC }),
+        ];
+        let told = tell(Mode::Messages, true, &events);
+        use Told::*;
+        let v = |b: &[u8]| b.to_vec();
+        assert_eq!(
+            told,
+            [
+                Opening(0),
+                Open,
+                Request(0, v(a)),
+                Request(1, v(b)),
+                Request(2, v(c)),
+                Response(0, v(ra)),
+                // The first exchange is finished and the next has begun: its record
+                // comes before the next exchange's payload.
+                Record(0, v(a), v(ra)),
+                Response(1, v(&rb[..10])),
+                Response(1, v(&rb[10..])),
+                Record(1, v(b), v(rb)),
+                Response(2, v(rc)),
+                Closed(FC),
+                Record(2, v(c), v(rc)),
+            ]
+        );
+        // Without payload wanted, the same records and connection events, no payload.
+        let quiet = tell(Mode::Messages, false, &events);
+        let expected: Vec<Told> = told
+            .into_iter()
+            .filter(|t| !matches!(t, Request(..) | Response(..)))
+            .collect();
+        assert_eq!(quiet, expected);
+    }
+
+    #[test]
+    fn in_turns_mode_a_new_request_is_told_after_the_record_it_made_due() {
+        let told = tell(
+            Mode::Turns,
+            true,
+            &[
+                (0, opening()),
+                (
+                    2,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"220",
+                    },
+                ),
+                (
+                    3,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q1",
+                    },
+                ),
+                (
+                    4,
+                    FlowEventKind::Data {
+                        dir: FS,
+                        bytes: b"R1",
+                    },
+                ),
+                (
+                    5,
+                    FlowEventKind::Data {
+                        dir: FC,
+                        bytes: b"Q2",
+                    },
+                ),
+                (6, FlowEventKind::TimedOut),
+                (7, FlowEventKind::Truncated),
+            ],
+        );
+        use Told::*;
+        let v = |b: &[u8]| b.to_vec();
+        assert_eq!(
+            told,
+            [
+                Opening(0),
+                Response(0, v(b"220")),
+                Record(0, v(b""), v(b"220")),
+                Request(1, v(b"Q1")),
+                Response(1, v(b"R1")),
+                Record(1, v(b"Q1"), v(b"R1")),
+                Request(2, v(b"Q2")),
+                TimedOut,
+                Record(2, v(b"Q2"), v(b"")),
+            ]
+        );
+    }
 
     #[test]
     fn client_data_after_a_response_prints_the_pending_exchange_and_starts_another() {

@@ -20,6 +20,7 @@ fn t(micros: i64) -> Timestamp {
 fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
     let opening = 1_795_479_586_956_681;
     Exchange {
+        id: 0,
         client: Endpoint {
             ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
             port: 60853,

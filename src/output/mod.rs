@@ -3,16 +3,18 @@
 //! The exchange layer hands [`Exchange`]s to an [`ExchangeSink`]; [`TemplateSink`]
 //! renders them through the format and passes the bytes to a [`RecordSink`]: standard
 //! output ([`WriterSink`]), an `-e` command ([`command::CommandSink`]) or a `-P` Python
-//! function ([`python::FunctionSink`]). `%python(...)` handlers ([`python::Handlers`]) see
-//! every flow event through [`python::Events`] and give the template their texts through
-//! [`RecordValues`]. [`Extensions`] checks and starts all of SPEC §7 (`-e`, `-U`, `-P`,
+//! function ([`python::FunctionSink`]). `%python(...)` handlers ([`python::Handlers`]) are
+//! a [`RecordValues`]: they follow the exchanges through the tracker's events, which
+//! [`TemplateSink`] passes on, and give the template their texts. [`Extensions`] checks and starts all of SPEC §7 (`-e`, `-U`, `-P`,
 //! `%python`).
 
 use std::io::Write;
 
+use crate::decode::Endpoint;
 use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker};
-use crate::flow::FlowEventSink;
+use crate::flow::{ConnId, Direction, FlowEventSink};
 use crate::format::{RenderOptions, Template};
+use crate::time::Timestamp;
 
 pub mod command;
 mod extensions;
@@ -71,6 +73,11 @@ impl<W: Write> RecordSink for WriterSink<W> {
 }
 
 /// Texts a record takes from outside its exchange: what `%python(...)` handlers return.
+///
+/// A source of values may follow the exchanges as they are built: [`TemplateSink`]
+/// passes on the tracker's events ([`ExchangeSink`], same order and meaning), whose
+/// defaults here do nothing. A source of values never stops the run: its events return
+/// nothing.
 pub trait RecordValues {
     /// Called when the record of `exchange` is due, just before it is rendered: the text
     /// of each `%python(...)` of the format, by slot (`None`: not found).
@@ -79,6 +86,53 @@ pub trait RecordValues {
     /// After the last record.
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+
+    /// [`ExchangeSink::wants_payload`].
+    fn wants_payload(&self) -> bool {
+        false
+    }
+
+    /// [`ExchangeSink::opening`].
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) {
+        let _ = (conn, exchange, client, server, ts);
+    }
+
+    /// [`ExchangeSink::open`].
+    fn open(&mut self, conn: ConnId, ts: Timestamp) {
+        let _ = (conn, ts);
+    }
+
+    /// [`ExchangeSink::request`].
+    fn request(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        let _ = (conn, exchange, bytes, ts);
+    }
+
+    /// [`ExchangeSink::response`].
+    fn response(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        let _ = (conn, exchange, bytes, ts);
+    }
+
+    /// [`ExchangeSink::closed`].
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) {
+        let _ = (conn, ts, by);
+    }
+
+    /// [`ExchangeSink::timed_out`].
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) {
+        let _ = (conn, ts);
+    }
+
+    /// [`ExchangeSink::truncated`].
+    fn truncated(&mut self, conn: ConnId) {
+        let _ = conn;
     }
 }
 
@@ -89,6 +143,78 @@ pub struct NoValues;
 impl RecordValues for NoValues {
     fn values(&mut self, _: &Exchange<'_>) -> &[Option<Vec<u8>>] {
         &[]
+    }
+}
+
+/// Values when there is a source, none otherwise (the `%python(...)` handlers when the
+/// format has some). Without the `python` feature the source cannot exist and this is
+/// [`NoValues`].
+impl<V: RecordValues> RecordValues for Option<V> {
+    fn values(&mut self, exchange: &Exchange<'_>) -> &[Option<Vec<u8>>] {
+        match self {
+            Some(v) => v.values(exchange),
+            None => &[],
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self {
+            Some(v) => v.finish(),
+            None => Ok(()),
+        }
+    }
+
+    fn wants_payload(&self) -> bool {
+        self.as_ref().is_some_and(V::wants_payload)
+    }
+
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        id: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) {
+        if let Some(v) = self {
+            v.opening(conn, id, client, server, ts);
+        }
+    }
+
+    fn open(&mut self, conn: ConnId, ts: Timestamp) {
+        if let Some(v) = self {
+            v.open(conn, ts);
+        }
+    }
+
+    fn request(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        if let Some(v) = self {
+            v.request(conn, exchange, bytes, ts);
+        }
+    }
+
+    fn response(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        if let Some(v) = self {
+            v.response(conn, exchange, bytes, ts);
+        }
+    }
+
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) {
+        if let Some(v) = self {
+            v.closed(conn, ts, by);
+        }
+    }
+
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) {
+        if let Some(v) = self {
+            v.timed_out(conn, ts);
+        }
+    }
+
+    fn truncated(&mut self, conn: ConnId) {
+        if let Some(v) = self {
+            v.truncated(conn);
+        }
     }
 }
 
@@ -136,14 +262,9 @@ impl<R: RecordSink, V: RecordValues> TemplateSink<R, V> {
     pub fn values_mut(&mut self) -> &mut V {
         &mut self.values
     }
-
-    /// After the last record: the values' source, then the records, are finished.
-    pub fn finish(&mut self) -> std::io::Result<()> {
-        self.values.finish()?;
-        self.records.finish()
-    }
 }
 
+/// Renders records; the exchanges' events go to the values' source.
 impl<R: RecordSink, V: RecordValues> ExchangeSink for TemplateSink<R, V> {
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
         self.buffer.clear();
@@ -151,6 +272,89 @@ impl<R: RecordSink, V: RecordValues> ExchangeSink for TemplateSink<R, V> {
         self.template
             .render_with(exchange, &self.options, values, &mut self.buffer);
         self.records.record(&self.buffer)
+    }
+
+    fn wants_payload(&self) -> bool {
+        self.values.wants_payload()
+    }
+
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        self.values.opening(conn, exchange, client, server, ts);
+        Ok(())
+    }
+
+    fn open(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
+        self.values.open(conn, ts);
+        Ok(())
+    }
+
+    fn request(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        bytes: &[u8],
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        self.values.request(conn, exchange, bytes, ts);
+        Ok(())
+    }
+
+    fn response(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        bytes: &[u8],
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        self.values.response(conn, exchange, bytes, ts);
+        Ok(())
+    }
+
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
+        self.values.closed(conn, ts, by);
+        Ok(())
+    }
+
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
+        self.values.timed_out(conn, ts);
+        Ok(())
+    }
+
+    fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
+        self.values.truncated(conn);
+        Ok(())
+    }
+}
+
+/// The last stage of a pipeline, as the run loop sees it: an exchange sink it finishes
+/// after the last event and asks for the records it failed to deliver. Any such sink
+/// behind an [`ExchangeTracker`] makes a [`Pipeline`].
+pub trait OutputStage: ExchangeSink {
+    /// After the last record: flush whatever is still held.
+    fn finish(&mut self) -> std::io::Result<()>;
+
+    /// Records that could not be delivered (an `-e` command that failed).
+    fn record_failures(&self) -> u64 {
+        0
+    }
+}
+
+impl<R: RecordSink, V: RecordValues> OutputStage for TemplateSink<R, V> {
+    /// The values' source, then the records, are finished.
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.values.finish()?;
+        self.records.finish()
+    }
+
+    fn record_failures(&self) -> u64 {
+        self.records.failures()
     }
 }
 
@@ -168,7 +372,7 @@ pub trait Pipeline: FlowEventSink {
     fn pipeline_overflow(&self) -> u64;
 }
 
-impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R, V>> {
+impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
     fn finish(&mut self) -> std::io::Result<()> {
         self.sink_mut().finish()
     }
@@ -179,7 +383,7 @@ impl<R: RecordSink, V: RecordValues> Pipeline for ExchangeTracker<TemplateSink<R
         self.exchanges()
     }
     fn record_failures(&self) -> u64 {
-        self.sink().records().failures()
+        self.sink().record_failures()
     }
     fn pipeline_overflow(&self) -> u64 {
         ExchangeTracker::pipeline_overflow(self)

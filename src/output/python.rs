@@ -3,21 +3,27 @@
 //! * `-P SCRIPT[:FUNC]`: [`FunctionSink`], a record sink that calls `FUNC(record: bytes)`
 //!   with each record instead of printing it;
 //! * `%python(MODULE[:CLASS])`: [`Handlers`], one instance of `CLASS` per keyword and per
-//!   exchange. [`Events`] sits in front of the exchange tracker and shows each instance the
-//!   flow events of its exchange; when the record is rendered, the template asks the
-//!   instances for `result(t)` through [`RecordValues`].
+//!   exchange. The handlers are the template's [`RecordValues`]: they follow the
+//!   exchanges through the tracker's events (`crate::exchange::ExchangeSink`, passed on by
+//!   the template sink) and, when a record is rendered, give the `result(t)` of its
+//!   exchange's instances.
 //!
-//! Instances follow the exchanges: the first exchange's instance is made at the SYN and
-//! sees `on_opening` and `on_open`; when a record is printed because a new request
-//! arrived, the old instance gives its result and a fresh instance receives that request.
-//! The instance of the last exchange sees `on_close`, `on_timed_out` or `on_interrupted`
-//! before its `result(t)` (`t` is `None` at the end of the capture).
+//! Instances follow the exchanges, by [`Exchange::id`]: the first exchange's instance is
+//! made at the SYN and sees `on_opening` and `on_open`; a later exchange's is made at its
+//! first payload. `on_request` and `on_response` go to the exchange the analyzer gave
+//! the bytes to (in `messages` mode several exchanges of a connection may be open at
+//! once: pipelined requests; bytes given to no exchange, like a TLS handshake, are seen
+//! by none); a request that starts an exchange comes after the record of the exchange
+//! before it. At the end of the connection every instance still live sees `on_close`,
+//! `on_timed_out` or `on_interrupted`, then each gives its `result(t)` (`t` is `None` at
+//! the end of the capture). An instance is dropped once its result was asked.
 //!
 //! Exceptions raised by user code print their traceback on standard error and the run
 //! goes on (a missing callback is skipped); only loading errors stop the run, at start-up.
 //! Python's `sys.stdout` is flushed before each record, so that what handlers print and
 //! the records keep their order.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
 use std::sync::OnceLock;
@@ -26,10 +32,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyModule, PyString};
 use pyo3::{intern, PyErr};
 
-use super::{Pipeline, RecordSink, RecordValues, TemplateSink};
+use super::{RecordSink, RecordValues};
 use crate::decode::Endpoint;
-use crate::exchange::{Exchange, ExchangeTracker, Mode, Needs};
-use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
+use crate::exchange::Exchange;
+use crate::flow::{ConnId, Direction};
 use crate::time::Timestamp;
 
 /// The function of `-P SCRIPT` and the class of `%python(MODULE)` when none is named.
@@ -301,14 +307,23 @@ fn call<'py>(
     }
 }
 
-/// One tracked connection, as its handlers see it.
+/// One connection, as its handlers see it.
 struct Conn {
     /// `((client_ip, client_port), (server_ip, server_port))`.
     key: Py<PyAny>,
     client: Endpoint,
     server: Endpoint,
-    /// The current exchange's instance of each handler (`None`: its constructor failed).
-    instances: Vec<Option<Py<PyAny>>>,
+    /// Its exchanges that have instances, by id (oldest first).
+    live: Vec<u64>,
+    /// The connection ended: it is forgotten once its last instances gave their results.
+    ended: bool,
+}
+
+/// The instances of one exchange.
+struct Instances {
+    conn: ConnId,
+    /// One per handler, in slot order (`None`: its constructor failed).
+    objects: Vec<Option<Py<PyAny>>>,
 }
 
 /// The `%python(...)` handlers of the format and their live instances.
@@ -317,10 +332,9 @@ pub struct Handlers {
     classes: Vec<Py<PyAny>>,
     /// By connection id.
     conns: Vec<Option<Conn>>,
-    /// The connection of the event being handled: the only one whose record can be due.
-    current: Option<ConnId>,
-    /// Whether that event printed a record (so that its data starts a new exchange).
-    printed: bool,
+    /// By exchange id ([`Exchange::id`]): made at the first event of the exchange (at the
+    /// SYN for a connection's first), dropped when its record asked for their results.
+    exchanges: HashMap<u64, Instances>,
     /// The last record's texts, by slot.
     results: Vec<Option<Vec<u8>>>,
 }
@@ -354,8 +368,7 @@ impl Handlers {
             Ok(Handlers {
                 classes,
                 conns: Vec::new(),
-                current: None,
-                printed: false,
+                exchanges: HashMap::new(),
                 results: Vec::with_capacity(specs.len()),
             })
         })
@@ -375,105 +388,69 @@ impl Handlers {
             .collect()
     }
 
-    /// Before the exchange tracker sees `event`: new connections, and the callbacks that
-    /// precede a record (`on_close`, `on_timed_out`, `on_interrupted`).
-    fn before(&mut self, py: Python<'_>, event: &FlowEvent<'_>) {
-        self.current = Some(event.conn);
-        self.printed = false;
-        let idx = event.conn as usize;
-        let t = seconds(event.ts);
-        if let FlowEventKind::Opening { client, server } = event.kind {
-            let key = (
-                (client.ip.to_string(), client.port),
-                (server.ip.to_string(), server.port),
-            );
-            let key = match key.into_pyobject(py) {
-                Ok(key) => key.into_any().unbind(),
-                Err(e) => {
-                    report(py, &e);
-                    py.None()
-                }
-            };
-            if self.conns.len() <= idx {
-                self.conns.resize_with(idx + 1, || None);
-            }
-            self.conns[idx] = Some(Conn {
-                key,
-                client,
-                server,
-                instances: self.instantiate(py),
-            });
+    /// Makes the instances of exchange `id` of `conn` if it has none yet.
+    fn ensure_instances(&mut self, py: Python<'_>, conn: ConnId, id: u64) {
+        if self.exchanges.contains_key(&id) {
+            return;
         }
-        let Some(conn) = self.conns.get(idx).and_then(Option::as_ref) else {
+        let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) else {
             return;
         };
-        let key = conn.key.bind(py);
-        for instance in conn.instances.iter().flatten() {
-            match event.kind {
-                FlowEventKind::Opening { .. } => {
-                    call(py, instance, Callback::Opening, (key, t));
-                }
-                FlowEventKind::Established => {
-                    call(py, instance, Callback::Open, (key, t));
-                }
-                FlowEventKind::Closed { originator } => {
-                    let side = match originator {
-                        Direction::FromClient => conn.client,
-                        Direction::FromServer => conn.server,
-                    };
-                    let args = (key, t, side.ip.to_string(), side.port);
-                    call(py, instance, Callback::Close, args);
-                }
-                FlowEventKind::TimedOut => {
-                    call(py, instance, Callback::TimedOut, (key, t));
-                }
-                FlowEventKind::Truncated => {
-                    call(py, instance, Callback::Interrupted, ());
-                }
-                FlowEventKind::Data { .. } | FlowEventKind::Gap { .. } => {}
+        let at = state.live.partition_point(|&e| e < id);
+        state.live.insert(at, id);
+        let objects = self.instantiate(py);
+        self.exchanges.insert(id, Instances { conn, objects });
+    }
+
+    /// Calls `callback` with `args(key)` on every live instance of `conn`, oldest
+    /// exchange first.
+    fn tell_all<'py, A: pyo3::call::PyCallArgs<'py>>(
+        &self,
+        py: Python<'py>,
+        conn: ConnId,
+        callback: Callback,
+        args: impl Fn(&Bound<'py, PyAny>, &Conn) -> A,
+    ) {
+        let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let key = state.key.bind(py);
+        for id in &state.live {
+            let Some(instances) = self.exchanges.get(id) else {
+                continue;
+            };
+            for instance in instances.objects.iter().flatten() {
+                call(py, instance, callback, args(key, state));
             }
         }
     }
 
-    /// After the exchange tracker saw `event`: data goes to the current exchange's
-    /// instances (fresh ones if the event printed the previous exchange); an ended
-    /// connection is forgotten.
-    fn after(&mut self, py: Python<'_>, event: &FlowEvent<'_>) {
-        let idx = event.conn as usize;
-        let printed = std::mem::take(&mut self.printed);
-        self.current = None;
-        match event.kind {
-            FlowEventKind::Data { dir, bytes } => {
-                let fresh = if printed {
-                    Some(self.instantiate(py))
-                } else {
-                    None
-                };
-                let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
-                    return;
-                };
-                if let Some(instances) = fresh {
-                    conn.instances = instances;
-                }
-                let callback = match dir {
-                    Direction::FromClient => Callback::Request,
-                    Direction::FromServer => Callback::Response,
-                };
-                let key = conn.key.bind(py);
-                let data = PyBytes::new(py, bytes);
-                let t = seconds(event.ts);
-                for instance in conn.instances.iter().flatten() {
-                    call(py, instance, callback, (key, &data, t));
-                }
+    /// Payload of exchange `id`: to its instances (made now if this is its first event).
+    fn payload(&mut self, conn: ConnId, id: u64, callback: Callback, bytes: &[u8], ts: Timestamp) {
+        Python::attach(|py| {
+            self.ensure_instances(py, conn, id);
+            let (Some(state), Some(instances)) = (
+                self.conns.get(conn as usize).and_then(Option::as_ref),
+                self.exchanges.get(&id),
+            ) else {
+                return;
+            };
+            let key = state.key.bind(py);
+            let data = PyBytes::new(py, bytes);
+            let t = seconds(ts);
+            for instance in instances.objects.iter().flatten() {
+                call(py, instance, callback, (key, &data, t));
             }
-            FlowEventKind::Closed { .. } | FlowEventKind::TimedOut | FlowEventKind::Truncated => {
-                if let Some(slot) = self.conns.get_mut(idx) {
-                    *slot = None;
-                }
+        });
+    }
+
+    /// The connection ended: its records follow, then it is forgotten.
+    fn end(&mut self, conn: ConnId) {
+        if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
+            state.ended = true;
+            if state.live.is_empty() {
+                self.conns[conn as usize] = None;
             }
-            FlowEventKind::Opening { .. }
-            | FlowEventKind::Established
-            | FlowEventKind::Gap { .. } => {}
         }
     }
 }
@@ -481,21 +458,29 @@ impl Handlers {
 impl RecordValues for Handlers {
     fn values(&mut self, exchange: &Exchange<'_>) -> &[Option<Vec<u8>>] {
         self.results.clear();
-        self.printed = true;
-        let conn = self
-            .current
-            .and_then(|c| self.conns.get(c as usize))
-            .and_then(Option::as_ref);
-        Python::attach(|py| {
-            if let Some(conn) = conn {
-                let t = exchange.print.map(seconds);
-                for instance in &conn.instances {
-                    let text = instance
-                        .as_ref()
-                        .and_then(|i| call(py, i, Callback::Result, (t,)))
-                        .and_then(|value| text_of(&value));
-                    self.results.push(text);
+        let instances = self.exchanges.remove(&exchange.id);
+        if let Some(instances) = &instances {
+            let idx = instances.conn as usize;
+            if let Some(state) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                state.live.retain(|&e| e != exchange.id);
+                if state.ended && state.live.is_empty() {
+                    self.conns[idx] = None;
                 }
+            }
+        }
+        Python::attach(|py| {
+            // An exchange that had no event still has its instances, for their result.
+            let objects = match instances {
+                Some(instances) => instances.objects,
+                None => self.instantiate(py),
+            };
+            let t = exchange.print.map(seconds);
+            for instance in &objects {
+                let text = instance
+                    .as_ref()
+                    .and_then(|i| call(py, i, Callback::Result, (t,)))
+                    .and_then(|value| text_of(&value));
+                self.results.push(text);
             }
             // What handlers printed so far comes before this record.
             flush_streams(py);
@@ -507,48 +492,99 @@ impl RecordValues for Handlers {
         finish_interpreter();
         Ok(())
     }
-}
 
-/// The flow-event layer for `%python`: shows each event to the handlers, around the
-/// exchange tracker, whose records ask the handlers for their results.
-pub struct Events<R: RecordSink> {
-    tracker: ExchangeTracker<TemplateSink<R, Handlers>>,
-}
-
-impl<R: RecordSink> Events<R> {
-    pub fn new(needs: Needs, mode: Mode, sink: TemplateSink<R>, handlers: Handlers) -> Self {
-        Events {
-            tracker: ExchangeTracker::with_mode(needs, mode, sink.with_values(handlers)),
-        }
+    fn wants_payload(&self) -> bool {
+        true
     }
-}
 
-impl<R: RecordSink> FlowEventSink for Events<R> {
-    fn event(&mut self, event: FlowEvent<'_>) -> io::Result<()> {
+    /// A new connection: its first exchange's instances are made and see `on_opening`.
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) {
         Python::attach(|py| {
-            self.tracker.sink_mut().values_mut().before(py, &event);
-            let result = self.tracker.event(event);
-            self.tracker.sink_mut().values_mut().after(py, &event);
-            result
-        })
+            let key = (
+                (client.ip.to_string(), client.port),
+                (server.ip.to_string(), server.port),
+            );
+            let key = match key.into_pyobject(py) {
+                Ok(key) => key.into_any().unbind(),
+                Err(e) => {
+                    report(py, &e);
+                    py.None()
+                }
+            };
+            let idx = conn as usize;
+            if self.conns.len() <= idx {
+                self.conns.resize_with(idx + 1, || None);
+            }
+            // A connection that reused the id of one never ended (cannot happen: the
+            // tracker ends every connection) leaves nothing behind.
+            if let Some(old) = self.conns[idx].take() {
+                for id in old.live {
+                    self.exchanges.remove(&id);
+                }
+            }
+            self.conns[idx] = Some(Conn {
+                key,
+                client,
+                server,
+                live: Vec::new(),
+                ended: false,
+            });
+            self.ensure_instances(py, conn, exchange);
+            let t = seconds(ts);
+            self.tell_all(py, conn, Callback::Opening, |key, _| (key.clone(), t));
+        });
     }
-}
 
-impl<R: RecordSink> Pipeline for Events<R> {
-    fn finish(&mut self) -> io::Result<()> {
-        self.tracker.finish()
+    fn open(&mut self, conn: ConnId, ts: Timestamp) {
+        let t = seconds(ts);
+        Python::attach(|py| {
+            self.tell_all(py, conn, Callback::Open, |key, _| (key.clone(), t));
+        });
     }
-    fn refused_bytes(&self) -> u64 {
-        self.tracker.refused_bytes()
+
+    fn request(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        self.payload(conn, exchange, Callback::Request, bytes, ts);
     }
-    fn records(&self) -> u64 {
-        self.tracker.exchanges()
+
+    fn response(&mut self, conn: ConnId, exchange: u64, bytes: &[u8], ts: Timestamp) {
+        self.payload(conn, exchange, Callback::Response, bytes, ts);
     }
-    fn pipeline_overflow(&self) -> u64 {
-        self.tracker.pipeline_overflow()
+
+    /// `on_close` to every live instance of the connection, with the closing side.
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) {
+        let t = seconds(ts);
+        Python::attach(|py| {
+            self.tell_all(py, conn, Callback::Close, |key, state| {
+                let side = match by {
+                    Direction::FromClient => state.client,
+                    Direction::FromServer => state.server,
+                };
+                (key.clone(), t, side.ip.to_string(), side.port)
+            });
+        });
+        self.end(conn);
     }
-    fn record_failures(&self) -> u64 {
-        self.tracker.sink().records().failures()
+
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) {
+        let t = seconds(ts);
+        Python::attach(|py| {
+            self.tell_all(py, conn, Callback::TimedOut, |key, _| (key.clone(), t));
+        });
+        self.end(conn);
+    }
+
+    fn truncated(&mut self, conn: ConnId) {
+        Python::attach(|py| {
+            self.tell_all(py, conn, Callback::Interrupted, |_, _| ());
+        });
+        self.end(conn);
     }
 }
 

@@ -4,11 +4,9 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::marker::PhantomData;
 
-use super::{Pipeline, RecordSink, RecordValues, TemplateSink};
-use crate::exchange::{Exchange, Mode, Needs};
-use crate::flow::{FlowEvent, FlowEventSink};
+use super::{RecordSink, RecordValues};
+use crate::exchange::Exchange;
 
 const UNAVAILABLE: &str = "Python support (-P, %python) is not in this build: rebuild with the cargo feature 'python' (cargo build --release --features python)";
 
@@ -47,39 +45,6 @@ impl Handlers {
 
 impl RecordValues for Handlers {
     fn values(&mut self, _: &Exchange<'_>) -> &[Option<Vec<u8>>] {
-        match self.0 {}
-    }
-}
-
-/// Never exists in this build.
-pub struct Events<R>(Infallible, PhantomData<R>);
-
-impl<R: RecordSink> Events<R> {
-    pub fn new(_needs: Needs, _mode: Mode, _sink: TemplateSink<R>, handlers: Handlers) -> Self {
-        match handlers.0 {}
-    }
-}
-
-impl<R> FlowEventSink for Events<R> {
-    fn event(&mut self, _: FlowEvent<'_>) -> io::Result<()> {
-        match self.0 {}
-    }
-}
-
-impl<R> Pipeline for Events<R> {
-    fn finish(&mut self) -> io::Result<()> {
-        match self.0 {}
-    }
-    fn refused_bytes(&self) -> u64 {
-        match self.0 {}
-    }
-    fn records(&self) -> u64 {
-        match self.0 {}
-    }
-    fn record_failures(&self) -> u64 {
-        match self.0 {}
-    }
-    fn pipeline_overflow(&self) -> u64 {
         match self.0 {}
     }
 }
