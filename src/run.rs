@@ -10,7 +10,9 @@ use crate::exchange::ExchangeTracker;
 use crate::filter::Filter;
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{RenderOptions, Template};
-use crate::output::{python, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink};
+use crate::output::{
+    python, ExtensionError, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink,
+};
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
 #[derive(Debug)]
@@ -20,13 +22,14 @@ pub enum RunError {
     Capture(CaptureError),
     Output(std::io::Error),
     /// `-e`, `-U`, `-P`, `%python` (SPEC §7).
-    Extension(String),
+    Extension(ExtensionError),
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Format(m) | RunError::Filter(m) | RunError::Extension(m) => f.write_str(m),
+            RunError::Format(m) | RunError::Filter(m) => f.write_str(m),
+            RunError::Extension(e) => write!(f, "{e}"),
             RunError::Capture(e) => write!(f, "{e}"),
             RunError::Output(e) => write!(f, "writing output: {e}"),
         }

@@ -15,6 +15,7 @@ use crate::flow::FlowEventSink;
 use crate::format::{RenderOptions, Template};
 
 pub mod command;
+mod error;
 mod extensions;
 pub mod user;
 
@@ -25,6 +26,7 @@ pub mod python;
 #[path = "python_disabled.rs"]
 pub mod python;
 
+pub use error::{ExtensionError, PythonStep, SpecProblem};
 pub use extensions::{Extensions, Output, Started};
 
 /// Receives rendered records (each already carrying its newline, unless `-N`).
