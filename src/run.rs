@@ -7,33 +7,90 @@ use crate::capture::{file, CaptureError, Next, PacketSource};
 use crate::cli::{Input, Options};
 use crate::decode::Decoder;
 use crate::exchange::{ExchangeTracker, Mode};
-use crate::filter::Filter;
+use crate::filter::{Filter, FilterError};
 use crate::flow::{FlowConfig, FlowTable};
-use crate::format::{RenderOptions, Template};
-use crate::output::{python, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink};
+use crate::format::{FormatError, RenderOptions, Template};
+use crate::output::{
+    python, ExtensionError, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink,
+};
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
 #[derive(Debug)]
 pub enum RunError {
-    Format(String),
-    Filter(String),
+    /// The `-l`/`-a` format does not parse.
+    Format(FormatError),
+    /// The `-p` filter does not compile.
+    Filter(FilterError),
     Capture(CaptureError),
-    Output(std::io::Error),
+    /// Records could not be written to `target`.
+    Output {
+        target: OutputTarget,
+        source: std::io::Error,
+    },
     /// `-e`, `-U`, `-P`, `%python` (SPEC §7).
-    Extension(String),
+    Extension(ExtensionError),
+}
+
+/// Where records go, to say which output failed ([`RunError::Output`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputTarget {
+    Stdout,
+    /// An `-e` command.
+    Command {
+        command: String,
+    },
+    /// A `-P SCRIPT[:FUNC]` function.
+    Python {
+        spec: String,
+    },
+}
+
+impl OutputTarget {
+    /// Where `options` send records (`-e` and `-P` never come together).
+    pub fn of(options: &Options) -> OutputTarget {
+        match (&options.execute, &options.python) {
+            (Some(command), _) => OutputTarget::Command {
+                command: command.clone(),
+            },
+            (None, Some(spec)) => OutputTarget::Python { spec: spec.clone() },
+            (None, None) => OutputTarget::Stdout,
+        }
+    }
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Format(m) | RunError::Filter(m) | RunError::Extension(m) => f.write_str(m),
+            RunError::Format(e) => write!(f, "{e}"),
+            RunError::Filter(e) => write!(f, "{e}"),
             RunError::Capture(e) => write!(f, "{e}"),
-            RunError::Output(e) => write!(f, "writing output: {e}"),
+            RunError::Output { target, source } => write!(f, "writing output {target}: {source}"),
+            RunError::Extension(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for RunError {}
+impl fmt::Display for OutputTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputTarget::Stdout => f.write_str("to standard output"),
+            OutputTarget::Command { command } => write!(f, "to command '{command}' (-e)"),
+            OutputTarget::Python { spec } => write!(f, "to Python function '{spec}' (-P)"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Format(e) => Some(e),
+            RunError::Filter(e) => Some(e),
+            RunError::Capture(e) => Some(e),
+            RunError::Output { source, .. } => Some(source),
+            RunError::Extension(e) => Some(e),
+        }
+    }
+}
 
 /// What a finished run reports on standard error: warnings, then the summary.
 #[derive(Debug, Default)]
@@ -163,7 +220,7 @@ pub struct Prepared {
 
 /// Checks the options and compiles the format and filter (SPEC §8: before any packet).
 pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
-    let template = Template::parse(&options.format).map_err(|e| RunError::Format(e.to_string()))?;
+    let template = Template::parse(&options.format).map_err(RunError::Format)?;
     let extensions = Extensions::check(
         options.execute.as_deref(),
         options.user.as_deref(),
@@ -172,7 +229,7 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
     )
     .map_err(RunError::Extension)?;
     let filter = match &options.filter {
-        Some(expr) => Some(Filter::compile(expr).map_err(|e| RunError::Filter(e.to_string()))?),
+        Some(expr) => Some(Filter::compile(expr).map_err(RunError::Filter)?),
         None => None,
     };
     let render = RenderOptions {
@@ -362,7 +419,12 @@ fn process_events<P: Pipeline>(
         Ok(()) => {}
         // The reader went away (e.g. `| head`): stop quietly, as other filters do.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(RunError::Output(e)),
+        Err(source) => {
+            return Err(RunError::Output {
+                target: OutputTarget::of(options),
+                source,
+            })
+        }
     }
     let decoded = decoder.stats();
     let flow = flows.stats();
@@ -406,4 +468,54 @@ fn process_events<P: Pipeline>(
         kernel: None,
     };
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn errors_keep_their_inner_error_as_the_source() {
+        let format = Template::parse("%nope").unwrap_err();
+        let err = RunError::Format(format.clone());
+        assert_eq!(err.to_string(), format.to_string());
+        let source = err.source().and_then(|e| e.downcast_ref::<FormatError>());
+        assert_eq!(source, Some(&format));
+
+        let filter = Filter::compile("tcp port").err().unwrap();
+        let err = RunError::Filter(filter.clone());
+        assert_eq!(err.to_string(), filter.to_string());
+        let source = err.source().and_then(|e| e.downcast_ref::<FilterError>());
+        assert_eq!(source, Some(&filter));
+
+        let err = RunError::Extension(ExtensionError::UnknownUser { name: "x".into() });
+        assert_eq!(err.to_string(), "-U: unknown user 'x'");
+        assert!(err.source().is_some_and(|e| e.is::<ExtensionError>()));
+    }
+
+    #[test]
+    fn an_output_error_says_what_was_written() {
+        let full = || std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let err = RunError::Output {
+            target: OutputTarget::Command {
+                command: "cat".into(),
+            },
+            source: full(),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("writing output to command 'cat' (-e): "),
+            "{text}"
+        );
+        assert!(err.source().is_some_and(|e| e.is::<std::io::Error>()));
+        let err = RunError::Output {
+            target: OutputTarget::Stdout,
+            source: full(),
+        };
+        assert!(err
+            .to_string()
+            .starts_with("writing output to standard output: "));
+    }
 }

@@ -137,6 +137,30 @@ fn filter_errors_are_one_line_without_repeated_words() {
 }
 
 #[test]
+fn a_failed_write_is_one_line_naming_the_output() {
+    let Ok(full) = std::fs::File::create("/dev/full") else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .args(["-f", SAMPLE])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(full)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("rustniffer: writing output to standard output: ")
+            && stderr.ends_with('\n')
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+#[test]
 fn option_errors_are_one_line() {
     fails_with(
         &["-f", SAMPLE, "--bogus"],

@@ -13,6 +13,7 @@
 use super::command::CommandSink;
 use super::python;
 use super::user::User;
+use super::ExtensionError;
 use crate::format::Template;
 
 /// The checked plan.
@@ -49,12 +50,13 @@ impl Extensions {
         user: Option<&str>,
         python_function: Option<&str>,
         template: &Template,
-    ) -> Result<Extensions, String> {
+    ) -> Result<Extensions, ExtensionError> {
         if execute.is_some() && python_function.is_some() {
-            return Err(
-                "-e (--execute) and -P (--python) cannot be used together: each replaces printing"
-                    .into(),
-            );
+            return Err(ExtensionError::Conflict {
+                first: "-e (--execute)",
+                second: "-P (--python)",
+                reason: "each replaces printing",
+            });
         }
         let python_handlers: Vec<String> = template.python_handlers().map(str::to_string).collect();
         if python_function.is_some() || !python_handlers.is_empty() {
@@ -92,7 +94,7 @@ impl Extensions {
     /// Starts the plan once the capture is open: starts Python, switches the process to
     /// `-U`'s user if Python runs (see the module comment), loads the user's Python code,
     /// and builds the record output. Errors are one line each.
-    pub fn start(self) -> Result<Started, String> {
+    pub fn start(self) -> Result<Started, ExtensionError> {
         let uses_python = self.uses_python();
         let mut command_user = self.user;
         if uses_python {
@@ -127,7 +129,11 @@ mod tests {
     fn execute_and_python_function_conflict() {
         let err = Extensions::check(Some("cat"), None, Some("x.py"), &template("%source.ip"))
             .unwrap_err();
-        assert!(err.contains("-e") && err.contains("-P"), "{err}");
+        assert!(matches!(err, ExtensionError::Conflict { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "-e (--execute) and -P (--python) cannot be used together: each replaces printing"
+        );
     }
 
     #[test]
@@ -139,7 +145,8 @@ mod tests {
             &template("%source.ip"),
         )
         .unwrap_err();
-        assert!(err.contains("unknown user"), "{err}");
+        assert!(matches!(err, ExtensionError::UnknownUser { .. }), "{err:?}");
+        assert!(err.to_string().contains("unknown user"), "{err}");
     }
 
     #[test]
@@ -154,6 +161,8 @@ mod tests {
     fn python_without_the_feature_names_the_feature() {
         for (function, format) in [(Some("x.py"), "%source.ip"), (None, "%python(m)")] {
             let err = Extensions::check(None, None, function, &template(format)).unwrap_err();
+            assert!(matches!(err, ExtensionError::PythonUnavailable), "{err:?}");
+            let err = err.to_string();
             assert!(err.contains("feature") && err.contains("python"), "{err}");
         }
     }

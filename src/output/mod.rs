@@ -17,6 +17,7 @@ use crate::format::{RenderOptions, Template};
 use crate::time::Timestamp;
 
 pub mod command;
+mod error;
 mod extensions;
 pub mod user;
 
@@ -27,6 +28,7 @@ pub mod python;
 #[path = "python_disabled.rs"]
 pub mod python;
 
+pub use error::{ExtensionError, PythonStep, SpecProblem};
 pub use extensions::{Extensions, Output, Started};
 
 /// Receives rendered records (each already carrying its newline, unless `-N`).

@@ -32,6 +32,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyModule, PyString};
 use pyo3::{intern, PyErr};
 
+use super::{ExtensionError, PythonStep, SpecProblem};
 use super::{RecordSink, RecordValues};
 use crate::decode::Endpoint;
 use crate::exchange::Exchange;
@@ -84,10 +85,12 @@ def finish():
 static GLUE: OnceLock<Py<PyModule>> = OnceLock::new();
 
 /// Checks the form of `-P SCRIPT[:FUNC]` and of each `%python(MODULE[:CLASS])`.
-pub fn check_specs(function: Option<&str>, handlers: &[String]) -> Result<(), String> {
+pub fn check_specs(function: Option<&str>, handlers: &[String]) -> Result<(), ExtensionError> {
     if let Some(spec) = function {
         if split_function(spec).0.is_empty() {
-            return Err("-P: the script path is missing".into());
+            return Err(ExtensionError::MissingScript {
+                spec: spec.to_string(),
+            });
         }
     }
     for spec in handlers {
@@ -106,15 +109,21 @@ fn split_function(spec: &str) -> (&str, &str) {
 }
 
 /// `MODULE[:CLASS]`.
-fn split_handler(spec: &str) -> Result<(&str, &str), String> {
+fn split_handler(spec: &str) -> Result<(&str, &str), ExtensionError> {
     let (module, class) = spec.split_once(':').unwrap_or((spec, DEFAULT_NAME));
-    if module.is_empty() {
-        return Err(format!("%python({spec}): the module name is missing"));
-    }
-    if !is_identifier(class) {
-        return Err(format!("%python({spec}): '{class}' is not a class name"));
-    }
-    Ok((module, class))
+    let problem = if module.is_empty() {
+        SpecProblem::MissingModule
+    } else if !is_identifier(class) {
+        SpecProblem::NotAClassName {
+            class: class.to_string(),
+        }
+    } else {
+        return Ok((module, class));
+    };
+    Err(ExtensionError::PythonSpec {
+        spec: spec.to_string(),
+        reason: problem,
+    })
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -126,7 +135,7 @@ fn is_identifier(name: &str) -> bool {
 /// Starts the interpreter (signal handlers left to rustniffer) and completes the module
 /// search path: the current directory first, `PYTHONPATH` as Python itself reads it, and
 /// `$VIRTUAL_ENV`'s site-packages when set.
-pub fn initialize() -> Result<(), String> {
+pub fn initialize() -> Result<(), ExtensionError> {
     Python::initialize();
     Python::attach(|py| -> PyResult<()> {
         let glue = PyModule::from_code(py, SUPPORT, c"<rustniffer>", c"_rustniffer")?;
@@ -134,7 +143,7 @@ pub fn initialize() -> Result<(), String> {
         let _ = GLUE.set(glue.unbind());
         Ok(())
     })
-    .map_err(|e| format!("starting Python: {}", one_line(&e)))
+    .map_err(|e| python_error(PythonStep::Start, &e))
 }
 
 /// Calls a function of the glue module; `None` (after printing the exception) if it fails.
@@ -176,9 +185,12 @@ fn report(py: Python<'_>, error: &PyErr) {
     error.display(py);
 }
 
-/// An error as one line, for start-up errors.
-fn one_line(error: &PyErr) -> String {
-    error.to_string().replace('\n', " ")
+/// An exception raised while `what` was done, as a start-up error (one line).
+fn python_error(what: PythonStep, error: &PyErr) -> ExtensionError {
+    ExtensionError::Python {
+        what,
+        message: error.to_string().replace('\n', " "),
+    }
 }
 
 /// Seconds since the epoch, as Python's `time.time()` gives them.
@@ -218,17 +230,28 @@ pub struct FunctionSink {
 
 impl FunctionSink {
     /// Loads the script (once) and finds the function. Errors are one line each.
-    pub fn load(spec: &str) -> Result<FunctionSink, String> {
+    pub fn load(spec: &str) -> Result<FunctionSink, ExtensionError> {
         let (path, name) = split_function(spec);
         Python::attach(|py| {
-            let module = glue_call(py, intern!(py, "load_script"), (path,))
-                .map_err(|e| format!("-P {path}: {}", one_line(&e)))?;
+            let module = glue_call(py, intern!(py, "load_script"), (path,)).map_err(|e| {
+                let path = path.to_string();
+                python_error(PythonStep::LoadScript { path }, &e)
+            })?;
             let function = module
                 .getattr_opt(name)
-                .map_err(|e| format!("-P {spec}: {}", one_line(&e)))?
-                .ok_or_else(|| format!("-P {spec}: the script defines no '{name}'"))?;
+                .map_err(|e| {
+                    let spec = spec.to_string();
+                    python_error(PythonStep::FindFunction { spec }, &e)
+                })?
+                .ok_or_else(|| ExtensionError::NoFunction {
+                    spec: spec.to_string(),
+                    function: name.to_string(),
+                })?;
             if !function.is_callable() {
-                return Err(format!("-P {spec}: '{name}' is not a function"));
+                return Err(ExtensionError::NotAFunction {
+                    spec: spec.to_string(),
+                    function: name.to_string(),
+                });
             }
             Ok(FunctionSink {
                 function: function.unbind(),
@@ -341,27 +364,32 @@ pub struct Handlers {
 
 impl Handlers {
     /// Imports each module and finds each class. Errors are one line each.
-    pub fn load(specs: &[String]) -> Result<Handlers, String> {
+    pub fn load(specs: &[String]) -> Result<Handlers, ExtensionError> {
         Python::attach(|py| {
             let mut classes = Vec::with_capacity(specs.len());
             for spec in specs {
                 let (module_name, class_name) = split_handler(spec)?;
                 let module = PyModule::import(py, module_name).map_err(|e| {
-                    format!(
-                        "%python({spec}): cannot import '{module_name}': {}",
-                        one_line(&e)
-                    )
+                    let step = PythonStep::Import {
+                        spec: spec.clone(),
+                        module: module_name.to_string(),
+                    };
+                    python_error(step, &e)
                 })?;
                 let class = module
                     .getattr_opt(class_name)
-                    .map_err(|e| format!("%python({spec}): {}", one_line(&e)))?
-                    .ok_or_else(|| {
-                        format!("%python({spec}): module '{module_name}' has no '{class_name}'")
+                    .map_err(|e| python_error(PythonStep::FindClass { spec: spec.clone() }, &e))?
+                    .ok_or_else(|| ExtensionError::NoClass {
+                        spec: spec.clone(),
+                        module: module_name.to_string(),
+                        class: class_name.to_string(),
                     })?;
                 if !class.is_callable() {
-                    return Err(format!(
-                        "%python({spec}): '{module_name}.{class_name}' is not a class"
-                    ));
+                    return Err(ExtensionError::NotAClass {
+                        spec: spec.clone(),
+                        module: module_name.to_string(),
+                        class: class_name.to_string(),
+                    });
                 }
                 classes.push(class.unbind());
             }
@@ -605,11 +633,22 @@ mod tests {
 
     #[test]
     fn a_handler_names_a_module_and_optionally_a_class() {
-        assert_eq!(split_handler("mod"), Ok(("mod", "app")));
-        assert_eq!(split_handler("pkg.mod:Cls"), Ok(("pkg.mod", "Cls")));
-        assert!(split_handler(":Cls").is_err());
-        assert!(split_handler("mod:").is_err());
-        assert!(split_handler("mod:a b").is_err());
+        assert_eq!(split_handler("mod").unwrap(), ("mod", "app"));
+        assert_eq!(split_handler("pkg.mod:Cls").unwrap(), ("pkg.mod", "Cls"));
+        let problem = |spec| match split_handler(spec) {
+            Err(ExtensionError::PythonSpec { reason, .. }) => reason,
+            other => panic!("{spec}: {other:?}"),
+        };
+        assert_eq!(problem(":Cls"), SpecProblem::MissingModule);
+        let not_a_name = |class: &str| SpecProblem::NotAClassName {
+            class: class.to_string(),
+        };
+        assert_eq!(problem("mod:"), not_a_name(""));
+        assert_eq!(problem("mod:a b"), not_a_name("a b"));
+        assert_eq!(
+            split_handler("mod:a b").unwrap_err().to_string(),
+            "%python(mod:a b): 'a b' is not a class name"
+        );
     }
 
     #[test]

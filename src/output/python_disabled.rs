@@ -5,26 +5,24 @@
 use std::convert::Infallible;
 use std::io;
 
-use super::{RecordSink, RecordValues};
+use super::{ExtensionError, RecordSink, RecordValues};
 use crate::exchange::Exchange;
 
-const UNAVAILABLE: &str = "Python support (-P, %python) is not in this build: rebuild with the cargo feature 'python' (cargo build --release --features python)";
-
 /// Always the error naming the feature.
-pub fn check_specs(_function: Option<&str>, _handlers: &[String]) -> Result<(), String> {
-    Err(UNAVAILABLE.into())
+pub fn check_specs(_function: Option<&str>, _handlers: &[String]) -> Result<(), ExtensionError> {
+    Err(ExtensionError::PythonUnavailable)
 }
 
-pub fn initialize() -> Result<(), String> {
-    Err(UNAVAILABLE.into())
+pub fn initialize() -> Result<(), ExtensionError> {
+    Err(ExtensionError::PythonUnavailable)
 }
 
 /// Never exists in this build.
 pub struct FunctionSink(Infallible);
 
 impl FunctionSink {
-    pub fn load(_spec: &str) -> Result<FunctionSink, String> {
-        Err(UNAVAILABLE.into())
+    pub fn load(_spec: &str) -> Result<FunctionSink, ExtensionError> {
+        Err(ExtensionError::PythonUnavailable)
     }
 }
 
@@ -38,8 +36,8 @@ impl RecordSink for FunctionSink {
 pub struct Handlers(Infallible);
 
 impl Handlers {
-    pub fn load(_specs: &[String]) -> Result<Handlers, String> {
-        Err(UNAVAILABLE.into())
+    pub fn load(_specs: &[String]) -> Result<Handlers, ExtensionError> {
+        Err(ExtensionError::PythonUnavailable)
     }
 }
 

@@ -6,6 +6,8 @@
 use std::ffi::{CStr, CString};
 use std::io;
 
+use super::ExtensionError;
+
 /// Largest buffer offered to `getpwnam_r` (a passwd entry is a few hundred bytes).
 const MAX_PASSWD_BUFFER: usize = 1 << 20;
 /// Most supplementary groups accepted (Linux `NGROUPS_MAX` is 65536).
@@ -24,20 +26,28 @@ pub struct User {
 impl User {
     /// Looks `name` up. Errors (one line each): an unknown user, or a process without
     /// root privileges, which could not switch to another user.
-    pub fn lookup(name: &str) -> Result<User, String> {
-        let unknown = || format!("-U: unknown user '{name}'");
+    pub fn lookup(name: &str) -> Result<User, ExtensionError> {
+        let unknown = || ExtensionError::UnknownUser {
+            name: name.to_string(),
+        };
         let c_name = CString::new(name).map_err(|_| unknown())?;
         let (uid, gid) = passwd_ids(&c_name)
-            .map_err(|e| format!("-U: looking up user '{name}': {e}"))?
+            .map_err(|source| ExtensionError::UserLookup {
+                name: name.to_string(),
+                source,
+            })?
             .ok_or_else(unknown)?;
-        let groups = group_list(&c_name, gid)
-            .map_err(|e| format!("-U: listing the groups of user '{name}': {e}"))?;
+        let groups = group_list(&c_name, gid).map_err(|source| ExtensionError::UserGroups {
+            name: name.to_string(),
+            source,
+        })?;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let euid = unsafe { libc::geteuid() };
         if euid != 0 {
-            return Err(format!(
-                "-U {name}: running commands and Python code as another user needs root privileges (running as uid {euid})"
-            ));
+            return Err(ExtensionError::NotRoot {
+                name: name.to_string(),
+                euid,
+            });
         }
         Ok(User {
             name: name.to_string(),
@@ -70,16 +80,18 @@ impl User {
 
     /// [`User::switch_to`] for the whole process, for good: afterwards root privileges
     /// must be out of reach, which is checked.
-    pub fn switch_process(&self) -> Result<(), String> {
+    pub fn switch_process(&self) -> Result<(), ExtensionError> {
         self.switch_to()
-            .map_err(|e| format!("-U {}: cannot switch to this user: {e}", self.name))?;
+            .map_err(|source| ExtensionError::SwitchUser {
+                user: self.name.clone(),
+                source,
+            })?;
         // SAFETY: plain system call; on success it would restore root, which is the error
         // this check exists to catch.
         if self.uid != 0 && unsafe { libc::setuid(0) } == 0 {
-            return Err(format!(
-                "-U {}: root privileges could still be regained after switching",
-                self.name
-            ));
+            return Err(ExtensionError::PrivilegesRegainable {
+                user: self.name.clone(),
+            });
         }
         Ok(())
     }
@@ -146,17 +158,24 @@ mod tests {
     fn an_unknown_user_is_an_error_naming_it() {
         let err = User::lookup("no-such-user-rustniffer").unwrap_err();
         assert!(
+            matches!(&err, ExtensionError::UnknownUser { name } if name == "no-such-user-rustniffer")
+        );
+        let err = err.to_string();
+        assert!(
             err.contains("unknown user 'no-such-user-rustniffer'"),
             "{err}"
         );
-        assert!(User::lookup("nul\0byte").is_err());
+        assert!(matches!(
+            User::lookup("nul\0byte"),
+            Err(ExtensionError::UnknownUser { .. })
+        ));
     }
 
     #[test]
     fn root_resolves_with_its_groups_when_running_as_root() {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            let err = User::lookup("root").unwrap_err();
+            let err = User::lookup("root").unwrap_err().to_string();
             assert!(err.contains("needs root privileges"), "{err}");
             return;
         }
