@@ -18,7 +18,7 @@
 //! engine changes.
 
 use super::detect::Detect;
-use super::http1_analyzer::Http1Analyzer;
+use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
 use super::tls_facts::TlsFacts;
@@ -311,7 +311,7 @@ pub(crate) trait Analyzer {
 pub(crate) enum AnalyzerSlot {
     Turns(Turns),
     Detect(Detect),
-    Http1(Box<Http1Analyzer>),
+    Http1(Http1Slot),
     Tls(Box<TlsAnalyzer>),
 }
 
@@ -325,14 +325,14 @@ impl AnalyzerSlot {
     }
 
     pub fn http1() -> Self {
-        AnalyzerSlot::Http1(Box::default())
+        AnalyzerSlot::Http1(Http1Slot::default())
     }
 
     fn get(&mut self) -> &mut dyn Analyzer {
         match self {
             AnalyzerSlot::Turns(a) => a,
             AnalyzerSlot::Detect(a) => a,
-            AnalyzerSlot::Http1(a) => &mut **a,
+            AnalyzerSlot::Http1(a) => a,
             AnalyzerSlot::Tls(a) => &mut **a,
         }
     }

@@ -32,8 +32,6 @@ pub(crate) struct Http1Analyzer {
     interim: bool,
     /// The response in progress hands the connection over when it ends.
     switch: Option<(Switch, Upgrade)>,
-    /// Requests seen (the first one's version names the protocol).
-    seen_request: bool,
     /// The last bytes skipped while resynchronising, `[requests, responses]`: a
     /// message found by a resynchronisation starts with some of them.
     skipped: [Vec<u8>; 2],
@@ -92,9 +90,9 @@ impl Http1Analyzer {
             let newest = x.newest_mut();
             if let Some(head) = p.head {
                 newest.facts.request_kind = Some(head.kind);
-                newest.facts.request_body = Some(0);
-                if !self.seen_request {
-                    self.seen_request = true;
+                newest.facts.request_head = true;
+                if x.facts.session_requests <= 1 {
+                    // The first request's version names the connection's protocol.
                     x.set_protocol(match head.version {
                         Version::Http10 => Protocol::Http10,
                         Version::Http11 => Protocol::Http11,
@@ -103,8 +101,7 @@ impl Http1Analyzer {
             }
             let newest = x.newest_mut();
             if p.body > 0 {
-                let body = newest.facts.request_body.unwrap_or(0);
-                newest.facts.request_body = Some(body + p.body);
+                newest.facts.request_body += p.body;
             }
             if p.ended {
                 newest.facts.request_done = true;
@@ -148,11 +145,12 @@ impl Http1Analyzer {
                     self.interim = head.interim();
                     self.switch = head.handoff.map(|h| (h, head.upgrade));
                     if !self.interim {
-                        e.facts.response_body = Some(0);
+                        e.facts.response_head = true;
+                        e.facts.response_body = 0;
                     }
                 }
                 if p.body > 0 {
-                    e.facts.response_body = Some(e.facts.response_body.unwrap_or(0) + p.body);
+                    e.facts.response_body += p.body;
                 }
             }
             rest = &rest[p.consumed..];
@@ -201,6 +199,55 @@ impl Http1Analyzer {
             next: AnalyzerSlot::Turns(Turns::default()),
             consumed,
         }
+    }
+}
+
+impl Http1Analyzer {
+    /// Between messages in both directions, with nothing pending: the state is that of
+    /// a new analyzer.
+    fn at_rest(&self) -> bool {
+        self.requests.state() == FramerState::Idle
+            && self.responses.state() == FramerState::Idle
+            && !self.interim
+            && self.switch.is_none()
+            && self.skipped.iter().all(Vec::is_empty)
+    }
+}
+
+/// The HTTP/1 analyzer as a connection holds it: allocated while a message is in
+/// progress, released when both directions are between messages, so that an idle
+/// keep-alive connection costs no memory beyond its slot.
+#[derive(Debug, Default)]
+pub(crate) struct Http1Slot(Option<Box<Http1Analyzer>>);
+
+impl Http1Slot {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Http1Analyzer) -> R) -> R {
+        let analyzer = self.0.get_or_insert_with(Box::default);
+        let result = f(analyzer);
+        if analyzer.at_rest() {
+            self.0 = None;
+        }
+        result
+    }
+}
+
+impl super::analyzer::Analyzer for Http1Slot {
+    fn data(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        dir: Direction,
+        ts: Timestamp,
+        bytes: &[u8],
+    ) -> Handoff {
+        self.with(|a| a.data(x, dir, ts, bytes))
+    }
+
+    fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
+        self.with(|a| a.gap(x, dir, ts, len));
+    }
+
+    fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        self.with(|a| a.end(x, closed));
     }
 }
 

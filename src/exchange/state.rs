@@ -152,9 +152,12 @@ pub(crate) struct MessageFacts {
     pub complete: bool,
     /// The analyzer framed this exchange (its `complete` and body sizes mean something).
     pub framed: bool,
-    /// Decoded body bytes (chunk framing excluded).
-    pub request_body: Option<u64>,
-    pub response_body: Option<u64>,
+    /// Decoded body bytes (chunk framing excluded), meaningful once the message's head
+    /// was read (`request_head`, `response_head`).
+    pub request_body: u64,
+    pub response_body: u64,
+    pub request_head: bool,
+    pub response_head: bool,
     /// Interim (1xx) responses.
     pub interim: u16,
     /// What the response framing must know of the request (HTTP/1).

@@ -105,8 +105,8 @@ impl ConnState {
             pipelined: framed.then_some(e.pipelined),
             complete: framed.then_some(e.facts.complete),
             gap: e.gap,
-            request_body_size: if framed { e.facts.request_body } else { None },
-            response_body_size: if framed { e.facts.response_body } else { None },
+            request_body_size: (framed && e.facts.request_head).then_some(e.facts.request_body),
+            response_body_size: (framed && e.facts.response_head).then_some(e.facts.response_body),
             interim: framed.then_some(e.facts.interim),
             previous_end: e.previous_end.get(),
             tls: self.tls.as_deref(),
@@ -973,5 +973,16 @@ mod tests {
         );
         assert_eq!(got[0].3.len(), MAX_HEADER_KEPT);
         assert_eq!(got[0].5, 500 << 10);
+    }
+}
+#[cfg(test)]
+mod size {
+    /// Every tracked connection holds one: hundreds of thousands at once are common, so
+    /// its size is watched (the HTTP/1 and TLS analyzers live behind a pointer, the
+    /// first exchange inline, the rest in a vector).
+    #[test]
+    fn a_connections_state_stays_small() {
+        assert!(std::mem::size_of::<super::ConnState>() <= 304);
+        assert!(std::mem::size_of::<super::AnalyzerSlot>() <= 16);
     }
 }
