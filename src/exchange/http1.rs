@@ -726,54 +726,72 @@ impl Core {
                         _ => self.st = St::TrailerLine,
                     }
                 }
+                // Runs of bytes that only move the line on: a request target, a
+                // reason phrase, the value of a field framing does not read. Skipped
+                // at once, within the same bounds the byte-at-a-time path checks.
+                St::Target | St::Reason | St::Value
+                    if self.st != St::Value
+                        || matches!(self.field, Field::Other | Field::NoneYet) =>
+                {
+                    let rest = &bytes[i..];
+                    let run = match self.st {
+                        St::Target => rest
+                            .iter()
+                            .position(|&c| c == b' ' || c == b'\r' || c == b'\n'),
+                        _ => find_byte(rest, b'\n'),
+                    }
+                    .unwrap_or(rest.len());
+                    let room = usize::from(MAX_LINE.saturating_sub(self.line))
+                        .min(MAX_HEAD.saturating_sub(self.block) as usize);
+                    let n = run.min(room);
+                    if n == 0 {
+                        // The byte that ends the run, or one past a bound: one at a time.
+                        self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
+                        if out.ended {
+                            break;
+                        }
+                        continue;
+                    }
+                    // n <= MAX_LINE - line, which fits u16; and <= MAX_HEAD - block.
+                    self.line += n as u16;
+                    self.block += n as u32;
+                    i += n;
+                }
+                // `HTTP/1.` whole in these bytes: what eight byte steps would do.
+                St::Version | St::StatusVersion
+                    if self.pos == 0
+                        && bytes[i..].starts_with(VERSION_PREFIX)
+                        && usize::from(MAX_LINE.saturating_sub(self.line))
+                            > VERSION_PREFIX.len()
+                        && (MAX_HEAD.saturating_sub(self.block) as usize)
+                            > VERSION_PREFIX.len() =>
+                {
+                    let n = VERSION_PREFIX.len();
+                    self.pos = n as u8;
+                    self.st = if self.st == St::Version {
+                        St::VersionMinor
+                    } else {
+                        St::StatusMinor
+                    };
+                    self.line += n as u16;
+                    self.block += n as u32;
+                    i += n;
+                }
+                // A field name whose colon is in these bytes: read at once, with the
+                // outcome the byte-at-a-time path reaches at the colon.
+                St::LineStart if !matches!(b, b'\r' | b'\n' | b' ' | b'\t') => {
+                    if !self.name_at_once(&bytes[i..], &mut i) {
+                        self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
+                        if out.ended {
+                            break;
+                        }
+                    }
+                }
                 // The start line and the header section, a byte at a time.
                 _ => {
-                    i += 1;
-                    self.block = self.block.saturating_add(1);
-                    let step = if !self.count_line() || self.block > MAX_HEAD {
-                        Step::Fail
-                    } else {
-                        self.head_byte(b)
-                    };
-                    match step {
-                        Step::Continue => {}
-                        Step::Fail => {
-                            if self.flags & F_RESYNC != 0 {
-                                self.st = if b == b'\n' {
-                                    St::ResyncLine
-                                } else {
-                                    St::Resync
-                                };
-                                self.flags = 0;
-                            } else {
-                                self.st = St::Broken;
-                            }
-                        }
-                        Step::StartLine => {
-                            if self.flags & F_RESYNC != 0 {
-                                // A whole start line after a gap: the message starts
-                                // at its first byte, maybe in an earlier call.
-                                self.flags &= !F_RESYNC;
-                                let line = usize::from(self.line);
-                                out.started = true;
-                                out.skipped = i.saturating_sub(line);
-                                out.early = line.saturating_sub(i);
-                                skipping = false;
-                            }
-                            self.st = St::LineStart;
-                            self.field = Field::NoneYet;
-                            self.line = 0;
-                        }
-                        Step::HeadEnd => {
-                            // Framing that cannot be trusted breaks the framer: no head.
-                            out.head = self.end_head(side, request);
-                            if out.head.is_some()
-                                && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
-                            {
-                                out.ended = true;
-                                break;
-                            }
-                        }
+                    self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
+                    if out.ended {
+                        break;
                     }
                 }
             }
@@ -783,6 +801,105 @@ impl Core {
             out.skipped = i;
         }
         out
+    }
+
+    /// At the start of a field line (`rest[0]` begins its name): when the line's colon
+    /// is in `rest` before any line end, within the line and section bounds, reads the
+    /// name and the colon at once (ending the previous field as a new line does) and
+    /// moves `*i` past them. Otherwise changes nothing and returns false.
+    fn name_at_once(&mut self, rest: &[u8], i: &mut usize) -> bool {
+        let line_end = find_byte(rest, b'\n').unwrap_or(rest.len());
+        // (A colon as the line's first byte is a name byte, byte by byte.)
+        let Some(colon) = find_byte(&rest[..line_end], b':').filter(|&c| c > 0) else {
+            return false;
+        };
+        let name = &rest[..colon];
+        let n = colon + 1;
+        let room = usize::from(MAX_LINE.saturating_sub(self.line))
+            .min(MAX_HEAD.saturating_sub(self.block) as usize);
+        if n > room {
+            return false;
+        }
+        self.end_field();
+        // A name with a byte that is not a tchar matches nothing (as byte by byte).
+        let known = name.iter().all(|&c| is_tchar(c));
+        self.field = match NAMES
+            .iter()
+            .position(|cand| known && cand.eq_ignore_ascii_case(name))
+        {
+            Some(0) => Field::ContentLength,
+            Some(1) => Field::TransferEncoding,
+            Some(2) => Field::Connection,
+            Some(3) => Field::Upgrade,
+            _ => Field::Other,
+        };
+        self.st = St::Value;
+        self.phase = LEAD;
+        self.pos = 0;
+        self.n = 0;
+        // n <= room: fits the counters.
+        self.line += n as u16;
+        self.block += n as u32;
+        *i += n;
+        true
+    }
+
+    /// One byte of the start line or the header section, at `bytes[*i]`.
+    fn head_step(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        b: u8,
+        i: &mut usize,
+        out: &mut Out,
+        skipping: &mut bool,
+    ) {
+        *i += 1;
+        self.block = self.block.saturating_add(1);
+        let step = if !self.count_line() || self.block > MAX_HEAD {
+            Step::Fail
+        } else {
+            self.head_byte(b)
+        };
+        match step {
+            Step::Continue => {}
+            Step::Fail => {
+                if self.flags & F_RESYNC != 0 {
+                    self.st = if b == b'\n' {
+                        St::ResyncLine
+                    } else {
+                        St::Resync
+                    };
+                    self.flags = 0;
+                } else {
+                    self.st = St::Broken;
+                }
+            }
+            Step::StartLine => {
+                if self.flags & F_RESYNC != 0 {
+                    // A whole start line after a gap: the message starts at its first
+                    // byte, maybe in an earlier call.
+                    self.flags &= !F_RESYNC;
+                    let line = usize::from(self.line);
+                    out.started = true;
+                    out.skipped = i.saturating_sub(line);
+                    out.early = line.saturating_sub(*i);
+                    *skipping = false;
+                }
+                self.st = St::LineStart;
+                self.field = Field::NoneYet;
+                self.line = 0;
+            }
+            Step::HeadEnd => {
+                // Framing that cannot be trusted breaks the framer: no head.
+                out.head = self.end_head(side, request);
+                if out.head.is_some()
+                    && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
+                {
+                    out.ended = true;
+                }
+            }
+        }
     }
 
     /// Counts a byte of the current line; false past [`MAX_LINE`].
