@@ -75,10 +75,13 @@ impl<'a> Parsed<'a> {
     }
 
     /// Whether the bytes can be read as HTTP/1 messages: not when `messages` mode knows
-    /// them to be encrypted (TLS, h2), where line, words, headers and body print
-    /// not-found instead of ciphertext.
+    /// them to be something else (TLS or h2: ciphertext; h2c, WebSocket: binary
+    /// frames), where line, words, headers and body print not-found.
     fn readable(&self) -> bool {
-        !matches!(self.ex.protocol, Protocol::Tls | Protocol::H2)
+        !matches!(
+            self.ex.protocol,
+            Protocol::Tls | Protocol::H2 | Protocol::H2c | Protocol::WebSocket
+        )
     }
 
     fn header_block(&mut self, dir: Dir) -> &'a [u8] {
