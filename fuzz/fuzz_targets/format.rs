@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rustniffer::decode::Endpoint;
-use rustniffer::exchange::{http, CloseOriginator, Exchange, Position};
+use rustniffer::exchange::tls_facts::TlsFacts;
+use rustniffer::exchange::{http, CloseOriginator, Exchange, Position, Protocol};
 use rustniffer::format::{Encoding, RenderOptions, Template};
 use rustniffer::time::Timestamp;
 
@@ -55,6 +56,28 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         Some(CloseOriginator::Truncated),
     ])?;
     let opening = timestamp(u)?.unwrap_or_default();
+    let tls = TlsFacts {
+        sni: u.arbitrary::<Option<Vec<u8>>>()?.map(Vec::into_boxed_slice),
+        offered_alpn: u
+            .arbitrary::<Vec<Vec<u8>>>()?
+            .into_iter()
+            .map(Vec::into_boxed_slice)
+            .collect(),
+        chosen_alpn: u.arbitrary::<Option<Vec<u8>>>()?.map(Vec::into_boxed_slice),
+        offered_version: u.arbitrary()?,
+        version: u.arbitrary()?,
+        cipher: u.arbitrary()?,
+    };
+    let protocol = *u.choose(&[
+        Protocol::None,
+        Protocol::Http10,
+        Protocol::Http11,
+        Protocol::Tls,
+        Protocol::H2,
+        Protocol::H2c,
+        Protocol::WebSocket,
+        Protocol::Unknown,
+    ])?;
     let ex = Exchange {
         id: u.arbitrary()?,
         client: endpoint(u)?,
@@ -80,6 +103,16 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         // As the exchange layer would say it, or not known.
         request_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&request).0),
         response_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&response).0),
+        protocol,
+        index: u.arbitrary()?,
+        pipelined: u.arbitrary()?,
+        complete: u.arbitrary()?,
+        gap: u.arbitrary()?,
+        request_body_size: u.arbitrary()?,
+        response_body_size: u.arbitrary()?,
+        interim: u.arbitrary()?,
+        previous_end: timestamp(u)?,
+        tls: u.arbitrary::<bool>()?.then_some(&tls),
     };
     let not_found: Vec<u8> = u.arbitrary()?;
     for encoding in [Encoding::Plain, Encoding::Unprintable, Encoding::Hex] {
