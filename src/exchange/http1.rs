@@ -757,6 +757,30 @@ impl Core {
                     self.block += n as u32;
                     i += n;
                 }
+                // A message's head whole in these bytes (the common case): read line
+                // by line at once, with the byte-at-a-time path's outcome, or not at all.
+                St::Method | St::StatusVersion
+                    if self.block == 0 && self.pos == 0 && self.flags & F_RESYNC == 0 =>
+                {
+                    match self.head_at_once(side, request, &bytes[i..]) {
+                        Some((n, head)) => {
+                            i += n;
+                            out.head = head;
+                            if out.head.is_some()
+                                && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
+                            {
+                                out.ended = true;
+                                break;
+                            }
+                        }
+                        None => {
+                            self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
+                            if out.ended {
+                                break;
+                            }
+                        }
+                    }
+                }
                 // `HTTP/1.` whole in these bytes: what eight byte steps would do.
                 St::Version | St::StatusVersion
                     if self.pos == 0
@@ -801,6 +825,146 @@ impl Core {
             out.skipped = i;
         }
         out
+    }
+
+    /// At a message's first byte: when its whole head is in `bytes` and every line is
+    /// of the plain shape (`METHOD SP target SP HTTP/1.d`, `HTTP/1.d SP ddd[ SP reason]`,
+    /// `name:value` fields, CRLF or LF ends, within the bounds), reads it at once and
+    /// returns the bytes it took and what the head's end decided, exactly as byte steps
+    /// would. Anything else (an incomplete head, folding, a line without a colon, odd
+    /// spacing…) leaves the state untouched and returns `None`: the byte path decides.
+    #[allow(clippy::type_complexity)]
+    fn head_at_once(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        bytes: &[u8],
+    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
+        let saved = self.clone();
+        let result = self.head_at_once_inner(side, request, bytes);
+        if result.is_none() {
+            *self = saved;
+        }
+        result
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn head_at_once_inner(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        bytes: &[u8],
+    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
+        let max_line = usize::from(MAX_LINE);
+        // One line: its bytes without the line end, and the offset after its LF.
+        let line_at = |at: usize| -> Option<(&[u8], usize)> {
+            let rest = bytes.get(at..)?;
+            let nl = find_byte(rest, b'\n')?;
+            if nl + 1 > max_line {
+                return None;
+            }
+            let line = &rest[..nl];
+            Some((line.strip_suffix(b"\r").unwrap_or(line), at + nl + 1))
+        };
+        let (start, mut at) = line_at(0)?;
+        let version_minor = |v: &[u8]| -> Option<u8> {
+            match v.strip_prefix(VERSION_PREFIX)? {
+                [d] if d.is_ascii_digit() => Some(*d),
+                _ => None,
+            }
+        };
+        match side {
+            Side::Request => {
+                let sp = find_byte(start, b' ')?;
+                let (method, rest) = (&start[..sp], &start[sp + 1..]);
+                let sp2 = find_byte(rest, b' ')?;
+                let (target, version) = (&rest[..sp2], &rest[sp2 + 1..]);
+                if method.is_empty()
+                    || !method.iter().all(|&c| is_tchar(c))
+                    || target.is_empty()
+                    || target.contains(&b'\r')
+                {
+                    return None;
+                }
+                let minor = version_minor(version)?;
+                match METHODS.iter().position(|m| *m == method) {
+                    Some(METHOD_HEAD) => self.flags |= F_HEAD,
+                    Some(METHOD_CONNECT) => self.flags |= F_CONNECT,
+                    _ => {}
+                }
+                if minor != b'0' {
+                    self.flags |= F_V11;
+                }
+            }
+            Side::Response => {
+                let minor = version_minor(start.get(..VERSION_PREFIX.len() + 1)?)?;
+                let code = match start.get(VERSION_PREFIX.len() + 1..)? {
+                    [b' ', a, b, c, rest @ ..]
+                        if a.is_ascii_digit()
+                            && b.is_ascii_digit()
+                            && c.is_ascii_digit()
+                            && (rest.is_empty() || rest[0] == b' ') =>
+                    {
+                        [*a, *b, *c]
+                    }
+                    _ => return None,
+                };
+                let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+                if status < 100 || start.contains(&b'\r') {
+                    return None;
+                }
+                self.status = status;
+                if minor != b'0' {
+                    self.flags |= F_V11;
+                }
+            }
+        }
+        loop {
+            if at > MAX_HEAD as usize {
+                return None;
+            }
+            let line_start = at;
+            let (line, next) = line_at(at)?;
+            if line.is_empty() {
+                if next > MAX_HEAD as usize {
+                    return None;
+                }
+                self.end_field();
+                self.st = St::LineStart;
+                self.block = next as u32;
+                self.line = 0;
+                return Some((next, self.end_head(side, request)));
+            }
+            // Folding, a whitespace line, or a CR at the line start (skipped byte by
+            // byte before the name): the byte path's business.
+            if matches!(line[0], b' ' | b'\t' | b'\r') {
+                return None;
+            }
+            let colon = find_byte(line, b':').filter(|&c| c > 0)?;
+            let name = &line[..colon];
+            self.end_field();
+            let known = name.iter().all(|&c| is_tchar(c));
+            self.field = match NAMES
+                .iter()
+                .position(|cand| known && cand.eq_ignore_ascii_case(name))
+            {
+                Some(0) => Field::ContentLength,
+                Some(1) => Field::TransferEncoding,
+                Some(2) => Field::Connection,
+                Some(3) => Field::Upgrade,
+                _ => Field::Other,
+            };
+            if self.field != Field::Other {
+                self.phase = LEAD;
+                self.pos = 0;
+                self.n = 0;
+                // The value's bytes as byte steps see them: up to the LF, a CR included.
+                for &c in &bytes[line_start + colon + 1..next - 1] {
+                    self.value_byte(c);
+                }
+            }
+            at = next;
+        }
     }
 
     /// At the start of a field line (`rest[0]` begins its name): when the line's colon

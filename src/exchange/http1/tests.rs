@@ -952,3 +952,44 @@ proptest! {
         prop_assert_eq!(run_responses(&ops, &[Other], &cut), run_responses(&ops, &[Other], &whole));
     }
 }
+
+/// Heads read at once (whole in one piece) and byte by byte (1-byte pieces) agree on
+/// the shapes the at-once path hands back to the byte path: a CR before a field name,
+/// folding, a line without a colon, odd spacing in the start line, bare LFs.
+#[test]
+fn heads_read_at_once_and_byte_by_byte_agree_on_unusual_lines() {
+    let requests: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\n\rConnection: close\r\nContent-Length: 2\r\n\r\nab",
+        b"GET / HTTP/1.1\r\nX: a\r\n  folded\r\nContent-Length: 1\r\n\r\nz",
+        b"GET / HTTP/1.1\r\nno colon here\r\nContent-Length: 1\r\n\r\nz",
+        b"GET  /two-spaces HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: x\nContent-Length: 1\n\nz",
+        b"GET / HTTP/1.1\r\r\n\r\n",
+        b"HEAD / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    ];
+    for stream in requests {
+        let ops = [Op::Data(stream)];
+        assert_eq!(
+            run_requests(&ops, &whole),
+            run_requests(&ops, &bytewise),
+            "{}",
+            String::from_utf8_lossy(stream)
+        );
+    }
+    let responses: &[&[u8]] = &[
+        b"HTTP/1.1 101 Ww\n\rUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        b"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nz",
+        b"HTTP/1.1 200 OK\r\r\nContent-Length: 1\r\n\r\nz",
+        b"HTTP/1.1 099 Low\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    ];
+    for stream in responses {
+        let ops = [Op::Data(stream)];
+        assert_eq!(
+            run_responses(&ops, &[RequestKind::Other], &whole),
+            run_responses(&ops, &[RequestKind::Other], &bytewise),
+            "{}",
+            String::from_utf8_lossy(stream)
+        );
+    }
+}
