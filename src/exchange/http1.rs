@@ -384,9 +384,39 @@ const TOKEN: u8 = 1; // also: Content-Length digits
 const SKIP: u8 = 2; // also: Content-Length trailing whitespace
 const BAD: u8 = 3; // Content-Length only
 
+/// `tchar` (RFC 9110 §5.6.2), by byte value.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// `tchar` (RFC 9110 §5.6.2).
+#[inline]
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// The index of the candidate in `mask` that is exactly `pos` bytes long.
