@@ -384,6 +384,28 @@ const TOKEN: u8 = 1; // also: Content-Length digits
 const SKIP: u8 = 2; // also: Content-Length trailing whitespace
 const BAD: u8 = 3; // Content-Length only
 
+/// The field of the [`NAMES`] entry at `index` (`None`: a field framing ignores).
+fn field_of(index: Option<usize>) -> Field {
+    match index {
+        Some(0) => Field::ContentLength,
+        Some(1) => Field::TransferEncoding,
+        Some(2) => Field::Connection,
+        Some(3) => Field::Upgrade,
+        _ => Field::Other,
+    }
+}
+
+/// The field a whole name stands for; a name with a byte that is not a tchar matches
+/// nothing, as byte by byte.
+fn field_named(name: &[u8]) -> Field {
+    let known = name.iter().all(|&c| is_tchar(c));
+    field_of(
+        NAMES
+            .iter()
+            .position(|cand| known && cand.eq_ignore_ascii_case(name)),
+    )
+}
+
 /// `tchar` (RFC 9110 §5.6.2), by byte value.
 const TCHAR: [bool; 256] = {
     let mut table = [false; 256];
@@ -973,17 +995,7 @@ impl Core {
             let colon = find_byte(line, b':').filter(|&c| c > 0)?;
             let name = &line[..colon];
             self.end_field();
-            let known = name.iter().all(|&c| is_tchar(c));
-            self.field = match NAMES
-                .iter()
-                .position(|cand| known && cand.eq_ignore_ascii_case(name))
-            {
-                Some(0) => Field::ContentLength,
-                Some(1) => Field::TransferEncoding,
-                Some(2) => Field::Connection,
-                Some(3) => Field::Upgrade,
-                _ => Field::Other,
-            };
+            self.field = field_named(name);
             if self.field != Field::Other {
                 self.phase = LEAD;
                 self.pos = 0;
@@ -1015,18 +1027,7 @@ impl Core {
             return false;
         }
         self.end_field();
-        // A name with a byte that is not a tchar matches nothing (as byte by byte).
-        let known = name.iter().all(|&c| is_tchar(c));
-        self.field = match NAMES
-            .iter()
-            .position(|cand| known && cand.eq_ignore_ascii_case(name))
-        {
-            Some(0) => Field::ContentLength,
-            Some(1) => Field::TransferEncoding,
-            Some(2) => Field::Connection,
-            Some(3) => Field::Upgrade,
-            _ => Field::Other,
-        };
+        self.field = field_named(name);
         self.st = St::Value;
         self.phase = LEAD;
         self.pos = 0;
@@ -1241,13 +1242,7 @@ impl Core {
             }
             St::Name => match b {
                 b':' => {
-                    self.field = match matched(NAMES, self.mask, self.pos) {
-                        Some(0) => Field::ContentLength,
-                        Some(1) => Field::TransferEncoding,
-                        Some(2) => Field::Connection,
-                        Some(3) => Field::Upgrade,
-                        _ => Field::Other,
-                    };
+                    self.field = field_of(matched(NAMES, self.mask, self.pos));
                     self.st = St::Value;
                     self.phase = LEAD;
                     self.pos = 0;
