@@ -57,6 +57,40 @@ impl ConnState {
         }
     }
 
+    /// Prints the oldest exchange where it is (an exchange is never moved out whole),
+    /// then drops its bytes; `at` is (streams, print, close, originator).
+    fn print_head<S: ExchangeSink>(
+        &mut self,
+        sink: &mut S,
+        budget: &mut KeptBudget,
+        at: (
+            usize,
+            Option<Timestamp>,
+            Option<Timestamp>,
+            Option<CloseOriginator>,
+        ),
+        last_at_close: bool,
+    ) -> std::io::Result<()> {
+        let (streams, print, close, originator) = at;
+        let record = self.exchange(
+            &self.queue.head,
+            streams,
+            print,
+            close,
+            originator,
+            last_at_close,
+        );
+        let result = sink.exchange(&record);
+        self.drop_head(budget);
+        result
+    }
+
+    /// The oldest exchange counts as printed; its kept bytes go back to the budget.
+    fn drop_head(&mut self, budget: &mut KeptBudget) {
+        self.facts.printed = self.facts.printed.saturating_add(1);
+        self.queue.head.release_kept(budget);
+    }
+
     /// The record of `e`, the connection's next exchange to print.
     fn exchange<'a>(
         &'a self,
@@ -277,14 +311,15 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             if !due {
                 return Ok(());
             }
-            // Printed where it is, then dropped: an exchange is never moved out whole.
-            let record = state.exchange(&state.queue.head, streams, Some(ts), None, None, false);
             self.exchanges += 1;
-            let result = self.sink.exchange(&record);
-            state.facts.printed = state.facts.printed.saturating_add(1);
-            state.queue.head.release_kept(&mut self.budget);
+            let printed = state.print_head(
+                &mut self.sink,
+                &mut self.budget,
+                (streams, Some(ts), None, None),
+                false,
+            );
             state.queue.advance();
-            result?;
+            printed?;
         }
     }
 
@@ -305,20 +340,18 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let mut result = Ok(());
         loop {
             let last = state.queue.rest.is_empty();
-            let record = state.exchange(
-                &state.queue.head,
-                streams,
-                print,
-                close,
-                Some(originator),
-                last && close.is_some(),
-            );
             self.exchanges += 1;
             if result.is_ok() {
-                result = self.sink.exchange(&record);
+                result = state.print_head(
+                    &mut self.sink,
+                    &mut self.budget,
+                    (streams, print, close, Some(originator)),
+                    last && close.is_some(),
+                );
+            } else {
+                // The sink failed: the rest are counted and dropped, not printed.
+                state.drop_head(&mut self.budget);
             }
-            state.facts.printed = state.facts.printed.saturating_add(1);
-            state.queue.head.release_kept(&mut self.budget);
             if last {
                 break;
             }
