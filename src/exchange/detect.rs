@@ -180,11 +180,6 @@ impl super::analyzer::Analyzer for Detect {
         }
     }
 
-    fn gap(&mut self, x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, len: u64) {
-        let _ = ts;
-        x.gap(dir, len);
-    }
-
     fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
         let mut next = self.decide(x);
         next.end(x, closed);

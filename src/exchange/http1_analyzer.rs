@@ -61,12 +61,12 @@ impl Http1Analyzer {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.requests.state() == FramerState::Broken {
-                return self.not_http(x, bytes.len() - rest.len());
+                return not_http(bytes.len() - rest.len());
             }
             let p = self.requests.feed(rest);
             if p.consumed == 0 {
                 // Stopped: the connection changed protocol with the last response.
-                return self.not_http(x, bytes.len() - rest.len());
+                return not_http(bytes.len() - rest.len());
             }
             let (skipped, message) = rest[..p.consumed].split_at(p.skipped);
             let early = self.note_skipped(0, skipped, if p.started { p.early } else { 0 });
@@ -115,12 +115,12 @@ impl Http1Analyzer {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.responses.state() == FramerState::Broken {
-                return self.not_http(x, bytes.len() - rest.len());
+                return not_http(bytes.len() - rest.len());
             }
             let kind = x.answering_mut().and_then(|e| e.facts.request_kind);
             let p = self.responses.feed(rest, kind);
             if p.consumed == 0 {
-                return self.not_http(x, bytes.len() - rest.len());
+                return not_http(bytes.len() - rest.len());
             }
             let (skipped, message) = rest[..p.consumed].split_at(p.skipped);
             let early = self.note_skipped(1, skipped, if p.started { p.early } else { 0 });
@@ -191,14 +191,13 @@ impl Http1Analyzer {
         };
         Handoff::To { next, consumed }
     }
+}
 
-    /// The bytes stopped being HTTP/1: the turns rule takes the rest.
-    fn not_http(&mut self, x: &mut Exchanges<'_>, consumed: usize) -> Handoff {
-        let _ = x;
-        Handoff::To {
-            next: AnalyzerSlot::Turns(Turns::default()),
-            consumed,
-        }
+/// The bytes stopped being HTTP/1: the turns rule takes the rest.
+fn not_http(consumed: usize) -> Handoff {
+    Handoff::To {
+        next: AnalyzerSlot::Turns(Turns::default()),
+        consumed,
     }
 }
 
