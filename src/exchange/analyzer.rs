@@ -17,11 +17,11 @@
 //! [`AnalyzerSlot`] and its detection rule: nothing in the flow layer or the format
 //! engine changes.
 
+use super::conn_facts::ProtocolFacts;
 use super::detect::Detect;
 use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
-use super::tls_facts::TlsFacts;
 use super::turns::Turns;
 use super::{Needs, Protocol};
 use crate::flow::Direction;
@@ -141,7 +141,8 @@ impl PayloadLog {
 pub(crate) struct Exchanges<'a> {
     pub(crate) queue: &'a mut ExchangeQueue,
     pub(crate) facts: &'a mut ConnFacts,
-    pub(crate) tls: &'a mut Option<Box<TlsFacts>>,
+    /// The connection's protocol-level facts ([`Exchanges::protocol_facts`] allocates).
+    pub(crate) protocol_facts: &'a mut Option<Box<ProtocolFacts>>,
     pub(crate) budget: &'a mut KeptBudget,
     pub(crate) needs: Needs,
     pub(crate) open: MaybeTime,
@@ -268,6 +269,11 @@ impl Exchanges<'_> {
         if let Some(e) = e {
             e.gap = e.gap.saturating_add(len);
         }
+    }
+
+    /// The connection's protocol-level facts, allocated on first use.
+    pub fn protocol_facts(&mut self) -> &mut ProtocolFacts {
+        self.protocol_facts.get_or_insert_with(Box::default)
     }
 
     pub fn set_protocol(&mut self, protocol: Protocol) {

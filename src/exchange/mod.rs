@@ -14,6 +14,7 @@
 //! [`ExchangeSink`].
 
 mod analyzer;
+pub mod conn_facts;
 mod detect;
 pub mod http;
 pub mod http1;

@@ -49,7 +49,7 @@ impl TlsAnalyzer {
         if hellos.client.is_none() && hellos.server.is_none() {
             return;
         }
-        let facts = x.tls.get_or_insert_with(|| Box::new(TlsFacts::default()));
+        let facts = x.protocol_facts().tls.get_or_insert_with(TlsFacts::default);
         if let Some(c) = hellos.client {
             facts.sni = c.sni.map(Vec::into_boxed_slice);
             facts.offered_alpn = c.alpn.into_iter().map(Vec::into_boxed_slice).collect();

@@ -4,9 +4,9 @@
 //! analyzer's business ([`super::analyzer`]); when they are printed is decided here.
 
 use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges, PayloadLog};
+use super::conn_facts::ProtocolFacts;
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
-use super::tls_facts::TlsFacts;
 use super::{ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
@@ -24,7 +24,8 @@ struct ConnState {
     facts: ConnFacts,
     queue: ExchangeQueue,
     analyzer: AnalyzerSlot,
-    tls: Option<Box<TlsFacts>>,
+    /// Connection-level protocol facts, once an analyzer had some.
+    protocol_facts: Option<Box<ProtocolFacts>>,
 }
 
 impl ConnState {
@@ -53,7 +54,7 @@ impl ConnState {
                 rest: Vec::new(),
             },
             analyzer: AnalyzerSlot::for_mode(mode),
-            tls: None,
+            protocol_facts: None,
         }
     }
 
@@ -143,7 +144,7 @@ impl ConnState {
             response_body_size: (framed && e.facts.response_head).then_some(e.facts.response_body),
             interim: framed.then_some(e.facts.interim),
             previous_end: e.previous_end.get(),
-            tls: self.tls.as_deref(),
+            tls: self.protocol_facts.as_deref().and_then(|f| f.tls.as_ref()),
         }
     }
 }
@@ -233,7 +234,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let mut x = Exchanges {
             queue: &mut state.queue,
             facts: &mut state.facts,
-            tls: &mut state.tls,
+            protocol_facts: &mut state.protocol_facts,
             budget: &mut self.budget,
             needs: self.needs,
             open: state.open,
