@@ -5,10 +5,12 @@
 //! module never looks at payload contents and never formats anything.
 
 mod index;
+pub mod lifecycle;
 mod reassembly;
 pub mod seq;
 mod table;
 
+pub use lifecycle::{ConnState as ZeekConnState, EndpointState, Lifecycle};
 pub use reassembly::QueueBudget;
 pub use table::{FlowConfig, FlowStats, FlowTable, DEFAULT_MAX_STREAMS};
 
@@ -63,6 +65,13 @@ pub struct FlowEvent<'a> {
 /// connection id is free and may be reused by a later `Opening`.
 pub trait FlowEventSink {
     fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()>;
+
+    /// A connection's lifecycle, given just before the event that ends it (`Closed`,
+    /// `TimedOut`, `Truncated`) when [`FlowConfig::lifecycle`] is on.
+    fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
+        let _ = (conn, lifecycle);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,8 @@ pub struct Received {
     pub in_order: bool,
     /// The direction's FIN was delivered by this call.
     pub fin_delivered: bool,
+    /// Payload bytes of the segment that had already been delivered: sent again.
+    pub retransmitted: u32,
 }
 
 /// One direction's reassembly state. Small: most directions never see a segment out
@@ -139,6 +141,8 @@ impl Reassembler {
             self.wait(seq, payload, fin, urgent, budget);
             return Ok(result);
         }
+        // Bytes before the delivery point were delivered already: sent again.
+        result.retransmitted = (self.next.diff(seq).max(0) as u32).min(payload.len() as u32);
         if !end.after(self.next) {
             // Entirely old: a retransmission of delivered bytes.
             return Ok(result);

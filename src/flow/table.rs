@@ -12,6 +12,7 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use super::index::Index;
+use super::lifecycle::Lifecycle;
 use super::reassembly::{QueueBudget, Reassembler};
 use super::seq::SeqNum;
 use super::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
@@ -51,6 +52,10 @@ pub struct FlowConfig {
     /// Deliver the payload of a SYN that the SYN-ACK acknowledges (TCP Fast Open,
     /// RFC 7413) as the client's first data, instead of skipping it (`messages` mode).
     pub syn_data: bool,
+    /// Count each connection's packets, retransmissions, zero windows and gaps and keep
+    /// its Zeek-style history and state ([`Lifecycle`]), reported to the sink before
+    /// the connection ends (for connection records).
+    pub lifecycle: bool,
 }
 
 impl Default for FlowConfig {
@@ -64,6 +69,7 @@ impl Default for FlowConfig {
             queue_total: 256 << 20,
             skip_gaps: false,
             syn_data: false,
+            lifecycle: false,
         }
     }
 }
@@ -199,6 +205,9 @@ pub struct FlowTable {
     index: Index,
     hasher: PairHasher,
     slots: ChunkedVec<Option<Conn>>,
+    /// Each slot's counters, history and Zeek state, beside `slots` so that a table
+    /// without [`FlowConfig::lifecycle`] pays nothing for them (empty then).
+    lives: ChunkedVec<Lifecycle>,
     free: Vec<ConnId>,
     oldest: Option<ConnId>,
     newest: Option<ConnId>,
@@ -239,6 +248,7 @@ impl FlowTable {
             index: Index::new(),
             hasher: PairHasher(foldhash::fast::RandomState::default()),
             slots: ChunkedVec::new(),
+            lives: ChunkedVec::new(),
             free: Vec::new(),
             oldest: None,
             newest: None,
@@ -324,6 +334,7 @@ impl FlowTable {
         let streams = self.tracked;
         while let Some(id) = self.oldest {
             let ts = self.last_ts;
+            self.report_lifecycle(id, sink)?;
             sink.event(FlowEvent {
                 conn: id,
                 ts,
@@ -340,6 +351,7 @@ impl FlowTable {
         if self.limit_reached() {
             if let Some(oldest) = self.oldest {
                 let streams = self.tracked;
+                self.report_lifecycle(oldest, sink)?;
                 sink.event(FlowEvent {
                     conn: oldest,
                     ts,
@@ -379,6 +391,14 @@ impl FlowTable {
         self.newest = Some(id);
         if self.oldest.is_none() {
             self.oldest = Some(id);
+        }
+        if self.config.lifecycle {
+            if self.lives.len() <= id as usize {
+                self.lives.resize_with(id as usize + 1, Lifecycle::default);
+            }
+            if let Some(life) = self.lives.get_mut(id as usize) {
+                *life = Lifecycle::default();
+            }
         }
         self.index.insert(conn_hash(&self.slots, id), id);
         self.tracked += 1;
@@ -447,6 +467,7 @@ impl FlowTable {
         };
         let (client, server) = (conn.client, conn.server);
         let id = self.insert(conn);
+        self.count_packet(id, Direction::FromClient, seg);
         if self.config.syn_data
             && !seg.payload.is_empty()
             && self.syn_data_bytes + seg.payload.len() <= MAX_SYN_DATA_TOTAL
@@ -496,6 +517,7 @@ impl FlowTable {
         };
         let (client, server) = (conn.client, conn.server);
         let id = self.insert(conn);
+        self.count_packet(id, Direction::FromClient, seg);
         self.stats.midstream_connections += 1;
         let streams = self.tracked;
         let ts = seg.ts;
@@ -540,6 +562,9 @@ impl FlowTable {
         let flags = seg.flags;
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
+        if let Some(life) = self.lives.get_mut(id as usize) {
+            life.packet(dir, flags, seg.seq, seg.payload.len(), seg.window);
+        }
 
         if flags.syn() {
             // Only the SYN-ACK that acknowledges the client's SYN counts (SPEC §3.2);
@@ -575,6 +600,9 @@ impl FlowTable {
                 conn.timestamps &= seg.options.timestamp.is_some();
                 conn.halves[1] = server;
                 conn.state = State::SynReceived;
+                if let Some(life) = self.lives.get_mut(id as usize) {
+                    life.syn_ack_seen(seg.ts);
+                }
             }
             return Ok(());
         }
@@ -718,6 +746,11 @@ impl FlowTable {
                 })
             },
         )?;
+        if received.retransmitted > 0 {
+            if let Some(life) = self.lives.get_mut(id as usize) {
+                life.retransmitted(dir, received.retransmitted);
+            }
+        }
         if received.in_order {
             if let Some((tsval, _)) = seg.options.timestamp {
                 conn.halves[s].last_tsval = Some(tsval);
@@ -771,9 +804,37 @@ impl FlowTable {
         if fin && conn.first_fin.is_none() {
             conn.first_fin = Some(dir);
         }
+        if let Some(life) = self.lives.get_mut(id as usize) {
+            for _ in 0..gaps.min(u64::from(u16::MAX)) {
+                life.gap(dir);
+            }
+        }
         self.stats.gaps += gaps;
         self.stats.gap_bytes += gap_bytes;
         Ok(())
+    }
+
+    /// Counts a packet that opened connection `id`.
+    fn count_packet(&mut self, id: ConnId, dir: Direction, seg: &Segment<'_>) {
+        if let Some(life) = self.lives.get_mut(id as usize) {
+            life.packet(dir, seg.flags, seg.seq, seg.payload.len(), seg.window);
+        }
+    }
+
+    /// Hands connection `id`'s lifecycle to the sink before the event that ends it.
+    fn report_lifecycle(&self, id: ConnId, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
+        match self.lives.get(id as usize) {
+            Some(life) if self.slots.get(id as usize).is_some_and(Option::is_some) => {
+                sink.lifecycle(id, life)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Connection `id`'s lifecycle so far (interim records of open connections).
+    pub fn lifecycle(&self, id: ConnId) -> Option<&Lifecycle> {
+        self.slots.get(id as usize)?.as_ref()?;
+        self.lives.get(id as usize)
     }
 
     /// The sender's advertised window is taken from every accepted segment.
@@ -795,6 +856,9 @@ impl FlowTable {
             return Ok(());
         };
         let originator = conn.first_fin.unwrap_or(sender);
+        if let Some(life) = self.lives.get(id as usize) {
+            sink.lifecycle(id, life)?;
+        }
         sink.event(FlowEvent {
             conn: id,
             ts,

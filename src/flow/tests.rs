@@ -658,3 +658,139 @@ fn without_syn_data_a_fast_open_payload_is_skipped() {
     let (seen, _) = run(FlowConfig::default(), &segs);
     assert_eq!(data(&seen, Direction::FromClient), b"");
 }
+
+/// Collects the lifecycles the table reports, and the event that followed each.
+#[derive(Default)]
+struct LifecycleRecorder {
+    lifecycles: Vec<(ConnId, Lifecycle)>,
+    ends: Vec<Seen>,
+}
+
+impl FlowEventSink for LifecycleRecorder {
+    fn event(&mut self, e: FlowEvent<'_>) -> std::io::Result<()> {
+        match e.kind {
+            FlowEventKind::Closed { originator } => {
+                self.ends.push(Seen::Closed(e.conn, originator, e.streams))
+            }
+            FlowEventKind::TimedOut => self.ends.push(Seen::TimedOut(e.conn, e.streams)),
+            FlowEventKind::Truncated => self.ends.push(Seen::Truncated(e.conn, e.streams)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
+        // Reported before the end event: as many lifecycles as ends so far, plus this.
+        assert_eq!(self.lifecycles.len(), self.ends.len());
+        self.lifecycles.push((conn, *lifecycle));
+        Ok(())
+    }
+}
+
+fn history(l: &Lifecycle) -> String {
+    let mut out = Vec::new();
+    l.history_letters(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+fn with_lifecycle() -> FlowConfig {
+    FlowConfig {
+        lifecycle: true,
+        ..FlowConfig::default()
+    }
+}
+
+#[test]
+fn a_closed_connection_reports_its_counters_history_and_state_before_it_ends() {
+    let mut c = Conv::new(4000);
+    let mut segs = c.handshake();
+    let (cs, ss) = (CLIENT_ISN + 1, SERVER_ISN + 1);
+    segs.push(c.seg(true, A, cs, ss, b"GET / HTTP/1.0\r\n\r\n"));
+    // The same request again: 18 bytes sent twice.
+    segs.push(c.seg(true, A, cs, ss, b"GET / HTTP/1.0\r\n\r\n"));
+    segs.push(c.seg(false, A, ss, cs + 18, b"HTTP/1.0 200 OK\r\n\r\n"));
+    segs.push(c.seg(false, FA, ss + 19, cs + 18, b""));
+    segs.push(c.seg(true, FA, cs + 18, ss + 20, b""));
+    segs.push(c.seg(false, A, ss + 20, cs + 19, b""));
+    let mut table = FlowTable::new(with_lifecycle());
+    let mut rec = LifecycleRecorder::default();
+    for s in &segs {
+        table.process(s, &mut rec).unwrap();
+    }
+    assert_eq!(rec.ends, vec![Seen::Closed(0, Direction::FromServer, 1)]);
+    let (conn, life) = rec.lifecycles[0];
+    assert_eq!(conn, 0);
+    // The server's last packet is its first pure ACK: `a`.
+    assert_eq!(history(&life), "ShADTdfFa");
+    assert_eq!(life.conn_state().as_str(), "SF");
+    assert_eq!(life.counters[0].packets, 5);
+    assert_eq!(life.counters[1].packets, 4);
+    assert_eq!(life.counters[0].retransmitted, 18);
+    assert_eq!(life.counters[1].retransmitted, 0);
+    // The SYN-ACK was the second segment.
+    assert_eq!(life.syn_ack(), Some(segs[1].ts));
+}
+
+#[test]
+fn evicted_and_truncated_connections_report_their_lifecycle_too() {
+    let config = FlowConfig {
+        max_streams: 1,
+        ..with_lifecycle()
+    };
+    let mut table = FlowTable::new(config);
+    let mut rec = LifecycleRecorder::default();
+    let mut a = Conv::new(4001);
+    let mut b = Conv::new(4002);
+    table
+        .process(&a.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""), &mut rec)
+        .unwrap();
+    table
+        .process(&b.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""), &mut rec)
+        .unwrap();
+    table.finish(&mut rec).unwrap();
+    assert_eq!(rec.lifecycles.len(), 2);
+    assert!(matches!(rec.ends[0], Seen::TimedOut(0, _)));
+    assert!(matches!(rec.ends[1], Seen::Truncated(_, _)));
+    for (_, life) in &rec.lifecycles {
+        assert_eq!(history(life), "S");
+        assert_eq!(life.conn_state().as_str(), "S0");
+    }
+}
+
+#[test]
+fn a_skipped_gap_is_a_g_in_the_receivers_history() {
+    let mut c = Conv::new(4003);
+    let mut segs = c.handshake();
+    let (cs, ss) = (CLIENT_ISN + 1, SERVER_ISN + 1);
+    segs.push(c.seg(true, A, cs, ss, b"GET"));
+    // The server acknowledges 10 bytes the capture never had after the first 3.
+    segs.push(c.seg(false, A, ss, cs + 13, b""));
+    let config = FlowConfig {
+        skip_gaps: true,
+        ..with_lifecycle()
+    };
+    let mut table = FlowTable::new(config);
+    let mut rec = LifecycleRecorder::default();
+    for s in &segs {
+        table.process(s, &mut rec).unwrap();
+    }
+    table.finish(&mut rec).unwrap();
+    let life = rec.lifecycles[0].1;
+    assert_eq!(history(&life), "ShADaG");
+    assert_eq!(life.counters[0].gaps, 1);
+    assert_eq!(life.conn_state().as_str(), "S1");
+}
+
+#[test]
+fn without_the_option_no_lifecycle_is_reported() {
+    let mut c = Conv::new(4004);
+    let segs = c.handshake();
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut rec = LifecycleRecorder::default();
+    for s in &segs {
+        table.process(s, &mut rec).unwrap();
+    }
+    table.finish(&mut rec).unwrap();
+    assert!(rec.lifecycles.is_empty());
+    assert_eq!(rec.ends.len(), 1);
+}
