@@ -356,9 +356,19 @@ pub fn process<R: RecordSink>(
         extensions: _,
         python,
     } = prepared;
-    let needs = template.needs();
-    let sink = TemplateSink::new(template, render, records).with_values(python);
-    let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+    let mut needs = template.needs();
+    if options.connections {
+        // The connection record reads the first exchange's keep-alive headers.
+        needs.request.header = true;
+        needs.response.header = true;
+    }
+    let sink = TemplateSink::new(template, render, records)
+        .per_connection(options.connections)
+        .with_values(python);
+    let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+    if options.connections {
+        tracker = tracker.with_connection_records();
+    }
     process_events(source, options, filter, tracker)
 }
 
@@ -376,6 +386,7 @@ fn process_events<P: Pipeline>(
         midstream: options.midstream,
         skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
         syn_data: options.exchanges == Mode::Messages,
+        lifecycle: options.connections,
         ..FlowConfig::default()
     });
     let mut summary = Summary::default();

@@ -13,7 +13,7 @@ pub mod summary;
 
 pub use config::read_config;
 
-pub use crate::format::{Encoding, DEFAULT_FORMAT, RAW_FORMAT};
+pub use crate::format::{Encoding, DEFAULT_CONNECTION_FORMAT, DEFAULT_FORMAT, RAW_FORMAT};
 
 pub use crate::decode::DEFAULT_MAX_FRAGMENTED_HOSTS;
 pub use crate::flow::DEFAULT_MAX_STREAMS;
@@ -65,6 +65,8 @@ pub struct Options {
     pub user: Option<String>,
     pub python: Option<String>,
     pub summary: SummaryMode,
+    /// `--connections`: one record per connection instead of one per exchange.
+    pub connections: bool,
     /// `--exchanges`: how connections are cut into exchanges.
     pub exchanges: crate::exchange::Mode,
     /// `--skip-gaps` (always on in `messages` mode): go on past data the capture missed.
@@ -212,6 +214,13 @@ fn command() -> Command {
                 .action(ArgAction::Set)
                 .help_heading(FORMAT)
                 .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; TLS handshakes as facts; gaps skipped)"),
+        )
+        .arg(
+            Arg::new("connections")
+                .long("connections")
+                .action(ArgAction::SetTrue)
+                .help_heading(FORMAT)
+                .help("one record per connection, when it ends, instead of one per exchange: its Zeek state and history, duration, handshake, exchanges, idle times, how and by whom it closed, packets and bytes (%conn.* keywords; default format below)"),
         )
         .arg(
             Arg::new("skip-gaps")
@@ -363,6 +372,8 @@ pub fn help_text(keywords: &[(&str, &str)]) -> String {
     text.push_str("\nA format (-l) or filter (-p) that starts with '-' is taken as such unless it could be an\noption; then write it as --log-format='-...' or --packet-filter='-...'.\n");
     text.push_str("\nDefault format:\n");
     paragraph(&mut text, 2, DEFAULT_FORMAT);
+    text.push_str("\nDefault format with --connections:\n");
+    paragraph(&mut text, 2, DEFAULT_CONNECTION_FORMAT);
     text.push_str("\nFormat keywords:\n");
     for (name, meaning) in keywords {
         table_row(&mut text, 2, 34, name, meaning);
@@ -706,11 +717,17 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given",
         ));
     }
+    let connections = all.flag("connections")?;
+    let default_format = if connections {
+        DEFAULT_CONNECTION_FORMAT
+    } else {
+        DEFAULT_FORMAT
+    };
     let format = match (log, append, raw) {
         (Some(l), _, _) => l,
-        (_, Some(a), _) => format!("{DEFAULT_FORMAT}{a}"),
+        (_, Some(a), _) => format!("{default_format}{a}"),
         (_, _, true) => RAW_FORMAT.to_string(),
-        _ => DEFAULT_FORMAT.to_string(),
+        _ => default_format.to_string(),
     };
 
     let enc_src = group_source(&["unprintable", "hex-encode"]);
@@ -783,6 +800,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             }
         },
         skip_gaps: all.flag("skip-gaps")?,
+        connections,
     })
 }
 

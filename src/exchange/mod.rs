@@ -15,6 +15,7 @@
 
 mod analyzer;
 pub mod conn_facts;
+pub mod connection;
 mod detect;
 pub mod http;
 pub mod http1;
@@ -83,6 +84,14 @@ pub struct Needs {
 pub trait ExchangeSink {
     /// The record of `exchange` is due.
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()>;
+
+    /// A connection ended: `record` stands for it ([`Exchange::connection`] is set; no
+    /// request or response). Only when the tracker keeps connection summaries
+    /// ([`ExchangeTracker::with_connection_records`]).
+    fn connection(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        let _ = record;
+        Ok(())
+    }
 
     /// Whether this sink wants [`ExchangeSink::request`] and
     /// [`ExchangeSink::response`]. Asked once, when the tracker is made; when false (the

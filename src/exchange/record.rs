@@ -155,6 +155,8 @@ pub struct Exchange<'a> {
     pub previous_end: Option<Timestamp>,
     /// TLS handshake facts of the connection (`messages` mode).
     pub tls: Option<&'a super::tls_facts::TlsFacts>,
+    /// `--connections`: this record stands for its whole connection.
+    pub connection: Option<&'a super::connection::ConnectionRecord<'a>>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -5,12 +5,13 @@
 
 use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges, PayloadLog};
 use super::conn_facts::ProtocolFacts;
+use super::connection::{CloseHow, ConnSummary, ConnectionRecord};
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::{ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
-use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
+use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink, Lifecycle};
 use crate::time::Timestamp;
 
 pub use super::state::{MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
@@ -26,6 +27,9 @@ struct ConnState {
     analyzer: AnalyzerSlot,
     /// Connection-level protocol facts, once an analyzer had some.
     protocol_facts: Option<Box<ProtocolFacts>>,
+    /// What the connection's record counts (only when the tracker keeps connection
+    /// summaries).
+    summary: Option<Box<ConnSummary>>,
 }
 
 impl ConnState {
@@ -55,6 +59,7 @@ impl ConnState {
             },
             analyzer: AnalyzerSlot::for_mode(mode),
             protocol_facts: None,
+            summary: None,
         }
     }
 
@@ -88,6 +93,23 @@ impl ConnState {
 
     /// The oldest exchange counts as printed; its kept bytes go back to the budget.
     fn drop_head(&mut self, budget: &mut KeptBudget) {
+        if let Some(summary) = self.summary.as_deref_mut() {
+            let e = &self.queue.head;
+            if e.begun() {
+                if summary.exchanges == 0 {
+                    let (request, response) =
+                        e.kept.split_at((e.request.kept as usize).min(e.kept.len()));
+                    summary.first_headers(request, response);
+                }
+                let end = e.response.last.get().or(e.request.last.get());
+                summary.exchange(
+                    summary.exchanges == 0,
+                    e.request.first.get(),
+                    e.previous_end.get(),
+                    end,
+                );
+            }
+        }
         self.facts.printed = self.facts.printed.saturating_add(1);
         self.queue.head.release_kept(budget);
     }
@@ -145,6 +167,7 @@ impl ConnState {
             interim: framed.then_some(e.facts.interim),
             previous_end: e.previous_end.get(),
             tls: self.protocol_facts.as_deref().and_then(|f| f.tls.as_ref()),
+            connection: None,
         }
     }
 }
@@ -163,6 +186,13 @@ pub struct ExchangeTracker<S> {
     serial: u64,
     /// The payload one flow event gave to exchanges, for a sink that wants it.
     payload: PayloadLog,
+    /// Keep a summary of each connection and hand its record to the sink at the end
+    /// ([`ExchangeSink::connection`]).
+    connections: bool,
+    /// Connection records handed to the sink.
+    connection_records: u64,
+    /// The lifecycle the flow layer gave for the connection about to end.
+    ending: Option<(ConnId, Lifecycle)>,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -186,7 +216,23 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             pipeline_overflow: 0,
             serial: 0,
             payload,
+            connections: false,
+            connection_records: 0,
+            ending: None,
         }
+    }
+
+    /// Keeps a summary of each connection and hands its record to the sink when it ends
+    /// ([`ExchangeSink::connection`]); the flow table must report lifecycles
+    /// ([`crate::flow::FlowConfig::lifecycle`]).
+    pub fn with_connection_records(mut self) -> Self {
+        self.connections = true;
+        self
+    }
+
+    /// Connection records handed to the sink so far.
+    pub fn connection_records(&self) -> u64 {
+        self.connection_records
     }
 
     /// Payload bytes a template wanted kept but that a bound refused.
@@ -330,10 +376,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         &mut self,
         conn: ConnId,
         streams: usize,
-        print: Option<Timestamp>,
+        ts: Timestamp,
         close: Option<Timestamp>,
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
+        // A truncated connection's records are printed at no particular time.
+        let print = (originator != CloseOriginator::Truncated).then_some(ts);
         self.analyze(conn, |a, x| a.end(x, close.is_some()));
         let Some(mut state) = self.conns.get_mut(conn as usize).and_then(Option::take) else {
             return Ok(());
@@ -358,11 +406,90 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             }
             state.queue.advance();
         }
+        if result.is_ok() && state.summary.is_some() {
+            result = self.print_connection(conn, &state, streams, ts, close, originator);
+        }
         result
+    }
+
+    /// Hands connection `conn`'s record to the sink: a record without request or
+    /// response that carries the [`ConnectionRecord`].
+    fn print_connection(
+        &mut self,
+        conn: ConnId,
+        state: &ConnState,
+        streams: usize,
+        ts: Timestamp,
+        close: Option<Timestamp>,
+        originator: CloseOriginator,
+    ) -> std::io::Result<()> {
+        let Some(summary) = state.summary.as_deref() else {
+            return Ok(());
+        };
+        let lifecycle = match self.ending.take() {
+            Some((id, lifecycle)) if id == conn => lifecycle,
+            _ => Lifecycle::default(),
+        };
+        let how = match originator {
+            CloseOriginator::Client | CloseOriginator::Server => {
+                let reset = [Direction::FromClient, Direction::FromServer]
+                    .iter()
+                    .any(|&d| lifecycle.state(d) == crate::flow::EndpointState::Reset);
+                if reset {
+                    CloseHow::Rst
+                } else {
+                    CloseHow::Fin
+                }
+            }
+            CloseOriginator::TimedOut => CloseHow::Evicted,
+            CloseOriginator::Truncated => CloseHow::Truncated,
+        };
+        let by = match originator {
+            CloseOriginator::Client => Some(Direction::FromClient),
+            CloseOriginator::Server => Some(Direction::FromServer),
+            _ => None,
+        };
+        let record = ConnectionRecord {
+            lifecycle: &lifecycle,
+            summary,
+            opening: state.opening,
+            open: state.open.get(),
+            end: ts,
+            how,
+            by,
+            protocol_facts: state.protocol_facts.as_deref(),
+        };
+        let blank = ExchangeState::default();
+        let mut carrier = state.exchange(&blank, streams, Some(ts), close, Some(originator), true);
+        carrier.first = true;
+        carrier.position = Position::Unique;
+        carrier.index = summary.exchanges;
+        carrier.connection = Some(&record);
+        self.connection_records += 1;
+        self.sink.connection(&carrier)
+    }
+
+    /// Runs `f` on connection `conn`'s summary (`--connections`).
+    fn summarize(&mut self, conn: ConnId, f: impl FnOnce(&mut ConnSummary)) {
+        if let Some(summary) = self
+            .conns
+            .get_mut(conn as usize)
+            .and_then(Option::as_mut)
+            .and_then(|s| s.summary.as_deref_mut())
+        {
+            f(summary);
+        }
     }
 }
 
 impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
+    fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
+        if self.connections {
+            self.ending = Some((conn, *lifecycle));
+        }
+        Ok(())
+    }
+
     fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()> {
         let FlowEvent {
             conn,
@@ -378,7 +505,11 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 }
                 let head = ExchangeState::numbered(&mut self.serial);
                 let id = head.id;
-                self.conns[idx] = Some(ConnState::new(client, server, ts, self.mode, head));
+                let mut state = ConnState::new(client, server, ts, self.mode, head);
+                if self.connections {
+                    state.summary = Some(Box::default());
+                }
+                self.conns[idx] = Some(state);
                 self.sink.opening(conn, id, client, server, ts)
             }
             FlowEventKind::Established => {
@@ -391,12 +522,18 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 self.sink.open(conn, ts)
             }
             FlowEventKind::Data { dir, bytes } => {
+                if self.connections {
+                    self.summarize(conn, |s| s.data(dir, bytes.len(), ts));
+                }
                 if self.analyze(conn, |a, x| a.data(x, dir, ts, bytes)) {
                     self.report(conn, streams, ts)?;
                 }
                 Ok(())
             }
             FlowEventKind::Gap { dir, len } => {
+                if self.connections {
+                    self.summarize(conn, |s| s.missed(dir, len));
+                }
                 if self.analyze(conn, |a, x| a.gap(x, dir, ts, len)) {
                     self.report(conn, streams, ts)?;
                 }
@@ -411,7 +548,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                     Direction::FromClient => CloseOriginator::Client,
                     Direction::FromServer => CloseOriginator::Server,
                 };
-                let ended = self.end(conn, streams, Some(ts), Some(ts), originator);
+                let ended = self.end(conn, streams, ts, Some(ts), originator);
                 told.and(ended)
             }
             FlowEventKind::TimedOut => {
@@ -419,7 +556,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                     return Ok(());
                 }
                 let told = self.sink.timed_out(conn, ts);
-                let ended = self.end(conn, streams, Some(ts), None, CloseOriginator::TimedOut);
+                let ended = self.end(conn, streams, ts, None, CloseOriginator::TimedOut);
                 told.and(ended)
             }
             FlowEventKind::Truncated => {
@@ -427,7 +564,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                     return Ok(());
                 }
                 let told = self.sink.truncated(conn);
-                let ended = self.end(conn, streams, None, None, CloseOriginator::Truncated);
+                let ended = self.end(conn, streams, ts, None, CloseOriginator::Truncated);
                 told.and(ended)
             }
         }
@@ -1016,7 +1153,7 @@ mod size {
     /// first exchange inline, the rest in a vector).
     #[test]
     fn a_connections_state_stays_small() {
-        assert!(std::mem::size_of::<super::ConnState>() <= 304);
+        assert!(std::mem::size_of::<super::ConnState>() <= 312);
         assert!(std::mem::size_of::<super::AnalyzerSlot>() <= 16);
     }
 }

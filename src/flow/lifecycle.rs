@@ -186,6 +186,9 @@ pub struct Lifecycle {
     /// When the server's first SYN-ACK was seen, in nanoseconds (set when
     /// [`SYN_ACK_SET`] is in `last_seq_set`).
     syn_ack: i64,
+    /// When the first FIN or RST of either side was seen, in nanoseconds (set when
+    /// [`CLOSE_STARTED_SET`] is in `last_seq_set`).
+    close_started: i64,
     /// The letters, 5 bits each, the oldest in the low bits; the count in the top 4.
     letters: u64,
     /// Letters recorded at most once per direction, seen so far: 4 bits per direction.
@@ -203,6 +206,8 @@ pub struct Lifecycle {
 
 /// `syn_ack` holds a time.
 const SYN_ACK_SET: u8 = 1 << 7;
+/// `close_started` holds a time.
+const CLOSE_STARTED_SET: u8 = 1 << 6;
 
 const COUNT_SHIFT: u32 = 60;
 
@@ -221,8 +226,20 @@ fn power_of_ten(n: u16) -> bool {
 impl Lifecycle {
     /// Counts one packet of the connection and updates the history and the endpoint
     /// states; `seq` is the packet's sequence number, `len` its payload length.
-    pub fn packet(&mut self, dir: Direction, flags: TcpFlags, seq: u32, len: usize, window: u16) {
+    pub fn packet(
+        &mut self,
+        ts: Timestamp,
+        dir: Direction,
+        flags: TcpFlags,
+        seq: u32,
+        len: usize,
+        window: u16,
+    ) {
         let s = side(dir);
+        if (flags.fin() || flags.rst()) && self.last_seq_set & CLOSE_STARTED_SET == 0 {
+            self.last_seq_set |= CLOSE_STARTED_SET;
+            self.close_started = ts.0;
+        }
         let c = &mut self.counters[s];
         c.packets = c.packets.saturating_add(1);
         self.history(dir, flags, seq, len);
@@ -253,6 +270,11 @@ impl Lifecycle {
     /// When the server's first SYN-ACK was seen.
     pub fn syn_ack(&self) -> Option<Timestamp> {
         (self.last_seq_set & SYN_ACK_SET != 0).then_some(Timestamp(self.syn_ack))
+    }
+
+    /// When the first FIN or RST of either side was seen.
+    pub fn close_started(&self) -> Option<Timestamp> {
+        (self.last_seq_set & CLOSE_STARTED_SET != 0).then_some(Timestamp(self.close_started))
     }
 
     /// `bytes` of a packet of `dir` had already been delivered.
@@ -535,7 +557,7 @@ mod tests {
     fn run(packets: &[(Direction, u8, u32, usize)]) -> (String, &'static str) {
         let mut l = Lifecycle::default();
         for &(dir, flags, seq, len) in packets {
-            l.packet(dir, TcpFlags(flags), seq, len, 1000);
+            l.packet(Timestamp(0), dir, TcpFlags(flags), seq, len, 1000);
         }
         let mut h = Vec::new();
         l.history_letters(&mut h);
@@ -686,7 +708,7 @@ mod tests {
             l.gap(S);
         }
         for _ in 0..10 {
-            l.packet(S, TcpFlags(ACK), 1, 0, 0);
+            l.packet(Timestamp(0), S, TcpFlags(ACK), 1, 0, 0);
         }
         let mut h = Vec::new();
         l.history_letters(&mut h);
@@ -701,11 +723,11 @@ mod tests {
     #[test]
     fn a_zero_window_with_a_reset_or_after_the_peer_closed_is_not_counted() {
         let mut l = Lifecycle::default();
-        l.packet(C, TcpFlags(SYN), 1, 0, 1000);
-        l.packet(S, TcpFlags(SYN | ACK), 1, 0, 1000);
-        l.packet(C, TcpFlags(FIN | ACK), 2, 0, 1000);
-        l.packet(S, TcpFlags(ACK), 2, 0, 0);
-        l.packet(C, TcpFlags(RST), 3, 0, 0);
+        l.packet(Timestamp(0), C, TcpFlags(SYN), 1, 0, 1000);
+        l.packet(Timestamp(0), S, TcpFlags(SYN | ACK), 1, 0, 1000);
+        l.packet(Timestamp(0), C, TcpFlags(FIN | ACK), 2, 0, 1000);
+        l.packet(Timestamp(0), S, TcpFlags(ACK), 2, 0, 0);
+        l.packet(Timestamp(0), C, TcpFlags(RST), 3, 0, 0);
         assert_eq!(l.counters[1].zero_windows, 0);
         assert_eq!(l.counters[0].zero_windows, 0);
     }
@@ -722,7 +744,7 @@ mod tests {
 
     #[test]
     fn the_lifecycle_is_small() {
-        assert_eq!(std::mem::size_of::<Lifecycle>(), 64);
+        assert_eq!(std::mem::size_of::<Lifecycle>(), 72);
         assert!(std::mem::size_of::<[DirCounters; 2]>() <= 32);
     }
 }

@@ -10,7 +10,7 @@ mod reassembly;
 pub mod seq;
 mod table;
 
-pub use lifecycle::{ConnState as ZeekConnState, EndpointState, Lifecycle};
+pub use lifecycle::{ConnState as ZeekConnState, DirCounters, EndpointState, Lifecycle};
 pub use reassembly::QueueBudget;
 pub use table::{FlowConfig, FlowStats, FlowTable, DEFAULT_MAX_STREAMS};
 

@@ -563,7 +563,7 @@ impl FlowTable {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         if let Some(life) = self.lives.get_mut(id as usize) {
-            life.packet(dir, flags, seg.seq, seg.payload.len(), seg.window);
+            life.packet(seg.ts, dir, flags, seg.seq, seg.payload.len(), seg.window);
         }
 
         if flags.syn() {
@@ -817,7 +817,14 @@ impl FlowTable {
     /// Counts a packet that opened connection `id`.
     fn count_packet(&mut self, id: ConnId, dir: Direction, seg: &Segment<'_>) {
         if let Some(life) = self.lives.get_mut(id as usize) {
-            life.packet(dir, seg.flags, seg.seq, seg.payload.len(), seg.window);
+            life.packet(
+                seg.ts,
+                dir,
+                seg.flags,
+                seg.seq,
+                seg.payload.len(),
+                seg.window,
+            );
         }
     }
 

@@ -89,6 +89,8 @@ pub enum Key {
     BodySize(Dir),
     /// `%response.interim`.
     Interim,
+    /// A field of the connection record (`%conn.*`, `--connections`).
+    Conn(ConnField),
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
@@ -125,7 +127,8 @@ impl Key {
             | Key::Pipelined
             | Key::Complete
             | Key::BodySize(_)
-            | Key::Interim => Param::NotFound,
+            | Key::Interim
+            | Key::Conn(_) => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
             Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
@@ -153,6 +156,9 @@ const fn kw(name: &'static str, key: Key, usage: &'static str, help: &'static st
     }
 }
 
+use super::conn_fields::ConnField;
+use crate::exchange::connection::KeepAliveHeader;
+use crate::flow::Direction::{FromClient as Cl, FromServer as Sv};
 use Dir::{Request as Rq, Response as Rs};
 
 /// Every keyword. Matching takes the longest name not followed by a name character
@@ -262,6 +268,31 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("tls.version", Key::TlsVersion, "%tls.version[(NF)]", "TLS version offered by the ClientHello (TLS_1.0...TLS_1.3); chosen by the server in messages mode"),
     kw("tls.alpn", Key::TlsAlpn, "%tls.alpn[(NF)]", "ALPN protocol chosen by the server, else the offered list (messages mode)"),
     kw("tls.cipher", Key::TlsCipher, "%tls.cipher[(NF)]", "cipher suite chosen by the server, IANA name (messages mode)"),
+    kw("conn.state", Key::Conn(ConnField::State), "%conn.state[(NF)]", "Zeek's conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH (--connections)"),
+    kw("conn.history", Key::Conn(ConnField::History), "%conn.history[(NF)]", "Zeek's history letters, upper case for the client: ShADadFf... (--connections)"),
+    kw("conn.duration", Key::Conn(ConnField::Duration), "%conn.duration[(NF)]", "first SYN to the end of the connection (--connections)"),
+    kw("conn.exchanges", Key::Conn(ConnField::Exchanges), "%conn.exchanges[(NF)]", "exchanges the connection carried (--connections)"),
+    kw("conn.idle.max", Key::Conn(ConnField::IdleMax), "%conn.idle.max[(NF)]", "longest time between the end of one exchange and the next request (--connections)"),
+    kw("conn.idle.before_close", Key::Conn(ConnField::IdleBeforeClose), "%conn.idle.before_close[(NF)]", "end of the last exchange to the first FIN or RST (--connections)"),
+    kw("conn.close.how", Key::Conn(ConnField::CloseHow), "%conn.close.how[(NF)]", "fin, rst, idle-timeout, evicted or truncated (--connections)"),
+    kw("conn.close.by", Key::Conn(ConnField::CloseBy), "%conn.close.by[(NF)]", "client or server: the first FIN's sender, else the RST's (--connections)"),
+    kw("conn.handshake.time", Key::Conn(ConnField::Handshake), "%conn.handshake.time[(NF)]", "SYN to the handshake's ACK (--connections)"),
+    kw("conn.handshake.syn_ack", Key::Conn(ConnField::SynToSynAck), "%conn.handshake.syn_ack[(NF)]", "SYN to SYN-ACK, seen from the capture point (--connections)"),
+    kw("conn.handshake.ack", Key::Conn(ConnField::SynAckToAck), "%conn.handshake.ack[(NF)]", "SYN-ACK to the handshake's ACK (--connections)"),
+    kw("conn.client.packets", Key::Conn(ConnField::Packets(Cl)), "%conn.client.packets[(NF)]", "packets the client sent (--connections)"),
+    kw("conn.server.packets", Key::Conn(ConnField::Packets(Sv)), "%conn.server.packets[(NF)]", "packets the server sent (--connections)"),
+    kw("conn.client.bytes", Key::Conn(ConnField::Bytes(Cl)), "%conn.client.bytes[(NF)]", "payload bytes the client sent, delivered (--connections)"),
+    kw("conn.server.bytes", Key::Conn(ConnField::Bytes(Sv)), "%conn.server.bytes[(NF)]", "payload bytes the server sent, delivered (--connections)"),
+    kw("conn.client.retransmitted", Key::Conn(ConnField::Retransmitted(Cl)), "%conn.client.retransmitted[(NF)]", "payload bytes the client sent again (--connections)"),
+    kw("conn.server.retransmitted", Key::Conn(ConnField::Retransmitted(Sv)), "%conn.server.retransmitted[(NF)]", "payload bytes the server sent again (--connections)"),
+    kw("conn.client.missed", Key::Conn(ConnField::Missed(Cl)), "%conn.client.missed[(NF)]", "client bytes the capture missed (--connections)"),
+    kw("conn.server.missed", Key::Conn(ConnField::Missed(Sv)), "%conn.server.missed[(NF)]", "server bytes the capture missed (--connections)"),
+    kw("conn.client.zero_windows", Key::Conn(ConnField::ZeroWindows(Cl)), "%conn.client.zero_windows[(NF)]", "zero-window advertisements by the client (--connections)"),
+    kw("conn.server.zero_windows", Key::Conn(ConnField::ZeroWindows(Sv)), "%conn.server.zero_windows[(NF)]", "zero-window advertisements by the server (--connections)"),
+    kw("conn.connection.asked", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::ConnectionAsked)), "%conn.connection.asked[(NF)]", "Connection header of the first request (--connections)"),
+    kw("conn.connection.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::ConnectionAnswered)), "%conn.connection.answered[(NF)]", "Connection header of the first response (--connections)"),
+    kw("conn.keep_alive.asked", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAsked)), "%conn.keep_alive.asked[(NF)]", "Keep-Alive header of the first request (--connections)"),
+    kw("conn.keep_alive.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAnswered)), "%conn.keep_alive.answered[(NF)]", "Keep-Alive header of the first response, e.g. timeout=5 (--connections)"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

@@ -301,6 +301,7 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             Some(n) => write_u64(out, u64::from(n)),
             None => out.extend_from_slice(nf),
         },
+        Key::Conn(field) => super::conn_fields::render(field, ex.connection, nf, out),
         Key::Constant(text) => out.extend_from_slice(text.as_bytes()),
         // Built as their own ops by the parser.
         Key::Timestamp(_)

@@ -222,6 +222,8 @@ impl<V: RecordValues> RecordValues for Option<V> {
 
 /// Renders each exchange through the template and passes the record on.
 pub struct TemplateSink<R, V = NoValues> {
+    /// Render connection records (`--connections`) instead of exchange records.
+    per_connection: bool,
     template: Template,
     options: RenderOptions,
     buffer: Vec<u8>,
@@ -232,6 +234,7 @@ pub struct TemplateSink<R, V = NoValues> {
 impl<R: RecordSink> TemplateSink<R> {
     pub fn new(template: Template, options: RenderOptions, records: R) -> Self {
         TemplateSink {
+            per_connection: false,
             template,
             options,
             buffer: Vec::with_capacity(4096),
@@ -240,9 +243,17 @@ impl<R: RecordSink> TemplateSink<R> {
         }
     }
 
+    /// The same sink, rendering one record per connection (`--connections`) instead of
+    /// one per exchange.
+    pub fn per_connection(mut self, yes: bool) -> Self {
+        self.per_connection = yes;
+        self
+    }
+
     /// The same sink, with `values` for the `%python(...)` keywords.
     pub fn with_values<V: RecordValues>(self, values: V) -> TemplateSink<R, V> {
         TemplateSink {
+            per_connection: self.per_connection,
             template: self.template,
             options: self.options,
             buffer: self.buffer,
@@ -253,6 +264,14 @@ impl<R: RecordSink> TemplateSink<R> {
 }
 
 impl<R: RecordSink, V: RecordValues> TemplateSink<R, V> {
+    fn render(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        self.buffer.clear();
+        let values = self.values.values(record);
+        self.template
+            .render_with(record, &self.options, values, &mut self.buffer);
+        self.records.record(&self.buffer)
+    }
+
     pub fn records_mut(&mut self) -> &mut R {
         &mut self.records
     }
@@ -269,11 +288,17 @@ impl<R: RecordSink, V: RecordValues> TemplateSink<R, V> {
 /// Renders records; the exchanges' events go to the values' source.
 impl<R: RecordSink, V: RecordValues> ExchangeSink for TemplateSink<R, V> {
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
-        self.buffer.clear();
-        let values = self.values.values(exchange);
-        self.template
-            .render_with(exchange, &self.options, values, &mut self.buffer);
-        self.records.record(&self.buffer)
+        if self.per_connection {
+            return Ok(());
+        }
+        self.render(exchange)
+    }
+
+    fn connection(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        if !self.per_connection {
+            return Ok(());
+        }
+        self.render(record)
     }
 
     fn wants_payload(&self) -> bool {
@@ -346,9 +371,18 @@ pub trait OutputStage: ExchangeSink {
     fn record_failures(&self) -> u64 {
         0
     }
+
+    /// Whether the records are connections' (`--connections`) rather than exchanges'.
+    fn per_connection(&self) -> bool {
+        false
+    }
 }
 
 impl<R: RecordSink, V: RecordValues> OutputStage for TemplateSink<R, V> {
+    fn per_connection(&self) -> bool {
+        self.per_connection
+    }
+
     /// The values' source, then the records, are finished.
     fn finish(&mut self) -> std::io::Result<()> {
         self.values.finish()?;
@@ -382,7 +416,11 @@ impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
         ExchangeTracker::refused_bytes(self)
     }
     fn records(&self) -> u64 {
-        self.exchanges()
+        if self.sink().per_connection() {
+            self.connection_records()
+        } else {
+            self.exchanges()
+        }
     }
     fn record_failures(&self) -> u64 {
         self.sink().record_failures()

@@ -1,0 +1,226 @@
+//! Connection records (`--connections`): one record per connection, when it ends,
+//! that answers directly whether it was reused, who closed it, how and when.
+//!
+//! The flow layer counts packets and keeps the Zeek-style history and state
+//! ([`crate::flow::Lifecycle`]); the tracker adds what only the exchange layer knows —
+//! payload bytes, exchanges, the idle time between them and before the close — in a
+//! [`ConnSummary`] per connection, allocated only when connection records are asked
+//! for. At the end the two become a [`ConnectionRecord`], carried to the sink by the
+//! connection's one record ([`super::Exchange::connection`]), so every sink and the
+//! whole format language work on it unchanged.
+
+use super::conn_facts::ProtocolFacts;
+use super::record::Micros;
+use crate::flow::{Direction, EndpointState, Lifecycle};
+use crate::time::Timestamp;
+
+/// How a connection ended (`%conn.close.how`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseHow {
+    /// Both sides sent FIN and the close completed.
+    Fin,
+    /// An RST ended it.
+    Rst,
+    /// No packet either way for `--idle-timeout`.
+    IdleTimeout,
+    /// Removed from a full connection table for a new one.
+    Evicted,
+    /// Still open when the capture ended.
+    Truncated,
+}
+
+impl CloseHow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseHow::Fin => "fin",
+            CloseHow::Rst => "rst",
+            CloseHow::IdleTimeout => "idle-timeout",
+            CloseHow::Evicted => "evicted",
+            CloseHow::Truncated => "truncated",
+        }
+    }
+}
+
+/// What the exchange layer counts on one connection for its record.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnSummary {
+    /// Payload bytes delivered, `[client, server]`.
+    pub bytes: [u64; 2],
+    /// Payload bytes the capture missed (acknowledged, never seen), `[client, server]`.
+    pub missed: [u64; 2],
+    /// Exchanges that ended on the connection.
+    pub exchanges: u32,
+    /// Longest time between the end of one exchange and the start of the next.
+    pub idle_max: Option<Micros>,
+    /// The end of the last exchange: its last response byte, else its last request byte.
+    pub last_exchange_end: Option<Timestamp>,
+    /// The last payload of either direction.
+    pub last_data: Option<Timestamp>,
+    /// The first exchange's `Connection` and `Keep-Alive` headers: `[request's
+    /// Connection, response's Connection, request's Keep-Alive, response's Keep-Alive]`,
+    /// each at most [`MAX_HEADER_KEPT`] bytes.
+    pub keep_alive: [Option<Box<[u8]>>; 4],
+}
+
+/// Most bytes of a `Connection` or `Keep-Alive` value kept for the record.
+pub const MAX_HEADER_KEPT: usize = 128;
+
+/// Which of the first exchange's keep-alive headers (`%conn.connection.asked`...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepAliveHeader {
+    ConnectionAsked,
+    ConnectionAnswered,
+    KeepAliveAsked,
+    KeepAliveAnswered,
+}
+
+impl ConnSummary {
+    pub fn data(&mut self, dir: Direction, len: usize, ts: Timestamp) {
+        let i = side(dir);
+        self.bytes[i] = self.bytes[i].saturating_add(len as u64);
+        self.last_data = Some(ts);
+    }
+
+    pub fn missed(&mut self, dir: Direction, len: u64) {
+        let i = side(dir);
+        self.missed[i] = self.missed[i].saturating_add(len);
+    }
+
+    /// An exchange of the connection ended: its request began at `request_first` after
+    /// the previous exchange ended at `previous_end` (the open time for the first one);
+    /// it ended at `end`.
+    pub fn exchange(
+        &mut self,
+        first: bool,
+        request_first: Option<Timestamp>,
+        previous_end: Option<Timestamp>,
+        end: Option<Timestamp>,
+    ) {
+        self.exchanges = self.exchanges.saturating_add(1);
+        if !first {
+            if let (Some(start), Some(before)) = (request_first, previous_end) {
+                let idle = start.micros_since(before);
+                self.idle_max = Some(self.idle_max.map_or(idle, |m| m.max(idle)));
+            }
+        }
+        if end.is_some() {
+            self.last_exchange_end = end;
+        }
+    }
+}
+
+impl ConnSummary {
+    /// Keeps the first exchange's `Connection` and `Keep-Alive` headers from its header
+    /// blocks.
+    pub fn first_headers(&mut self, request: &[u8], response: &[u8]) {
+        let take = |block: &[u8], name: &[u8]| {
+            super::http::header_value(super::http::header_block(block), name)
+                .map(|v| v[..v.len().min(MAX_HEADER_KEPT)].into())
+        };
+        self.keep_alive = [
+            take(request, b"Connection"),
+            take(response, b"Connection"),
+            take(request, b"Keep-Alive"),
+            take(response, b"Keep-Alive"),
+        ];
+    }
+}
+
+fn side(dir: Direction) -> usize {
+    match dir {
+        Direction::FromClient => 0,
+        Direction::FromServer => 1,
+    }
+}
+
+/// One connection, as it ended.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionRecord<'a> {
+    /// Packets, history and Zeek state from the flow layer.
+    pub lifecycle: &'a Lifecycle,
+    pub(crate) summary: &'a ConnSummary,
+    /// The first SYN (or the first packet, mid-stream).
+    pub opening: Timestamp,
+    /// The handshake's last ACK.
+    pub open: Option<Timestamp>,
+    /// When it ended: the closing packet, the eviction or the last packet seen.
+    pub end: Timestamp,
+    pub how: CloseHow,
+    /// The side that closed: the first FIN's sender, else the RST's.
+    pub by: Option<Direction>,
+    /// TLS, HTTP/2 and WebSocket facts of the connection (`messages` mode).
+    pub protocol_facts: Option<&'a ProtocolFacts>,
+}
+
+impl ConnectionRecord<'_> {
+    /// Zeek's `conn_state`.
+    pub fn state(&self) -> &'static str {
+        self.lifecycle.conn_state().as_str()
+    }
+
+    /// Opening to end.
+    pub fn duration(&self) -> Micros {
+        self.end.micros_since(self.opening)
+    }
+
+    /// SYN to the handshake's ACK.
+    pub fn handshake(&self) -> Option<Micros> {
+        // Without a SYN-ACK (picked up mid-stream) there was no handshake to time.
+        self.lifecycle.syn_ack()?;
+        Some(self.open?.micros_since(self.opening))
+    }
+
+    /// SYN to SYN-ACK, as seen from the capture point (the server side's round trip).
+    pub fn syn_to_syn_ack(&self) -> Option<Micros> {
+        Some(self.lifecycle.syn_ack()?.micros_since(self.opening))
+    }
+
+    /// SYN-ACK to the handshake's ACK (the client side's round trip).
+    pub fn syn_ack_to_ack(&self) -> Option<Micros> {
+        Some(self.open?.micros_since(self.lifecycle.syn_ack()?))
+    }
+
+    pub fn exchanges(&self) -> u32 {
+        self.summary.exchanges
+    }
+
+    pub fn idle_max(&self) -> Option<Micros> {
+        self.summary.idle_max
+    }
+
+    /// End of the last exchange to the first FIN or RST (`%conn.idle.before_close`):
+    /// how long the connection sat unused before it was closed.
+    pub fn idle_before_close(&self) -> Option<Micros> {
+        if !matches!(self.how, CloseHow::Fin | CloseHow::Rst) {
+            return None;
+        }
+        let closing = self.lifecycle.close_started()?;
+        let last = self
+            .summary
+            .last_exchange_end
+            .or(self.summary.last_data)
+            .or(self.open)?;
+        Some(closing.micros_since(last))
+    }
+
+    /// Payload bytes delivered by `dir`.
+    pub fn bytes(&self, dir: Direction) -> u64 {
+        self.summary.bytes[side(dir)]
+    }
+
+    /// Payload bytes of `dir` the capture missed.
+    pub fn missed(&self, dir: Direction) -> u64 {
+        self.summary.missed[side(dir)]
+    }
+
+    /// One of the first exchange's keep-alive headers.
+    pub fn keep_alive_header(&self, which: KeepAliveHeader) -> Option<&[u8]> {
+        self.summary.keep_alive[which as usize].as_deref()
+    }
+
+    /// Whether either side reset.
+    pub fn reset(&self) -> bool {
+        self.lifecycle.state(Direction::FromClient) == EndpointState::Reset
+            || self.lifecycle.state(Direction::FromServer) == EndpointState::Reset
+    }
+}

@@ -1,0 +1,178 @@
+//! Connection records (`--connections`) through the built binary, on captures of real
+//! connections: the conformance corpus (`../shared/conformance`) and the shipped sample.
+//! Each test reads one field per column and checks it against what the capture shows
+//! (checked by hand with tcpdump: who sent the first FIN or the RST, the handshake's
+//! packets, the exchanges).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus(name: &str) -> PathBuf {
+    let dir = std::env::var("RUSTNIFFER_CONFORMANCE").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
+        PathBuf::from,
+    );
+    dir.join("pcaps").join(format!("{name}.pcap"))
+}
+
+const FIELDS: &str = "%conn.state %conn.history %conn.exchanges %conn.close.how %conn.close.by \
+    %conn.client.packets %conn.server.packets %conn.client.bytes %conn.server.bytes \
+    %conn.idle.max %conn.idle.before_close %conn.handshake.time";
+
+/// The records of `capture` with `extra` options, split into fields.
+fn records(capture: &Path, extra: &[&str]) -> Vec<Vec<String>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(capture)
+        .args(["--connections", "-q", "-l", FIELDS])
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect()
+}
+
+fn secs(field: &str) -> f64 {
+    field
+        .parse()
+        .unwrap_or_else(|_| panic!("a duration, not {field:?}"))
+}
+
+#[test]
+fn a_refused_connection_is_rej_closed_by_the_servers_reset() {
+    let r = records(&corpus("m_refused_A"), &[]);
+    assert_eq!(r.len(), 1);
+    let f = &r[0];
+    assert_eq!(&f[..5], ["REJ", "Sr", "0", "rst", "server"]);
+    assert_eq!(&f[5..9], ["1", "1", "0", "0"]);
+    // No handshake, no exchange: no idle times.
+    assert_eq!(&f[9..12], ["-", "-", "-"]);
+}
+
+#[test]
+fn resets_after_an_exchange_name_their_sender() {
+    let client = &records(&corpus("h_rst_client_A"), &[])[0];
+    assert_eq!(&client[..5], ["RSTO", "ShADadR", "1", "rst", "client"]);
+    let server = &records(&corpus("h_rst_server_A"), &[])[0];
+    assert_eq!(&server[..5], ["RSTR", "ShADadr", "1", "rst", "server"]);
+}
+
+#[test]
+fn a_reused_keep_alive_connection_counts_its_exchanges_and_idle_times() {
+    let r = records(&corpus("c_ka_reuse_A"), &[]);
+    assert_eq!(r.len(), 1);
+    let f = &r[0];
+    assert_eq!(&f[..5], ["SF", "ShADadFf", "5", "fin", "client"]);
+    // The longest pause between two exchanges, and the pause before the client's FIN,
+    // are the client's sleeps (1.2 s and 0.3 s in the capture).
+    assert!((secs(&f[9]) - 1.2).abs() < 0.01, "{f:?}");
+    assert!((secs(&f[10]) - 0.3).abs() < 0.01, "{f:?}");
+    assert!(secs(&f[11]) > 0.0 && secs(&f[11]) < 0.01);
+}
+
+#[test]
+fn a_server_idle_timeout_shows_as_idle_before_a_server_close() {
+    let f = &records(&corpus("e_nginx_idle_A"), &[])[0];
+    assert_eq!(&f[..5], ["SF", "ShADadfF", "1", "fin", "server"]);
+    // nginx closes the idle keep-alive connection after its 1 s keepalive_timeout.
+    assert!((secs(&f[10]) - 1.0).abs() < 0.01, "{f:?}");
+}
+
+#[test]
+fn connections_open_at_the_end_are_s1_and_truncated() {
+    let r = records(&corpus("p_truncated_A"), &[]);
+    assert!(!r.is_empty());
+    for f in &r {
+        assert_eq!(f[0], "S1");
+        assert_eq!(f[3], "truncated");
+        assert_eq!(f[4], "-");
+        assert_eq!(f[10], "-");
+    }
+}
+
+#[test]
+fn a_connection_picked_up_mid_stream_has_no_handshake_time() {
+    let r = records(&corpus("syn_midstream_A"), &["-m"]);
+    assert!(!r.is_empty());
+    assert!(!r[0][1].starts_with('S'), "{:?}", r[0]);
+    assert_eq!(r[0][11], "-");
+}
+
+#[test]
+fn one_record_per_connection_and_the_bytes_match_the_exchanges() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/keepalive.pcap");
+    let conns = records(&sample, &[]);
+    // The same capture per exchange: request and response sizes per connection.
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(&sample)
+        .args(["-q", "-l", "%source.port %request.size %response.size"])
+        .output()
+        .unwrap();
+    let mut per_port: std::collections::BTreeMap<String, (u64, u64, u32)> = Default::default();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let e = per_port.entry(f[0].to_string()).or_default();
+        e.0 += f[1].parse::<u64>().unwrap();
+        e.1 += f[2].parse::<u64>().unwrap();
+        e.2 += 1;
+    }
+    assert_eq!(conns.len(), per_port.len());
+    let with_ports = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(&sample)
+        .args([
+            "-q",
+            "--connections",
+            "-l",
+            "%source.port %conn.client.bytes %conn.server.bytes %conn.exchanges",
+        ])
+        .output()
+        .unwrap();
+    for line in String::from_utf8(with_ports.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (req, resp, n) = per_port[f[0]];
+        assert_eq!(f[1].parse::<u64>().unwrap(), req, "{line}");
+        assert_eq!(f[2].parse::<u64>().unwrap(), resp, "{line}");
+        assert_eq!(f[3].parse::<u32>().unwrap(), n, "{line}");
+    }
+}
+
+#[test]
+fn the_default_connection_format_is_used_without_l() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/keepalive.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(&sample)
+        .args(["-q", "--connections"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.contains(" -> 127.0.0.1:18080 tcp SF Sh"), "{first}");
+    assert!(first.contains(" close=fin by="), "{first}");
+    // Keep-alive headers of the first exchange are available to any format.
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(corpus("c_ka_reuse_A"))
+        .args([
+            "-q",
+            "--connections",
+            "-l",
+            "%conn.connection.asked|%conn.keep_alive.answered",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "keep-alive|timeout=8, max=100\n"
+    );
+}
