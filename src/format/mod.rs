@@ -19,11 +19,11 @@ pub use encode::Encoding;
 pub use render::RenderOptions;
 pub use template::{edit_distance, FormatError, Template};
 
-/// The format used without `-l`, `-a` or `-r` (SPEC §1): Apache common-log style.
 /// The default format of `--connections`: one line per connection that answers whether
 /// it was reused, who closed it, how and when.
 pub const DEFAULT_CONNECTION_FORMAT: &str = "%connection.timestamp(%Y-%m-%d %T) %source.ip:%source.port -> %dest.ip:%dest.port %protocol(tcp) %conn.state %conn.history dur=%conn.duration hs=%conn.handshake.time ex=%conn.exchanges idle.max=%conn.idle.max idle.before_close=%conn.idle.before_close close=%conn.close.how by=%conn.close.by pkts=%conn.client.packets/%conn.server.packets bytes=%conn.client.bytes/%conn.server.bytes retx=%conn.client.retransmitted/%conn.server.retransmitted";
 
+/// The format used without `-l`, `-a` or `-r` (SPEC §1): Apache common-log style.
 pub const DEFAULT_FORMAT: &str = "%source.ip - - [%request.timestamp(%d/%b/%Y:%T %z)] \"%request.line\" %response.code %response.header.content-length(0) \"%request.header.referer()\" \"%request.header.user-agent()\"";
 
 /// The format `-r` stands for.
