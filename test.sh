@@ -34,6 +34,18 @@ if ! command -v tshark >/dev/null 2>&1; then
 fi
 export RUSTNIFFER_REQUIRE_TSHARK=1
 
+# Set-up: the `jsonschema` package validates every `--json` record of the tests against
+# schema/record.schema.json (tests/json.rs runs tests/json/validate.py with python3).
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+    echo "test.sh: installing the jsonschema Python package (validator of the --json output)"
+    python3 -m pip install -q jsonschema >/dev/null 2>&1 \
+        || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+             && apt-get update -qq >/dev/null \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema >/dev/null; } \
+        || echo "test.sh: jsonschema cannot be installed here; the JSON schema test will fail" >&2
+fi
+export RUSTNIFFER_REQUIRE_JSONSCHEMA=1
+
 # Set-up for the `python` feature: PyO3 embeds libpython, so it needs a Python 3 with its
 # headers and shared library: $PYO3_PYTHON when set, else the system Python (its library
 # is on the loader path and its standard library is readable by every user, which

@@ -359,12 +359,24 @@ pub fn process<R: RecordSink>(
         extensions: _,
         python,
     } = prepared;
-    let mut needs = template.needs();
-    if options.connections {
-        // The connection record reads the first exchange's keep-alive headers.
-        needs.request.header = true;
-        needs.response.header = true;
+    let connection_needs = |mut needs: crate::exchange::Needs| {
+        if options.connections {
+            // The connection record reads the first exchange's keep-alive headers.
+            needs.request.header = true;
+            needs.response.header = true;
+        }
+        needs
+    };
+    if options.json {
+        let sink = crate::output::json::JsonSink::new(records, options.connections);
+        let needs = connection_needs(sink.needs());
+        let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+        if options.connections {
+            tracker = tracker.with_connection_records();
+        }
+        return process_events(source, options, filter, tracker);
     }
+    let needs = connection_needs(template.needs());
     let sink = TemplateSink::new(template, render, records)
         .per_connection(options.connections)
         .with_values(python);

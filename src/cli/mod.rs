@@ -69,6 +69,8 @@ pub struct Options {
     pub open_report: Option<i64>,
     /// `--idle-timeout`: nanoseconds without a packet that end a connection.
     pub idle_timeout: Option<i64>,
+    /// `--json`: JSON lines instead of the format.
+    pub json: bool,
     /// `--connections`: one record per connection instead of one per exchange.
     pub connections: bool,
     /// `--exchanges`: how connections are cut into exchanges.
@@ -218,6 +220,13 @@ fn command() -> Command {
                 .action(ArgAction::Set)
                 .help_heading(FORMAT)
                 .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; TLS handshakes as facts; gaps skipped)"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help_heading(OUTPUT)
+                .help("one JSON object per line instead of the format: every keyword's value under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
         )
         .arg(
             Arg::new("open-report")
@@ -738,6 +747,12 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         ));
     }
     let connections = all.flag("connections")?;
+    let json = all.flag("json")?;
+    if json && chosen > 0 {
+        return Err(UsageError::new(
+            "--json writes every field itself: it takes no -l, -a or -r",
+        ));
+    }
     let default_format = if connections {
         DEFAULT_CONNECTION_FORMAT
     } else {
@@ -792,9 +807,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         };
         match v.trim().parse::<f64>() {
             // Whole microseconds, as every time here; at most ten years.
-            Ok(s) if (0.000_001..=3.2e8).contains(&s) => {
-                Ok(Some((s * 1e6).round() as i64 * 1_000))
-            }
+            Ok(s) if (0.000_001..=3.2e8).contains(&s) => Ok(Some((s * 1e6).round() as i64 * 1_000)),
             _ => Err(UsageError::new(format!(
                 "--{name} takes a number of seconds greater than 0, such as 30 or 0.5, not '{v}'"
             ))),
@@ -837,6 +850,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             }
         },
         skip_gaps: all.flag("skip-gaps")?,
+        json,
         connections,
     })
 }

@@ -156,6 +156,32 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Renders each op of the template into `out`, one after the other, and pushes the
+    /// range of `out` each op wrote to `spans` (structured sinks read the values one by
+    /// one); no encoding, no newline.
+    pub fn render_spans(
+        &self,
+        ex: &Exchange<'_>,
+        not_found: &[u8],
+        out: &mut Vec<u8>,
+        spans: &mut Vec<std::ops::Range<usize>>,
+    ) {
+        let mut parsed = Parsed {
+            ex,
+            request_split: None,
+            response_split: None,
+            tls: None,
+            python: &[],
+        };
+        for op in &self.ops {
+            let start = out.len();
+            render_op(op, &mut parsed, not_found, out);
+            spans.push(start..out.len());
+        }
+    }
+}
+
 // One call site, in the loop over the ops: inlined, the per-op call costs nothing.
 #[inline(always)]
 fn render_op(op: &Op, p: &mut Parsed<'_>, default_nf: &[u8], out: &mut Vec<u8>) {

@@ -1,0 +1,595 @@
+//! JSON lines (`--json`): one object per record, with OpenTelemetry semantic-convention
+//! names where one exists and `tcp.*` / `rustniffer.*` names elsewhere.
+//!
+//! The values are the format language's: a fixed [`Template`] of every keyword this
+//! output carries is rendered once per record ([`Template::render_spans`]) and each
+//! keyword's text becomes a typed field — numbers as numbers, durations as seconds,
+//! times as RFC 3339 in UTC with microseconds plus the epoch in microseconds, `yes`/`no`
+//! as booleans. A value the template cannot find is left out (not `"-"`). Header
+//! blocks become `http.request.header.NAME` / `http.response.header.NAME` arrays (lower
+//! case names, OpenTelemetry style). Strings that are not UTF-8 are written as
+//! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
+//! text. Payload bytes (`%request`, `%response`, bodies), `%request.grep(...)` and
+//! `%python(...)` are format-only. `schema/record.schema.json` describes every field.
+
+use super::{OutputStage, RecordSink};
+use crate::exchange::{Exchange, ExchangeSink};
+use crate::format::Template;
+
+/// The kind of record (`type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecordType {
+    Exchange,
+    Connection,
+    Open,
+}
+
+impl RecordType {
+    fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Exchange => "exchange",
+            RecordType::Connection => "connection",
+            RecordType::Open => "open",
+        }
+    }
+}
+
+/// How a keyword's text becomes a JSON value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Str,
+    /// A whole number.
+    Int,
+    /// `seconds.microseconds` → a number of seconds.
+    Seconds,
+    /// `seconds.microseconds` since the epoch → RFC 3339 text and `NAME_us`.
+    Time,
+    /// `yes`/`no` → true/false.
+    Bool,
+    /// `http/1.1`, `h2`... → `network.protocol.name` and `.version`.
+    Protocol,
+    /// `TLS_1.3` → `tls.protocol.name` and `tls.protocol.version`.
+    TlsVersion,
+    /// The request line's `HTTP/1.1` → `network.protocol.*`, when `%protocol` gave
+    /// nothing (`turns` mode).
+    RequestProtocol,
+    /// The request target → `url.path` and `url.query`.
+    Target,
+    /// A header block → one array per header name.
+    Headers(&'static str),
+}
+
+/// Which records a field belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    Exchange,
+    Connection,
+    Both,
+}
+
+/// One field: the keyword it comes from, its JSON name, how it is written, and on
+/// which records.
+struct Field {
+    keyword: &'static str,
+    name: &'static str,
+    kind: Kind,
+    scope: Scope,
+}
+
+const fn f(keyword: &'static str, name: &'static str, kind: Kind, scope: Scope) -> Field {
+    Field {
+        keyword,
+        name,
+        kind,
+        scope,
+    }
+}
+
+/// Every field, in output order. The names are documented in `schema/record.schema.json`
+/// and `docs/json.md`.
+#[rustfmt::skip]
+static FIELDS: &[Field] = &[
+    f("source.ip", "client.address", Kind::Str, Scope::Both),
+    f("source.port", "client.port", Kind::Int, Scope::Both),
+    f("dest.ip", "server.address", Kind::Str, Scope::Both),
+    f("dest.port", "server.port", Kind::Int, Scope::Both),
+    f("protocol", "network.protocol", Kind::Protocol, Scope::Both),
+    f("connection", "rustniffer.connection.position", Kind::Str, Scope::Exchange),
+    f("connection.timestamp2", "tcp.connection.start", Kind::Time, Scope::Both),
+    f("connection.time", "tcp.handshake.duration", Kind::Seconds, Scope::Both),
+    f("close.originator", "tcp.close.originator", Kind::Str, Scope::Both),
+    f("close.timestamp2", "tcp.close.time", Kind::Time, Scope::Both),
+    f("close.time", "rustniffer.close.delay", Kind::Seconds, Scope::Exchange),
+    f("session.time", "rustniffer.session.duration", Kind::Seconds, Scope::Exchange),
+    f("session.requests", "rustniffer.session.requests", Kind::Int, Scope::Exchange),
+    f("streams", "rustniffer.streams", Kind::Int, Scope::Exchange),
+    f("idle.time.0", "rustniffer.idle.first_request", Kind::Seconds, Scope::Exchange),
+    f("idle.time.1", "rustniffer.idle.after_response", Kind::Seconds, Scope::Exchange),
+    f("idle.time.before", "rustniffer.idle.before_request", Kind::Seconds, Scope::Exchange),
+    f("exchange.index", "rustniffer.exchange.index", Kind::Int, Scope::Exchange),
+    f("exchange.pipelined", "rustniffer.exchange.pipelined", Kind::Int, Scope::Exchange),
+    f("exchange.complete", "rustniffer.exchange.complete", Kind::Bool, Scope::Exchange),
+    f("exchange.gap", "rustniffer.exchange.gap_bytes", Kind::Int, Scope::Exchange),
+    f("request.timestamp2", "rustniffer.request.time", Kind::Time, Scope::Exchange),
+    f("request.time", "rustniffer.request.duration", Kind::Seconds, Scope::Exchange),
+    f("request.size", "rustniffer.request.bytes", Kind::Int, Scope::Exchange),
+    f("request.line", "rustniffer.request.line", Kind::Str, Scope::Exchange),
+    f("request.method", "http.request.method", Kind::Str, Scope::Exchange),
+    f("request.url", "url", Kind::Target, Scope::Exchange),
+    f("request.body.size", "http.request.body.size", Kind::Int, Scope::Exchange),
+    f("request.header", "http.request.header", Kind::Headers("http.request.header."), Scope::Exchange),
+    f("response.timestamp2", "rustniffer.response.time", Kind::Time, Scope::Exchange),
+    f("response.time", "rustniffer.response.duration", Kind::Seconds, Scope::Exchange),
+    f("response.time.begin", "rustniffer.response.first_byte", Kind::Seconds, Scope::Exchange),
+    f("response.time.end", "rustniffer.response.transfer", Kind::Seconds, Scope::Exchange),
+    f("response.size", "rustniffer.response.bytes", Kind::Int, Scope::Exchange),
+    f("response.line", "rustniffer.response.line", Kind::Str, Scope::Exchange),
+    f("response.code", "http.response.status_code", Kind::Int, Scope::Exchange),
+    f("response.message", "rustniffer.response.reason", Kind::Str, Scope::Exchange),
+    f("response.body.size", "http.response.body.size", Kind::Int, Scope::Exchange),
+    f("response.interim", "rustniffer.response.interim", Kind::Int, Scope::Exchange),
+    f("response.header", "http.response.header", Kind::Headers("http.response.header."), Scope::Exchange),
+    f("tls.sni", "tls.server.name", Kind::Str, Scope::Both),
+    f("tls.version", "tls.protocol", Kind::TlsVersion, Scope::Both),
+    f("tls.alpn", "tls.next_protocol", Kind::Str, Scope::Both),
+    f("tls.cipher", "tls.cipher", Kind::Str, Scope::Both),
+    f("request.protocol", "network.protocol", Kind::RequestProtocol, Scope::Exchange),
+    f("conn.connection.asked", "rustniffer.conn.http.connection.asked", Kind::Str, Scope::Connection),
+    f("conn.connection.answered", "rustniffer.conn.http.connection.answered", Kind::Str, Scope::Connection),
+    f("conn.keep_alive.asked", "rustniffer.conn.http.keep_alive.asked", Kind::Str, Scope::Connection),
+    f("conn.keep_alive.answered", "rustniffer.conn.http.keep_alive.answered", Kind::Str, Scope::Connection),
+    f("conn.state", "rustniffer.conn.state", Kind::Str, Scope::Connection),
+    f("conn.history", "rustniffer.conn.history", Kind::Str, Scope::Connection),
+    f("conn.duration", "rustniffer.conn.duration", Kind::Seconds, Scope::Connection),
+    f("conn.exchanges", "rustniffer.conn.exchanges", Kind::Int, Scope::Connection),
+    f("conn.idle.max", "rustniffer.conn.idle.max", Kind::Seconds, Scope::Connection),
+    f("conn.idle.before_close", "rustniffer.conn.idle.before_close", Kind::Seconds, Scope::Connection),
+    f("conn.idle.now", "rustniffer.conn.idle.now", Kind::Seconds, Scope::Connection),
+    f("conn.close.how", "tcp.close.how", Kind::Str, Scope::Connection),
+    f("conn.close.by", "tcp.close.by", Kind::Str, Scope::Connection),
+    f("conn.handshake.syn_ack", "tcp.handshake.syn_ack", Kind::Seconds, Scope::Connection),
+    f("conn.handshake.ack", "tcp.handshake.ack", Kind::Seconds, Scope::Connection),
+    f("conn.client.packets", "tcp.client.packets", Kind::Int, Scope::Connection),
+    f("conn.server.packets", "tcp.server.packets", Kind::Int, Scope::Connection),
+    f("conn.client.bytes", "tcp.client.bytes", Kind::Int, Scope::Connection),
+    f("conn.server.bytes", "tcp.server.bytes", Kind::Int, Scope::Connection),
+    f("conn.client.retransmitted", "tcp.client.retransmitted_bytes", Kind::Int, Scope::Connection),
+    f("conn.server.retransmitted", "tcp.server.retransmitted_bytes", Kind::Int, Scope::Connection),
+    f("conn.client.missed", "tcp.client.missed_bytes", Kind::Int, Scope::Connection),
+    f("conn.server.missed", "tcp.server.missed_bytes", Kind::Int, Scope::Connection),
+    f("conn.client.zero_windows", "tcp.client.zero_windows", Kind::Int, Scope::Connection),
+    f("conn.server.zero_windows", "tcp.server.zero_windows", Kind::Int, Scope::Connection),
+];
+
+/// Not-found marker: bytes no keyword prints (not UTF-8, and a NUL).
+const NOT_FOUND: &[u8] = b"\xff\x00nf\xff";
+
+/// The fixed template and what each of its ops is.
+pub struct JsonFormat {
+    template: Template,
+}
+
+impl JsonFormat {
+    pub fn new() -> Self {
+        let format: String = FIELDS.iter().map(|f| format!("%{}", f.keyword)).collect();
+        let template = Template::parse(&format).expect("the JSON fields are keywords");
+        debug_assert_eq!(template.needs(), template.needs());
+        JsonFormat { template }
+    }
+
+    /// What the exchange layer must keep for these fields.
+    pub fn needs(&self) -> crate::exchange::Needs {
+        self.template.needs()
+    }
+}
+
+impl Default for JsonFormat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Writes records as JSON lines to a [`RecordSink`].
+pub struct JsonSink<R> {
+    format: JsonFormat,
+    per_connection: bool,
+    values: Vec<u8>,
+    spans: Vec<std::ops::Range<usize>>,
+    line: Vec<u8>,
+    records: R,
+    /// The last second formatted as RFC 3339 (`YYYY-MM-DDTHH:MM:SS`), and its epoch.
+    second: Option<(i64, [u8; 19])>,
+}
+
+impl<R: RecordSink> JsonSink<R> {
+    pub fn new(records: R, per_connection: bool) -> Self {
+        JsonSink {
+            format: JsonFormat::new(),
+            per_connection,
+            values: Vec::with_capacity(4096),
+            spans: Vec::with_capacity(FIELDS.len()),
+            line: Vec::with_capacity(4096),
+            records,
+            second: None,
+        }
+    }
+
+    pub fn needs(&self) -> crate::exchange::Needs {
+        self.format.needs()
+    }
+
+    pub fn records(&self) -> &R {
+        &self.records
+    }
+
+    fn write(&mut self, kind: RecordType, record: &Exchange<'_>) -> std::io::Result<()> {
+        self.values.clear();
+        self.spans.clear();
+        self.format
+            .template
+            .render_spans(record, NOT_FOUND, &mut self.values, &mut self.spans);
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"type\":\"");
+        self.line.extend_from_slice(kind.as_str().as_bytes());
+        self.line.push(b'"');
+        let connection = record.connection.is_some();
+        let mut protocol_written = false;
+        for (field, span) in FIELDS.iter().zip(&self.spans) {
+            let wanted = match field.scope {
+                Scope::Both => true,
+                Scope::Exchange => !connection,
+                Scope::Connection => connection,
+            };
+            let text = &self.values[span.clone()];
+            if !wanted || text == NOT_FOUND || text.is_empty() {
+                continue;
+            }
+            match field.kind {
+                Kind::Protocol => protocol_written = true,
+                Kind::RequestProtocol if protocol_written => continue,
+                _ => {}
+            }
+            write_field(&mut self.line, &mut self.second, field, text);
+        }
+        self.line.extend_from_slice(b"}\n");
+        self.records.record(&self.line)
+    }
+}
+
+fn key(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// `seconds.microseconds` (possibly negative) → microseconds.
+fn parse_micros(text: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(text).ok()?;
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
+    if frac.len() > 6 || secs.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let frac: i64 = format!("{frac:0<6}").parse().ok()?;
+    let us = secs.checked_mul(1_000_000)?.checked_add(frac)?;
+    Some(if neg { -us } else { us })
+}
+
+fn write_field(
+    out: &mut Vec<u8>,
+    second: &mut Option<(i64, [u8; 19])>,
+    field: &Field,
+    text: &[u8],
+) {
+    match field.kind {
+        Kind::Str => {
+            key(out, field.name);
+            string(out, text);
+        }
+        Kind::Int => {
+            // A number, or nothing (a status line whose code is not a number: the raw
+            // line is in `rustniffer.response.line`).
+            if text.len() <= 19 && text.iter().all(u8::is_ascii_digit) {
+                key(out, field.name);
+                out.extend_from_slice(text);
+            }
+        }
+        Kind::Seconds => {
+            if parse_micros(text).is_some() {
+                key(out, field.name);
+                out.extend_from_slice(text);
+            }
+        }
+        Kind::Time => {
+            let Some(us) = parse_micros(text) else {
+                return;
+            };
+            key(out, field.name);
+            out.push(b'"');
+            rfc3339(out, second, us);
+            out.push(b'"');
+            key(out, &format!("{}_us", field.name));
+            out.extend_from_slice(us.to_string().as_bytes());
+        }
+        Kind::Bool => {
+            key(out, field.name);
+            out.extend_from_slice(match text {
+                b"yes" => b"true",
+                b"no" => b"false",
+                _ => b"null",
+            });
+        }
+        Kind::Protocol => {
+            // `http/1.1` → http 1.1; `h2`, `h2c` → http 2; others by name.
+            let (name, version): (&[u8], Option<&[u8]>) = match text {
+                b"http/1.0" => (b"http", Some(b"1.0")),
+                b"http/1.1" => (b"http", Some(b"1.1")),
+                b"h2" | b"h2c" => (b"http", Some(b"2")),
+                other => (other, None),
+            };
+            key(out, "network.transport");
+            out.extend_from_slice(b"\"tcp\"");
+            key(out, "network.protocol.name");
+            string(out, name);
+            if let Some(v) = version {
+                key(out, "network.protocol.version");
+                string(out, v);
+            }
+            key(out, "rustniffer.protocol");
+            string(out, text);
+        }
+        Kind::TlsVersion => {
+            let text = String::from_utf8_lossy(text);
+            let (name, version) = text.split_once('_').unwrap_or(("tls", &text));
+            key(out, "tls.protocol.name");
+            string(out, name.to_ascii_lowercase().as_bytes());
+            key(out, "tls.protocol.version");
+            string(out, version.as_bytes());
+        }
+        Kind::RequestProtocol => {
+            let Some(version) = text.strip_prefix(b"HTTP/") else {
+                return;
+            };
+            key(out, "network.transport");
+            out.extend_from_slice(b"\"tcp\"");
+            key(out, "network.protocol.name");
+            out.extend_from_slice(b"\"http\"");
+            key(out, "network.protocol.version");
+            string(out, version);
+        }
+        Kind::Target => {
+            let (path, query) = match text.iter().position(|&b| b == b'?') {
+                Some(at) => (&text[..at], Some(&text[at + 1..])),
+                None => (text, None),
+            };
+            key(out, "url.path");
+            string(out, path);
+            if let Some(q) = query {
+                key(out, "url.query");
+                string(out, q);
+            }
+        }
+        Kind::Headers(prefix) => headers(out, prefix, text),
+    }
+}
+
+/// A header block → one array per lower-case name, in first-seen order; the first line
+/// (request or status line) is skipped, and so is a line without a colon.
+fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8]) {
+    let mut fields: Vec<(Vec<u8>, Vec<&[u8]>)> = Vec::new();
+    for line in block.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].to_ascii_lowercase();
+        // Only a field name that is an HTTP token (RFC 9110 §5.1): in `turns` mode a
+        // header block may be anything, binary included.
+        if name.is_empty() || name.len() > 256 || !name.iter().all(|&b| is_tchar(b)) {
+            continue;
+        }
+        let value = line[colon + 1..].trim_ascii();
+        match fields.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => fields.push((name, vec![value])),
+        }
+    }
+    for (name, values) in fields {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(prefix.as_bytes());
+        escape_into(out, &name);
+        out.extend_from_slice(b"\":[");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, v);
+        }
+        out.push(b']');
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A JSON string, or `{"base64": ...}` when `text` is not UTF-8.
+fn string(out: &mut Vec<u8>, text: &[u8]) {
+    if std::str::from_utf8(text).is_ok() {
+        out.push(b'"');
+        escape_into(out, text);
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(b"{\"base64\":\"");
+        base64(out, text);
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+/// JSON string escapes of UTF-8 text (RFC 8259 §7).
+fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
+    for &b in text {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 15)]);
+            }
+            _ => out.push(b),
+        }
+    }
+}
+
+fn base64(out: &mut Vec<u8>, data: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+}
+
+/// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
+fn rfc3339(out: &mut Vec<u8>, cache: &mut Option<(i64, [u8; 19])>, us: i64) {
+    let secs = us.div_euclid(1_000_000);
+    let frac = us.rem_euclid(1_000_000);
+    let date = match cache {
+        Some((s, text)) if *s == secs => *text,
+        _ => {
+            let mut text = [b'0'; 19];
+            if let Some(t) = chrono::DateTime::from_timestamp(secs, 0) {
+                let s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+                if s.len() == 19 {
+                    text.copy_from_slice(s.as_bytes());
+                }
+            }
+            *cache = Some((secs, text));
+            text
+        }
+    };
+    out.extend_from_slice(&date);
+    out.extend_from_slice(format!(".{frac:06}Z").as_bytes());
+}
+
+impl<R: RecordSink> ExchangeSink for JsonSink<R> {
+    fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
+        if self.per_connection {
+            return Ok(());
+        }
+        self.write(RecordType::Exchange, exchange)
+    }
+
+    fn connection(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        if !self.per_connection {
+            return Ok(());
+        }
+        self.write(RecordType::Connection, record)
+    }
+
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        self.write(RecordType::Open, record)
+    }
+}
+
+impl<R: RecordSink> OutputStage for JsonSink<R> {
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.records.finish()
+    }
+
+    fn record_failures(&self) -> u64 {
+        self.records.failures()
+    }
+
+    fn per_connection(&self) -> bool {
+        self.per_connection
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_a_keyword_and_every_name_is_unique() {
+        let format = JsonFormat::new();
+        let _ = format.needs();
+        // `request.protocol` stands in for `protocol` (the same fields, one or the other).
+        let mut names: Vec<&str> = FIELDS
+            .iter()
+            .filter(|f| f.kind != Kind::RequestProtocol)
+            .map(|f| f.name)
+            .collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(parse_micros(b"1.000200"), Some(1_000_200));
+        assert_eq!(parse_micros(b"-0.5"), Some(-500_000));
+        assert_eq!(parse_micros(b"12"), Some(12_000_000));
+        assert_eq!(parse_micros(b"x"), None);
+        assert_eq!(parse_micros(b"1.1234567"), None);
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc_with_microseconds() {
+        let mut out = Vec::new();
+        let mut cache = None;
+        rfc3339(&mut out, &mut cache, 1_764_000_000_123_456);
+        assert_eq!(out, b"2025-11-24T16:00:00.123456Z");
+        out.clear();
+        rfc3339(&mut out, &mut cache, -1);
+        assert_eq!(out, b"1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_base64() {
+        let mut out = Vec::new();
+        string(&mut out, b"a\"b\\c\n\x01");
+        assert_eq!(out, b"\"a\\\"b\\\\c\\n\\u0001\"");
+        out.clear();
+        string(&mut out, b"\xff\xfeab");
+        assert_eq!(out, b"{\"base64\":\"//5hYg==\"}");
+        out.clear();
+        base64(&mut out, b"foobar");
+        assert_eq!(out, b"Zm9vYmFy");
+    }
+
+    #[test]
+    fn headers_become_arrays_by_lower_case_name() {
+        let mut out = Vec::new();
+        headers(
+            &mut out,
+            "http.request.header.",
+            b"GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\naccept: y\r\nbad line\r\n\x01\xff: z\r\n\r\n",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            ",\"http.request.header.host\":[\"a\"],\"http.request.header.accept\":[\"x\",\"y\"]"
+        );
+    }
+}
