@@ -54,7 +54,7 @@ schema = {
     "title": "rustniffer --json record",
     "description": "One line of `rustniffer --json`. Names follow the OpenTelemetry semantic conventions where one exists; tcp.* and rustniffer.* elsewhere (docs/json.md). A value that is not found is absent.",
     "type": "object",
-    "required": ["type", "client.address", "client.port", "server.address", "server.port"],
+    "required": ["type"],
     "properties": props,
     "patternProperties": {
         r"^http\.(request|response)\.header\.[-!#$%&'*+.^_`|~0-9a-z]+$": {

@@ -368,7 +368,11 @@ pub fn process<R: RecordSink>(
         needs
     };
     if options.json {
-        let sink = crate::output::json::JsonSink::new(records, options.connections);
+        let format = match options.json_fields {
+            true => crate::output::json::JsonFormat::selected(&template),
+            false => crate::output::json::JsonFormat::new(),
+        };
+        let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
         if options.connections {

@@ -56,6 +56,10 @@ fn every_record_is_valid_against_the_schema() {
     }
     let modes: &[&[&str]] = &[
         &[],
+        &[
+            "-l",
+            "%request.timestamp %dest.port %response.time %request.header.connection %tls.sni",
+        ],
         &["--exchanges", "messages"],
         &["--connections"],
         &[
@@ -165,12 +169,52 @@ fn values_are_the_format_languages_typed() {
 }
 
 #[test]
-fn json_takes_no_format() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
-        .args(["--json", "-l", "%source.ip", "-f", "samples/keepalive.pcap"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--json writes every field itself"));
+fn with_a_format_only_its_keywords_fields_are_written() {
+    let out = rustniffer(&[
+        "-q",
+        "--json",
+        "-f",
+        "samples/keepalive.pcap",
+        "-l",
+        "%request.timestamp %dest.port %response.time %request.header.connection %connection",
+    ]);
+    let first = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    // The keys, in order: every `"name":` (no value here holds such text).
+    let keys: Vec<&str> = regex::Regex::new(r#""([a-z0-9_.-]+)":"#)
+        .unwrap()
+        .captures_iter(&first)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "type",
+            "server.port",
+            "rustniffer.connection.position",
+            "rustniffer.request.time",
+            "rustniffer.request.time_us",
+            "http.request.header.connection",
+            "rustniffer.response.duration",
+        ],
+        "{first}"
+    );
+}
+
+#[test]
+fn json_takes_no_append_or_raw_format() {
+    for extra in [["-a", "%source.ip"], ["-r", "-q"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+            .args(["--json", "-f", "samples/keepalive.pcap"])
+            .args(extra)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--json takes its fields from -l"));
+    }
 }

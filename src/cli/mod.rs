@@ -71,6 +71,8 @@ pub struct Options {
     pub idle_timeout: Option<i64>,
     /// `--json`: JSON lines instead of the format.
     pub json: bool,
+    /// `--json -l FORMAT`: only the fields of the format's keywords.
+    pub json_fields: bool,
     /// `--connections`: one record per connection instead of one per exchange.
     pub connections: bool,
     /// `--exchanges`: how connections are cut into exchanges.
@@ -226,7 +228,7 @@ fn command() -> Command {
                 .long("json")
                 .action(ArgAction::SetTrue)
                 .help_heading(OUTPUT)
-                .help("one JSON object per line instead of the format: every keyword's value under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
+                .help("one JSON object per line instead of text: with -l, the fields of the format's keywords, else every keyword's value, under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
         )
         .arg(
             Arg::new("open-report")
@@ -746,11 +748,12 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             "only one of -l (--log-format), -a (--append-log-format) and -r (--raw) may be given",
         ));
     }
+    let json_fields = log.is_some();
     let connections = all.flag("connections")?;
     let json = all.flag("json")?;
-    if json && chosen > 0 {
+    if json && (append.is_some() || raw) {
         return Err(UsageError::new(
-            "--json writes every field itself: it takes no -l, -a or -r",
+            "--json takes its fields from -l FORMAT, or writes every field without it: not -a or -r",
         ));
     }
     let default_format = if connections {
@@ -851,6 +854,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         },
         skip_gaps: all.flag("skip-gaps")?,
         json,
+        json_fields: json && json_fields,
         connections,
     })
 }

@@ -16,6 +16,7 @@ mod template;
 mod tests;
 
 pub use encode::Encoding;
+pub(crate) use render::write_u64;
 pub use render::RenderOptions;
 pub use template::{edit_distance, FormatError, Template};
 

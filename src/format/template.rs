@@ -229,6 +229,29 @@ impl Template {
         self.python
     }
 
+    /// The names of the format's keywords, in order (fixed text left out), as the
+    /// keyword table spells them: what a structured output renders for this format.
+    pub fn keyword_names(&self) -> Vec<&'static str> {
+        self.ops
+            .iter()
+            .filter_map(|op| {
+                let key = match op {
+                    Op::Literal(_) | Op::ShortLiteral(..) => return None,
+                    Op::Value { key, .. } => *key,
+                    Op::Timestamp { when, .. } => Key::Timestamp(*when),
+                    Op::Word { dir, word, .. } => Key::Word(*dir, *word),
+                    Op::HeaderValue { dir, .. } => Key::HeaderValue(*dir),
+                    Op::Grep { dir, header, .. } => match header {
+                        true => Key::HeaderGrep(*dir),
+                        false => Key::Grep(*dir),
+                    },
+                    Op::Python { .. } => Key::Python,
+                };
+                KEYWORDS.iter().find(|kw| kw.key == key).map(|kw| kw.name)
+            })
+            .collect()
+    }
+
     /// The `MODULE[:CLASS]` parameters of the `%python(...)` keywords, in order.
     pub fn python_handlers(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().filter_map(|op| match op {

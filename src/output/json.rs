@@ -164,17 +164,72 @@ static FIELDS: &[Field] = &[
 /// Not-found marker: bytes no keyword prints (not UTF-8, and a NUL).
 const NOT_FOUND: &[u8] = b"\xff\x00nf\xff";
 
-/// The fixed template and what each of its ops is.
+/// The fields written, the template that renders their keywords, one op per field.
 pub struct JsonFormat {
+    fields: Vec<&'static Field>,
     template: Template,
+    /// `NAME_us` of each time field, by position in `fields`.
+    epoch_names: Vec<String>,
+    /// Header names to write, per direction (`[request, response]`), lower case;
+    /// `None`: every header.
+    header_names: [Option<Vec<Vec<u8>>>; 2],
 }
 
 impl JsonFormat {
+    /// Every field.
     pub fn new() -> Self {
-        let format: String = FIELDS.iter().map(|f| format!("%{}", f.keyword)).collect();
+        Self::with_fields(FIELDS.iter().collect(), [None, None])
+    }
+
+    /// The fields of the keywords of `format` (`--json -l FORMAT`): `%request.timestamp`
+    /// selects the request time, `%request.header.host` the one header, `%request.header`
+    /// or `%request.header.value(...)` every request header; fixed text is ignored and
+    /// keywords without a JSON field (payloads, greps, Python) are left out.
+    pub fn selected(format: &Template) -> Self {
+        let names = format.keyword_names();
+        let has = |name: &str| names.contains(&name);
+        let mut header_names: [Option<Vec<Vec<u8>>>; 2] = [Some(Vec::new()), Some(Vec::new())];
+        for (i, dir) in ["request.header", "response.header"].iter().enumerate() {
+            for name in &names {
+                let Some(rest) = name.strip_prefix(dir) else {
+                    continue;
+                };
+                match rest.strip_prefix('.') {
+                    Some("value" | "grep") | None => header_names[i] = None,
+                    Some(header) => {
+                        if let Some(list) = &mut header_names[i] {
+                            list.push(header.as_bytes().to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        let fields = FIELDS
+            .iter()
+            .filter(|f| match f.kind {
+                Kind::Headers(prefix) => {
+                    let i = usize::from(prefix.starts_with("http.response"));
+                    header_names[i].as_ref().is_none_or(|list| !list.is_empty())
+                }
+                Kind::Time => has(f.keyword) || has(f.keyword.trim_end_matches('2')),
+                Kind::RequestProtocol => has("protocol") || has(f.keyword),
+                Kind::Protocol => has(f.keyword) || has("request.protocol"),
+                _ => has(f.keyword),
+            })
+            .collect();
+        Self::with_fields(fields, header_names)
+    }
+
+    fn with_fields(fields: Vec<&'static Field>, header_names: [Option<Vec<Vec<u8>>>; 2]) -> Self {
+        let format: String = fields.iter().map(|f| format!("%{}", f.keyword)).collect();
         let template = Template::parse(&format).expect("the JSON fields are keywords");
-        debug_assert_eq!(template.needs(), template.needs());
-        JsonFormat { template }
+        let epoch_names = fields.iter().map(|f| format!("{}_us", f.name)).collect();
+        JsonFormat {
+            fields,
+            template,
+            epoch_names,
+            header_names,
+        }
     }
 
     /// What the exchange layer must keep for these fields.
@@ -202,9 +257,9 @@ pub struct JsonSink<R> {
 }
 
 impl<R: RecordSink> JsonSink<R> {
-    pub fn new(records: R, per_connection: bool) -> Self {
+    pub fn new(format: JsonFormat, records: R, per_connection: bool) -> Self {
         JsonSink {
-            format: JsonFormat::new(),
+            format,
             per_connection,
             values: Vec::with_capacity(4096),
             spans: Vec::with_capacity(FIELDS.len()),
@@ -234,7 +289,7 @@ impl<R: RecordSink> JsonSink<R> {
         self.line.push(b'"');
         let connection = record.connection.is_some();
         let mut protocol_written = false;
-        for (field, span) in FIELDS.iter().zip(&self.spans) {
+        for (i, (field, span)) in self.format.fields.iter().zip(&self.spans).enumerate() {
             let wanted = match field.scope {
                 Scope::Both => true,
                 Scope::Exchange => !connection,
@@ -249,7 +304,15 @@ impl<R: RecordSink> JsonSink<R> {
                 Kind::RequestProtocol if protocol_written => continue,
                 _ => {}
             }
-            write_field(&mut self.line, &mut self.second, field, text);
+            if let Kind::Headers(prefix) = field.kind {
+                let only = self.format.header_names
+                    [usize::from(prefix.starts_with("http.response"))]
+                .as_deref();
+                headers(&mut self.line, prefix, text, only);
+                continue;
+            }
+            let epoch_name = &self.format.epoch_names[i];
+            write_field(&mut self.line, &mut self.second, field, epoch_name, text);
         }
         self.line.extend_from_slice(b"}\n");
         self.records.record(&self.line)
@@ -262,20 +325,31 @@ fn key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// `seconds.microseconds` (possibly negative) → microseconds.
+/// `seconds.microseconds` (possibly negative, at most 6 decimals) → microseconds.
 fn parse_micros(text: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(text).ok()?;
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
+    let (neg, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
-    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
-    if frac.len() > 6 || secs.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let mut secs: i64 = 0;
+    let mut micros: i64 = 0;
+    let mut decimals: Option<u32> = None;
+    if digits.is_empty() || digits.len() > 26 {
         return None;
     }
-    let secs: i64 = secs.parse().ok()?;
-    let frac: i64 = format!("{frac:0<6}").parse().ok()?;
-    let us = secs.checked_mul(1_000_000)?.checked_add(frac)?;
+    for &b in digits {
+        match (b, decimals.as_mut()) {
+            (b'.', None) => decimals = Some(0),
+            (b'0'..=b'9', None) => secs = secs.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
+            (b'0'..=b'9', Some(n)) if *n < 6 => {
+                micros = micros * 10 + i64::from(b - b'0');
+                *n += 1;
+            }
+            _ => return None,
+        }
+    }
+    micros *= 10i64.pow(6 - decimals.unwrap_or(0));
+    let us = secs.checked_mul(1_000_000)?.checked_add(micros)?;
     Some(if neg { -us } else { us })
 }
 
@@ -283,6 +357,7 @@ fn write_field(
     out: &mut Vec<u8>,
     second: &mut Option<(i64, [u8; 19])>,
     field: &Field,
+    epoch_name: &str,
     text: &[u8],
 ) {
     match field.kind {
@@ -299,10 +374,9 @@ fn write_field(
             }
         }
         Kind::Seconds => {
-            if parse_micros(text).is_some() {
-                key(out, field.name);
-                out.extend_from_slice(text);
-            }
+            // The renderer writes durations as `[-]seconds.micros`: already a JSON number.
+            key(out, field.name);
+            out.extend_from_slice(text);
         }
         Kind::Time => {
             let Some(us) = parse_micros(text) else {
@@ -312,8 +386,11 @@ fn write_field(
             out.push(b'"');
             rfc3339(out, second, us);
             out.push(b'"');
-            key(out, &format!("{}_us", field.name));
-            out.extend_from_slice(us.to_string().as_bytes());
+            key(out, epoch_name);
+            if us < 0 {
+                out.push(b'-');
+            }
+            crate::format::write_u64(out, us.unsigned_abs());
         }
         Kind::Bool => {
             key(out, field.name);
@@ -373,41 +450,72 @@ fn write_field(
                 string(out, q);
             }
         }
-        Kind::Headers(prefix) => headers(out, prefix, text),
+        Kind::Headers(prefix) => headers(out, prefix, text, None),
     }
 }
 
+/// Most header lines of one block written (the rest are left out: a bound on the work
+/// per record whatever the input).
+const MAX_HEADERS: usize = 64;
+
 /// A header block → one array per lower-case name, in first-seen order; the first line
-/// (request or status line) is skipped, and so is a line without a colon.
-fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8]) {
-    let mut fields: Vec<(Vec<u8>, Vec<&[u8]>)> = Vec::new();
+/// (request or status line) is skipped, and so is a line whose name is not an HTTP
+/// token (in `turns` mode a header block may be anything, binary included).
+fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8], only: Option<&[Vec<u8>]>) {
+    if let Some(names) = only {
+        // Named headers (`-l` with `%request.header.NAME`): the value the format prints,
+        // found as the format finds it.
+        let block = crate::exchange::http::header_block(block);
+        for name in names {
+            if let Some(value) = crate::exchange::http::header_value(block, name) {
+                if value.is_empty() {
+                    continue;
+                }
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(prefix.as_bytes());
+                out.extend_from_slice(name);
+                out.extend_from_slice(b"\":[");
+                string(out, value);
+                out.push(b']');
+            }
+        }
+        return;
+    }
+    let mut fields: [(&[u8], &[u8]); MAX_HEADERS] = [(&[], &[]); MAX_HEADERS];
+    let mut count = 0;
     for line in block.split(|&b| b == b'\n').skip(1) {
+        if count == MAX_HEADERS {
+            break;
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let name = line[..colon].to_ascii_lowercase();
-        // Only a field name that is an HTTP token (RFC 9110 §5.1): in `turns` mode a
-        // header block may be anything, binary included.
+        let name = &line[..colon];
         if name.is_empty() || name.len() > 256 || !name.iter().all(|&b| is_tchar(b)) {
             continue;
         }
-        let value = line[colon + 1..].trim_ascii();
-        match fields.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values.push(value),
-            None => fields.push((name, vec![value])),
-        }
+        fields[count] = (name, line[colon + 1..].trim_ascii());
+        count += 1;
     }
-    for (name, values) in fields {
+    let fields = &fields[..count];
+    for (i, &(name, _)) in fields.iter().enumerate() {
+        let same = |n: &[u8]| n.len() == name.len() && n.eq_ignore_ascii_case(name);
+        // A repeated name was written with its first occurrence.
+        if fields[..i].iter().any(|&(n, _)| same(n)) {
+            continue;
+        }
         out.extend_from_slice(b",\"");
         out.extend_from_slice(prefix.as_bytes());
-        escape_into(out, &name);
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
         out.extend_from_slice(b"\":[");
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for &(_, value) in fields[i..].iter().filter(|&&(n, _)| same(n)) {
+            if !first {
                 out.push(b',');
             }
-            string(out, v);
+            first = false;
+            string(out, value);
         }
         out.push(b']');
     }
@@ -433,6 +541,13 @@ fn string(out: &mut Vec<u8>, text: &[u8]) {
 
 /// JSON string escapes of UTF-8 text (RFC 8259 §7).
 fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
+    if !text
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        out.extend_from_slice(text);
+        return;
+    }
     for &b in text {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -489,7 +604,13 @@ fn rfc3339(out: &mut Vec<u8>, cache: &mut Option<(i64, [u8; 19])>, us: i64) {
         }
     };
     out.extend_from_slice(&date);
-    out.extend_from_slice(format!(".{frac:06}Z").as_bytes());
+    let mut digits = *b".000000Z";
+    let mut n = frac;
+    for d in digits[1..7].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&digits);
 }
 
 impl<R: RecordSink> ExchangeSink for JsonSink<R> {
@@ -586,6 +707,7 @@ mod tests {
             &mut out,
             "http.request.header.",
             b"GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\naccept: y\r\nbad line\r\n\x01\xff: z\r\n\r\n",
+            None,
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),
