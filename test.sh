@@ -46,6 +46,18 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
 fi
 export RUSTNIFFER_REQUIRE_JSONSCHEMA=1
 
+# Set-up: a real Prometheus (and its promtool) scrapes live capture in tests/metrics.rs.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: installing prometheus (the scraper of the metrics test)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "test.sh: prometheus is missing and cannot be installed here; the metrics test will fail" >&2
+    fi
+fi
+export RUSTNIFFER_REQUIRE_PROMETHEUS=1
+
 # Set-up for the `python` feature: PyO3 embeds libpython, so it needs a Python 3 with its
 # headers and shared library: $PYO3_PYTHON when set, else the system Python (its library
 # is on the loader path and its standard library is readable by every user, which

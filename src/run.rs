@@ -10,6 +10,7 @@ use crate::exchange::{ExchangeTracker, Mode};
 use crate::filter::{Filter, FilterError};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
+use crate::output::metrics::{Metered, Metrics};
 use crate::output::{
     python, ExtensionError, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink,
 };
@@ -30,6 +31,11 @@ pub enum RunError {
     },
     /// `-e`, `-U`, `-P`, `%python` (SPEC §7).
     Extension(ExtensionError),
+    /// `--metrics-listen` could not bind its address.
+    MetricsListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Where records go, to say which output failed ([`RunError::Output`]).
@@ -67,6 +73,9 @@ impl fmt::Display for RunError {
             RunError::Capture(e) => write!(f, "{e}"),
             RunError::Output { target, source } => write!(f, "writing output {target}: {source}"),
             RunError::Extension(e) => write!(f, "{e}"),
+            RunError::MetricsListen { addr, source } => {
+                write!(f, "--metrics-listen {addr}: cannot listen there: {source}")
+            }
         }
     }
 }
@@ -89,6 +98,7 @@ impl std::error::Error for RunError {
             RunError::Capture(e) => Some(e),
             RunError::Output { source, .. } => Some(source),
             RunError::Extension(e) => Some(e),
+            RunError::MetricsListen { source, .. } => Some(source),
         }
     }
 }
@@ -359,14 +369,30 @@ pub fn process<R: RecordSink>(
         extensions: _,
         python,
     } = prepared;
+    let metered = options.metrics_listen.is_some() || options.metrics_file.is_some();
+    let summaries = options.connections || metered;
     let connection_needs = |mut needs: crate::exchange::Needs| {
-        if options.connections {
-            // The connection record reads the first exchange's keep-alive headers.
+        if summaries {
+            // Connection records read the first exchange's keep-alive headers; metrics
+            // read every exchange's first lines.
             needs.request.header = true;
             needs.response.header = true;
         }
         needs
     };
+    let metrics = match metered {
+        false => None,
+        true => {
+            let metrics = Metrics::new(options.metrics_services);
+            if let Some(addr) = options.metrics_listen {
+                let listener = crate::output::metrics::listen(addr)
+                    .map_err(|source| RunError::MetricsListen { addr, source })?;
+                crate::output::metrics::serve(listener, metrics.registry());
+            }
+            Some(metrics)
+        }
+    };
+    let file = options.metrics_file.clone();
     if options.json {
         let format = match options.json_fields {
             true => crate::output::json::JsonFormat::selected(&template),
@@ -374,8 +400,9 @@ pub fn process<R: RecordSink>(
         };
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
+        let sink = Metered::new(sink, metrics, file);
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
-        if options.connections {
+        if summaries {
             tracker = tracker.with_connection_records();
         }
         return process_events(source, options, filter, tracker);
@@ -384,11 +411,27 @@ pub fn process<R: RecordSink>(
     let sink = TemplateSink::new(template, render, records)
         .per_connection(options.connections)
         .with_values(python);
+    let sink = Metered::new(sink, metrics, file);
     let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
-    if options.connections {
+    if summaries {
         tracker = tracker.with_connection_records();
     }
     process_events(source, options, filter, tracker)
+}
+
+/// Packets between two updates of the tool's own metrics.
+const HEALTH_EVERY: u64 = 4096;
+
+/// The run loop's counters for the metrics.
+fn health(decoder: &Decoder, flows: &FlowTable, packets: u64) -> crate::output::metrics::Health {
+    let d = decoder.stats();
+    crate::output::metrics::Health {
+        packets,
+        kernel_drops: 0,
+        decode_failures: d.truncated + d.malformed,
+        evictions: flows.stats().evicted,
+        out_of_order_discarded_bytes: flows.queue_budget().discarded_bytes,
+    }
 }
 
 /// An interim record of every connection still open at `now`, oldest first.
@@ -419,6 +462,8 @@ fn process_events<P: Pipeline>(
         skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
         syn_data: options.exchanges == Mode::Messages,
         lifecycle: options.connections
+            || options.metrics_listen.is_some()
+            || options.metrics_file.is_some()
             || options.idle_timeout.is_some()
             || options.open_report.is_some(),
         idle_timeout: options.idle_timeout,
@@ -426,6 +471,7 @@ fn process_events<P: Pipeline>(
     });
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
+    let mut packets_seen = 0u64;
     // The first packet starts the `--open-report` clock.
     let mut next_open_report = Timestamp(i64::MIN);
     let mut progress = source
@@ -443,6 +489,10 @@ fn process_events<P: Pipeline>(
                             filtered_out += 1;
                             continue;
                         }
+                    }
+                    packets_seen += 1;
+                    if packets_seen % HEALTH_EVERY == 0 {
+                        tracker.health(health(&decoder, &flows, packets_seen));
                     }
                     if let Some(segment) = decoder.decode(&packet) {
                         if let Some(every) = options.open_report {
@@ -474,6 +524,7 @@ fn process_events<P: Pipeline>(
             }
         }
         flows.finish(&mut tracker)?;
+        tracker.health(health(&decoder, &flows, packets_seen));
         tracker.finish()
     })();
     if let Some(p) = &mut progress {

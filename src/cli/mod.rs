@@ -65,6 +65,12 @@ pub struct Options {
     pub user: Option<String>,
     pub python: Option<String>,
     pub summary: SummaryMode,
+    /// `--metrics-listen`: where to serve `/metrics`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--metrics-file`: where to write the metrics at the end.
+    pub metrics_file: Option<std::path::PathBuf>,
+    /// `--metrics-services`: services with labels of their own.
+    pub metrics_services: usize,
     /// `--open-report`: nanoseconds of capture time between interim records.
     pub open_report: Option<i64>,
     /// `--idle-timeout`: nanoseconds without a packet that end a connection.
@@ -229,6 +235,30 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help_heading(OUTPUT)
                 .help("one JSON object per line instead of text: with -l, the fields of the format's keywords, else every keyword's value, under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
+        )
+        .arg(
+            Arg::new("metrics-listen")
+                .long("metrics-listen")
+                .value_name("ADDR:PORT")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("serve Prometheus metrics at http://ADDR:PORT/metrics while capturing: http_server_request_duration_seconds, TCP connections opened/closed (by whom, how)/open, exchanges per connection, handshake and idle-before-close durations, and the tool's own packets, drops and losses"),
+        )
+        .arg(
+            Arg::new("metrics-file")
+                .long("metrics-file")
+                .value_name("FILE")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("at the end, write the same metrics to FILE (OpenMetrics text)"),
+        )
+        .arg(
+            Arg::new("metrics-services")
+                .long("metrics-services")
+                .value_name("N")
+                .action(ArgAction::Set)
+                .help_heading(LIMITS)
+                .help("metrics: the first N services (server address and port) get labels of their own, later ones are counted as server_address=\"other\" (default 100)"),
         )
         .arg(
             Arg::new("open-report")
@@ -817,7 +847,22 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         }
     };
 
+    let metrics_listen = match all.value("metrics-listen") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<std::net::SocketAddr>().map_err(|_| {
+            UsageError::new(format!(
+                "--metrics-listen takes ADDR:PORT, such as 127.0.0.1:9464 or [::1]:9464, not '{v}'"
+            ))
+        })?),
+    };
+
     Ok(Options {
+        metrics_listen,
+        metrics_file: all.value("metrics-file").map(std::path::PathBuf::from),
+        metrics_services: number(
+            "metrics-services",
+            crate::output::metrics::DEFAULT_MAX_SERVICES,
+        )?,
         open_report: seconds("open-report")?,
         idle_timeout: seconds("idle-timeout")?,
         input,

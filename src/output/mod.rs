@@ -20,6 +20,7 @@ pub mod command;
 mod error;
 mod extensions;
 pub mod json;
+pub mod metrics;
 pub mod user;
 
 #[cfg(feature = "python")]
@@ -385,6 +386,11 @@ pub trait OutputStage: ExchangeSink {
     fn per_connection(&self) -> bool {
         false
     }
+
+    /// The run loop's own counters so far (for metrics).
+    fn health(&mut self, health: metrics::Health) {
+        let _ = health;
+    }
 }
 
 impl<R: RecordSink, V: RecordValues> OutputStage for TemplateSink<R, V> {
@@ -415,6 +421,8 @@ pub trait Pipeline: FlowEventSink {
     fn record_failures(&self) -> u64;
     /// Requests beyond a connection's pipeline bound (`messages` mode).
     fn pipeline_overflow(&self) -> u64;
+    /// The run loop's own counters so far (for metrics).
+    fn health(&mut self, health: metrics::Health);
     /// An interim record of connection `conn`, still open (`--open-report`).
     fn report_open(
         &mut self,
@@ -426,6 +434,9 @@ pub trait Pipeline: FlowEventSink {
 }
 
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
+    fn health(&mut self, health: metrics::Health) {
+        self.sink_mut().health(health);
+    }
     fn report_open(
         &mut self,
         conn: crate::flow::ConnId,
