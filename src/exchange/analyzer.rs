@@ -190,6 +190,12 @@ impl Exchanges<'_> {
 
     /// Request bytes, for the newest exchange.
     pub fn request_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.request_data_head(ts, bytes, None);
+    }
+
+    /// [`Exchanges::request_data`] for bytes that start a message whose header block
+    /// ends (as `http::header_split` finds it) at `header_end` in them, when known.
+    pub fn request_data_head(&mut self, ts: Timestamp, bytes: &[u8], header_end: Option<usize>) {
         let needs = self.needs;
         let back = self.queue.back_mut();
         if back.done {
@@ -197,7 +203,7 @@ impl Exchanges<'_> {
             self.begin_request();
         }
         let back = self.queue.back_mut();
-        back.add_request(bytes, ts, needs, self.budget);
+        back.add_request(bytes, ts, needs, self.budget, header_end);
         let id = back.id;
         self.payload.note(id, Direction::FromClient, ts, bytes);
     }
@@ -205,6 +211,12 @@ impl Exchanges<'_> {
     /// Response bytes, for the oldest exchange not yet answered; without one, a new
     /// exchange with an empty request (server data first).
     pub fn response_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.response_data_head(ts, bytes, None);
+    }
+
+    /// [`Exchanges::response_data`] with a known header end, as
+    /// [`Exchanges::request_data_head`].
+    pub fn response_data_head(&mut self, ts: Timestamp, bytes: &[u8], header_end: Option<usize>) {
         let needs = self.needs;
         let at = match self.queue.answering() {
             Some(at) => at,
@@ -217,7 +229,7 @@ impl Exchanges<'_> {
             }
         };
         if let Some(e) = self.queue.get_mut(at) {
-            e.add_response(bytes, ts, needs, self.budget);
+            e.add_response(bytes, ts, needs, self.budget, header_end);
             let id = e.id;
             self.payload.note(id, Direction::FromServer, ts, bytes);
         }

@@ -53,6 +53,12 @@ impl HeaderEndScan {
         self.found
     }
 
+    /// The terminator was found by other means (an HTTP/1 framer that read the head).
+    pub fn set_found(&mut self) {
+        self.crs = 2;
+        self.found = true;
+    }
+
     /// Scans the next bytes of the phase; returns the index in `bytes` of the CR that
     /// ends the header block when it is among them. Jumps from CR to CR: the count is at
     /// most one between two calls (two means found).

@@ -147,6 +147,11 @@ pub struct Progress<H> {
     /// The message ended exactly at `consumed` (complete by its framing); the next
     /// call starts with a new message.
     pub ended: bool,
+    /// With `head`, when the whole head was in these bytes and every line of it ends in
+    /// CRLF with no other CR: where [`super::http::header_split`] ends the header block
+    /// of the message's bytes (the CR of the final CRLF), from the message's first
+    /// byte. The exchange layer then need not look for it again.
+    pub header_end: Option<usize>,
 }
 
 /// What a gap (bytes the receiver acknowledged but the capture missed) did.
@@ -395,15 +400,57 @@ fn field_of(index: Option<usize>) -> Field {
     }
 }
 
-/// The field a whole name stands for; a name with a byte that is not a tchar matches
-/// nothing, as byte by byte.
+/// The field a whole name stands for, as the byte path's matching of [`NAMES`] finds
+/// it. The names differ in length, so the length picks the one candidate; a name equal
+/// to it ignoring case is made of letters and `-` only, all tchars, so the byte path's
+/// rule that a non-tchar byte matches nothing needs no check of its own.
 fn field_named(name: &[u8]) -> Field {
-    let known = name.iter().all(|&c| is_tchar(c));
-    field_of(
-        NAMES
-            .iter()
-            .position(|cand| known && cand.eq_ignore_ascii_case(name)),
-    )
+    let index = match name.len() {
+        14 => 0,
+        17 => 1,
+        10 => 2,
+        7 => 3,
+        _ => return Field::Other,
+    };
+    if same_ignoring_case(name, NAMES[index]) {
+        field_of(Some(index))
+    } else {
+        Field::Other
+    }
+}
+
+/// `name.eq_ignore_ascii_case(lower)` for a `lower` made of lowercase letters, digits
+/// and `-` (the names and tokens framing matches), eight bytes at a time: a letter
+/// matches itself or the byte 0x20 below it, any other byte only itself.
+fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
+    let len = lower.len();
+    if name.len() != len {
+        return false;
+    }
+    if len < 8 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(bytes) = s.get(at..at + 8) {
+            w.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(w)
+    };
+    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
+    let mut at = 0;
+    loop {
+        let want = word(lower, at);
+        // Lowercase letters have 0x40 set, digits and `-` do not: 0x20 on letters.
+        let case = (want & 0x4040_4040_4040_4040) >> 1;
+        if word(name, at) | case != want {
+            return false;
+        }
+        if at + 8 == len {
+            return true;
+        }
+        at = (at + 8).min(len - 8);
+    }
 }
 
 /// `tchar` (RFC 9110 §5.6.2), by byte value.
@@ -460,6 +507,7 @@ struct Out {
     head: Option<(BodyFraming, Option<Handoff>)>,
     body: u64,
     ended: bool,
+    header_end: Option<usize>,
 }
 
 impl Out {
@@ -472,6 +520,7 @@ impl Out {
             head: self.head.map(|(body, handoff)| head(body, handoff)),
             body: self.body,
             ended: self.ended,
+            header_end: self.header_end,
         }
     }
 }
@@ -485,6 +534,78 @@ enum Step {
     StartLine,
     /// The header section ended with the byte just consumed.
     HeadEnd,
+}
+
+/// A head read at once by [`Core::head_at_once`].
+struct WholeHead {
+    /// Bytes of the head, its final line end included.
+    taken: usize,
+    /// What the head's end decided (`None`: framing that cannot be trusted).
+    head: Option<(BodyFraming, Option<Handoff>)>,
+    /// Every line ended in CRLF with no other CR.
+    crlf_only: bool,
+}
+
+/// The framing field a field line names, and its name's length (the colon follows it).
+/// A name equal to one of [`NAMES`] holds no colon, so a colon right after it is the
+/// line's first: the field the byte path finds at that colon.
+fn field_of_line(line: &[u8]) -> (Field, usize) {
+    for (index, name) in NAMES.iter().enumerate() {
+        let len = name.len();
+        if line.get(len) == Some(&b':')
+            && line.get(..len).is_some_and(|n| same_ignoring_case(n, name))
+        {
+            return (field_of(Some(index)), len);
+        }
+    }
+    (Field::Other, 0)
+}
+
+/// The end of the line `rest` starts with: the length of its content (a CR before the
+/// LF excluded), the offset after its LF, and whether the line ends in CRLF with no
+/// other CR in it. `None` without an LF.
+fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
+    let first = find_cr_or_lf(rest)?;
+    if rest.get(first) == Some(&b'\n') {
+        return Some((first, first + 1, false));
+    }
+    if rest.get(first + 1) == Some(&b'\n') {
+        return Some((first, first + 2, true));
+    }
+    let nl = first + 1 + find_byte(rest.get(first + 1..)?, b'\n')?;
+    let content = if rest.get(nl - 1) == Some(&b'\r') {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((content, nl + 1, false))
+}
+
+/// The first CR or LF of `haystack`, eight bytes at a time (as `find_byte`).
+fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // Each test's lowest set bit marks its byte's first position exactly: the lowest
+        // of both marks the first of either byte.
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let found = ((cr.wrapping_sub(ONES) & !cr) | (lf.wrapping_sub(ONES) & !lf)) & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map(|p| offset + p)
 }
 
 /// The state of one direction. Fields are reused from phase to phase to stay within
@@ -815,9 +936,13 @@ impl Core {
                     if self.block == 0 && self.pos == 0 && self.flags & F_RESYNC == 0 =>
                 {
                     match self.head_at_once(side, request, &bytes[i..]) {
-                        Some((n, head)) => {
-                            i += n;
-                            out.head = head;
+                        Some(whole) => {
+                            i += whole.taken;
+                            out.head = whole.head;
+                            out.header_end = whole
+                                .crlf_only
+                                .then(|| whole.taken - 2)
+                                .filter(|_| whole.head.is_some());
                             if out.head.is_some()
                                 && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
                             {
@@ -885,13 +1010,12 @@ impl Core {
     /// returns the bytes it took and what the head's end decided, exactly as byte steps
     /// would. Anything else (an incomplete head, folding, a line without a colon, odd
     /// spacing…) leaves the state untouched and returns `None`: the byte path decides.
-    #[allow(clippy::type_complexity)]
     fn head_at_once(
         &mut self,
         side: Side,
         request: Option<RequestKind>,
         bytes: &[u8],
-    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
+    ) -> Option<WholeHead> {
         let saved = self.clone();
         let result = self.head_at_once_inner(side, request, bytes);
         if result.is_none() {
@@ -900,23 +1024,24 @@ impl Core {
         result
     }
 
-    #[allow(clippy::type_complexity)]
     fn head_at_once_inner(
         &mut self,
         side: Side,
         request: Option<RequestKind>,
         bytes: &[u8],
-    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
+    ) -> Option<WholeHead> {
         let max_line = usize::from(MAX_LINE);
+        // Every line so far ended in CRLF, with no other CR.
+        let mut crlf_only = true;
         // One line: its bytes without the line end, and the offset after its LF.
-        let line_at = |at: usize| -> Option<(&[u8], usize)> {
+        let mut line_at = |at: usize| -> Option<(&[u8], usize)> {
             let rest = bytes.get(at..)?;
-            let nl = find_byte(rest, b'\n')?;
-            if nl + 1 > max_line {
+            let (content, next, crlf) = line_end(rest)?;
+            if next > max_line {
                 return None;
             }
-            let line = &rest[..nl];
-            Some((line.strip_suffix(b"\r").unwrap_or(line), at + nl + 1))
+            crlf_only &= crlf;
+            Some((&rest[..content], at + next))
         };
         let (start, mut at) = line_at(0)?;
         let version_minor = |v: &[u8]| -> Option<u8> {
@@ -985,25 +1110,29 @@ impl Core {
                 self.st = St::LineStart;
                 self.block = next as u32;
                 self.line = 0;
-                return Some((next, self.end_head(side, request)));
+                let head = self.end_head(side, request);
+                return Some(WholeHead {
+                    taken: next,
+                    head,
+                    crlf_only,
+                });
             }
             // Folding, a whitespace line, or a CR at the line start (skipped byte by
             // byte before the name): the byte path's business.
             if matches!(line[0], b' ' | b'\t' | b'\r') {
                 return None;
             }
-            let colon = find_byte(line, b':').filter(|&c| c > 0)?;
-            let name = &line[..colon];
             self.end_field();
-            self.field = field_named(name);
-            if self.field != Field::Other {
+            // A line without a colon, or with one first, names no field byte by byte
+            // either (and no folding follows here): as any other field.
+            let (field, name_len) = field_of_line(line);
+            self.field = field;
+            if field != Field::Other {
                 self.phase = LEAD;
                 self.pos = 0;
                 self.n = 0;
                 // The value's bytes as byte steps see them: up to the LF, a CR included.
-                for &c in &bytes[line_start + colon + 1..next - 1] {
-                    self.value_byte(c);
-                }
+                self.value_at_once(&bytes[line_start + name_len + 1..next - 1]);
             }
             at = next;
         }
@@ -1335,6 +1464,80 @@ impl Core {
                 _ => {}
             },
         }
+    }
+
+    /// A whole field value, from the state the colon left (`phase` LEAD, `pos` and `n`
+    /// zero), to the state [`Core::value_byte`] steps over its bytes reach.
+    fn value_at_once(&mut self, value: &[u8]) {
+        if !self.plain_value(value) {
+            for &c in value {
+                self.value_byte(c);
+            }
+        }
+    }
+
+    /// The plain shapes of a framing field's value, at once: blanks, then one number
+    /// (`Content-Length`) or one token (the lists), then blanks. Returns false, changing
+    /// nothing, for anything else (lists, parameters, versions, long numbers…).
+    fn plain_value(&mut self, value: &[u8]) -> bool {
+        let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\r');
+        let mut i = 0;
+        while value.get(i).is_some_and(|&c| blank(c)) {
+            i += 1;
+        }
+        let start = i;
+        // The token (or number) runs to the first blank; only blanks may follow it.
+        let mut number = 0u64;
+        while let Some(&c) = value.get(i) {
+            if blank(c) {
+                break;
+            }
+            number = number
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(c.wrapping_sub(b'0')));
+            i += 1;
+        }
+        let token = &value[start..i];
+        let trailing = i < value.len();
+        if !value[i..].iter().all(|&c| blank(c)) {
+            return false;
+        }
+        if token.is_empty() {
+            // Blanks only: the byte path stays in LEAD.
+            return true;
+        }
+        match self.field {
+            Field::NoneYet | Field::Other => {}
+            Field::ContentLength => {
+                // 19 digits cannot overflow a u64 (`number` is then exact).
+                if token.len() > 19 || !token.iter().all(u8::is_ascii_digit) {
+                    return false;
+                }
+                self.n = number;
+                self.phase = if trailing { SKIP } else { TOKEN };
+            }
+            Field::TransferEncoding | Field::Connection | Field::Upgrade => {
+                if token.iter().any(|c| matches!(c, b',' | b';' | b'/')) {
+                    return false;
+                }
+                // What `match_byte` leaves after the token: the candidates it prefixes.
+                let mut mask = 0;
+                for (j, cand) in self.tokens().iter().enumerate() {
+                    let prefix = cand.get(..token.len());
+                    if prefix.is_some_and(|p| same_ignoring_case(token, p)) {
+                        mask |= 1 << j;
+                    }
+                }
+                self.mask = mask;
+                self.pos = token.len().min(usize::from(u8::MAX)) as u8;
+                self.phase = TOKEN;
+                if trailing {
+                    self.end_token();
+                    self.phase = SKIP;
+                }
+            }
+        }
+        true
     }
 
     fn cl_bad(&mut self) {

@@ -69,7 +69,9 @@ pub(crate) struct PhaseBytes {
 
 impl PhaseBytes {
     /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks and
-    /// the bounds allow.
+    /// the bounds allow. `header_end`: where the header terminator's CR is in `bytes`,
+    /// when the analyzer knows it (see [`super::http1::Progress::header_end`]); it is
+    /// taken only for the phase's first bytes, where the scan would find the same CR.
     pub fn add(
         &mut self,
         buffer: &mut Vec<u8>,
@@ -77,7 +79,9 @@ impl PhaseBytes {
         ts: Timestamp,
         retention: Retention,
         budget: &mut KeptBudget,
+        header_end: Option<usize>,
     ) {
+        let known_end = header_end.filter(|&at| self.size == 0 && at < bytes.len());
         self.size += bytes.len() as u64;
         if !self.first.set {
             self.first.put(ts);
@@ -98,7 +102,14 @@ impl PhaseBytes {
         let mut keep = bytes;
         let mut end = None;
         if looking_for_header {
-            end = self.header_end.scan(bytes);
+            end = match known_end {
+                Some(at) => {
+                    debug_assert_eq!(HeaderEndScan::default().scan(bytes), Some(at));
+                    self.header_end.set_found();
+                    Some(at)
+                }
+                None => self.header_end.scan(bytes),
+            };
             // Only the header block is read (line, headers, words): what follows its
             // terminating CR is not kept. `header_split` finds the same end in the
             // kept bytes, since it applies the same rule.
@@ -210,21 +221,37 @@ impl ExchangeState {
         self.request.first.is_set() || self.response.first.is_set()
     }
 
-    pub fn add_request(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+    /// Request bytes; `header_end` as in [`PhaseBytes::add`].
+    pub fn add_request(
+        &mut self,
+        bytes: &[u8],
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+        header_end: Option<usize>,
+    ) {
         if self.response.kept > 0 {
             // Kept request bytes must precede the response's in the shared buffer: a
             // request still being sent after its response began is counted, not kept.
             self.request.count(bytes, ts);
         } else {
             self.request
-                .add(&mut self.kept, bytes, ts, needs.request, b);
+                .add(&mut self.kept, bytes, ts, needs.request, b, header_end);
         }
         self.last_activity.put(ts);
     }
 
-    pub fn add_response(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+    /// Response bytes; `header_end` as in [`PhaseBytes::add`].
+    pub fn add_response(
+        &mut self,
+        bytes: &[u8],
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+        header_end: Option<usize>,
+    ) {
         self.response
-            .add(&mut self.kept, bytes, ts, needs.response, b);
+            .add(&mut self.kept, bytes, ts, needs.response, b, header_end);
         self.last_activity.put(ts);
     }
 

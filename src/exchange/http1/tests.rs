@@ -993,3 +993,117 @@ fn heads_read_at_once_and_byte_by_byte_agree_on_unusual_lines() {
         );
     }
 }
+
+/// The byte path's rule for a whole field name: every byte a tchar and the name equal
+/// to one of [`NAMES`] ignoring case.
+fn field_named_bytewise(name: &[u8]) -> Field {
+    let known = name.iter().all(|&c| is_tchar(c));
+    field_of(
+        NAMES
+            .iter()
+            .position(|cand| known && cand.eq_ignore_ascii_case(name)),
+    )
+}
+
+/// Pieces of field names and values: the known ones in any case, near misses, blanks
+/// and separators, and any bytes.
+fn name_or_value_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"Content-Length".to_vec()),
+        Just(b"TRANSFER-encoding".to_vec()),
+        Just(b"connection".to_vec()),
+        Just(b"Upgrade".to_vec()),
+        Just(b"Connectio\r".to_vec()),
+        Just(b"keep-alive".to_vec()),
+        Just(b"Keep-Alive".to_vec()),
+        Just(b"CLOSE".to_vec()),
+        Just(b"chunked".to_vec()),
+        Just(b"WebSocket".to_vec()),
+        Just(b"h2c".to_vec()),
+        Just(b"12345".to_vec()),
+        Just(b"18446744073709551616".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\t".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b",".to_vec()),
+        Just(b";".to_vec()),
+        Just(b"/".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..4),
+    ]
+}
+
+fn name_or_value() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(name_or_value_piece(), 0..5).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #[test]
+    fn field_names_at_once_match_the_byte_rule(name in name_or_value()) {
+        prop_assert_eq!(field_named(&name), field_named_bytewise(&name));
+        for cand in NAMES {
+            prop_assert_eq!(same_ignoring_case(&name, cand), name.eq_ignore_ascii_case(cand));
+        }
+    }
+
+    /// A value read at once leaves the state that byte steps over it leave, for every
+    /// framing field, and so does the end of its field.
+    #[test]
+    fn values_at_once_match_byte_steps(value in name_or_value(), field in 0usize..4) {
+        let mut start = Core {
+            field: field_of(Some(field)),
+            ..Core::default()
+        };
+        start.flags = F_KEEP;
+        let mut at_once = start.clone();
+        at_once.value_at_once(&value);
+        let mut bytewise = start;
+        for &c in &value {
+            bytewise.value_byte(c);
+        }
+        prop_assert_eq!(format!("{at_once:?}"), format!("{bytewise:?}"));
+        at_once.end_field();
+        bytewise.end_field();
+        prop_assert_eq!(format!("{at_once:?}"), format!("{bytewise:?}"));
+    }
+
+    /// Where a framer says the header block ends is where `header_split` ends it.
+    #[test]
+    fn the_header_end_told_is_the_header_splits(data in input()) {
+        for side in [Side::Request, Side::Response] {
+            let mut core = Core::default();
+            let mut at = 0;
+            let mut start = 0;
+            while at < data.len() {
+                let out = core.feed(side, &data[at..], Some(RequestKind::Other));
+                if out.consumed == 0 {
+                    break;
+                }
+                if out.started {
+                    start = at + out.skipped;
+                }
+                if let Some(end) = out.header_end {
+                    prop_assert!(out.started && out.head.is_some());
+                    let (header_len, _) = crate::exchange::http::header_split(&data[start..]);
+                    prop_assert_eq!(end, header_len);
+                }
+                at += out.consumed;
+            }
+        }
+    }
+}
+
+#[test]
+fn plain_heads_tell_their_header_end_and_others_do_not() {
+    let plain = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
+    let out = Core::default().feed(Side::Request, plain, None);
+    assert_eq!(out.header_end, Some(plain.len() - 2));
+    for other in [
+        &b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+    ] {
+        let out = Core::default().feed(Side::Request, other, None);
+        assert!(out.head.is_some());
+        assert_eq!(out.header_end, None, "{}", String::from_utf8_lossy(other));
+    }
+}
