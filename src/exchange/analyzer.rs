@@ -19,6 +19,7 @@
 
 use super::conn_facts::ProtocolFacts;
 use super::detect::Detect;
+use super::http1::KnownHead;
 use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
@@ -193,9 +194,9 @@ impl Exchanges<'_> {
         self.request_data_head(ts, bytes, None);
     }
 
-    /// [`Exchanges::request_data`] for bytes that start a message whose header block
-    /// ends (as `http::header_split` finds it) at `header_end` in them, when known.
-    pub fn request_data_head(&mut self, ts: Timestamp, bytes: &[u8], header_end: Option<usize>) {
+    /// [`Exchanges::request_data`] for bytes that start a message whose head the
+    /// analyzer read whole (`known`: where its header block ends, its field lines).
+    pub fn request_data_head(&mut self, ts: Timestamp, bytes: &[u8], known: Option<KnownHead>) {
         let needs = self.needs;
         let back = self.queue.back_mut();
         if back.done {
@@ -203,7 +204,7 @@ impl Exchanges<'_> {
             self.begin_request();
         }
         let back = self.queue.back_mut();
-        back.add_request(bytes, ts, needs, self.budget, header_end);
+        back.add_request(bytes, ts, needs, self.budget, known);
         let id = back.id;
         self.payload.note(id, Direction::FromClient, ts, bytes);
     }
@@ -214,9 +215,9 @@ impl Exchanges<'_> {
         self.response_data_head(ts, bytes, None);
     }
 
-    /// [`Exchanges::response_data`] with a known header end, as
+    /// [`Exchanges::response_data`] with a known head, as
     /// [`Exchanges::request_data_head`].
-    pub fn response_data_head(&mut self, ts: Timestamp, bytes: &[u8], header_end: Option<usize>) {
+    pub fn response_data_head(&mut self, ts: Timestamp, bytes: &[u8], known: Option<KnownHead>) {
         let needs = self.needs;
         let at = match self.queue.answering() {
             Some(at) => at,
@@ -229,7 +230,7 @@ impl Exchanges<'_> {
             }
         };
         if let Some(e) = self.queue.get_mut(at) {
-            e.add_response(bytes, ts, needs, self.budget, header_end);
+            e.add_response(bytes, ts, needs, self.budget, known);
             let id = e.id;
             self.payload.note(id, Direction::FromServer, ts, bytes);
         }

@@ -127,6 +127,54 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
+/// Where the first `Connection` and `Content-Length` field lines of a header block
+/// start, as an HTTP/1 framer that read the whole head found them: what [`header_value`]
+/// would find for those names, without looking again. Each is 0 when not known (line 0
+/// is the start line, never one of them), [`FieldLines::ABSENT`] when the head has no
+/// such line, else the offset of the line's first byte in the message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldLines {
+    pub connection: u16,
+    pub content_length: u16,
+}
+
+impl FieldLines {
+    pub const ABSENT: u16 = u16::MAX;
+
+    /// Where the line of `name` starts in a block whose lines these are: `Some(None)`
+    /// when the head has none, `None` when not known (the caller looks).
+    pub fn line_of(&self, name: &[u8]) -> Option<Option<usize>> {
+        let at = if same_name(name, b"connection") {
+            self.connection
+        } else if same_name(name, b"content-length") {
+            self.content_length
+        } else {
+            return None;
+        };
+        match at {
+            0 => None,
+            Self::ABSENT => Some(None),
+            at => Some(Some(usize::from(at))),
+        }
+    }
+}
+
+/// [`header_value`] in a block whose [`FieldLines`] the framer told: for the names it
+/// indexes, the value straight from the line it found, else the general search.
+pub fn header_value_indexed<'a>(
+    block: &'a [u8],
+    name: &[u8],
+    lines: FieldLines,
+) -> Option<&'a [u8]> {
+    let found = match lines.line_of(name) {
+        Some(Some(at)) => block.get(at..).and_then(|line| value_if_named(line, name)),
+        Some(None) => None,
+        None => return header_value(block, name),
+    };
+    debug_assert_eq!(found, header_value(block, name));
+    found
+}
+
 /// If `line` starts with `name:`, the value after it (blanks skipped, up to CR/LF).
 fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let after_name = line.get(name.len()..)?;

@@ -10,7 +10,7 @@
 //! exchange analyzer does the rest. Every function is panic-free, linear in its input
 //! and without recursion.
 
-use super::http::find_byte;
+use super::http::{find_byte, FieldLines};
 
 /// Longest line (start line, field line, chunk-size line, trailer line), its line end
 /// included. RFC 9112 §3 recommends supporting request lines of at least 8000 octets.
@@ -148,10 +148,20 @@ pub struct Progress<H> {
     /// call starts with a new message.
     pub ended: bool,
     /// With `head`, when the whole head was in these bytes and every line of it ends in
-    /// CRLF with no other CR: where [`super::http::header_split`] ends the header block
-    /// of the message's bytes (the CR of the final CRLF), from the message's first
-    /// byte. The exchange layer then need not look for it again.
-    pub header_end: Option<usize>,
+    /// CRLF with no other CR: what the exchange layer and the template then need not
+    /// look for again.
+    pub known: Option<KnownHead>,
+}
+
+/// What a framer that read a message's head whole, every line ending in CRLF with no
+/// other CR, knows of the message's first bytes, as offsets from its first byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownHead {
+    /// Where [`super::http::header_split`] ends the header block: the CR of the final
+    /// CRLF.
+    pub header_end: usize,
+    /// The first `Connection` and `Content-Length` lines.
+    pub fields: FieldLines,
 }
 
 /// What a gap (bytes the receiver acknowledged but the capture missed) did.
@@ -507,7 +517,7 @@ struct Out {
     head: Option<(BodyFraming, Option<Handoff>)>,
     body: u64,
     ended: bool,
-    header_end: Option<usize>,
+    known: Option<KnownHead>,
 }
 
 impl Out {
@@ -520,7 +530,7 @@ impl Out {
             head: self.head.map(|(body, handoff)| head(body, handoff)),
             body: self.body,
             ended: self.ended,
-            header_end: self.header_end,
+            known: self.known,
         }
     }
 }
@@ -536,6 +546,23 @@ enum Step {
     HeadEnd,
 }
 
+/// Classes of value bytes for [`Core::plain_value`]: blanks (`SP`, `HTAB`, and the
+/// CR of a line end, which the byte path skips alike), list and parameter separators,
+/// and the rest (token bytes).
+const V_TOKEN: u8 = 0;
+const V_BLANK: u8 = 1;
+const V_SEPARATOR: u8 = 2;
+const VALUE_CLASS: [u8; 256] = {
+    let mut table = [V_TOKEN; 256];
+    table[b' ' as usize] = V_BLANK;
+    table[b'\t' as usize] = V_BLANK;
+    table[b'\r' as usize] = V_BLANK;
+    table[b',' as usize] = V_SEPARATOR;
+    table[b';' as usize] = V_SEPARATOR;
+    table[b'/' as usize] = V_SEPARATOR;
+    table
+};
+
 /// A head read at once by [`Core::head_at_once`].
 struct WholeHead {
     /// Bytes of the head, its final line end included.
@@ -544,6 +571,8 @@ struct WholeHead {
     head: Option<(BodyFraming, Option<Handoff>)>,
     /// Every line ended in CRLF with no other CR.
     crlf_only: bool,
+    /// Its first `Connection` and `Content-Length` lines.
+    fields: FieldLines,
 }
 
 /// The framing field a field line names, and its name's length (the colon follows it).
@@ -561,9 +590,24 @@ fn field_of_line(line: &[u8]) -> (Field, usize) {
     (Field::Other, 0)
 }
 
+/// The line at `at` in `bytes`: its bytes without the line end, and the offset after
+/// its LF; `None` without an LF or past [`MAX_LINE`]. Clears `crlf_only` unless the line
+/// ends in CRLF with no other CR.
+#[inline(always)]
+fn line_at<'a>(bytes: &'a [u8], at: usize, crlf_only: &mut bool) -> Option<(&'a [u8], usize)> {
+    let rest = bytes.get(at..)?;
+    let (content, next, crlf) = line_end(rest)?;
+    if next > usize::from(MAX_LINE) {
+        return None;
+    }
+    *crlf_only &= crlf;
+    Some((rest.get(..content)?, at + next))
+}
+
 /// The end of the line `rest` starts with: the length of its content (a CR before the
 /// LF excluded), the offset after its LF, and whether the line ends in CRLF with no
 /// other CR in it. `None` without an LF.
+#[inline(always)]
 fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
     let first = find_cr_or_lf(rest)?;
     if rest.get(first) == Some(&b'\n') {
@@ -582,6 +626,7 @@ fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
 }
 
 /// The first CR or LF of `haystack`, eight bytes at a time (as `find_byte`).
+#[inline(always)]
 fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -939,9 +984,12 @@ impl Core {
                         Some(whole) => {
                             i += whole.taken;
                             out.head = whole.head;
-                            out.header_end = whole
+                            out.known = whole
                                 .crlf_only
-                                .then(|| whole.taken - 2)
+                                .then(|| KnownHead {
+                                    header_end: whole.taken - 2,
+                                    fields: whole.fields,
+                                })
                                 .filter(|_| whole.head.is_some());
                             if out.head.is_some()
                                 && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
@@ -1030,20 +1078,11 @@ impl Core {
         request: Option<RequestKind>,
         bytes: &[u8],
     ) -> Option<WholeHead> {
-        let max_line = usize::from(MAX_LINE);
         // Every line so far ended in CRLF, with no other CR.
         let mut crlf_only = true;
-        // One line: its bytes without the line end, and the offset after its LF.
-        let mut line_at = |at: usize| -> Option<(&[u8], usize)> {
-            let rest = bytes.get(at..)?;
-            let (content, next, crlf) = line_end(rest)?;
-            if next > max_line {
-                return None;
-            }
-            crlf_only &= crlf;
-            Some((&rest[..content], at + next))
-        };
-        let (start, mut at) = line_at(0)?;
+        // The first `Connection` and `Content-Length` lines' starts.
+        let (mut connection, mut content_length) = (None, None);
+        let (start, mut at) = line_at(bytes, 0, &mut crlf_only)?;
         let version_minor = |v: &[u8]| -> Option<u8> {
             match v.strip_prefix(VERSION_PREFIX)? {
                 [d] if d.is_ascii_digit() => Some(*d),
@@ -1101,7 +1140,7 @@ impl Core {
                 return None;
             }
             let line_start = at;
-            let (line, next) = line_at(at)?;
+            let (line, next) = line_at(bytes, at, &mut crlf_only)?;
             if line.is_empty() {
                 if next > MAX_HEAD as usize {
                     return None;
@@ -1111,10 +1150,23 @@ impl Core {
                 self.block = next as u32;
                 self.line = 0;
                 let head = self.end_head(side, request);
+                // A line past the offsets' range is not told (0).
+                let told = |at: Option<usize>| match at {
+                    None => FieldLines::ABSENT,
+                    Some(at) => u16::try_from(at)
+                        .ok()
+                        .filter(|&at| at != FieldLines::ABSENT)
+                        .unwrap_or(0),
+                };
+                let fields = FieldLines {
+                    connection: told(connection),
+                    content_length: told(content_length),
+                };
                 return Some(WholeHead {
                     taken: next,
                     head,
                     crlf_only,
+                    fields,
                 });
             }
             // Folding, a whitespace line, or a CR at the line start (skipped byte by
@@ -1127,6 +1179,11 @@ impl Core {
             // either (and no folding follows here): as any other field.
             let (field, name_len) = field_of_line(line);
             self.field = field;
+            match field {
+                Field::Connection => connection = connection.or(Some(line_start)),
+                Field::ContentLength => content_length = content_length.or(Some(line_start)),
+                _ => {}
+            }
             if field != Field::Other {
                 self.phase = LEAD;
                 self.pos = 0;
@@ -1468,6 +1525,7 @@ impl Core {
 
     /// A whole field value, from the state the colon left (`phase` LEAD, `pos` and `n`
     /// zero), to the state [`Core::value_byte`] steps over its bytes reach.
+    #[inline]
     fn value_at_once(&mut self, value: &[u8]) {
         if !self.plain_value(value) {
             for &c in value {
@@ -1479,29 +1537,25 @@ impl Core {
     /// The plain shapes of a framing field's value, at once: blanks, then one number
     /// (`Content-Length`) or one token (the lists), then blanks. Returns false, changing
     /// nothing, for anything else (lists, parameters, versions, long numbers…).
+    #[inline(always)]
     fn plain_value(&mut self, value: &[u8]) -> bool {
-        let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\r');
-        let mut i = 0;
-        while value.get(i).is_some_and(|&c| blank(c)) {
-            i += 1;
-        }
-        let start = i;
-        // The token (or number) runs to the first blank; only blanks may follow it.
-        let mut number = 0u64;
-        while let Some(&c) = value.get(i) {
-            if blank(c) {
-                break;
+        let run = |from: usize, class: u8| {
+            let mut i = from;
+            while value
+                .get(i)
+                .is_some_and(|&c| VALUE_CLASS[usize::from(c)] == class)
+            {
+                i += 1;
             }
-            number = number
-                .wrapping_mul(10)
-                .wrapping_add(u64::from(c.wrapping_sub(b'0')));
-            i += 1;
-        }
-        let token = &value[start..i];
-        let trailing = i < value.len();
-        if !value[i..].iter().all(|&c| blank(c)) {
+            i
+        };
+        let start = run(0, V_BLANK);
+        let end = run(start, V_TOKEN);
+        if run(end, V_BLANK) != value.len() {
+            // A separator, or more than one token.
             return false;
         }
+        let (token, trailing) = (&value[start..end], end < value.len());
         if token.is_empty() {
             // Blanks only: the byte path stays in LEAD.
             return true;
@@ -1509,17 +1563,14 @@ impl Core {
         match self.field {
             Field::NoneYet | Field::Other => {}
             Field::ContentLength => {
-                // 19 digits cannot overflow a u64 (`number` is then exact).
+                // 19 digits cannot overflow a u64.
                 if token.len() > 19 || !token.iter().all(u8::is_ascii_digit) {
                     return false;
                 }
-                self.n = number;
+                self.n = token.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'));
                 self.phase = if trailing { SKIP } else { TOKEN };
             }
             Field::TransferEncoding | Field::Connection | Field::Upgrade => {
-                if token.iter().any(|c| matches!(c, b',' | b';' | b'/')) {
-                    return false;
-                }
                 // What `match_byte` leaves after the token: the candidates it prefixes.
                 let mut mask = 0;
                 for (j, cand) in self.tokens().iter().enumerate() {

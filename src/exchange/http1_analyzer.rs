@@ -85,9 +85,9 @@ impl Http1Analyzer {
                 }
             }
             if !message.is_empty() {
-                // The framer's header end counts from the message's first byte.
-                let header_end = p.header_end.filter(|_| p.started && early.is_empty());
-                x.request_data_head(ts, message, header_end);
+                // The framer's offsets count from the message's first byte.
+                let known = p.known.filter(|_| p.started && early.is_empty());
+                x.request_data_head(ts, message, known);
             }
             let newest = x.newest_mut();
             if let Some(head) = p.head {
@@ -139,8 +139,8 @@ impl Http1Analyzer {
                 }
             }
             if !message.is_empty() {
-                let header_end = p.header_end.filter(|_| p.started && early.is_empty());
-                x.response_data_head(ts, message, header_end);
+                let known = p.known.filter(|_| p.started && early.is_empty());
+                x.response_data_head(ts, message, known);
             }
             if let Some(e) = x.answering_mut() {
                 e.facts.framed = true;

@@ -906,6 +906,8 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Content-Length: 3\r\n".to_vec()),
         Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
         Just(b"Connection: close, upgrade\r\n".to_vec()),
+        Just(b"connection:keep-alive\r\n".to_vec()),
+        Just(b"CONTENT-LENGTH:\t0 \r\n".to_vec()),
         Just(b"Upgrade: h2c\r\n".to_vec()),
         Just(b"\r\n".to_vec()),
         Just(b"5;x=y\r\nabcde\r\n".to_vec()),
@@ -1081,10 +1083,21 @@ proptest! {
                 if out.started {
                     start = at + out.skipped;
                 }
-                if let Some(end) = out.header_end {
+                if let Some(known) = out.known {
                     prop_assert!(out.started && out.head.is_some());
-                    let (header_len, _) = crate::exchange::http::header_split(&data[start..]);
-                    prop_assert_eq!(end, header_len);
+                    let message = &data[start..];
+                    let (header_len, _) = crate::exchange::http::header_split(message);
+                    prop_assert_eq!(known.header_end, header_len);
+                    // The field lines told are those the template's lookup finds.
+                    let block = &message[..header_len];
+                    let http = crate::exchange::http::FieldLines::default();
+                    prop_assert_ne!(known.fields, http);
+                    for name in [&b"Connection"[..], b"content-length", b"Host"] {
+                        prop_assert_eq!(
+                            crate::exchange::http::header_value_indexed(block, name, known.fields),
+                            crate::exchange::http::header_value(block, name)
+                        );
+                    }
                 }
                 at += out.consumed;
             }
@@ -1096,7 +1109,13 @@ proptest! {
 fn plain_heads_tell_their_header_end_and_others_do_not() {
     let plain = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
     let out = Core::default().feed(Side::Request, plain, None);
-    assert_eq!(out.header_end, Some(plain.len() - 2));
+    let known = out.known.unwrap();
+    assert_eq!(known.header_end, plain.len() - 2);
+    assert_eq!(known.fields.connection, 25);
+    assert_eq!(
+        known.fields.content_length,
+        crate::exchange::http::FieldLines::ABSENT
+    );
     for other in [
         &b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
@@ -1104,6 +1123,6 @@ fn plain_heads_tell_their_header_end_and_others_do_not() {
     ] {
         let out = Core::default().feed(Side::Request, other, None);
         assert!(out.head.is_some());
-        assert_eq!(out.header_end, None, "{}", String::from_utf8_lossy(other));
+        assert_eq!(out.known, None, "{}", String::from_utf8_lossy(other));
     }
 }
