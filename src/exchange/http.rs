@@ -144,9 +144,9 @@ impl FieldLines {
     /// Where the line of `name` starts in a block whose lines these are: `Some(None)`
     /// when the head has none, `None` when not known (the caller looks).
     pub fn line_of(&self, name: &[u8]) -> Option<Option<usize>> {
-        let at = if same_name(name, b"connection") {
+        let at = if same_ignoring_case(name, b"connection") {
             self.connection
-        } else if same_name(name, b"content-length") {
+        } else if same_ignoring_case(name, b"content-length") {
             self.content_length
         } else {
             return None;
@@ -167,7 +167,8 @@ pub fn header_value_indexed<'a>(
     lines: FieldLines,
 ) -> Option<&'a [u8]> {
     let found = match lines.line_of(name) {
-        Some(Some(at)) => block.get(at..).and_then(|line| value_if_named(line, name)),
+        // The framer matched `name:` there: the value follows the colon.
+        Some(Some(at)) => block.get(at + name.len() + 1..).map(value_after_colon),
         Some(None) => None,
         None => return header_value(block, name),
     };
@@ -182,15 +183,17 @@ fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     if after_name.first() != Some(&b':') || !same_name(&line[..name.len()], name) {
         return None;
     }
-    let mut rest = &after_name[1..];
+    Some(value_after_colon(&after_name[1..]))
+}
+
+/// A field's value from the bytes after its colon: blanks skipped, up to CR/LF.
+fn value_after_colon(after: &[u8]) -> &[u8] {
+    let mut rest = after;
     while let [b' ' | b'\t', tail @ ..] = rest {
         rest = tail;
     }
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(rest.len());
-    Some(&rest[..end])
+    let end = find_cr_or_lf(rest).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// ASCII case-insensitive equality of two names of the same length; cheaper than
@@ -228,6 +231,114 @@ pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
         .remainder()
         .iter()
         .position(|&b| b == needle)
+        .map(|p| offset + p)
+}
+
+/// `name.eq_ignore_ascii_case(lower)` for a `lower` made of lowercase letters, digits
+/// and `-` (the names and tokens framing matches), eight bytes at a time: a letter
+/// matches itself or the byte 0x20 below it, any other byte only itself.
+pub fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
+    let len = lower.len();
+    if name.len() != len {
+        return false;
+    }
+    if len < 8 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(bytes) = s.get(at..at + 8) {
+            w.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(w)
+    };
+    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
+    let mut at = 0;
+    loop {
+        let want = word(lower, at);
+        // Lowercase letters have 0x40 set, digits and `-` do not: 0x20 on letters.
+        let case = (want & 0x4040_4040_4040_4040) >> 1;
+        if word(name, at) | case != want {
+            return false;
+        }
+        if at + 8 == len {
+            return true;
+        }
+        at = (at + 8).min(len - 8);
+    }
+}
+
+/// The first CR or LF of `haystack`: the end of a line's content. Sixteen bytes at a
+/// time where SSE2 is there (every x86-64), else eight.
+#[inline(always)]
+pub fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: the build targets SSE2 (checked by the cfg), so the CPU has it; the
+        // function reads nothing but the slice it is given.
+        unsafe { find_cr_or_lf_sse2(haystack) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        find_cr_or_lf_words(haystack)
+    }
+}
+
+/// [`find_cr_or_lf`] sixteen bytes at a time, the tail by words.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn find_cr_or_lf_sse2(haystack: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let half = |bytes: &[u8]| -> i64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        i64::from_le_bytes(word)
+    };
+    let mut chunks = haystack.chunks_exact(16);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let (low, high) = chunk.split_at(8);
+        let v = _mm_set_epi64x(half(high), half(low));
+        let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+        let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+        // Bit i: byte i is a CR or an LF.
+        let found = _mm_movemask_epi8(_mm_or_si128(cr, lf));
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize);
+        }
+        offset += 16;
+    }
+    find_cr_or_lf_words(chunks.remainder()).map(|p| offset + p)
+}
+
+/// [`find_cr_or_lf`] eight bytes at a time (as `find_byte`): the general path.
+#[inline(always)]
+fn find_cr_or_lf_words(haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // Each test's lowest set bit marks its byte's first position exactly: the lowest
+        // of both marks the first of either byte.
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let found = ((cr.wrapping_sub(ONES) & !cr) | (lf.wrapping_sub(ONES) & !lf)) & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
         .map(|p| offset + p)
 }
 

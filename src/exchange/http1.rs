@@ -10,7 +10,7 @@
 //! exchange analyzer does the rest. Every function is panic-free, linear in its input
 //! and without recursion.
 
-use super::http::{find_byte, FieldLines};
+use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
 
 /// Longest line (start line, field line, chunk-size line, trailer line), its line end
 /// included. RFC 9112 §3 recommends supporting request lines of at least 8000 octets.
@@ -429,40 +429,6 @@ fn field_named(name: &[u8]) -> Field {
     }
 }
 
-/// `name.eq_ignore_ascii_case(lower)` for a `lower` made of lowercase letters, digits
-/// and `-` (the names and tokens framing matches), eight bytes at a time: a letter
-/// matches itself or the byte 0x20 below it, any other byte only itself.
-fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
-    let len = lower.len();
-    if name.len() != len {
-        return false;
-    }
-    if len < 8 {
-        return name.eq_ignore_ascii_case(lower);
-    }
-    let word = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        if let Some(bytes) = s.get(at..at + 8) {
-            w.copy_from_slice(bytes);
-        }
-        u64::from_le_bytes(w)
-    };
-    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
-    let mut at = 0;
-    loop {
-        let want = word(lower, at);
-        // Lowercase letters have 0x40 set, digits and `-` do not: 0x20 on letters.
-        let case = (want & 0x4040_4040_4040_4040) >> 1;
-        if word(name, at) | case != want {
-            return false;
-        }
-        if at + 8 == len {
-            return true;
-        }
-        at = (at + 8).min(len - 8);
-    }
-}
-
 /// `tchar` (RFC 9110 §5.6.2), by byte value.
 const TCHAR: [bool; 256] = {
     let mut table = [false; 256];
@@ -579,6 +545,11 @@ struct WholeHead {
 /// A name equal to one of [`NAMES`] holds no colon, so a colon right after it is the
 /// line's first: the field the byte path finds at that colon.
 fn field_of_line(line: &[u8]) -> (Field, usize) {
+    // Every name of NAMES starts with one of these letters, in either case: other
+    // lines are ruled out by their first byte.
+    if !matches!(line.first().map(|&c| c | 0x20), Some(b'c' | b't' | b'u')) {
+        return (Field::Other, 0);
+    }
     for (index, name) in NAMES.iter().enumerate() {
         let len = name.len();
         if line.get(len) == Some(&b':')
@@ -623,34 +594,6 @@ fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
         nl
     };
     Some((content, nl + 1, false))
-}
-
-/// The first CR or LF of `haystack`, eight bytes at a time (as `find_byte`).
-#[inline(always)]
-fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = haystack.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        // Each test's lowest set bit marks its byte's first position exactly: the lowest
-        // of both marks the first of either byte.
-        let cr = word ^ (ONES * u64::from(b'\r'));
-        let lf = word ^ (ONES * u64::from(b'\n'));
-        let found = ((cr.wrapping_sub(ONES) & !cr) | (lf.wrapping_sub(ONES) & !lf)) & HIGHS;
-        if found != 0 {
-            return Some(offset + (found.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .map(|p| offset + p)
 }
 
 /// The state of one direction. Fields are reused from phase to phase to stay within
@@ -1103,9 +1046,10 @@ impl Core {
                     return None;
                 }
                 let minor = version_minor(version)?;
-                match METHODS.iter().position(|m| *m == method) {
-                    Some(METHOD_HEAD) => self.flags |= F_HEAD,
-                    Some(METHOD_CONNECT) => self.flags |= F_CONNECT,
+                // The two methods framing depends on (`METHODS`' HEAD and CONNECT).
+                match method {
+                    b"HEAD" => self.flags |= F_HEAD,
+                    b"CONNECT" => self.flags |= F_CONNECT,
                     _ => {}
                 }
                 if minor != b'0' {
@@ -1527,11 +1471,45 @@ impl Core {
     /// zero), to the state [`Core::value_byte`] steps over its bytes reach.
     #[inline]
     fn value_at_once(&mut self, value: &[u8]) {
-        if !self.plain_value(value) {
+        if !self.known_token(value) && !self.plain_value(value) {
             for &c in value {
                 self.value_byte(c);
             }
         }
+    }
+
+    /// The commonest value of a list field, at once: one of its known tokens whole
+    /// between blanks (`keep-alive`, `close`, `chunked`…). No token is a prefix of
+    /// another of its field, so `match_byte` leaves exactly that token's candidate.
+    /// Returns false, changing nothing, for anything else.
+    #[inline(always)]
+    fn known_token(&mut self, value: &[u8]) -> bool {
+        if !matches!(
+            self.field,
+            Field::TransferEncoding | Field::Connection | Field::Upgrade
+        ) {
+            return false;
+        }
+        let blank = |c: &u8| VALUE_CLASS[usize::from(*c)] == V_BLANK;
+        let lead = value.iter().take_while(|c| blank(c)).count();
+        let rest = &value[lead..];
+        let trail = rest.iter().rev().take_while(|c| blank(c)).count();
+        let token = &rest[..rest.len() - trail];
+        let Some(hit) = self
+            .tokens()
+            .iter()
+            .position(|cand| same_ignoring_case(token, cand))
+        else {
+            return false;
+        };
+        self.mask = 1 << hit;
+        self.pos = token.len() as u8;
+        self.phase = TOKEN;
+        if trail > 0 {
+            self.end_token();
+            self.phase = SKIP;
+        }
+        true
     }
 
     /// The plain shapes of a framing field's value, at once: blanks, then one number
@@ -1639,6 +1617,7 @@ impl Core {
     }
 
     /// The field line pending at a line start is over (no folding follows).
+    #[inline]
     fn end_field(&mut self) {
         match self.field {
             Field::ContentLength => self.end_length(),

@@ -1126,3 +1126,16 @@ fn plain_heads_tell_their_header_end_and_others_do_not() {
         assert_eq!(out.known, None, "{}", String::from_utf8_lossy(other));
     }
 }
+
+/// `Core::known_token` relies on it: byte steps over a whole token of a list leave
+/// that token's candidate alone only if no other token of its list starts with it.
+#[test]
+fn no_known_token_is_a_prefix_of_another_of_its_list() {
+    for list in [TE_TOKENS, CONNECTION_TOKENS, UPGRADE_TOKENS] {
+        for (i, a) in list.iter().enumerate() {
+            for (j, b) in list.iter().enumerate() {
+                assert!(i == j || !b.starts_with(a), "{a:?} starts {b:?}");
+            }
+        }
+    }
+}
