@@ -590,4 +590,62 @@ mod tests {
             b"Not Found\nServer: x\n"
         );
     }
+
+    #[test]
+    fn line_ends_are_found_alike_by_every_path() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..80 {
+            for _ in 0..200 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Mostly text, with CRs and LFs now and then.
+                        match state % 40 {
+                            0 => b'\r',
+                            1 => b'\n',
+                            n => b'a' + (n % 26) as u8,
+                        }
+                    })
+                    .collect();
+                let expected = data.iter().position(|&b| b == b'\r' || b == b'\n');
+                assert_eq!(find_cr_or_lf(&data), expected);
+                assert_eq!(find_cr_or_lf_words(&data), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn names_compare_by_words_as_ignoring_case() {
+        let lower: &[&[u8]] = &[
+            b"connection",
+            b"content-length",
+            b"h2c",
+            b"transfer-encoding",
+        ];
+        for &l in lower {
+            let mut upper = l.to_ascii_uppercase();
+            assert!(same_ignoring_case(&upper, l));
+            assert!(same_ignoring_case(l, l));
+            for i in 0..upper.len() {
+                for b in [
+                    0u8,
+                    b'\r',
+                    b'-' ^ 0x20,
+                    b'-',
+                    b':',
+                    0xff,
+                    upper[i] ^ 0x20,
+                    upper[i] ^ 0x40,
+                ] {
+                    let saved = upper[i];
+                    upper[i] = b;
+                    assert_eq!(same_ignoring_case(&upper, l), upper.eq_ignore_ascii_case(l));
+                    upper[i] = saved;
+                }
+            }
+            assert!(!same_ignoring_case(&upper[1..], l));
+        }
+    }
 }
