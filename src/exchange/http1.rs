@@ -1026,6 +1026,8 @@ impl Core {
         // The first `Connection` and `Content-Length` lines' starts.
         let (mut connection, mut content_length) = (None, None);
         let (start, mut at) = line_at(bytes, 0, &mut crlf_only)?;
+        // A start line that ends in CRLF holds no other CR.
+        let start_has_cr = !crlf_only && start.contains(&b'\r');
         let version_minor = |v: &[u8]| -> Option<u8> {
             match v.strip_prefix(VERSION_PREFIX)? {
                 [d] if d.is_ascii_digit() => Some(*d),
@@ -1041,7 +1043,7 @@ impl Core {
                 if method.is_empty()
                     || !method.iter().all(|&c| is_tchar(c))
                     || target.is_empty()
-                    || target.contains(&b'\r')
+                    || start_has_cr
                 {
                     return None;
                 }
@@ -1070,7 +1072,7 @@ impl Core {
                     _ => return None,
                 };
                 let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-                if status < 100 || start.contains(&b'\r') {
+                if status < 100 || start_has_cr {
                     return None;
                 }
                 self.status = status;
