@@ -274,9 +274,7 @@ pub fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
 pub fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        // SAFETY: the build targets SSE2 (checked by the cfg), so the CPU has it; the
-        // function reads nothing but the slice it is given.
-        unsafe { find_cr_or_lf_sse2(haystack) }
+        find_cr_or_lf_sse2(haystack)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
@@ -286,8 +284,7 @@ pub fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
 
 /// [`find_cr_or_lf`] sixteen bytes at a time, the tail by words.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[target_feature(enable = "sse2")]
-#[inline]
+#[inline(always)]
 fn find_cr_or_lf_sse2(haystack: &[u8]) -> Option<usize> {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
@@ -301,11 +298,15 @@ fn find_cr_or_lf_sse2(haystack: &[u8]) -> Option<usize> {
     let mut offset = 0;
     for chunk in &mut chunks {
         let (low, high) = chunk.split_at(8);
-        let v = _mm_set_epi64x(half(high), half(low));
-        let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
-        let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
-        // Bit i: byte i is a CR or an LF.
-        let found = _mm_movemask_epi8(_mm_or_si128(cr, lf));
+        // SAFETY: the build targets SSE2 (the cfg above), so the CPU has it; these
+        // work on registers only, from bytes read safely out of the slice.
+        // Bit i of `found`: byte i is a CR or an LF.
+        let found = unsafe {
+            let v = _mm_set_epi64x(half(high), half(low));
+            let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+            let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+            _mm_movemask_epi8(_mm_or_si128(cr, lf))
+        };
         if found != 0 {
             return Some(offset + found.trailing_zeros() as usize);
         }

@@ -544,6 +544,7 @@ struct WholeHead {
 /// The framing field a field line names, and its name's length (the colon follows it).
 /// A name equal to one of [`NAMES`] holds no colon, so a colon right after it is the
 /// line's first: the field the byte path finds at that colon.
+#[inline(always)]
 fn field_of_line(line: &[u8]) -> (Field, usize) {
     // Every name of NAMES starts with one of these letters, in either case: other
     // lines are ruled out by their first byte.
