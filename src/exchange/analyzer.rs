@@ -19,6 +19,7 @@
 
 use super::conn_facts::ProtocolFacts;
 use super::detect::Detect;
+use super::http1::KnownHead;
 use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
@@ -190,6 +191,12 @@ impl Exchanges<'_> {
 
     /// Request bytes, for the newest exchange.
     pub fn request_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.request_data_head(ts, bytes, None);
+    }
+
+    /// [`Exchanges::request_data`] for bytes that start a message whose head the
+    /// analyzer read whole (`known`: where its header block ends, its field lines).
+    pub fn request_data_head(&mut self, ts: Timestamp, bytes: &[u8], known: Option<KnownHead>) {
         let needs = self.needs;
         let back = self.queue.back_mut();
         if back.done {
@@ -197,7 +204,7 @@ impl Exchanges<'_> {
             self.begin_request();
         }
         let back = self.queue.back_mut();
-        back.add_request(bytes, ts, needs, self.budget);
+        back.add_request(bytes, ts, needs, self.budget, known);
         let id = back.id;
         self.payload.note(id, Direction::FromClient, ts, bytes);
     }
@@ -205,6 +212,12 @@ impl Exchanges<'_> {
     /// Response bytes, for the oldest exchange not yet answered; without one, a new
     /// exchange with an empty request (server data first).
     pub fn response_data(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.response_data_head(ts, bytes, None);
+    }
+
+    /// [`Exchanges::response_data`] with a known head, as
+    /// [`Exchanges::request_data_head`].
+    pub fn response_data_head(&mut self, ts: Timestamp, bytes: &[u8], known: Option<KnownHead>) {
         let needs = self.needs;
         let at = match self.queue.answering() {
             Some(at) => at,
@@ -217,7 +230,7 @@ impl Exchanges<'_> {
             }
         };
         if let Some(e) = self.queue.get_mut(at) {
-            e.add_response(bytes, ts, needs, self.budget);
+            e.add_response(bytes, ts, needs, self.budget, known);
             let id = e.id;
             self.payload.note(id, Direction::FromServer, ts, bytes);
         }

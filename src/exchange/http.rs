@@ -53,6 +53,12 @@ impl HeaderEndScan {
         self.found
     }
 
+    /// The terminator was found by other means (an HTTP/1 framer that read the head).
+    pub fn set_found(&mut self) {
+        self.crs = 2;
+        self.found = true;
+    }
+
     /// Scans the next bytes of the phase; returns the index in `bytes` of the CR that
     /// ends the header block when it is among them. Jumps from CR to CR: the count is at
     /// most one between two calls (two means found).
@@ -121,6 +127,55 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
+/// Where the first `Connection` and `Content-Length` field lines of a header block
+/// start, as an HTTP/1 framer that read the whole head found them: what [`header_value`]
+/// would find for those names, without looking again. Each is 0 when not known (line 0
+/// is the start line, never one of them), [`FieldLines::ABSENT`] when the head has no
+/// such line, else the offset of the line's first byte in the message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldLines {
+    pub connection: u16,
+    pub content_length: u16,
+}
+
+impl FieldLines {
+    pub const ABSENT: u16 = u16::MAX;
+
+    /// Where the line of `name` starts in a block whose lines these are: `Some(None)`
+    /// when the head has none, `None` when not known (the caller looks).
+    pub fn line_of(&self, name: &[u8]) -> Option<Option<usize>> {
+        let at = if same_ignoring_case(name, b"connection") {
+            self.connection
+        } else if same_ignoring_case(name, b"content-length") {
+            self.content_length
+        } else {
+            return None;
+        };
+        match at {
+            0 => None,
+            Self::ABSENT => Some(None),
+            at => Some(Some(usize::from(at))),
+        }
+    }
+}
+
+/// [`header_value`] in a block whose [`FieldLines`] the framer told: for the names it
+/// indexes, the value straight from the line it found, else the general search.
+pub fn header_value_indexed<'a>(
+    block: &'a [u8],
+    name: &[u8],
+    lines: FieldLines,
+) -> Option<&'a [u8]> {
+    let found = match lines.line_of(name) {
+        // The framer matched `name:` there: the value follows the colon.
+        Some(Some(at)) => block.get(at + name.len() + 1..).map(value_after_colon),
+        Some(None) => None,
+        None => return header_value(block, name),
+    };
+    debug_assert_eq!(found, header_value(block, name));
+    found
+}
+
 /// If `line` starts with `name:`, the value after it (blanks skipped, up to CR/LF).
 fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let after_name = line.get(name.len()..)?;
@@ -128,15 +183,17 @@ fn value_if_named<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     if after_name.first() != Some(&b':') || !same_name(&line[..name.len()], name) {
         return None;
     }
-    let mut rest = &after_name[1..];
+    Some(value_after_colon(&after_name[1..]))
+}
+
+/// A field's value from the bytes after its colon: blanks skipped, up to CR/LF.
+fn value_after_colon(after: &[u8]) -> &[u8] {
+    let mut rest = after;
     while let [b' ' | b'\t', tail @ ..] = rest {
         rest = tail;
     }
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(rest.len());
-    Some(&rest[..end])
+    let end = find_cr_or_lf(rest).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// ASCII case-insensitive equality of two names of the same length; cheaper than
@@ -174,6 +231,115 @@ pub fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
         .remainder()
         .iter()
         .position(|&b| b == needle)
+        .map(|p| offset + p)
+}
+
+/// `name.eq_ignore_ascii_case(lower)` for a `lower` made of lowercase letters, digits
+/// and `-` (the names and tokens framing matches), eight bytes at a time: a letter
+/// matches itself or the byte 0x20 below it, any other byte only itself.
+pub fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
+    let len = lower.len();
+    if name.len() != len {
+        return false;
+    }
+    if len < 8 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(bytes) = s.get(at..at + 8) {
+            w.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(w)
+    };
+    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
+    let mut at = 0;
+    loop {
+        let want = word(lower, at);
+        // Lowercase letters have 0x40 set, digits and `-` do not: 0x20 on letters.
+        let case = (want & 0x4040_4040_4040_4040) >> 1;
+        if word(name, at) | case != want {
+            return false;
+        }
+        if at + 8 == len {
+            return true;
+        }
+        at = (at + 8).min(len - 8);
+    }
+}
+
+/// The first CR or LF of `haystack`: the end of a line's content. Sixteen bytes at a
+/// time where SSE2 is there (every x86-64), else eight.
+#[inline(always)]
+pub fn find_cr_or_lf(haystack: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        find_cr_or_lf_sse2(haystack)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        find_cr_or_lf_words(haystack)
+    }
+}
+
+/// [`find_cr_or_lf`] sixteen bytes at a time, the tail by words.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn find_cr_or_lf_sse2(haystack: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let half = |bytes: &[u8]| -> i64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        i64::from_le_bytes(word)
+    };
+    let mut chunks = haystack.chunks_exact(16);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let (low, high) = chunk.split_at(8);
+        // SAFETY: the build targets SSE2 (the cfg above), so the CPU has it; these
+        // work on registers only, from bytes read safely out of the slice.
+        // Bit i of `found`: byte i is a CR or an LF.
+        let found = unsafe {
+            let v = _mm_set_epi64x(half(high), half(low));
+            let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+            let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+            _mm_movemask_epi8(_mm_or_si128(cr, lf))
+        };
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize);
+        }
+        offset += 16;
+    }
+    find_cr_or_lf_words(chunks.remainder()).map(|p| offset + p)
+}
+
+/// [`find_cr_or_lf`] eight bytes at a time (as `find_byte`): the general path.
+#[inline(always)]
+fn find_cr_or_lf_words(haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // Each test's lowest set bit marks its byte's first position exactly: the lowest
+        // of both marks the first of either byte.
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let found = ((cr.wrapping_sub(ONES) & !cr) | (lf.wrapping_sub(ONES) & !lf)) & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
         .map(|p| offset + p)
 }
 
@@ -424,5 +590,63 @@ mod tests {
             after_second_word(b"HTTP/1.1 404 Not Found\nServer: x\n"),
             b"Not Found\nServer: x\n"
         );
+    }
+
+    #[test]
+    fn line_ends_are_found_alike_by_every_path() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..80 {
+            for _ in 0..200 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Mostly text, with CRs and LFs now and then.
+                        match state % 40 {
+                            0 => b'\r',
+                            1 => b'\n',
+                            n => b'a' + (n % 26) as u8,
+                        }
+                    })
+                    .collect();
+                let expected = data.iter().position(|&b| b == b'\r' || b == b'\n');
+                assert_eq!(find_cr_or_lf(&data), expected);
+                assert_eq!(find_cr_or_lf_words(&data), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn names_compare_by_words_as_ignoring_case() {
+        let lower: &[&[u8]] = &[
+            b"connection",
+            b"content-length",
+            b"h2c",
+            b"transfer-encoding",
+        ];
+        for &l in lower {
+            let mut upper = l.to_ascii_uppercase();
+            assert!(same_ignoring_case(&upper, l));
+            assert!(same_ignoring_case(l, l));
+            for i in 0..upper.len() {
+                for b in [
+                    0u8,
+                    b'\r',
+                    b'-' ^ 0x20,
+                    b'-',
+                    b':',
+                    0xff,
+                    upper[i] ^ 0x20,
+                    upper[i] ^ 0x40,
+                ] {
+                    let saved = upper[i];
+                    upper[i] = b;
+                    assert_eq!(same_ignoring_case(&upper, l), upper.eq_ignore_ascii_case(l));
+                    upper[i] = saved;
+                }
+            }
+            assert!(!same_ignoring_case(&upper[1..], l));
+        }
     }
 }

@@ -10,7 +10,7 @@
 //! exchange analyzer does the rest. Every function is panic-free, linear in its input
 //! and without recursion.
 
-use super::http::find_byte;
+use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
 
 /// Longest line (start line, field line, chunk-size line, trailer line), its line end
 /// included. RFC 9112 §3 recommends supporting request lines of at least 8000 octets.
@@ -147,6 +147,21 @@ pub struct Progress<H> {
     /// The message ended exactly at `consumed` (complete by its framing); the next
     /// call starts with a new message.
     pub ended: bool,
+    /// With `head`, when the whole head was in these bytes and every line of it ends in
+    /// CRLF with no other CR: what the exchange layer and the template then need not
+    /// look for again.
+    pub known: Option<KnownHead>,
+}
+
+/// What a framer that read a message's head whole, every line ending in CRLF with no
+/// other CR, knows of the message's first bytes, as offsets from its first byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownHead {
+    /// Where [`super::http::header_split`] ends the header block: the CR of the final
+    /// CRLF.
+    pub header_end: usize,
+    /// The first `Connection` and `Content-Length` lines.
+    pub fields: FieldLines,
 }
 
 /// What a gap (bytes the receiver acknowledged but the capture missed) did.
@@ -395,15 +410,23 @@ fn field_of(index: Option<usize>) -> Field {
     }
 }
 
-/// The field a whole name stands for; a name with a byte that is not a tchar matches
-/// nothing, as byte by byte.
+/// The field a whole name stands for, as the byte path's matching of [`NAMES`] finds
+/// it. The names differ in length, so the length picks the one candidate; a name equal
+/// to it ignoring case is made of letters and `-` only, all tchars, so the byte path's
+/// rule that a non-tchar byte matches nothing needs no check of its own.
 fn field_named(name: &[u8]) -> Field {
-    let known = name.iter().all(|&c| is_tchar(c));
-    field_of(
-        NAMES
-            .iter()
-            .position(|cand| known && cand.eq_ignore_ascii_case(name)),
-    )
+    let index = match name.len() {
+        14 => 0,
+        17 => 1,
+        10 => 2,
+        7 => 3,
+        _ => return Field::Other,
+    };
+    if same_ignoring_case(name, NAMES[index]) {
+        field_of(Some(index))
+    } else {
+        Field::Other
+    }
 }
 
 /// `tchar` (RFC 9110 §5.6.2), by byte value.
@@ -460,6 +483,7 @@ struct Out {
     head: Option<(BodyFraming, Option<Handoff>)>,
     body: u64,
     ended: bool,
+    known: Option<KnownHead>,
 }
 
 impl Out {
@@ -472,6 +496,7 @@ impl Out {
             head: self.head.map(|(body, handoff)| head(body, handoff)),
             body: self.body,
             ended: self.ended,
+            known: self.known,
         }
     }
 }
@@ -485,6 +510,91 @@ enum Step {
     StartLine,
     /// The header section ended with the byte just consumed.
     HeadEnd,
+}
+
+/// Classes of value bytes for [`Core::plain_value`]: blanks (`SP`, `HTAB`, and the
+/// CR of a line end, which the byte path skips alike), list and parameter separators,
+/// and the rest (token bytes).
+const V_TOKEN: u8 = 0;
+const V_BLANK: u8 = 1;
+const V_SEPARATOR: u8 = 2;
+const VALUE_CLASS: [u8; 256] = {
+    let mut table = [V_TOKEN; 256];
+    table[b' ' as usize] = V_BLANK;
+    table[b'\t' as usize] = V_BLANK;
+    table[b'\r' as usize] = V_BLANK;
+    table[b',' as usize] = V_SEPARATOR;
+    table[b';' as usize] = V_SEPARATOR;
+    table[b'/' as usize] = V_SEPARATOR;
+    table
+};
+
+/// A head read at once by [`Core::head_at_once`].
+struct WholeHead {
+    /// Bytes of the head, its final line end included.
+    taken: usize,
+    /// What the head's end decided (`None`: framing that cannot be trusted).
+    head: Option<(BodyFraming, Option<Handoff>)>,
+    /// Every line ended in CRLF with no other CR.
+    crlf_only: bool,
+    /// Its first `Connection` and `Content-Length` lines.
+    fields: FieldLines,
+}
+
+/// The framing field a field line names, and its name's length (the colon follows it).
+/// A name equal to one of [`NAMES`] holds no colon, so a colon right after it is the
+/// line's first: the field the byte path finds at that colon.
+#[inline(always)]
+fn field_of_line(line: &[u8]) -> (Field, usize) {
+    // Every name of NAMES starts with one of these letters, in either case: other
+    // lines are ruled out by their first byte.
+    if !matches!(line.first().map(|&c| c | 0x20), Some(b'c' | b't' | b'u')) {
+        return (Field::Other, 0);
+    }
+    for (index, name) in NAMES.iter().enumerate() {
+        let len = name.len();
+        if line.get(len) == Some(&b':')
+            && line.get(..len).is_some_and(|n| same_ignoring_case(n, name))
+        {
+            return (field_of(Some(index)), len);
+        }
+    }
+    (Field::Other, 0)
+}
+
+/// The line at `at` in `bytes`: its bytes without the line end, and the offset after
+/// its LF; `None` without an LF or past [`MAX_LINE`]. Clears `crlf_only` unless the line
+/// ends in CRLF with no other CR.
+#[inline(always)]
+fn line_at<'a>(bytes: &'a [u8], at: usize, crlf_only: &mut bool) -> Option<(&'a [u8], usize)> {
+    let rest = bytes.get(at..)?;
+    let (content, next, crlf) = line_end(rest)?;
+    if next > usize::from(MAX_LINE) {
+        return None;
+    }
+    *crlf_only &= crlf;
+    Some((rest.get(..content)?, at + next))
+}
+
+/// The end of the line `rest` starts with: the length of its content (a CR before the
+/// LF excluded), the offset after its LF, and whether the line ends in CRLF with no
+/// other CR in it. `None` without an LF.
+#[inline(always)]
+fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
+    let first = find_cr_or_lf(rest)?;
+    if rest.get(first) == Some(&b'\n') {
+        return Some((first, first + 1, false));
+    }
+    if rest.get(first + 1) == Some(&b'\n') {
+        return Some((first, first + 2, true));
+    }
+    let nl = first + 1 + find_byte(rest.get(first + 1..)?, b'\n')?;
+    let content = if rest.get(nl - 1) == Some(&b'\r') {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((content, nl + 1, false))
 }
 
 /// The state of one direction. Fields are reused from phase to phase to stay within
@@ -815,9 +925,16 @@ impl Core {
                     if self.block == 0 && self.pos == 0 && self.flags & F_RESYNC == 0 =>
                 {
                     match self.head_at_once(side, request, &bytes[i..]) {
-                        Some((n, head)) => {
-                            i += n;
-                            out.head = head;
+                        Some(whole) => {
+                            i += whole.taken;
+                            out.head = whole.head;
+                            out.known = whole
+                                .crlf_only
+                                .then(|| KnownHead {
+                                    header_end: whole.taken - 2,
+                                    fields: whole.fields,
+                                })
+                                .filter(|_| whole.head.is_some());
                             if out.head.is_some()
                                 && !matches!(self.st, St::Length | St::ChunkSize | St::UntilClose)
                             {
@@ -885,13 +1002,12 @@ impl Core {
     /// returns the bytes it took and what the head's end decided, exactly as byte steps
     /// would. Anything else (an incomplete head, folding, a line without a colon, odd
     /// spacing…) leaves the state untouched and returns `None`: the byte path decides.
-    #[allow(clippy::type_complexity)]
     fn head_at_once(
         &mut self,
         side: Side,
         request: Option<RequestKind>,
         bytes: &[u8],
-    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
+    ) -> Option<WholeHead> {
         let saved = self.clone();
         let result = self.head_at_once_inner(side, request, bytes);
         if result.is_none() {
@@ -900,25 +1016,19 @@ impl Core {
         result
     }
 
-    #[allow(clippy::type_complexity)]
     fn head_at_once_inner(
         &mut self,
         side: Side,
         request: Option<RequestKind>,
         bytes: &[u8],
-    ) -> Option<(usize, Option<(BodyFraming, Option<Handoff>)>)> {
-        let max_line = usize::from(MAX_LINE);
-        // One line: its bytes without the line end, and the offset after its LF.
-        let line_at = |at: usize| -> Option<(&[u8], usize)> {
-            let rest = bytes.get(at..)?;
-            let nl = find_byte(rest, b'\n')?;
-            if nl + 1 > max_line {
-                return None;
-            }
-            let line = &rest[..nl];
-            Some((line.strip_suffix(b"\r").unwrap_or(line), at + nl + 1))
-        };
-        let (start, mut at) = line_at(0)?;
+    ) -> Option<WholeHead> {
+        // Every line so far ended in CRLF, with no other CR.
+        let mut crlf_only = true;
+        // The first `Connection` and `Content-Length` lines' starts.
+        let (mut connection, mut content_length) = (None, None);
+        let (start, mut at) = line_at(bytes, 0, &mut crlf_only)?;
+        // A start line that ends in CRLF holds no other CR.
+        let start_has_cr = !crlf_only && start.contains(&b'\r');
         let version_minor = |v: &[u8]| -> Option<u8> {
             match v.strip_prefix(VERSION_PREFIX)? {
                 [d] if d.is_ascii_digit() => Some(*d),
@@ -934,14 +1044,15 @@ impl Core {
                 if method.is_empty()
                     || !method.iter().all(|&c| is_tchar(c))
                     || target.is_empty()
-                    || target.contains(&b'\r')
+                    || start_has_cr
                 {
                     return None;
                 }
                 let minor = version_minor(version)?;
-                match METHODS.iter().position(|m| *m == method) {
-                    Some(METHOD_HEAD) => self.flags |= F_HEAD,
-                    Some(METHOD_CONNECT) => self.flags |= F_CONNECT,
+                // The two methods framing depends on (`METHODS`' HEAD and CONNECT).
+                match method {
+                    b"HEAD" => self.flags |= F_HEAD,
+                    b"CONNECT" => self.flags |= F_CONNECT,
                     _ => {}
                 }
                 if minor != b'0' {
@@ -962,7 +1073,7 @@ impl Core {
                     _ => return None,
                 };
                 let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-                if status < 100 || start.contains(&b'\r') {
+                if status < 100 || start_has_cr {
                     return None;
                 }
                 self.status = status;
@@ -976,7 +1087,7 @@ impl Core {
                 return None;
             }
             let line_start = at;
-            let (line, next) = line_at(at)?;
+            let (line, next) = line_at(bytes, at, &mut crlf_only)?;
             if line.is_empty() {
                 if next > MAX_HEAD as usize {
                     return None;
@@ -985,25 +1096,47 @@ impl Core {
                 self.st = St::LineStart;
                 self.block = next as u32;
                 self.line = 0;
-                return Some((next, self.end_head(side, request)));
+                let head = self.end_head(side, request);
+                // A line past the offsets' range is not told (0).
+                let told = |at: Option<usize>| match at {
+                    None => FieldLines::ABSENT,
+                    Some(at) => u16::try_from(at)
+                        .ok()
+                        .filter(|&at| at != FieldLines::ABSENT)
+                        .unwrap_or(0),
+                };
+                let fields = FieldLines {
+                    connection: told(connection),
+                    content_length: told(content_length),
+                };
+                return Some(WholeHead {
+                    taken: next,
+                    head,
+                    crlf_only,
+                    fields,
+                });
             }
             // Folding, a whitespace line, or a CR at the line start (skipped byte by
             // byte before the name): the byte path's business.
             if matches!(line[0], b' ' | b'\t' | b'\r') {
                 return None;
             }
-            let colon = find_byte(line, b':').filter(|&c| c > 0)?;
-            let name = &line[..colon];
             self.end_field();
-            self.field = field_named(name);
-            if self.field != Field::Other {
+            // A line without a colon, or with one first, names no field byte by byte
+            // either (and no folding follows here): as any other field.
+            let (field, name_len) = field_of_line(line);
+            self.field = field;
+            match field {
+                Field::Connection => connection = connection.or(Some(line_start)),
+                Field::ContentLength => content_length = content_length.or(Some(line_start)),
+                _ => {}
+            }
+            if field != Field::Other {
                 self.phase = LEAD;
                 self.pos = 0;
                 self.n = 0;
                 // The value's bytes as byte steps see them: up to the LF, a CR included.
-                for &c in &bytes[line_start + colon + 1..next - 1] {
-                    self.value_byte(c);
-                }
+                self.value_at_once(&bytes[line_start + name_len + 1..next - 1]);
             }
             at = next;
         }
@@ -1337,6 +1470,108 @@ impl Core {
         }
     }
 
+    /// A whole field value, from the state the colon left (`phase` LEAD, `pos` and `n`
+    /// zero), to the state [`Core::value_byte`] steps over its bytes reach.
+    #[inline]
+    fn value_at_once(&mut self, value: &[u8]) {
+        if !self.known_token(value) && !self.plain_value(value) {
+            for &c in value {
+                self.value_byte(c);
+            }
+        }
+    }
+
+    /// The commonest value of a list field, at once: one of its known tokens whole
+    /// between blanks (`keep-alive`, `close`, `chunked`…). No token is a prefix of
+    /// another of its field, so `match_byte` leaves exactly that token's candidate.
+    /// Returns false, changing nothing, for anything else.
+    #[inline(always)]
+    fn known_token(&mut self, value: &[u8]) -> bool {
+        if !matches!(
+            self.field,
+            Field::TransferEncoding | Field::Connection | Field::Upgrade
+        ) {
+            return false;
+        }
+        let blank = |c: &u8| VALUE_CLASS[usize::from(*c)] == V_BLANK;
+        let lead = value.iter().take_while(|c| blank(c)).count();
+        let rest = &value[lead..];
+        let trail = rest.iter().rev().take_while(|c| blank(c)).count();
+        let token = &rest[..rest.len() - trail];
+        let Some(hit) = self
+            .tokens()
+            .iter()
+            .position(|cand| same_ignoring_case(token, cand))
+        else {
+            return false;
+        };
+        self.mask = 1 << hit;
+        self.pos = token.len() as u8;
+        self.phase = TOKEN;
+        if trail > 0 {
+            self.end_token();
+            self.phase = SKIP;
+        }
+        true
+    }
+
+    /// The plain shapes of a framing field's value, at once: blanks, then one number
+    /// (`Content-Length`) or one token (the lists), then blanks. Returns false, changing
+    /// nothing, for anything else (lists, parameters, versions, long numbers…).
+    #[inline(always)]
+    fn plain_value(&mut self, value: &[u8]) -> bool {
+        let run = |from: usize, class: u8| {
+            let mut i = from;
+            while value
+                .get(i)
+                .is_some_and(|&c| VALUE_CLASS[usize::from(c)] == class)
+            {
+                i += 1;
+            }
+            i
+        };
+        let start = run(0, V_BLANK);
+        let end = run(start, V_TOKEN);
+        if run(end, V_BLANK) != value.len() {
+            // A separator, or more than one token.
+            return false;
+        }
+        let (token, trailing) = (&value[start..end], end < value.len());
+        if token.is_empty() {
+            // Blanks only: the byte path stays in LEAD.
+            return true;
+        }
+        match self.field {
+            Field::NoneYet | Field::Other => {}
+            Field::ContentLength => {
+                // 19 digits cannot overflow a u64.
+                if token.len() > 19 || !token.iter().all(u8::is_ascii_digit) {
+                    return false;
+                }
+                self.n = token.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'));
+                self.phase = if trailing { SKIP } else { TOKEN };
+            }
+            Field::TransferEncoding | Field::Connection | Field::Upgrade => {
+                // What `match_byte` leaves after the token: the candidates it prefixes.
+                let mut mask = 0;
+                for (j, cand) in self.tokens().iter().enumerate() {
+                    let prefix = cand.get(..token.len());
+                    if prefix.is_some_and(|p| same_ignoring_case(token, p)) {
+                        mask |= 1 << j;
+                    }
+                }
+                self.mask = mask;
+                self.pos = token.len().min(usize::from(u8::MAX)) as u8;
+                self.phase = TOKEN;
+                if trailing {
+                    self.end_token();
+                    self.phase = SKIP;
+                }
+            }
+        }
+        true
+    }
+
     fn cl_bad(&mut self) {
         self.flags |= F_CL_BAD;
         self.phase = BAD;
@@ -1385,6 +1620,7 @@ impl Core {
     }
 
     /// The field line pending at a line start is over (no folding follows).
+    #[inline]
     fn end_field(&mut self) {
         match self.field {
             Field::ContentLength => self.end_length(),

@@ -85,7 +85,9 @@ impl Http1Analyzer {
                 }
             }
             if !message.is_empty() {
-                x.request_data(ts, message);
+                // The framer's offsets count from the message's first byte.
+                let known = p.known.filter(|_| p.started && early.is_empty());
+                x.request_data_head(ts, message, known);
             }
             let newest = x.newest_mut();
             if let Some(head) = p.head {
@@ -137,7 +139,8 @@ impl Http1Analyzer {
                 }
             }
             if !message.is_empty() {
-                x.response_data(ts, message);
+                let known = p.known.filter(|_| p.started && early.is_empty());
+                x.response_data_head(ts, message, known);
             }
             if let Some(e) = x.answering_mut() {
                 e.facts.framed = true;
@@ -221,12 +224,25 @@ pub(crate) struct Http1Slot(Option<Box<Http1Analyzer>>);
 
 impl Http1Slot {
     fn with<R>(&mut self, f: impl FnOnce(&mut Http1Analyzer) -> R) -> R {
-        let analyzer = self.0.get_or_insert_with(Box::default);
-        let result = f(analyzer);
-        if analyzer.at_rest() {
-            self.0 = None;
+        match &mut self.0 {
+            Some(analyzer) => {
+                let result = f(analyzer);
+                if analyzer.at_rest() {
+                    self.0 = None;
+                }
+                result
+            }
+            None => {
+                // At rest: a fresh analyzer on the stack, boxed only if the event leaves
+                // a message in progress (most events carry whole messages).
+                let mut analyzer = Http1Analyzer::default();
+                let result = f(&mut analyzer);
+                if !analyzer.at_rest() {
+                    self.0 = Some(Box::new(analyzer));
+                }
+                result
+            }
         }
-        result
     }
 }
 

@@ -139,6 +139,10 @@ pub struct Exchange<'a> {
     pub request_header_len: Option<usize>,
     /// The same for `response`.
     pub response_header_len: Option<usize>,
+    /// Field lines of `request`'s header block that its framer found (`messages` mode,
+    /// HTTP/1 heads read whole; meaningful with `request_header_len`).
+    pub request_fields: super::http::FieldLines,
+    pub response_fields: super::http::FieldLines,
     /// `%protocol`.
     pub protocol: Protocol,
     /// 1-based position of the exchange in its connection (`%exchange.index`).

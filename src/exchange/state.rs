@@ -2,7 +2,8 @@
 //! the template, whatever analyzer cuts it. Analyzers never touch these directly: they go
 //! through [`super::analyzer::Exchanges`].
 
-use super::http::HeaderEndScan;
+use super::http::{FieldLines, HeaderEndScan};
+use super::http1::KnownHead;
 use super::record::Protocol;
 use super::{Needs, Retention};
 use crate::time::Timestamp;
@@ -55,21 +56,45 @@ impl MaybeTime {
 
 /// One direction of an exchange. Its kept bytes are the last `kept` bytes of the
 /// exchange's buffer while it grows: the request's come first, the response's after them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PhaseBytes {
     /// How many bytes of this phase are kept (at most MAX_KEPT_PER_PHASE: fits u32).
     pub kept: u32,
-    /// Length of the header block in the kept bytes, once its terminator was kept.
-    pub header_len: Option<u32>,
+    /// Length of the header block in the kept bytes, once its terminator was kept
+    /// ([`PhaseBytes::header_len`]; `u32::MAX` until then: 4 bytes less than an
+    /// `Option`, which makes room for `fields` without growing a connection's state).
+    header_len: u32,
+    /// The framer's field lines of the header block (valid with `header_len`).
+    pub fields: FieldLines,
     pub size: u64,
     pub first: MaybeTime,
     pub last: MaybeTime,
     header_end: HeaderEndScan,
 }
 
+impl Default for PhaseBytes {
+    fn default() -> Self {
+        PhaseBytes {
+            kept: 0,
+            header_len: u32::MAX,
+            fields: FieldLines::default(),
+            size: 0,
+            first: MaybeTime::default(),
+            last: MaybeTime::default(),
+            header_end: HeaderEndScan::default(),
+        }
+    }
+}
+
 impl PhaseBytes {
+    /// Length of the header block in the kept bytes, once its terminator was kept.
+    pub fn header_len(&self) -> Option<u32> {
+        (self.header_len != u32::MAX).then_some(self.header_len)
+    }
     /// Counts `bytes` and appends to `buffer` as many of them as `retention` asks and
-    /// the bounds allow.
+    /// the bounds allow. `known`: what the analyzer knows of the head that starts
+    /// `bytes` ([`super::http1::Progress::known`]); it is taken only for the
+    /// phase's first bytes, where the scan would find the same header end.
     pub fn add(
         &mut self,
         buffer: &mut Vec<u8>,
@@ -77,7 +102,9 @@ impl PhaseBytes {
         ts: Timestamp,
         retention: Retention,
         budget: &mut KeptBudget,
+        known: Option<KnownHead>,
     ) {
+        let known = known.filter(|k| self.size == 0 && k.header_end < bytes.len());
         self.size += bytes.len() as u64;
         if !self.first.set {
             self.first.put(ts);
@@ -98,7 +125,15 @@ impl PhaseBytes {
         let mut keep = bytes;
         let mut end = None;
         if looking_for_header {
-            end = self.header_end.scan(bytes);
+            end = match known {
+                Some(k) => {
+                    debug_assert_eq!(HeaderEndScan::default().scan(bytes), Some(k.header_end));
+                    self.header_end.set_found();
+                    self.fields = k.fields;
+                    Some(k.header_end)
+                }
+                None => self.header_end.scan(bytes),
+            };
             // Only the header block is read (line, headers, words): what follows its
             // terminating CR is not kept. `header_split` finds the same end in the
             // kept bytes, since it applies the same rule.
@@ -129,7 +164,8 @@ impl PhaseBytes {
         let kept = before + take;
         self.kept = u32::try_from(kept).unwrap_or(u32::MAX);
         if let Some(at) = end.map(|end| before + end).filter(|&at| at < kept) {
-            self.header_len = u32::try_from(at).ok();
+            // `at` < kept <= MAX_KEPT_PER_PHASE: never u32::MAX.
+            self.header_len = u32::try_from(at).unwrap_or(u32::MAX);
         }
     }
 
@@ -210,21 +246,37 @@ impl ExchangeState {
         self.request.first.is_set() || self.response.first.is_set()
     }
 
-    pub fn add_request(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+    /// Request bytes; `known` as in [`PhaseBytes::add`].
+    pub fn add_request(
+        &mut self,
+        bytes: &[u8],
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+        known: Option<KnownHead>,
+    ) {
         if self.response.kept > 0 {
             // Kept request bytes must precede the response's in the shared buffer: a
             // request still being sent after its response began is counted, not kept.
             self.request.count(bytes, ts);
         } else {
             self.request
-                .add(&mut self.kept, bytes, ts, needs.request, b);
+                .add(&mut self.kept, bytes, ts, needs.request, b, known);
         }
         self.last_activity.put(ts);
     }
 
-    pub fn add_response(&mut self, bytes: &[u8], ts: Timestamp, needs: Needs, b: &mut KeptBudget) {
+    /// Response bytes; `known` as in [`PhaseBytes::add`].
+    pub fn add_response(
+        &mut self,
+        bytes: &[u8],
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+        known: Option<KnownHead>,
+    ) {
         self.response
-            .add(&mut self.kept, bytes, ts, needs.response, b);
+            .add(&mut self.kept, bytes, ts, needs.response, b, known);
         self.last_activity.put(ts);
     }
 

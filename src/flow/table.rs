@@ -751,7 +751,10 @@ impl FlowTable {
                 return Ok(());
             };
             conn.halves[s].record_ack(ack);
-            if self.config.skip_gaps && conn.state == State::Established {
+            // The acknowledged stream (the other half) has a hole to skip: checked here,
+            // before `skip_gaps` sets up its event plumbing for every packet.
+            let acked = &conn.halves[index(dir).1].stream;
+            if self.config.skip_gaps && conn.state == State::Established && acked.acked_past(ack) {
                 self.skip_gaps(id, dir, ack, seg.ts, sink)?;
             }
             let Some(conn) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {

@@ -84,6 +84,22 @@ impl<'a> Parsed<'a> {
         )
     }
 
+    /// The value of the header `name` (SPEC §5), from the framer's field lines when it
+    /// told them for this header block, else by looking.
+    fn header(&mut self, dir: Dir, name: &[u8]) -> Option<&'a [u8]> {
+        let block = self.header_block(dir);
+        let (known, fields) = match dir {
+            Dir::Request => (self.ex.request_header_len, self.ex.request_fields),
+            Dir::Response => (self.ex.response_header_len, self.ex.response_fields),
+        };
+        // The lines count from the kept bytes' start, as `header_len` does: both come
+        // from the framer's reading of the message the kept bytes start with.
+        match known {
+            Some(len) if len == block.len() => http::header_value_indexed(block, name, fields),
+            _ => http::header_value(block, name),
+        }
+    }
+
     fn header_block(&mut self, dir: Dir) -> &'a [u8] {
         if !self.readable() {
             return &[];
@@ -213,7 +229,7 @@ fn render_op(op: &Op, p: &mut Parsed<'_>, default_nf: &[u8], out: &mut Vec<u8>) 
         }
         Op::HeaderValue { dir, name } => {
             // SPEC §5: not found prints nothing, not the not-found text.
-            if let Some(v) = http::header_value(p.header_block(*dir), name) {
+            if let Some(v) = p.header(*dir, name) {
                 out.extend_from_slice(v);
             }
         }
@@ -265,7 +281,7 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
         Key::HeaderBlock(dir) => out.extend_from_slice(p.header_block(dir)),
         Key::Body(dir) => out.extend_from_slice(p.body(dir)),
         Key::Header(dir, name) => {
-            let value = http::header_value(p.header_block(dir), name.as_bytes());
+            let value = p.header(dir, name.as_bytes());
             out.extend_from_slice(value.filter(|v| !v.is_empty()).unwrap_or(nf));
         }
         // `messages` mode: the connection's handshake; `turns` mode: a ClientHello at

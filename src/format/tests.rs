@@ -49,6 +49,8 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         response_size: response.len() as u64,
         request_header_len: None,
         response_header_len: None,
+        request_fields: Default::default(),
+        response_fields: Default::default(),
         protocol: Protocol::None,
         index: 1,
         pipelined: None,

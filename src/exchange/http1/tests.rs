@@ -906,6 +906,8 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Content-Length: 3\r\n".to_vec()),
         Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
         Just(b"Connection: close, upgrade\r\n".to_vec()),
+        Just(b"connection:keep-alive\r\n".to_vec()),
+        Just(b"CONTENT-LENGTH:\t0 \r\n".to_vec()),
         Just(b"Upgrade: h2c\r\n".to_vec()),
         Just(b"\r\n".to_vec()),
         Just(b"5;x=y\r\nabcde\r\n".to_vec()),
@@ -991,5 +993,149 @@ fn heads_read_at_once_and_byte_by_byte_agree_on_unusual_lines() {
             "{}",
             String::from_utf8_lossy(stream)
         );
+    }
+}
+
+/// The byte path's rule for a whole field name: every byte a tchar and the name equal
+/// to one of [`NAMES`] ignoring case.
+fn field_named_bytewise(name: &[u8]) -> Field {
+    let known = name.iter().all(|&c| is_tchar(c));
+    field_of(
+        NAMES
+            .iter()
+            .position(|cand| known && cand.eq_ignore_ascii_case(name)),
+    )
+}
+
+/// Pieces of field names and values: the known ones in any case, near misses, blanks
+/// and separators, and any bytes.
+fn name_or_value_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"Content-Length".to_vec()),
+        Just(b"TRANSFER-encoding".to_vec()),
+        Just(b"connection".to_vec()),
+        Just(b"Upgrade".to_vec()),
+        Just(b"Connectio\r".to_vec()),
+        Just(b"keep-alive".to_vec()),
+        Just(b"Keep-Alive".to_vec()),
+        Just(b"CLOSE".to_vec()),
+        Just(b"chunked".to_vec()),
+        Just(b"WebSocket".to_vec()),
+        Just(b"h2c".to_vec()),
+        Just(b"12345".to_vec()),
+        Just(b"18446744073709551616".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\t".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b",".to_vec()),
+        Just(b";".to_vec()),
+        Just(b"/".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..4),
+    ]
+}
+
+fn name_or_value() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(name_or_value_piece(), 0..5).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #[test]
+    fn field_names_at_once_match_the_byte_rule(name in name_or_value()) {
+        prop_assert_eq!(field_named(&name), field_named_bytewise(&name));
+        for cand in NAMES {
+            prop_assert_eq!(same_ignoring_case(&name, cand), name.eq_ignore_ascii_case(cand));
+        }
+    }
+
+    /// A value read at once leaves the state that byte steps over it leave, for every
+    /// framing field, and so does the end of its field.
+    #[test]
+    fn values_at_once_match_byte_steps(value in name_or_value(), field in 0usize..4) {
+        let mut start = Core {
+            field: field_of(Some(field)),
+            ..Core::default()
+        };
+        start.flags = F_KEEP;
+        let mut at_once = start.clone();
+        at_once.value_at_once(&value);
+        let mut bytewise = start;
+        for &c in &value {
+            bytewise.value_byte(c);
+        }
+        prop_assert_eq!(format!("{at_once:?}"), format!("{bytewise:?}"));
+        at_once.end_field();
+        bytewise.end_field();
+        prop_assert_eq!(format!("{at_once:?}"), format!("{bytewise:?}"));
+    }
+
+    /// Where a framer says the header block ends is where `header_split` ends it.
+    #[test]
+    fn the_header_end_told_is_the_header_splits(data in input()) {
+        for side in [Side::Request, Side::Response] {
+            let mut core = Core::default();
+            let mut at = 0;
+            let mut start = 0;
+            while at < data.len() {
+                let out = core.feed(side, &data[at..], Some(RequestKind::Other));
+                if out.consumed == 0 {
+                    break;
+                }
+                if out.started {
+                    start = at + out.skipped;
+                }
+                if let Some(known) = out.known {
+                    prop_assert!(out.started && out.head.is_some());
+                    let message = &data[start..];
+                    let (header_len, _) = crate::exchange::http::header_split(message);
+                    prop_assert_eq!(known.header_end, header_len);
+                    // The field lines told are those the template's lookup finds.
+                    let block = &message[..header_len];
+                    let http = crate::exchange::http::FieldLines::default();
+                    prop_assert_ne!(known.fields, http);
+                    for name in [&b"Connection"[..], b"content-length", b"Host"] {
+                        prop_assert_eq!(
+                            crate::exchange::http::header_value_indexed(block, name, known.fields),
+                            crate::exchange::http::header_value(block, name)
+                        );
+                    }
+                }
+                at += out.consumed;
+            }
+        }
+    }
+}
+
+#[test]
+fn plain_heads_tell_their_header_end_and_others_do_not() {
+    let plain = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
+    let out = Core::default().feed(Side::Request, plain, None);
+    let known = out.known.unwrap();
+    assert_eq!(known.header_end, plain.len() - 2);
+    assert_eq!(known.fields.connection, 25);
+    assert_eq!(
+        known.fields.content_length,
+        crate::exchange::http::FieldLines::ABSENT
+    );
+    for other in [
+        &b"GET / HTTP/1.1\nHost: a\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+    ] {
+        let out = Core::default().feed(Side::Request, other, None);
+        assert!(out.head.is_some());
+        assert_eq!(out.known, None, "{}", String::from_utf8_lossy(other));
+    }
+}
+
+/// `Core::known_token` relies on it: byte steps over a whole token of a list leave
+/// that token's candidate alone only if no other token of its list starts with it.
+#[test]
+fn no_known_token_is_a_prefix_of_another_of_its_list() {
+    for list in [TE_TOKENS, CONNECTION_TOKENS, UPGRADE_TOKENS] {
+        for (i, a) in list.iter().enumerate() {
+            for (j, b) in list.iter().enumerate() {
+                assert!(i == j || !b.starts_with(a), "{a:?} starts {b:?}");
+            }
+        }
     }
 }
