@@ -372,6 +372,8 @@ pub trait Pipeline: FlowEventSink {
     fn record_failures(&self) -> u64;
     /// Requests beyond a connection's pipeline bound (`messages` mode).
     fn pipeline_overflow(&self) -> u64;
+    /// Exchanges beyond a connection's bound of open exchanges (HTTP/2 streams).
+    fn open_overflow(&self) -> u64;
 }
 
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
@@ -389,6 +391,9 @@ impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
     }
     fn pipeline_overflow(&self) -> u64 {
         ExchangeTracker::pipeline_overflow(self)
+    }
+    fn open_overflow(&self) -> u64 {
+        ExchangeTracker::open_overflow(self)
     }
 }
 
