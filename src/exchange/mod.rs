@@ -16,6 +16,7 @@
 mod analyzer;
 pub mod conn_facts;
 mod detect;
+pub mod h2;
 pub mod http;
 pub mod http1;
 mod http1_analyzer;
