@@ -654,6 +654,7 @@ impl super::analyzer::Analyzer for H2Analyzer {
 }
 
 impl H2Analyzer {
+    #[cfg(test)]
     /// Heap bytes this analyzer holds (frame buffers, open streams, header blocks
     /// being joined, unanswered PINGs); the HPACK tables are bounded apart.
     pub fn heap_bytes(&self) -> usize {
