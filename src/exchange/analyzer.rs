@@ -526,3 +526,39 @@ impl AnalyzerSlot {
         self.get().end(x, closed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(q: &ExchangeQueue) -> Vec<u64> {
+        std::iter::once(&q.head)
+            .chain(&q.rest)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    #[test]
+    fn an_exchange_moved_back_keeps_the_others_in_their_order() {
+        let mut serial = 0;
+        let mut q = ExchangeQueue {
+            head: ExchangeState::numbered(&mut serial),
+            rest: Vec::new(),
+        };
+        for _ in 0..4 {
+            q.rest.push(ExchangeState::numbered(&mut serial));
+        }
+        q.move_back(3, 0);
+        assert_eq!(ids(&q), [3, 0, 1, 2, 4]);
+        q.move_back(4, 1);
+        assert_eq!(ids(&q), [3, 4, 0, 1, 2]);
+        // Nothing to move, or out of the queue: unchanged.
+        q.move_back(2, 2);
+        q.move_back(9, 0);
+        q.move_back(1, 3);
+        assert_eq!(ids(&q), [3, 4, 0, 1, 2]);
+        assert_eq!(q.position(1), Some(3));
+        assert_eq!(q.position(3), Some(0));
+        assert_eq!(q.position(7), None);
+    }
+}

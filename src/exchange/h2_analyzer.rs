@@ -101,8 +101,16 @@ struct Conn {
     broken: Option<&'static str>,
     /// Max frame sizes announced by `[client, server]`, to apply to the other reader.
     frame_size: [Option<u32>; 2],
+    /// The highest stream id the client opened: a HEADERS on a lower odd id belongs to
+    /// a stream already closed (a response racing the client's RST_STREAM), not a new
+    /// one.
+    last_client_stream: u32,
     /// Whether the synthesised heads are wanted (the template or a sink reads them).
     wants_heads: bool,
+    /// The head being decoded and its text: reused from block to block, so a stream
+    /// costs no allocation of its own here (bounded by [`MAX_HEAD`] each).
+    head: Head,
+    text: Vec<u8>,
 }
 
 /// One HTTP/2 connection's state.
@@ -126,7 +134,10 @@ impl H2Analyzer {
                 pings: [Vec::new(), Vec::new()],
                 broken: None,
                 frame_size: [None, None],
+                last_client_stream: 0,
                 wants_heads: true,
+                head: Head::default(),
+                text: Vec::new(),
             },
             fallback: None,
         }
@@ -150,6 +161,7 @@ impl H2Analyzer {
             ended: [true, false],
             head: [true, false],
         });
+        a.conn.last_client_stream = 1;
         if let Some(e) = x.exchange_mut(exchange) {
             e.h2 = Some(Box::new(H2StreamFacts {
                 stream: 1,
@@ -206,6 +218,9 @@ impl Conn {
                 concurrent,
                 ..H2StreamFacts::default()
             }));
+        }
+        if id % 2 == 1 {
+            self.last_client_stream = self.last_client_stream.max(id);
         }
         self.streams.push(Stream {
             id,
@@ -426,7 +441,8 @@ impl Conn {
             None => self.find(open.stream),
         };
         let mut fresh = false;
-        if at.is_none() && open.promised.is_none() {
+        let closed = open.stream % 2 == 1 && open.stream <= self.last_client_stream;
+        if at.is_none() && open.promised.is_none() && !closed {
             // A client HEADERS opens a stream; a server HEADERS on a stream it did not
             // see open (picked up mid-stream, or a pushed stream beyond the bound)
             // opens one with no request.
@@ -439,20 +455,38 @@ impl Conn {
             dir
         };
         let trailers = at.is_some_and(|a| self.streams[a].head[side_of(head_dir)]);
-        let mut head = Head::default();
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
         let wants = self.wants_heads && at.is_some();
-        let result = self.decoders[i].decode(open.fragments.bytes(), &mut |field| {
-            if wants {
-                head.field(field);
-            }
-        });
+        // Without the template reading heads, only the pseudo-fields are kept (:status
+        // tells an interim response).
+        head.lines_wanted = wants;
+        let result =
+            self.decoders[i].decode(open.fragments.bytes(), &mut |field| head.field(field));
         if result.is_err() {
             self.broken = Some("HPACK decoding error");
-            return;
+        } else if let Some(at) = at {
+            let how = (i, ts, dir, head_dir);
+            self.give_head(x, how, open, at, fresh, trailers, &head, wants);
         }
-        let Some(at) = at else {
-            return;
-        };
+        self.head = head;
+    }
+
+    /// Gives a decoded header block to the stream at `at`: the head of its request or
+    /// response, trailers, or an interim response. `wants`: the decoded fields, when the
+    /// template reads them.
+    #[allow(clippy::too_many_arguments)]
+    fn give_head(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        (i, ts, dir, head_dir): (usize, Timestamp, Direction, Direction),
+        open: &OpenBlock,
+        at: usize,
+        fresh: bool,
+        trailers: bool,
+        head: &Head,
+        wants: bool,
+    ) {
         if fresh {
             // The first frame of the stream was counted before it was known.
             let exchange = self.streams[at].exchange;
@@ -487,8 +521,8 @@ impl Conn {
                 }
             }
             if wants {
-                let text = head.text(head_dir);
-                x.keep_for(exchange, head_dir, ts, &text);
+                head.text(head_dir, &mut self.text);
+                x.keep_for(exchange, head_dir, ts, &self.text);
             }
         }
         if open.end_stream {
@@ -507,8 +541,10 @@ impl Conn {
 }
 
 /// A decoded header list, as an HTTP/1-style head.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Head {
+    /// Whether the regular fields are written as lines (else only pseudo-fields kept).
+    lines_wanted: bool,
     method: Vec<u8>,
     path: Vec<u8>,
     authority: Vec<u8>,
@@ -539,7 +575,9 @@ impl Head {
                     b":status" => &mut self.status,
                     _ if name.first() == Some(&b':') => return,
                     _ => {
-                        if self.lines.len() + name.len() + value.len() + 4 <= MAX_HEAD {
+                        if self.lines_wanted
+                            && self.lines.len() + name.len() + value.len() + 4 <= MAX_HEAD
+                        {
                             put_clean(&mut self.lines, name);
                             self.lines.extend_from_slice(b": ");
                             put_clean(&mut self.lines, value);
@@ -562,8 +600,8 @@ impl Head {
 
     /// `METHOD PATH HTTP/2` or `HTTP/2 STATUS`, `host:` from `:authority`, the other
     /// fields, and the empty line.
-    fn text(&self, dir: Direction) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.lines.len() + 64);
+    fn text(&self, dir: Direction, out: &mut Vec<u8>) {
+        out.clear();
         fn word(w: &[u8]) -> &[u8] {
             if w.is_empty() {
                 b"-"
@@ -597,7 +635,23 @@ impl Head {
         }
         out.extend_from_slice(&self.lines);
         out.extend_from_slice(b"\r\n");
-        out
+    }
+
+    /// Empty again, keeping the buffers (released when a hostile head made them large).
+    fn clear(&mut self) {
+        for v in [
+            &mut self.method,
+            &mut self.path,
+            &mut self.authority,
+            &mut self.status,
+            &mut self.lines,
+        ] {
+            if v.capacity() > MAX_HEAD {
+                *v = Vec::new();
+            }
+            v.clear();
+        }
+        self.unknown = false;
     }
 }
 
@@ -949,7 +1003,12 @@ mod tests {
         ]
         .concat();
         let cancel = frame(RST, 0, 3, &8u32.to_be_bytes());
-        let seen = run(&[(FC, client), (FS, server), (FC, cancel)], None);
+        // The server's answer to stream 3 was on its way: a closed stream, no record.
+        let late = frame(HEADERS, END_HEADERS | END_STREAM, 3, &ok(&[]));
+        let seen = run(
+            &[(FC, client), (FS, server), (FC, cancel), (FS, late)],
+            None,
+        );
         assert_eq!(seen.len(), 2, "{seen:#?}");
         let (call, slow) = (&seen[0], &seen[1]);
         assert_eq!(
