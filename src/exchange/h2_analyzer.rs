@@ -22,7 +22,9 @@
 //! streams are finished incomplete, the reason is kept in [`H2Facts::malformed`], and
 //! the rest of the connection follows the turns rule.
 
-use super::analyzer::{AnalyzerSlot, Exchanges, Handoff, MAX_OPEN_EXCHANGES};
+#[cfg(doc)]
+use super::analyzer::MAX_OPEN_EXCHANGES;
+use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
 use super::h2::frame::{Frame, FrameError, FrameReader, HeaderBlock};
 use super::h2::hpack::{Decoder, Field};
 use super::h2_facts::{
@@ -198,11 +200,7 @@ impl Conn {
         dir: Direction,
         ts: Timestamp,
     ) -> Option<usize> {
-        if self.streams.len() >= MAX_OPEN_EXCHANGES {
-            let facts = Self::facts(x);
-            facts.untracked_streams = facts.untracked_streams.saturating_add(1);
-            return None;
-        }
+        // The queue's bound ([`MAX_OPEN_EXCHANGES`]) bounds the open streams too.
         let Some(exchange) = x.open_exchange() else {
             let facts = Self::facts(x);
             facts.untracked_streams = facts.untracked_streams.saturating_add(1);
@@ -557,6 +555,10 @@ struct Head {
 
 /// Appends `bytes` with CR and LF made spaces, so a hostile value cannot end the line.
 fn put_clean(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.iter().any(|&b| b == b'\r' || b == b'\n') {
+        out.extend_from_slice(bytes);
+        return;
+    }
     out.extend(
         bytes
             .iter()
@@ -1076,6 +1078,28 @@ mod tests {
     }
 
     #[test]
+    fn a_header_block_hpack_cannot_decode_stops_http2() {
+        // Index 0 is not a field (RFC 7541 §6.1): a COMPRESSION_ERROR.
+        let client = [
+            client_start(),
+            frame(HEADERS, END_HEADERS | END_STREAM, 1, &get("/")),
+            frame(HEADERS, END_HEADERS | END_STREAM, 3, &[0x80]),
+        ]
+        .concat();
+        let answer = frame(HEADERS, END_HEADERS | END_STREAM, 1, &ok(&[]));
+        let seen = run(&[(FC, client), (FS, answer)], None);
+        // Both streams end incomplete (stream 3's head is not known).
+        assert_eq!(seen[0].stream, Some(1));
+        assert_eq!(seen[0].complete, Some(false));
+        assert_eq!(seen[1].stream, Some(3));
+        assert_eq!(seen[1].complete, Some(false));
+        assert!(seen[1].request.is_empty());
+        // The server's frames after the stop are the turns rule's, not a stream's.
+        assert!(seen.len() > 2, "{seen:#?}");
+        assert!(seen[2..].iter().all(|s| s.stream.is_none()), "{seen:#?}");
+    }
+
+    #[test]
     fn an_upgrade_request_is_stream_one_and_the_101_is_interim() {
         let request = b"GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n\
 Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
@@ -1110,6 +1134,51 @@ Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
         assert_eq!(seen[0].interim, Some(1));
         assert_eq!(seen[1].stream, Some(3));
         assert!(seen[1].request.starts_with("GET /next HTTP/2\r\n"));
+    }
+
+    #[test]
+    fn streams_beyond_the_bound_of_open_exchanges_are_counted_not_followed() {
+        let needs = Needs::default();
+        let mut tracker = ExchangeTracker::with_mode(needs, Mode::Messages, Collect::default());
+        let ep = |port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+        };
+        let mut client = client_start();
+        for i in 0..300u32 {
+            client.extend(frame(
+                HEADERS,
+                END_HEADERS | END_STREAM,
+                2 * i + 1,
+                &get("/"),
+            ));
+        }
+        let kinds = [
+            FlowEventKind::Opening {
+                client: ep(40000),
+                server: ep(80),
+            },
+            FlowEventKind::Data {
+                dir: FC,
+                bytes: &client,
+            },
+            FlowEventKind::Truncated,
+        ];
+        for (us, kind) in kinds.into_iter().enumerate() {
+            let ts = Timestamp::from_secs_micros(0, us as i64);
+            let e = FlowEvent {
+                conn: 0,
+                ts,
+                streams: 1,
+                kind,
+            };
+            tracker.event(e).unwrap();
+        }
+        let bound = super::super::MAX_OPEN_EXCHANGES;
+        assert_eq!(tracker.open_overflow(), 300 - bound as u64);
+        let seen = tracker.into_sink().0;
+        assert_eq!(seen.len(), bound);
+        assert!(seen.iter().all(|s| s.complete == Some(false)));
     }
 
     #[test]
