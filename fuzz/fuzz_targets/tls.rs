@@ -8,7 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rustniffer::exchange::tls_stream::{
-    RecordEvent, RecordReader, MAX_ALPN, MAX_HELLO_LEN, MAX_RECORD_LEN, MAX_SNI_LEN, MAX_VERSIONS,
+    RecordEvent, RecordReader, MAX_ALPN, MAX_HELLO_LEN, MAX_RECORD_LEN, MAX_SNI_LEN,
+    MAX_VERSIONS,
 };
 
 /// Piece sizes from a small xorshift: mostly short, sometimes long.
@@ -56,19 +57,13 @@ fn check(events: &[RecordEvent], records: u64) {
                 assert_eq!(i + 1, events.len(), "a stop is the last event")
             }
             RecordEvent::ClientHello(f) => {
-                assert!(f
-                    .sni
-                    .as_ref()
-                    .is_none_or(|s| !s.is_empty() && s.len() <= MAX_SNI_LEN));
+                assert!(f.sni.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= MAX_SNI_LEN));
                 assert!(f.alpn.len() <= MAX_ALPN);
                 assert!(f.alpn.iter().all(|n| !n.is_empty() && n.len() <= 255));
                 assert!(f.supported_versions.len() <= MAX_VERSIONS);
             }
             RecordEvent::ServerHello(f) => {
-                assert!(f
-                    .alpn
-                    .as_ref()
-                    .is_none_or(|n| !n.is_empty() && n.len() <= 255));
+                assert!(f.alpn.as_ref().is_none_or(|n| !n.is_empty() && n.len() <= 255));
             }
         }
     }
