@@ -740,3 +740,15 @@ proptest! {
         prop_assert_eq!(cut.frames(), whole.frames());
     }
 }
+
+#[test]
+fn a_gap_right_after_a_data_header_opens_the_frame() {
+    // Found by the h2_frames fuzz target (its check assumed a piece came first).
+    let bytes = frame(DATA, END_STREAM, 9, b"abcdef");
+    let mut r = FrameReader::new();
+    let mut events = Vec::new();
+    r.feed(&bytes[..9], &mut |f| push(&mut events, f)).unwrap();
+    r.gap(2, &mut |f| push(&mut events, f)).unwrap();
+    r.feed(&bytes[11..], &mut |f| push(&mut events, f)).unwrap();
+    assert_eq!(events, [Ev::Gap(9, 2), data(9, b"cdef", true)]);
+}
