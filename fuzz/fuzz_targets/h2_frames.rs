@@ -82,7 +82,9 @@ fn run(pieces: &[(bool, &[u8])], control: u8) -> Log {
                     match events.last_mut() {
                         Some(Event::Data(s, bytes, e, done)) if open.is_some() => {
                             assert_eq!(*s, stream);
-                            assert_eq!(*e, end_stream);
+                            // A gap's placeholder does not know the flag yet.
+                            assert!(*e == end_stream || bytes.is_empty());
+                            *e = end_stream;
                             bytes.extend_from_slice(data);
                             *done = last;
                         }
