@@ -629,7 +629,8 @@ fn insert(
 /// An HPACK integer with an `n`-bit prefix starting at `block[pos]` (RFC 7541 §5.1);
 /// returns it and the position after it.
 fn integer(block: &[u8], pos: usize, n: u32) -> Result<(u32, usize), HpackError> {
-    let mask = (1u8 << n) - 1;
+    // n is 1..=8.
+    let mask = u8::try_from((1u16 << n.min(8)) - 1).unwrap_or(u8::MAX);
     let first = block.get(pos).ok_or(HpackError::Truncated)? & mask;
     let mut pos = pos + 1;
     if first < mask {
