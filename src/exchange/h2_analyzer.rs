@@ -732,7 +732,13 @@ impl H2Analyzer {
     /// and the rest of the connection goes to the turns rule (this event's remaining
     /// bytes are dropped: where the bad frame began is not known).
     fn stop(&mut self, x: &mut Exchanges<'_>, reason: &'static str) -> Handoff {
-        Conn::facts(x).malformed = Some(reason);
+        let facts = Conn::facts(x);
+        facts.malformed = Some(reason);
+        if facts.streams == 0 && self.readers[0].error() == Some(FrameError::BadPreface) {
+            // Taken for HTTP/2 by a server's first bytes, but the client never sent the
+            // preface: not HTTP/2 after all.
+            x.set_protocol(super::record::Protocol::Unknown);
+        }
         self.conn.close_all(x);
         Handoff::To {
             next: AnalyzerSlot::Turns(Turns::default()),
@@ -818,6 +824,7 @@ mod tests {
     #[derive(Debug, Clone, PartialEq, Eq)]
     struct Seen {
         position: Position,
+        protocol: Option<&'static str>,
         stream: Option<u32>,
         concurrent: Option<u32>,
         request: String,
@@ -847,6 +854,7 @@ mod tests {
             }
             self.0.push(Seen {
                 position: e.position,
+                protocol: e.protocol.as_str(),
                 stream: e.h2_stream.map(|h| h.stream),
                 concurrent: e.h2_stream.map(|h| h.concurrent),
                 request: String::from_utf8_lossy(e.request).into_owned(),
@@ -961,6 +969,7 @@ mod tests {
             assert_eq!(seen.len(), 2, "cut {cut:?}: {seen:#?}");
             let (b, a) = (&seen[0], &seen[1]);
             assert_eq!((b.stream, b.position), (Some(3), Position::Start));
+            assert_eq!((a.protocol, b.protocol), (Some("h2c"), Some("h2c")));
             assert_eq!((a.stream, a.position), (Some(1), Position::Last));
             assert!(
                 b.request
@@ -1075,6 +1084,25 @@ mod tests {
         assert_eq!(seen[0].complete, Some(false));
         assert!(seen.len() >= 2, "{seen:#?}");
         assert_eq!(seen.last().unwrap().stream, None);
+    }
+
+    #[test]
+    fn a_server_settings_first_without_the_client_preface_is_not_http2() {
+        let settings = frame(SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100]);
+        let seen = run(
+            &[
+                (FS, settings),
+                (FC, b"HELLO\r\n".to_vec()),
+                (FS, b"OK".to_vec()),
+            ],
+            None,
+        );
+        assert!(seen.iter().all(|s| s.stream.is_none()), "{seen:#?}");
+        assert!(seen.iter().any(|s| s.response == "OK"), "{seen:#?}");
+        assert!(
+            seen.iter().all(|s| s.protocol == Some("unknown")),
+            "{seen:#?}"
+        );
     }
 
     #[test]
