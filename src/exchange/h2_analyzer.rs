@@ -200,6 +200,10 @@ impl Conn {
         dir: Direction,
         ts: Timestamp,
     ) -> Option<usize> {
+        if self.find(id).is_some() {
+            // A stream promised twice (a peer's error): it stays one stream.
+            return None;
+        }
         // The queue's bound ([`MAX_OPEN_EXCHANGES`]) bounds the open streams too.
         let Some(exchange) = x.open_exchange() else {
             let facts = Self::facts(x);
@@ -337,6 +341,8 @@ impl Conn {
                 if let Some(n) = params.header_table_size() {
                     // The sender's decoder table: it bounds what the other side encodes.
                     self.decoders[1 - i].set_table_limit(n as usize);
+                    let overruns = self.decoders.iter().map(Decoder::overruns).sum();
+                    Self::facts(x).table_overruns = overruns;
                 }
                 if let Some(n) = params.max_frame_size() {
                     self.frame_size[i] = Some(n);
@@ -461,6 +467,10 @@ impl Conn {
         head.lines_wanted = wants;
         let result =
             self.decoders[i].decode(open.fragments.bytes(), &mut |field| head.field(field));
+        if self.decoders[i].overruns() > 0 {
+            let overruns = self.decoders.iter().map(Decoder::overruns).sum();
+            Self::facts(x).table_overruns = overruns;
+        }
         if result.is_err() {
             self.broken = Some("HPACK decoding error");
         } else if let Some(at) = at {
@@ -1103,6 +1113,60 @@ mod tests {
             seen.iter().all(|s| s.protocol == Some("unknown")),
             "{seen:#?}"
         );
+    }
+
+    #[test]
+    fn mutated_conversations_never_panic_and_keep_one_record_per_stream_at_most() {
+        let client = [
+            client_start(),
+            frame(PING, 0, 0, b"12345678"),
+            frame(HEADERS, END_HEADERS, 1, &get("/svc/Call")),
+            frame(DATA, END_STREAM, 1, b"\0\0\0\0\x01x"),
+            frame(HEADERS, END_HEADERS | END_STREAM, 3, &get("/svc/Slow")),
+            frame(RST, 0, 3, &8u32.to_be_bytes()),
+        ]
+        .concat();
+        let server = [
+            frame(SETTINGS, 0, 0, &[0, 1, 0, 0, 0x10, 0, 0, 5, 0, 0, 0x40, 0]),
+            frame(PING, 1, 0, b"12345678"),
+            frame(
+                HEADERS,
+                END_HEADERS,
+                1,
+                &ok(&[("content-type", "application/grpc")]),
+            ),
+            frame(DATA, 0, 1, b"\0\0\0\0\x01y"),
+            frame(
+                HEADERS,
+                END_HEADERS | END_STREAM,
+                1,
+                &literal("grpc-status", "0"),
+            ),
+            frame(GOAWAY, 0, 0, &[0, 0, 0, 3, 0, 0, 0, 0]),
+        ]
+        .concat();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let (mut c, mut s) = (client.clone(), server.clone());
+            for _ in 0..(next() % 4 + 1) {
+                let target = if next() % 2 == 0 { &mut c } else { &mut s };
+                let at = (next() as usize) % target.len();
+                target[at] = next() as u8;
+            }
+            let cut = Some((next() % 64) as usize);
+            let seen = run(&[(FC, c), (FS, s)], cut);
+            let mut streams: Vec<u32> = seen.iter().filter_map(|s| s.stream).collect();
+            let all = streams.len();
+            streams.sort_unstable();
+            streams.dedup();
+            assert_eq!(streams.len(), all, "{seen:#?}");
+        }
     }
 
     #[test]

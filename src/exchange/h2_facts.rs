@@ -132,6 +132,9 @@ pub struct H2Facts {
     pub max_concurrent: u32,
     /// Streams beyond the bound of exchanges open at once, not followed.
     pub untracked_streams: u32,
+    /// SETTINGS_HEADER_TABLE_SIZE values above the HPACK decoder's cap (64 KiB): the
+    /// table stays within the cap.
+    pub table_overruns: u64,
     /// The HTTP/2 analysis stopped at a malformed frame or header block: its reason.
     pub malformed: Option<&'static str>,
 }
