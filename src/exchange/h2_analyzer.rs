@@ -1170,6 +1170,43 @@ mod tests {
     }
 
     #[test]
+    fn a_pushed_stream_is_an_exchange_whose_request_is_the_promise() {
+        let client = [
+            client_start(),
+            frame(HEADERS, END_HEADERS | END_STREAM, 1, &get("/")),
+        ]
+        .concat();
+        let mut promise = 2u32.to_be_bytes().to_vec();
+        promise.extend(get("/style.css"));
+        let server = [
+            frame(5, END_HEADERS, 1, &promise),
+            frame(HEADERS, END_HEADERS, 1, &ok(&[])),
+            frame(DATA, END_STREAM, 1, b"page"),
+            frame(
+                HEADERS,
+                END_HEADERS,
+                2,
+                &ok(&[("content-type", "text/css")]),
+            ),
+            frame(DATA, END_STREAM, 2, b"css"),
+        ]
+        .concat();
+        let seen = run(&[(FC, client), (FS, server)], None);
+        assert_eq!(seen.len(), 2, "{seen:#?}");
+        assert_eq!(seen[0].stream, Some(1));
+        assert_eq!(seen[1].stream, Some(2));
+        assert!(
+            seen[1].request.starts_with("GET /style.css HTTP/2\r\n"),
+            "{seen:#?}"
+        );
+        assert_eq!(
+            seen[1].response,
+            "HTTP/2 200\r\ncontent-type: text/css\r\n\r\ncss"
+        );
+        assert_eq!(seen[1].complete, Some(true));
+    }
+
+    #[test]
     fn a_header_block_hpack_cannot_decode_stops_http2() {
         // Index 0 is not a field (RFC 7541 §6.1): a COMPRESSION_ERROR.
         let client = [
