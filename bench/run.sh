@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark harness (not part of the test suite; nothing here is asserted on time).
 #
-#   bench/run.sh [SCENARIO...]        scenarios: concurrent keepalive churn bulk
+#   bench/run.sh [SCENARIO...]        scenarios: concurrent keepalive churn bulk h2
 #
 # Builds release, writes the deterministic captures into $BENCH_DIR (default
 # ${TMPDIR:-/tmp}/rustniffer-bench; regenerated only when the generator changed),
@@ -28,8 +28,16 @@ cargo build --release --quiet --example gen_bench --example bench_measure
 stamp=$(cat bench/gen.rs src/decode/build.rs src/capture/file/writer.rs | sha256sum | cut -c1-16)
 mkdir -p "$DIR"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(concurrent keepalive churn bulk)
+if [ ${#scenarios[@]} -eq 0 ]; then
+    scenarios=(concurrent keepalive churn bulk)
+    # h2 is real traffic recorded once on loopback: only where its programs exist.
+    if command -v nghttpd >/dev/null && command -v h2load >/dev/null; then scenarios+=(h2); fi
+fi
 for s in "${scenarios[@]}"; do
+    if [ "$s" = h2 ]; then
+        bash bench/h2_capture.sh "$DIR"
+        continue
+    fi
     if [ "$(cat "$DIR/$s.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$DIR/$s.pcap" ]; then
         target/release/examples/gen_bench "$DIR" "$s"
         echo "$stamp" > "$DIR/$s.stamp"

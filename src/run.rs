@@ -181,6 +181,8 @@ pub struct RunStats {
     pub gap_bytes: u64,
     /// Requests beyond a connection's pipeline bound, folded into its newest exchange.
     pub pipeline_overflow: u64,
+    /// HTTP/2 streams beyond a connection's bound of open exchanges, not followed.
+    pub open_overflow: u64,
     /// Records rendered (printed, or given to `-e`/`-P`).
     pub records: u64,
     /// Records the `-e` command failed on (or could not start for).
@@ -576,6 +578,7 @@ fn process_events<P: Pipeline>(
         gaps: flow.gaps,
         gap_bytes: flow.gap_bytes,
         pipeline_overflow: tracker.pipeline_overflow(),
+        open_overflow: tracker.open_overflow(),
         records: tracker.records(),
         command_failures: tracker.record_failures(),
         command: options.execute.clone(),

@@ -227,7 +227,7 @@ fn command() -> Command {
                 .value_name("MODE")
                 .action(ArgAction::Set)
                 .help_heading(FORMAT)
-                .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; TLS handshakes as facts; gaps skipped)"),
+                .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; each HTTP/2 stream (h2c); TLS handshakes as facts; gaps skipped)"),
         )
         .arg(
             Arg::new("json")

@@ -159,6 +159,10 @@ fn lines(s: &RunStats) -> Vec<Line> {
             "more than {} unanswered on one connection: joined to the newest exchange",
             crate::exchange::MAX_PIPELINED
         )),
+        line(0, "HTTP/2 streams not followed", s.open_overflow, true).note(format!(
+            "more than {} open on one connection (HTTP/2): not followed",
+            crate::exchange::MAX_OPEN_EXCHANGES
+        )),
         line(0, "records", s.records, false),
     ]);
     if let Some(command) = &s.command {

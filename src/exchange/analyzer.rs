@@ -19,6 +19,7 @@
 
 use super::conn_facts::ProtocolFacts;
 use super::detect::Detect;
+use super::h2_analyzer::H2Analyzer;
 use super::http1::KnownHead;
 use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
@@ -33,6 +34,13 @@ use crate::time::Timestamp;
 /// [`super::ExchangeTracker::pipeline_overflow`]. Zeek bounds its HTTP pending
 /// transactions the same way.
 pub const MAX_PIPELINED: usize = 100;
+
+/// Most exchanges of one connection open at once when an analyzer addresses them by
+/// handle ([`Exchanges::open_exchange`], e.g. HTTP/2 streams): beyond it, a new one is
+/// refused and counted in [`super::ExchangeTracker::open_overflow`]. Above the 100
+/// concurrent streams RFC 9113 §6.5.2 recommends servers allow, with room for the
+/// finished exchanges still waiting to be printed.
+pub const MAX_OPEN_EXCHANGES: usize = 256;
 
 /// The exchanges of one connection, oldest first. The first is kept inline: most
 /// connections never have two at once.
@@ -68,6 +76,29 @@ impl ExchangeQueue {
         std::iter::once(&self.head)
             .chain(&self.rest)
             .position(|e| !e.done)
+    }
+
+    /// The position of the exchange numbered `id`. Searched from the newest: a handle
+    /// is mostly used on a recent exchange.
+    pub fn position(&self, id: u64) -> Option<usize> {
+        if self.head.id == id {
+            return Some(0);
+        }
+        self.rest.iter().rposition(|e| e.id == id).map(|i| i + 1)
+    }
+
+    /// Moves the exchange at `from` to `to` (≤ `from`), the ones between one place back.
+    fn move_back(&mut self, from: usize, to: usize) {
+        if from <= to || from >= self.len() {
+            return;
+        }
+        if to > 0 {
+            self.rest[to - 1..from].rotate_right(1);
+            return;
+        }
+        // Through `head`, which is not in the vector.
+        self.rest[..from].rotate_right(1);
+        std::mem::swap(&mut self.head, &mut self.rest[0]);
     }
 
     /// Drops `head`; the next one takes its place (there must be one, else `head` is
@@ -149,6 +180,8 @@ pub(crate) struct Exchanges<'a> {
     pub(crate) open: MaybeTime,
     /// Requests that found the pipeline full.
     pub(crate) overflow: &'a mut u64,
+    /// Exchanges refused by [`MAX_OPEN_EXCHANGES`].
+    pub(crate) open_overflow: &'a mut u64,
     /// The tracker's exchange numbering ([`ExchangeState::numbered`]).
     pub(crate) serial: &'a mut u64,
     /// Where the payload given to each exchange is noted for the sink.
@@ -159,11 +192,29 @@ impl Exchanges<'_> {
     /// A new request message begins: the newest exchange takes it if nothing has
     /// happened on it yet, else a new exchange is queued behind the others.
     pub fn begin_request(&mut self) {
+        if self.begin(MAX_PIPELINED).is_none() {
+            *self.overflow += 1;
+        }
+    }
+
+    /// A new exchange begins, several being possibly open at once: the newest takes it
+    /// if nothing has happened on it yet, else a new one is queued. Returns its handle
+    /// (its id) for the `*_for` operations, or `None` when [`MAX_OPEN_EXCHANGES`] are
+    /// held (counted).
+    pub fn open_exchange(&mut self) -> Option<u64> {
+        let id = self.begin(MAX_OPEN_EXCHANGES);
+        if id.is_none() {
+            *self.open_overflow += 1;
+        }
+        id
+    }
+
+    /// [`Self::begin_request`] with a bound on the queue; `None` when it is full.
+    fn begin(&mut self, bound: usize) -> Option<u64> {
         let reuse = !self.queue.back().begun() && !self.queue.back().done;
         if !reuse {
-            if self.queue.len() >= MAX_PIPELINED {
-                *self.overflow += 1;
-                return;
+            if self.queue.len() >= bound {
+                return None;
             }
             self.queue.rest.push(ExchangeState::numbered(self.serial));
         }
@@ -187,6 +238,99 @@ impl Exchanges<'_> {
         back.session_requests = session_requests;
         back.pipelined = waiting as u32;
         back.previous_end = previous_end;
+        Some(back.id)
+    }
+
+    /// The exchange `id`, while the connection holds it.
+    pub fn exchange_mut(&mut self, id: u64) -> Option<&mut ExchangeState> {
+        let at = self.queue.position(id)?;
+        self.queue.get_mut(at)
+    }
+
+    /// `len` wire bytes of `dir` for exchange `id` at `ts`: counted in its size and
+    /// timings, not kept (see [`Self::keep_for`]).
+    pub fn count_for(&mut self, id: u64, dir: Direction, ts: Timestamp, len: u64) {
+        if let Some(e) = self.exchange_mut(id) {
+            e.count_wire(dir, len, ts);
+        }
+    }
+
+    /// The decoded form of exchange `id`'s `dir` message (its head as HTTP/1-style
+    /// lines, its body): kept as the template needs and reported to the sink as this
+    /// exchange's payload, not counted (its wire bytes are, by [`Self::count_for`]).
+    pub fn keep_for(&mut self, id: u64, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        let needs = self.needs;
+        let Some(at) = self.queue.position(id) else {
+            return;
+        };
+        if let Some(e) = self.queue.get_mut(at) {
+            e.keep_decoded(dir, bytes, needs, self.budget);
+            self.payload.note(id, dir, ts, bytes);
+        }
+    }
+
+    /// Header lines of exchange `id`'s `dir` message that come after its body
+    /// (trailers): inserted at the end of its kept header block.
+    pub fn head_lines_for(&mut self, id: u64, dir: Direction, lines: &[u8]) {
+        let Some(at) = self.queue.position(id) else {
+            return;
+        };
+        if let Some(e) = self.queue.get_mut(at) {
+            e.insert_in_head(dir, lines, self.budget);
+        }
+    }
+
+    /// Exchange `id` is done (`complete`: both messages ended by their framing). It
+    /// moves ahead of the unfinished exchanges before it, so records come out in the
+    /// order exchanges finish.
+    pub fn finish(&mut self, id: u64, complete: bool) {
+        let protocol = self.facts.protocol;
+        let Some(at) = self.queue.position(id) else {
+            return;
+        };
+        let Some(e) = self.queue.get_mut(at) else {
+            return;
+        };
+        if e.done {
+            return;
+        }
+        e.done = true;
+        e.protocol = Some(protocol);
+        e.facts.complete = complete && e.gap == 0;
+        let end = e.response.last;
+        if end.is_set() {
+            self.facts.last_response_end = end;
+        }
+        let finished_before = std::iter::once(&self.queue.head)
+            .chain(&self.queue.rest)
+            .take_while(|e| e.done && e.id != id)
+            .count();
+        self.queue.move_back(at, finished_before);
+    }
+
+    /// Whether the template or the sink reads kept bytes: without it, an analyzer need
+    /// not build the decoded form of its messages.
+    pub fn wants_kept(&self) -> bool {
+        let wants = |r: super::Retention| r.all || r.header || r.prefix > 0;
+        self.payload.enabled || wants(self.needs.request) || wants(self.needs.response)
+    }
+
+    /// An interim response of exchange `id` ended: its response starts again.
+    pub fn interim_for(&mut self, id: u64) {
+        let Some(at) = self.queue.position(id) else {
+            return;
+        };
+        let budget = &mut *self.budget;
+        if let Some(e) = self.queue.get_mut(at) {
+            e.facts.interim = e.facts.interim.saturating_add(1);
+            e.restart_response(budget);
+        }
+    }
+
+    /// The handle of the oldest exchange not yet answered (the one response bytes go
+    /// to), to address it once the connection's analyzer changes.
+    pub fn answering_id(&mut self) -> Option<u64> {
+        self.answering_mut().map(|e| e.id)
     }
 
     /// Request bytes, for the newest exchange.
@@ -332,6 +476,7 @@ pub(crate) enum AnalyzerSlot {
     Detect(Detect),
     Http1(Http1Slot),
     Tls(Box<TlsAnalyzer>),
+    H2(Box<H2Analyzer>),
 }
 
 impl AnalyzerSlot {
@@ -353,6 +498,7 @@ impl AnalyzerSlot {
             AnalyzerSlot::Detect(a) => a,
             AnalyzerSlot::Http1(a) => a,
             AnalyzerSlot::Tls(a) => &mut **a,
+            AnalyzerSlot::H2(a) => &mut **a,
         }
     }
 
@@ -379,7 +525,53 @@ impl AnalyzerSlot {
         self.get().gap(x, dir, ts, len);
     }
 
+    /// Heap bytes held by the analyzer (HTTP/2 only; the others' state is bounded by
+    /// their types).
+    #[cfg(test)]
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            AnalyzerSlot::H2(a) => std::mem::size_of::<H2Analyzer>() + a.heap_bytes(),
+            _ => 0,
+        }
+    }
+
     pub fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
         self.get().end(x, closed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(q: &ExchangeQueue) -> Vec<u64> {
+        std::iter::once(&q.head)
+            .chain(&q.rest)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    #[test]
+    fn an_exchange_moved_back_keeps_the_others_in_their_order() {
+        let mut serial = 0;
+        let mut q = ExchangeQueue {
+            head: ExchangeState::numbered(&mut serial),
+            rest: Vec::new(),
+        };
+        for _ in 0..4 {
+            q.rest.push(ExchangeState::numbered(&mut serial));
+        }
+        q.move_back(3, 0);
+        assert_eq!(ids(&q), [3, 0, 1, 2, 4]);
+        q.move_back(4, 1);
+        assert_eq!(ids(&q), [3, 4, 0, 1, 2]);
+        // Nothing to move, or out of the queue: unchanged.
+        q.move_back(2, 2);
+        q.move_back(9, 0);
+        q.move_back(1, 3);
+        assert_eq!(ids(&q), [3, 4, 0, 1, 2]);
+        assert_eq!(q.position(1), Some(3));
+        assert_eq!(q.position(3), Some(0));
+        assert_eq!(q.position(7), None);
     }
 }

@@ -2,10 +2,13 @@
 //! payload bytes and hands the connection (those bytes included) to its analyzer.
 //!
 //! Client first: a TLS handshake record → TLS; an HTTP/1.x request line → HTTP/1; the
-//! HTTP/2 connection preface → `h2c` (framed by the turns rule until an HTTP/2 analyzer
-//! exists). Anything else, or the server speaking first → the turns rule, `unknown`.
+//! HTTP/2 connection preface → `h2c`, the HTTP/2 analyzer (which checks the whole
+//! preface, also split across segments). Server first: an HTTP/2 SETTINGS frame (an
+//! HTTP/2 server does not wait for the preface) → `h2c` too, the client's preface
+//! expected next. Anything else, or the server speaking first → the turns rule, `unknown`.
 
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
+use super::h2_analyzer::H2Analyzer;
 use super::record::Protocol;
 use super::turns::Turns;
 use crate::flow::Direction;
@@ -80,6 +83,19 @@ pub(crate) fn classify(bytes: &[u8]) -> Detected {
     }
 }
 
+/// Whether a server's first bytes are an HTTP/2 SETTINGS frame header (RFC 9113
+/// §6.5): type 4, no flags, stream 0, a length that is a whole number of settings
+/// within the initial frame size bound.
+pub(crate) fn is_h2_server_start(bytes: &[u8]) -> bool {
+    match bytes {
+        [l0, l1, l2, 4, 0, 0, 0, 0, 0, ..] => {
+            let len = u32::from_be_bytes([0, *l0, *l1, *l2]);
+            len % 6 == 0 && len <= 16_384
+        }
+        _ => false,
+    }
+}
+
 /// First client bytes too short to tell, with the time they came.
 #[derive(Debug)]
 struct Held {
@@ -109,7 +125,7 @@ impl Detect {
             }
             Detected::H2Preface => {
                 x.set_protocol(Protocol::H2c);
-                AnalyzerSlot::Turns(Turns::default())
+                AnalyzerSlot::H2(Box::new(H2Analyzer::prior_knowledge()))
             }
             Detected::Unknown | Detected::NeedMore => {
                 x.set_protocol(Protocol::Unknown);
@@ -141,6 +157,13 @@ impl super::analyzer::Analyzer for Detect {
         ts: Timestamp,
         bytes: &[u8],
     ) -> Handoff {
+        if dir == Direction::FromServer && self.held.is_none() && is_h2_server_start(bytes) {
+            // An HTTP/2 server sends its SETTINGS without waiting for the client's
+            // preface (RFC 9113 §3.4): the client's preface must follow.
+            x.set_protocol(Protocol::H2c);
+            let next = AnalyzerSlot::H2(Box::new(H2Analyzer::prior_knowledge()));
+            return Handoff::To { next, consumed: 0 };
+        }
         if dir == Direction::FromServer {
             // The server speaks first, or before the client's first bytes told
             // anything: what is held decides.
@@ -202,6 +225,20 @@ mod tests {
         assert_eq!(classify(b"GETX"), Detected::Unknown);
         assert_eq!(classify(b"\x00\x01binary"), Detected::Unknown);
         assert_eq!(classify(b"SSH-2.0-OpenSSH"), Detected::Unknown);
+    }
+
+    #[test]
+    fn an_http2_server_may_speak_first_with_its_settings() {
+        assert!(is_h2_server_start(&[
+            0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100
+        ]));
+        assert!(is_h2_server_start(&[0, 0, 0, 4, 0, 0, 0, 0, 0]));
+        // A SETTINGS ack, a partial setting, a stream, a banner: not a server's start.
+        assert!(!is_h2_server_start(&[0, 0, 0, 4, 1, 0, 0, 0, 0]));
+        assert!(!is_h2_server_start(&[0, 0, 5, 4, 0, 0, 0, 0, 0]));
+        assert!(!is_h2_server_start(&[0, 0, 6, 4, 0, 0, 0, 0, 1]));
+        assert!(!is_h2_server_start(b"220 smtp.example.com ESMTP"));
+        assert!(!is_h2_server_start(&[0, 0, 6, 4, 0]));
     }
 
     #[test]

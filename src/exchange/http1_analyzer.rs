@@ -6,11 +6,13 @@
 //! (or, close-delimited, at the close). After a gap the framers resynchronise at the
 //! next message start, and the exchange the gap hit is marked. A `101 Switching
 //! Protocols` or a 2xx answer to `CONNECT` ends HTTP/1 on the connection: what follows
-//! goes to the next analyzer (the turns rule for an upgrade until its protocol has an
-//! analyzer; detection again for a tunnel, which often carries TLS).
+//! goes to the next analyzer (HTTP/2 for `Upgrade: h2c`, the upgrade request being its
+//! stream 1; the turns rule for other upgrades until their protocol has an analyzer;
+//! detection again for a tunnel, which often carries TLS).
 
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
 use super::detect::Detect;
+use super::h2_analyzer::H2Analyzer;
 use super::http1::{
     FramerState, GapEffect, Handoff as Switch, RequestFramer, ResponseFramer, Upgrade, Version,
 };
@@ -163,6 +165,10 @@ impl Http1Analyzer {
                     x.interim_response();
                     continue;
                 }
+                if self.switch == Some((Switch::SwitchingProtocols, Upgrade::H2c)) {
+                    self.switch = None;
+                    return upgrade_to_h2c(x, bytes.len() - rest.len());
+                }
                 let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
                 x.finish_response(request_done);
                 if let Some((switch, upgrade)) = self.switch.take() {
@@ -194,6 +200,21 @@ impl Http1Analyzer {
         };
         Handoff::To { next, consumed }
     }
+}
+
+/// A `101` to `Upgrade: h2c` ended: the upgrade request is HTTP/2's stream 1, whose
+/// response is the server's first HTTP/2 response; the 101 was an interim response of
+/// that exchange (RFC 9113 §3.2).
+fn upgrade_to_h2c(x: &mut Exchanges<'_>, consumed: usize) -> Handoff {
+    x.set_protocol(Protocol::H2c);
+    let next = match x.answering_id() {
+        Some(id) => {
+            x.interim_response();
+            AnalyzerSlot::H2(Box::new(H2Analyzer::upgraded(x, id)))
+        }
+        None => AnalyzerSlot::H2(Box::new(H2Analyzer::prior_knowledge())),
+    };
+    Handoff::To { next, consumed }
 }
 
 /// The bytes stopped being HTTP/1: the turns rule takes the rest.

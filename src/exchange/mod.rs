@@ -17,6 +17,9 @@ mod analyzer;
 pub mod conn_facts;
 pub mod connection;
 mod detect;
+pub mod h2;
+mod h2_analyzer;
+pub mod h2_facts;
 pub mod http;
 pub mod http1;
 mod http1_analyzer;
@@ -33,7 +36,7 @@ mod turns;
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction};
 use crate::time::Timestamp;
-pub use analyzer::MAX_PIPELINED;
+pub use analyzer::{MAX_OPEN_EXCHANGES, MAX_PIPELINED};
 pub use record::{CloseOriginator, Exchange, Micros, Position, Protocol};
 
 pub use tracker::{ExchangeTracker, MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};

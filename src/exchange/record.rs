@@ -165,6 +165,11 @@ pub struct Exchange<'a> {
     pub tls: Option<&'a super::tls_facts::TlsFacts>,
     /// `--connections`: this record stands for its whole connection.
     pub connection: Option<&'a super::connection::ConnectionRecord<'a>>,
+    /// HTTP/2 connection-level facts (`messages` mode, h2c).
+    pub h2: Option<&'a super::h2_facts::H2Facts>,
+    /// The HTTP/2 stream this exchange is (`messages` mode, h2c): its head and trailers
+    /// are kept as HTTP/1-style lines, readable by the header keywords.
+    pub h2_stream: Option<&'a super::h2_facts::H2StreamFacts>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -6,6 +6,7 @@ use super::http::{FieldLines, HeaderEndScan};
 use super::http1::KnownHead;
 use super::record::Protocol;
 use super::{Needs, Retention};
+use crate::flow::Direction;
 use crate::time::Timestamp;
 
 /// Most bytes of one phase (request or response) kept for a template that prints it
@@ -105,11 +106,21 @@ impl PhaseBytes {
         known: Option<KnownHead>,
     ) {
         let known = known.filter(|k| self.size == 0 && k.header_end < bytes.len());
-        self.size += bytes.len() as u64;
-        if !self.first.set {
-            self.first.put(ts);
-        }
-        self.last.put(ts);
+        self.count(bytes, ts);
+        self.keep(buffer, bytes, retention, budget, known);
+    }
+
+    /// Appends to `buffer` as many of `bytes` as `retention` asks and the bounds allow,
+    /// without counting them in the size or the timings (a message's decoded form, when
+    /// its wire bytes are counted apart). `known`: as for [`PhaseBytes::add`].
+    pub fn keep(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        bytes: &[u8],
+        retention: Retention,
+        budget: &mut KeptBudget,
+        known: Option<KnownHead>,
+    ) {
         let before = self.kept as usize;
         let looking_for_header = retention.header && !self.header_end.found();
         let limit = if retention.all {
@@ -172,7 +183,12 @@ impl PhaseBytes {
     /// Counts bytes without keeping them (a request phase that goes on once the
     /// response's bytes are being kept after it).
     pub fn count(&mut self, bytes: &[u8], ts: Timestamp) {
-        self.size += bytes.len() as u64;
+        self.count_len(bytes.len() as u64, ts);
+    }
+
+    /// Counts `len` bytes that arrived at `ts`.
+    pub fn count_len(&mut self, len: u64, ts: Timestamp) {
+        self.size = self.size.saturating_add(len);
         if !self.first.set {
             self.first.put(ts);
         }
@@ -228,6 +244,9 @@ pub(crate) struct ExchangeState {
     /// The protocol when the analyzer finished it (a `CONNECT` exchange stays HTTP once
     /// its tunnel is found to carry TLS).
     pub protocol: Option<Protocol>,
+    /// The HTTP/2 stream this exchange is (`messages` mode, h2c): boxed, one pointer
+    /// for every other exchange.
+    pub h2: Option<Box<super::h2_facts::H2StreamFacts>>,
 }
 
 impl ExchangeState {
@@ -278,6 +297,62 @@ impl ExchangeState {
         self.response
             .add(&mut self.kept, bytes, ts, needs.response, b, known);
         self.last_activity.put(ts);
+    }
+
+    /// Counts `len` wire bytes of `dir` that arrived at `ts`, keeping none.
+    pub fn count_wire(&mut self, dir: Direction, len: u64, ts: Timestamp) {
+        match dir {
+            Direction::FromClient => self.request.count_len(len, ts),
+            Direction::FromServer => self.response.count_len(len, ts),
+        }
+        self.last_activity.put(ts);
+    }
+
+    /// Keeps `bytes` of `dir` as the template needs without counting them: the decoded
+    /// form of a message whose wire bytes are counted by [`Self::count_wire`]. Request
+    /// bytes after kept response bytes are dropped (the request's come first).
+    pub fn keep_decoded(&mut self, dir: Direction, bytes: &[u8], needs: Needs, b: &mut KeptBudget) {
+        match dir {
+            Direction::FromClient if self.response.kept == 0 => {
+                self.request
+                    .keep(&mut self.kept, bytes, needs.request, b, None);
+            }
+            Direction::FromClient => {}
+            Direction::FromServer => {
+                self.response
+                    .keep(&mut self.kept, bytes, needs.response, b, None)
+            }
+        }
+    }
+
+    /// Inserts `lines` (whole `name: value\r\n` lines) at the end of the kept header
+    /// block of `dir`, before its terminating empty line: trailers that arrive after the
+    /// body. Nothing happens when no terminated header block is kept, or when the
+    /// block would grow past [`MAX_HEADER_KEPT`] (counted as refused).
+    pub fn insert_in_head(&mut self, dir: Direction, lines: &[u8], budget: &mut KeptBudget) {
+        let request_kept = (self.request.kept as usize).min(self.kept.len());
+        let (start, phase) = match dir {
+            Direction::FromClient => (0, &mut self.request),
+            Direction::FromServer => (request_kept, &mut self.response),
+        };
+        let end = (start + phase.kept as usize).min(self.kept.len());
+        let (header_len, _) = super::http::header_split(&self.kept[start..end]);
+        let fits = header_len + lines.len() <= MAX_HEADER_KEPT
+            && budget.used.saturating_add(lines.len()) <= MAX_KEPT_TOTAL;
+        if header_len >= end - start || lines.is_empty() {
+            return;
+        }
+        if !fits {
+            budget.refused += lines.len() as u64;
+            return;
+        }
+        let at = start + header_len;
+        self.kept.splice(at..at, lines.iter().copied());
+        budget.used += lines.len();
+        phase.kept = phase.kept.saturating_add(lines.len() as u32);
+        if phase.header_len != u32::MAX {
+            phase.header_len = phase.header_len.saturating_add(lines.len() as u32);
+        }
     }
 
     /// Forgets the response so far (an interim 1xx response: the record shows the final

@@ -170,6 +170,8 @@ impl ConnState {
             previous_end: e.previous_end.get(),
             tls: self.protocol_facts.as_deref().and_then(|f| f.tls.as_ref()),
             connection: None,
+            h2: self.protocol_facts.as_deref().and_then(|f| f.h2.as_ref()),
+            h2_stream: e.h2.as_deref(),
         }
     }
 }
@@ -184,6 +186,8 @@ pub struct ExchangeTracker<S> {
     budget: KeptBudget,
     /// Requests beyond [`super::analyzer::MAX_PIPELINED`] waiting on one connection.
     pipeline_overflow: u64,
+    /// Exchanges beyond [`super::analyzer::MAX_OPEN_EXCHANGES`] open on one connection.
+    open_overflow: u64,
     /// The id of the next exchange created ([`Exchange::id`]).
     serial: u64,
     /// The payload one flow event gave to exchanges, for a sink that wants it.
@@ -218,6 +222,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             exchanges: 0,
             budget: KeptBudget::default(),
             pipeline_overflow: 0,
+            open_overflow: 0,
             serial: 0,
             payload,
             connections: false,
@@ -251,6 +256,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         self.pipeline_overflow
     }
 
+    /// Exchanges (HTTP/2 streams) refused because their connection already held
+    /// [`super::analyzer::MAX_OPEN_EXCHANGES`].
+    pub fn open_overflow(&self) -> u64 {
+        self.open_overflow
+    }
+
     pub fn sink(&self) -> &S {
         &self.sink
     }
@@ -266,6 +277,23 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     /// Exchanges handed to the sink so far.
     pub fn exchanges(&self) -> u64 {
         self.exchanges
+    }
+
+    /// Heap bytes one connection's state holds beyond its slot: queued exchanges,
+    /// their kept bytes, the analyzer's state (tests watch it stays bounded).
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self, conn: ConnId) -> usize {
+        let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
+            return 0;
+        };
+        let q = &state.queue;
+        let exchanges = std::iter::once(&q.head).chain(&q.rest);
+        q.rest.capacity() * std::mem::size_of::<ExchangeState>()
+            + exchanges
+                .map(|e| e.kept.capacity() + e.h2.as_ref().map_or(0, |_| 16))
+                .sum::<usize>()
+            + state.analyzer.heap_bytes()
+            + state.protocol_facts.as_ref().map_or(0, |_| 256)
     }
 
     /// Whether `conn` is a connection being tracked.
@@ -290,6 +318,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             needs: self.needs,
             open: state.open,
             overflow: &mut self.pipeline_overflow,
+            open_overflow: &mut self.open_overflow,
             serial: &mut self.serial,
             payload: &mut self.payload,
         };
@@ -1207,10 +1236,11 @@ mod tests {
 mod size {
     /// Every tracked connection holds one: hundreds of thousands at once are common, so
     /// its size is watched (the HTTP/1 and TLS analyzers live behind a pointer, the
-    /// first exchange inline, the rest in a vector).
+    /// first exchange inline, the rest in a vector; an HTTP/2 stream's facts behind
+    /// one pointer of the exchange).
     #[test]
     fn a_connections_state_stays_small() {
-        assert!(std::mem::size_of::<super::ConnState>() <= 312);
+        assert!(std::mem::size_of::<super::ConnState>() <= 320);
         assert!(std::mem::size_of::<super::AnalyzerSlot>() <= 16);
     }
 }

@@ -91,6 +91,16 @@ pub enum Key {
     Interim,
     /// A field of the connection record (`%conn.*`, `--connections`).
     Conn(ConnField),
+    /// `%h2.stream`.
+    H2Stream,
+    /// `%h2.reset`.
+    H2Reset,
+    /// `%h2.concurrent`.
+    H2Concurrent,
+    /// `%h2.ping.rtt`.
+    H2PingRtt,
+    /// `%h2.goaway`.
+    H2Goaway,
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
@@ -128,7 +138,12 @@ impl Key {
             | Key::Complete
             | Key::BodySize(_)
             | Key::Interim
-            | Key::Conn(_) => Param::NotFound,
+            | Key::Conn(_)
+            | Key::H2Stream
+            | Key::H2Reset
+            | Key::H2Concurrent
+            | Key::H2PingRtt
+            | Key::H2Goaway => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
             Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
@@ -294,6 +309,11 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("conn.connection.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::ConnectionAnswered)), "%conn.connection.answered[(NF)]", "Connection header of the first response (--connections)"),
     kw("conn.keep_alive.asked", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAsked)), "%conn.keep_alive.asked[(NF)]", "Keep-Alive header of the first request (--connections)"),
     kw("conn.keep_alive.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAnswered)), "%conn.keep_alive.answered[(NF)]", "Keep-Alive header of the first response, e.g. timeout=5 (--connections)"),
+    kw("h2.stream", Key::H2Stream, "%h2.stream[(NF)]", "HTTP/2 stream id of the exchange (messages mode, h2c)"),
+    kw("h2.reset", Key::H2Reset, "%h2.reset[(NF)]", "RST_STREAM that ended the stream: error name and sender, e.g. CANCEL by client"),
+    kw("h2.concurrent", Key::H2Concurrent, "%h2.concurrent[(NF)]", "other HTTP/2 streams open on the connection when this one started"),
+    kw("h2.ping.rtt", Key::H2PingRtt, "%h2.ping.rtt[(NF)]", "last HTTP/2 PING round trip on the connection so far, seen from the capture point"),
+    kw("h2.goaway", Key::H2Goaway, "%h2.goaway[(NF)]", "last HTTP/2 GOAWAY so far: error name, sender, last stream, e.g. NO_ERROR by server last=7"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

@@ -77,11 +77,13 @@ impl<'a> Parsed<'a> {
     /// Whether the bytes can be read as HTTP/1 messages: not when `messages` mode knows
     /// them to be something else (TLS or h2: ciphertext; h2c, WebSocket: binary
     /// frames), where line, words, headers and body print not-found.
+    /// An HTTP/2 stream's kept bytes are its decoded head, HTTP/1-style: readable.
     fn readable(&self) -> bool {
-        !matches!(
-            self.ex.protocol,
-            Protocol::Tls | Protocol::H2 | Protocol::H2c | Protocol::WebSocket
-        )
+        self.ex.h2_stream.is_some()
+            || !matches!(
+                self.ex.protocol,
+                Protocol::Tls | Protocol::H2 | Protocol::H2c | Protocol::WebSocket
+            )
     }
 
     /// The value of the header `name` (SPEC §5), from the framer's field lines when it
@@ -344,6 +346,28 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             None => out.extend_from_slice(nf),
         },
         Key::Conn(field) => super::conn_fields::render(field, ex.connection, nf, out),
+        Key::H2Stream => match ex.h2_stream {
+            Some(h2) => write_u64(out, u64::from(h2.stream)),
+            None => out.extend_from_slice(nf),
+        },
+        Key::H2Concurrent => match ex.h2_stream {
+            Some(h2) => write_u64(out, u64::from(h2.concurrent)),
+            None => out.extend_from_slice(nf),
+        },
+        Key::H2Reset => {
+            if !ex.h2_stream.is_some_and(|h2| h2.write_reset(out)) {
+                out.extend_from_slice(nf);
+            }
+        }
+        Key::H2PingRtt => match ex.h2.and_then(|h2| h2.last_ping) {
+            Some(ping) => write_micros(out, ping.micros),
+            None => out.extend_from_slice(nf),
+        },
+        Key::H2Goaway => {
+            if !ex.h2.is_some_and(|h2| h2.write_goaway(out)) {
+                out.extend_from_slice(nf);
+            }
+        }
         Key::Constant(text) => out.extend_from_slice(text.as_bytes()),
         // Built as their own ops by the parser.
         Key::Timestamp(_)

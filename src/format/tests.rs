@@ -62,6 +62,8 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         previous_end: Some(t(opening + 181)),
         tls: None,
         connection: None,
+        h2: None,
+        h2_stream: None,
     }
 }
 

@@ -431,6 +431,8 @@ pub trait Pipeline: FlowEventSink {
         now: Timestamp,
         streams: usize,
     ) -> std::io::Result<()>;
+    /// Exchanges beyond a connection's bound of open exchanges (HTTP/2 streams).
+    fn open_overflow(&self) -> u64;
 }
 
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
@@ -464,6 +466,9 @@ impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
     }
     fn pipeline_overflow(&self) -> u64 {
         ExchangeTracker::pipeline_overflow(self)
+    }
+    fn open_overflow(&self) -> u64 {
+        ExchangeTracker::open_overflow(self)
     }
 }
 

@@ -1,0 +1,86 @@
+//! The HTTP/2 oracle: `tests/protocols/compare_h2.py` compares the records of
+//! `--exchanges messages` for HTTP/2 streams (`%h2.stream`, method, path, status, DATA
+//! bytes, grpc-status, RST_STREAM) with tshark's decoding of the captures
+//! `tests/protocols/pcaps/h2_*.pcap` (see `tests/protocols/README.md`). It fails on any
+//! difference not listed, with its reason, in `tests/protocols/known_differences.tsv`.
+//! The captures are committed: only tshark is needed.
+
+use std::path::Path;
+use std::process::Command;
+
+fn tshark_available() -> bool {
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn http2_streams_agree_with_tshark() {
+    if !tshark_available() {
+        // test.sh installs tshark and sets this: there, a missing oracle is a failure.
+        assert!(
+            std::env::var_os("RUSTNIFFER_REQUIRE_TSHARK").is_none(),
+            "tshark is required (RUSTNIFFER_REQUIRE_TSHARK is set) but was not found: \
+             install it (apt-get install tshark) to run the HTTP/2 oracle"
+        );
+        eprintln!("note: tshark not found, HTTP/2 oracle (tests/protocols/compare_h2.py) skipped");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("python3")
+        .arg(root.join("tests/protocols/compare_h2.py"))
+        .env("RUSTNIFFER", env!("CARGO_BIN_EXE_rustniffer"))
+        .current_dir(root)
+        .output()
+        .expect("run python3 tests/protocols/compare_h2.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tests/protocols/compare_h2.py found differences with tshark ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    // Every capture was compared, and the total covers their streams.
+    assert!(
+        stdout.contains("h2_h2load.pcap") && stdout.contains("h2_grpc.pcap"),
+        "{stdout}"
+    );
+}
+
+/// `o_h2c_A` of the conformance corpus (curl with prior knowledge against nginx): in
+/// `turns` mode justniffer's garbage, in `messages` mode one stream with its method,
+/// path, authority and status.
+#[test]
+fn the_corpus_h2c_capture_prints_its_stream_in_messages_mode() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pcap = root.join("../shared/conformance/pcaps/o_h2c_A.pcap");
+    let output = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(&pcap)
+        .args(["--exchanges", "messages", "-l"])
+        .arg(
+            "%protocol|%connection|%h2.stream|%request.method|%request.url|%request.protocol|\
+             %request.header.host|%response.code|%response.line|%response.body.size|\
+             %exchange.complete|%h2.reset|%response.header.content-type",
+        )
+        .output()
+        .expect("run rustniffer");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let records: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(records.len(), 1, "{stdout}");
+    let r = &records[0];
+    assert_eq!(r[0], "h2c");
+    assert_eq!(r[1], "unique");
+    assert_eq!(r[2], "1");
+    assert_eq!((r[3], r[4], r[5]), ("GET", "/index.html", "HTTP/2"));
+    assert_eq!(r[6], "www.example.test:39105");
+    assert_eq!((r[7], r[8]), ("200", "HTTP/2 200"));
+    // nginx's content-length: 123, all in one DATA frame.
+    assert_eq!(r[9], "123");
+    assert_eq!(r[10], "yes");
+    assert_eq!(r[11], "-");
+    assert_eq!(r[12], "text/html");
+}
