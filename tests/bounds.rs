@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread;
 
@@ -83,7 +84,7 @@ fn run_streamed<F>(args: &[&str], link: LinkType, generate: F) -> Outcome
 where
     F: FnOnce(&mut Pcap) -> io::Result<()> + Send + 'static,
 {
-    let (pid, stdin, stdout, mut stderr) = start(args);
+    let (spawned, stdin, stdout, mut stderr) = start(args);
 
     let writer = thread::spawn(move || -> io::Result<()> {
         let mut pcap = PcapWriter::new(BufWriter::with_capacity(1 << 16, stdin), link, 262_144)?;
@@ -122,7 +123,7 @@ where
         text
     });
 
-    let (code, peak_rss) = reap(pid);
+    let (code, peak_rss) = reap(&spawned);
     // A writer cut short by the child exiting early shows up in the exit status.
     let written = writer.join().expect("generator thread");
     let (line_counts, lines, total_lines) = reader.join().expect("stdout reader");
@@ -140,11 +141,42 @@ where
     }
 }
 
+/// A started binary: its process (or `/usr/bin/time`'s around it) and, with `time`, the
+/// file where `time` writes the binary's peak RSS.
+struct Spawned {
+    pid: u32,
+    rss_file: Option<std::path::PathBuf>,
+}
+
 /// Starts the binary with piped standard streams; the caller reaps it with [`reap`].
+///
+/// The peak RSS comes from GNU `time` around the binary when it is installed (test.sh
+/// installs it): Linux carries a process's peak RSS across `fork` and `exec`, so a child
+/// of this test process (which grows while other tests run) would report this process's
+/// peak if it is larger than its own; `time` is small, and its child starts from its
+/// size, not ours.
 // Reaped by `wait4` in `reap`, which `Child::wait` cannot do: it discards the rusage.
 #[allow(clippy::zombie_processes)]
-fn start(args: &[&str]) -> (u32, ChildStdin, ChildStdout, ChildStderr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+fn start(args: &[&str]) -> (Spawned, ChildStdin, ChildStdout, ChildStderr) {
+    static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let time = Path::new("/usr/bin/time");
+    let rss_file = time.exists().then(|| {
+        std::env::temp_dir().join(format!(
+            "rustniffer-bounds-{}-{}.rss",
+            std::process::id(),
+            SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ))
+    });
+    let mut command = match &rss_file {
+        Some(file) => {
+            let mut c = Command::new(time);
+            c.arg("-f").arg("%M").arg("-o").arg(file);
+            c.arg(env!("CARGO_BIN_EXE_rustniffer"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_rustniffer")),
+    };
+    let mut child = command
         .args(args)
         .env("TZ", "UTC")
         .env("LC_ALL", "C")
@@ -156,12 +188,16 @@ fn start(args: &[&str]) -> (u32, ChildStdin, ChildStdout, ChildStderr) {
     let stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
-    (child.id(), stdin, stdout, stderr)
+    let spawned = Spawned {
+        pid: child.id(),
+        rss_file,
+    };
+    (spawned, stdin, stdout, stderr)
 }
 
-/// Waits for `pid` and returns its exit code and peak RSS in bytes.
-fn reap(pid: u32) -> (Option<i32>, u64) {
-    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+/// Waits for the binary and returns its exit code and peak RSS in bytes.
+fn reap(spawned: &Spawned) -> (Option<i32>, u64) {
+    let pid = libc::pid_t::try_from(spawned.pid).expect("pid fits pid_t");
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; an all-zero value is valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -175,9 +211,22 @@ fn reap(pid: u32) -> (Option<i32>, u64) {
         let err = io::Error::last_os_error();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted, "wait4: {err}");
     }
+    // `time` exits with its command's status (128 + the signal when it was killed).
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    // Linux reports ru_maxrss in KiB.
-    (code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024)
+    let code = code.filter(|&c| spawned.rss_file.is_none() || c < 128);
+    // Linux reports ru_maxrss, and `time` its %M, in KiB.
+    let kib = match &spawned.rss_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let _ = std::fs::remove_file(file);
+            text.lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0)
+        }
+        None => u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    };
+    (code, kib * 1024)
 }
 
 fn us(micros: i64) -> Timestamp {
@@ -371,8 +420,16 @@ fn one_byte_out_of_order_segments_are_charged_what_they_cost() {
         .reported("out-of-order bytes never delivered")
         .expect("abandoned bytes reported");
     assert_eq!(discarded + abandoned, u64::from(SEGMENTS));
-    // Two directions of 4 MiB charged each, on top of the start-up floor.
-    assert!(out.peak_rss < 24 * MIB, "peak RSS {}", mib(out.peak_rss));
+    // Two directions of 4 MiB charged each, plus the allocator's slack, on top of the
+    // start-up floor (measured here: it differs between the optimised and the debug
+    // build; the bound was 24 MiB in all, over a floor of about 10 MiB optimised).
+    let floor = run_streamed(&["-f", "-"], LinkType::ETHERNET, |_| Ok(())).peak_rss;
+    assert!(
+        out.peak_rss < floor + 12 * MIB,
+        "peak RSS {} over a floor of {}",
+        mib(out.peak_rss),
+        mib(floor)
+    );
 }
 
 /// An IPv4 fragment: `data` at byte `offset` of datagram `id` from `src` to `dst`.
@@ -764,7 +821,7 @@ fn run_raw<F>(args: &[&str], generate: F) -> Outcome
 where
     F: FnOnce(&mut ChildStdin) -> io::Result<()> + Send + 'static,
 {
-    let (pid, mut stdin, mut stdout, mut stderr) = start(args);
+    let (spawned, mut stdin, mut stdout, mut stderr) = start(args);
     let writer = thread::spawn(move || {
         // The binary may refuse the stream before reading all of it.
         let _ = generate(&mut stdin);
@@ -779,7 +836,7 @@ where
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let (code, peak_rss) = reap(pid);
+    let (code, peak_rss) = reap(&spawned);
     writer.join().expect("generator thread");
     let stdout = reader.join().expect("stdout reader");
     let stderr = errors.join().expect("stderr reader");
