@@ -17,6 +17,13 @@ if ! command -v tcpdump >/dev/null 2>&1; then
 fi
 export RUSTNIFFER_REQUIRE_TCPDUMP=1
 
+# Set-up: GNU time measures the binary's own peak memory in tests/bounds.rs.
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing time (peak memory of the bounds tests)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+
 # Set-up: tshark is the oracle of the protocol test (tests/protocols.rs, which runs
 # tests/protocols/compare.py on the captures of tests/protocols/pcaps).
 if ! command -v tshark >/dev/null 2>&1; then
