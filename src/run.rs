@@ -358,7 +358,8 @@ pub fn process<R: RecordSink>(
     } = prepared;
     let needs = template.needs();
     let sink = TemplateSink::new(template, render, records).with_values(python);
-    let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+    let tracker =
+        ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     process_events(source, options, filter, tracker)
 }
 

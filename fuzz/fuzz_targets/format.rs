@@ -113,6 +113,8 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         interim: u.arbitrary()?,
         previous_end: timestamp(u)?,
         tls: u.arbitrary::<bool>()?.then_some(&tls),
+        ws: None,
+        ws_message: None,
     };
     let not_found: Vec<u8> = u.arbitrary()?;
     for encoding in [Encoding::Plain, Encoding::Unprintable, Encoding::Hex] {

@@ -69,6 +69,8 @@ pub struct Options {
     pub exchanges: crate::exchange::Mode,
     /// `--skip-gaps` (always on in `messages` mode): go on past data the capture missed.
     pub skip_gaps: bool,
+    /// `--ws-messages` and `--ws-max-message`.
+    pub analyzers: crate::exchange::AnalyzerOptions,
 }
 
 /// What the command line asks for.
@@ -219,6 +221,21 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help_heading(FORMAT)
                 .help("when a receiver acknowledges data the capture missed, go on after it instead of waiting for it for ever (always on with --exchanges messages)"),
+        )
+        .arg(
+            Arg::new("ws-messages")
+                .long("ws-messages")
+                .action(ArgAction::SetTrue)
+                .help_heading(FORMAT)
+                .help("with --exchanges messages: every WebSocket message (text, binary, ping, pong, close) is a record of its own, a client message on the request side, a server message on the response side (default: only the upgrade is a record; %ws.* keywords summarise the rest)"),
+        )
+        .arg(
+            Arg::new("ws-max-message")
+                .long("ws-max-message")
+                .value_name("BYTES")
+                .action(ArgAction::Set)
+                .help_heading(LIMITS)
+                .help("largest WebSocket message analyzed: a frame claiming more stops the connection's WebSocket analysis, a compressed message inflating to more is not decoded (default 67108864, 64 MiB)"),
         )
         .arg(value("execute", 'e', "CMD", EXTENSIONS, "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", EXTENSIONS, "run -e commands and Python code as USER"))
@@ -783,6 +800,20 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             }
         },
         skip_gaps: all.flag("skip-gaps")?,
+        analyzers: crate::exchange::AnalyzerOptions {
+            ws_messages: all.flag("ws-messages")?,
+            ws_max_message: match all.value("ws-max-message") {
+                None => crate::exchange::ws_frame::DEFAULT_MAX_MESSAGE,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(UsageError::new(format!(
+                            "--ws-max-message takes a positive number of bytes, not '{v}'"
+                        )))
+                    }
+                },
+            },
+        },
     })
 }
 

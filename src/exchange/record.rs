@@ -155,6 +155,10 @@ pub struct Exchange<'a> {
     pub previous_end: Option<Timestamp>,
     /// TLS handshake facts of the connection (`messages` mode).
     pub tls: Option<&'a super::tls_facts::TlsFacts>,
+    /// The connection's WebSocket so far (`messages` mode, after a 101).
+    pub ws: Option<&'a super::ws_facts::WsFacts>,
+    /// The WebSocket message this record is (`--ws-messages`).
+    pub ws_message: Option<&'a super::ws_facts::WsMessageFacts>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -136,11 +136,32 @@ impl PhaseBytes {
     /// Counts bytes without keeping them (a request phase that goes on once the
     /// response's bytes are being kept after it).
     pub fn count(&mut self, bytes: &[u8], ts: Timestamp) {
-        self.size += bytes.len() as u64;
+        self.count_len(bytes.len() as u64, ts);
+    }
+
+    /// Counts `len` bytes that are not kept.
+    pub fn count_len(&mut self, len: u64, ts: Timestamp) {
+        self.size += len;
         if !self.first.set {
             self.first.put(ts);
         }
         self.last.put(ts);
+    }
+
+    /// Keeps what `retention` asks of `kept` but counts `size` bytes (an analyzer's
+    /// own message: see `Exchanges::message_data`).
+    pub fn add_sized(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        retention: Retention,
+        budget: &mut KeptBudget,
+    ) {
+        let before = self.size;
+        self.add(buffer, kept, ts, retention, budget);
+        self.size = before.saturating_add(size);
     }
 }
 
@@ -192,6 +213,9 @@ pub(crate) struct ExchangeState {
     /// The protocol when the analyzer finished it (a `CONNECT` exchange stays HTTP once
     /// its tunnel is found to carry TLS).
     pub protocol: Option<Protocol>,
+    /// Printed as soon as it is done, not when what follows it begins
+    /// (`Exchanges::print_when_done`).
+    pub flush: bool,
 }
 
 impl ExchangeState {
@@ -219,6 +243,38 @@ impl ExchangeState {
             self.request
                 .add(&mut self.kept, bytes, ts, needs.request, b);
         }
+        self.last_activity.put(ts);
+    }
+
+    /// [`ExchangeState::add_request`] of a message counted as `size` bytes.
+    pub fn add_request_sized(
+        &mut self,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+    ) {
+        if self.response.kept > 0 {
+            self.request.count_len(size, ts);
+        } else {
+            self.request
+                .add_sized(&mut self.kept, kept, size, ts, needs.request, b);
+        }
+        self.last_activity.put(ts);
+    }
+
+    /// [`ExchangeState::add_response`] of a message counted as `size` bytes.
+    pub fn add_response_sized(
+        &mut self,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+    ) {
+        self.response
+            .add_sized(&mut self.kept, kept, size, ts, needs.response, b);
         self.last_activity.put(ts);
     }
 

@@ -7,7 +7,7 @@ use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges, PayloadLog};
 use super::conn_facts::ProtocolFacts;
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
-use super::{ExchangeSink, Mode, Needs, Protocol};
+use super::{AnalyzerOptions, ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink};
@@ -145,6 +145,11 @@ impl ConnState {
             interim: framed.then_some(e.facts.interim),
             previous_end: e.previous_end.get(),
             tls: self.protocol_facts.as_deref().and_then(|f| f.tls.as_ref()),
+            ws: self.protocol_facts.as_deref().and_then(|f| f.ws.as_ref()),
+            ws_message: self
+                .protocol_facts
+                .as_deref()
+                .and_then(|f| f.ws_message(e.id)),
         }
     }
 }
@@ -153,6 +158,7 @@ impl ConnState {
 pub struct ExchangeTracker<S> {
     needs: Needs,
     mode: Mode,
+    options: AnalyzerOptions,
     conns: ChunkedVec<Option<ConnState>>,
     sink: S,
     exchanges: u64,
@@ -179,6 +185,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         ExchangeTracker {
             needs,
             mode,
+            options: AnalyzerOptions::default(),
             conns: ChunkedVec::new(),
             sink,
             exchanges: 0,
@@ -187,6 +194,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             serial: 0,
             payload,
         }
+    }
+
+    /// The options analyzers read (`--ws-messages`…).
+    pub fn with_options(mut self, options: AnalyzerOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Payload bytes a template wanted kept but that a bound refused.
@@ -237,6 +250,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             protocol_facts: &mut state.protocol_facts,
             budget: &mut self.budget,
             needs: self.needs,
+            options: self.options,
             open: state.open,
             overflow: &mut self.pipeline_overflow,
             serial: &mut self.serial,
@@ -307,7 +321,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             };
             let q = &state.queue;
             let due = q.head.done
-                && q.rest.first().is_some_and(ExchangeState::begun)
+                && (q.head.flush || q.rest.first().is_some_and(ExchangeState::begun))
                 && q.head.id < before;
             if !due {
                 return Ok(());
@@ -319,7 +333,13 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 (streams, Some(ts), None, None),
                 false,
             );
-            state.queue.advance();
+            if state.queue.rest.is_empty() {
+                // Printed before anything followed it: an empty exchange takes its
+                // place for what may come (printed only if something does).
+                state.queue.head = ExchangeState::numbered(&mut self.serial);
+            } else {
+                state.queue.advance();
+            }
             printed?;
         }
     }
@@ -339,6 +359,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             return Ok(());
         };
         let mut result = Ok(());
+        if state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun() {
+            // The empty exchange after one printed when done: nothing followed it.
+            return result;
+        }
         loop {
             let last = state.queue.rest.is_empty();
             self.exchanges += 1;

@@ -59,6 +59,8 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         interim: None,
         previous_end: Some(t(opening + 181)),
         tls: None,
+        ws: None,
+        ws_message: None,
     }
 }
 
