@@ -553,8 +553,10 @@ impl WsReader {
             let used = (inflater.total_in() - before_in) as usize;
             let made = (inflater.total_out() - before_out) as usize;
             input = input.get(used..).unwrap_or_default();
+            // Only from the first `max` decoded bytes, wherever the output stops.
+            let limit = usize::try_from(max).unwrap_or(usize::MAX).min(keep);
+            let room = limit.saturating_sub(m.kept.len());
             m.decoded += made as u64;
-            let room = keep.saturating_sub(m.kept.len());
             m.kept.extend_from_slice(&out[..room.min(made)]);
             if m.decoded > max {
                 problem = Some(Violation::DecompressionBomb);
@@ -1112,5 +1114,30 @@ mod tests {
                 kept: b"He".to_vec()
             }
         );
+    }
+
+    #[test]
+    fn a_bomb_keeps_the_same_prefix_whatever_the_cuts() {
+        // Found by fuzzing: the kept prefix of a message that inflates past the
+        // maximum depended on where the inflater's output stopped.
+        let hex = [
+            "c1f8c4c1f324ffffffffffffffffffffff00000067ffffffffffffffffc9c9882608c13b07f248c9c9882608",
+            "c13b07f248c9c107f24807cdc902e3ace3e3e3e3e3e31fe3e3e300e3e3e3e32ee3e3e3e3e3e3e3e3e3e3e3e3",
+            "e3e3e3e3e3e3e3e3c107f24807cdc902e3ace3e3e3e3e3e31fe3e3e300e3e3e3e32ee3e3e3e3e3e3e3e3e3e3",
+            "e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e300",
+        ]
+        .concat();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let config = ReaderConfig {
+            deflate: true,
+            context_takeover: false,
+            max_message: 200,
+            ..server(true)
+        };
+        let got = read(config, &bytes);
+        assert!(got.contains(&Ev::Violation(Violation::DecompressionBomb)));
     }
 }
