@@ -49,7 +49,15 @@ fn own(e: WsEvent<'_>, config: &ReaderConfig) -> Ev {
                 assert!(size <= config.max_message);
                 assert!(m.compressed || size == m.wire);
             }
-            Ev::Message(m.opcode, m.frames, m.wire, m.compressed, m.size, m.complete, m.kept.to_vec())
+            Ev::Message(
+                m.opcode,
+                m.frames,
+                m.wire,
+                m.compressed,
+                m.size,
+                m.complete,
+                m.kept.to_vec(),
+            )
         }
         WsEvent::Control(c) => {
             assert!(c.payload.len() <= MAX_CONTROL_PAYLOAD);

@@ -349,11 +349,14 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
                 write_micros(out, us);
                 return true;
             }
+            // A message record's own Close only: the connection's close, known later,
+            // would read as this message's.
             WsKey::Close => {
-                if let Some((code, by)) = m.close {
-                    crate::exchange::ws_facts::write_close(code, by, out);
-                    return true;
-                }
+                let Some((code, by)) = m.close else {
+                    return false;
+                };
+                crate::exchange::ws_facts::write_close(code, by, out);
+                return true;
             }
             _ => {}
         }
@@ -395,9 +398,10 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
             Some(c) => out.extend_from_slice(&c.reason),
             None => return false,
         },
-        WsKey::CloseClean => match ws.end {
-            Some(WsEnd::Clean) => put_word(out, "yes"),
-            Some(_) => put_word(out, "no"),
+        WsKey::End => match ws.end {
+            Some(WsEnd::Clean) => put_word(out, "clean"),
+            Some(WsEnd::Unanswered) => put_word(out, "unanswered"),
+            Some(WsEnd::Abnormal) => put_word(out, "abnormal"),
             None => return false,
         },
         WsKey::Subprotocol => match &ws.subprotocol {
