@@ -81,6 +81,9 @@ fn run(config: ReaderConfig, pieces: &[(bool, &[u8])]) -> Vec<Ev> {
         }
         assert!(reader.kept_len() <= MAX_KEPT);
     }
+    // The connection ends: a message in progress is reported, incomplete.
+    reader.abandon(&mut |e| events.push(own(e, &config)));
+    assert!(!reader.in_message());
     if let Some(at) = events.iter().position(|e| matches!(e, Ev::Stop(_))) {
         assert_eq!(at + 1, events.len(), "a stop is the last event");
     }

@@ -943,6 +943,20 @@ mod tests {
         assert!(run(&["-f", "x", "-s", "0"]).is_err());
     }
 
+    #[test]
+    fn websocket_options_default_and_parse() {
+        let o = run(&["-f", "x"]).unwrap().analyzers;
+        assert_eq!(o, crate::exchange::AnalyzerOptions::default());
+        assert_eq!(o.ws_max_message, 64 << 20);
+        let o = run(&["-f", "x", "--ws-messages", "--ws-max-message", "4096"])
+            .unwrap()
+            .analyzers;
+        assert!(o.ws_messages);
+        assert_eq!(o.ws_max_message, 4096);
+        assert!(run(&["-f", "x", "--ws-max-message", "0"]).is_err());
+        assert!(run(&["-f", "x", "--ws-max-message", "big"]).is_err());
+    }
+
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keepalive.pcap");
 
     fn usage_error(args: &[&str]) -> UsageError {

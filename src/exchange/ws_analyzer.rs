@@ -177,12 +177,18 @@ struct Pending {
     gap: u64,
 }
 
+/// When each direction last carried bytes: the end of a message cut by the end of the
+/// connection.
+#[derive(Clone, Copy, Debug, Default)]
+struct LastSeen([Option<Timestamp>; 2]);
+
 /// One WebSocket connection's state.
 #[derive(Debug)]
 pub(crate) struct WsAnalyzer {
     /// `[client, server]`.
     readers: [WsReader; 2],
     pending: [Pending; 2],
+    last_seen: LastSeen,
     pings: Vec<Ping>,
     /// Every message is a record (`--ws-messages`).
     records: bool,
@@ -245,6 +251,7 @@ impl WsAnalyzer {
         WsAnalyzer {
             readers: [WsReader::new(client), WsReader::new(server)],
             pending: [Pending::default(); 2],
+            last_seen: LastSeen::default(),
             pings: Vec::new(),
             records,
             stopped: false,
@@ -440,12 +447,14 @@ impl super::analyzer::Analyzer for WsAnalyzer {
         if self.stopped {
             return Handoff::Stay;
         }
+        self.last_seen.0[side(dir)] = Some(ts);
         let WsAnalyzer {
             readers,
             pending,
             pings,
             records,
             stopped,
+            ..
         } = self;
         let mut h = Handler {
             x,
@@ -471,6 +480,7 @@ impl super::analyzer::Analyzer for WsAnalyzer {
             pings,
             records,
             stopped,
+            ..
         } = self;
         if in_message {
             pending[side(dir)].gap = pending[side(dir)].gap.saturating_add(len);
@@ -488,6 +498,30 @@ impl super::analyzer::Analyzer for WsAnalyzer {
     }
 
     fn end(&mut self, x: &mut Exchanges<'_>, closed: bool) {
+        // A message cut by the end: counted, and a record (incomplete) if asked.
+        for dir in [Direction::FromClient, Direction::FromServer] {
+            let Some(ts) = self.last_seen.0[side(dir)] else {
+                continue;
+            };
+            let WsAnalyzer {
+                readers,
+                pending,
+                pings,
+                records,
+                stopped,
+                ..
+            } = self;
+            let mut h = Handler {
+                x,
+                pending,
+                pings,
+                records: *records,
+                stopped,
+                dir,
+                ts,
+            };
+            readers[side(dir)].abandon(&mut |e| h.on(e));
+        }
         if !closed {
             return;
         }
@@ -878,6 +912,96 @@ mod tests {
         // The upgrade was printed before: what the analysis found shows on no record
         // in this test, but stays in the connection's facts (connection records).
         assert_eq!(got[0].error, None);
+    }
+
+    #[test]
+    fn a_gap_inside_a_payload_keeps_sync_and_a_cut_message_is_printed_incomplete() {
+        let options = messages_mode();
+        let all = Retention {
+            all: true,
+            header: false,
+            prefix: 0,
+        };
+        let needs = Needs {
+            request: all,
+            response: all,
+        };
+        let mut tracker = ExchangeTracker::with_mode(needs, Mode::Messages, Collect::default())
+            .with_options(options);
+        let ep = |port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+        };
+        let first = frame(0x81, b"0123456789", false);
+        let cut = frame(0x82, b"never ends", false);
+        let events: Vec<(i64, FlowEventKind<'_>)> = vec![
+            (
+                0,
+                FlowEventKind::Opening {
+                    client: ep(40000),
+                    server: ep(80),
+                },
+            ),
+            (
+                10,
+                FlowEventKind::Data {
+                    dir: FC,
+                    bytes: REQUEST,
+                },
+            ),
+            (
+                20,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: RESPONSE,
+                },
+            ),
+            (
+                30,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &first[..4],
+                },
+            ),
+            (40, FlowEventKind::Gap { dir: FS, len: 4 }),
+            (
+                50,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &first[8..],
+                },
+            ),
+            (
+                60,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &cut[..5],
+                },
+            ),
+            (70, FlowEventKind::Closed { originator: FS }),
+        ];
+        for (ms, kind) in events {
+            tracker
+                .event(FlowEvent {
+                    conn: 0,
+                    ts: Timestamp::from_secs_micros(100, ms * 1000),
+                    streams: 1,
+                    kind,
+                })
+                .unwrap();
+        }
+        let got = tracker.into_sink().0;
+        assert_eq!(got.len(), 3);
+        // The text with 4 bytes lost: its size is known, its bytes are not all there.
+        assert_eq!(
+            (got[1].opcode, got[1].sizes.1, got[1].size),
+            (Some("text"), 10, Some(10))
+        );
+        assert_eq!(got[1].kept.1, b"01");
+        // The binary cut by the close: an incomplete record, the connection's last.
+        assert_eq!((got[2].opcode, got[2].sizes.1), (Some("binary"), 3));
+        assert_eq!(got[2].position, Position::Last);
+        assert_eq!(got[2].messages, Some((0, 2)));
     }
 
     #[test]

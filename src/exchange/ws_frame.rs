@@ -305,6 +305,14 @@ impl WsReader {
         self.message.is_some()
     }
 
+    /// The data message in progress ends here, incomplete (the connection ended): its
+    /// `Message` is reported.
+    pub fn abandon(&mut self, on: &mut impl FnMut(WsEvent<'_>)) {
+        if self.stopped.is_none() && self.message.is_some() {
+            self.end_message(false, on);
+        }
+    }
+
     /// Bytes held for the caller: the kept prefix of the message in progress.
     pub fn kept_len(&self) -> usize {
         self.message.as_ref().map_or(0, |m| m.kept.len())
@@ -533,7 +541,12 @@ impl WsReader {
         }
         if !m.compressed {
             m.decoded += plain.len() as u64;
-            let room = keep.saturating_sub(m.kept.len());
+            // After lost bytes the kept prefix stops: it stays a prefix of the payload.
+            let room = if m.gap {
+                0
+            } else {
+                keep.saturating_sub(m.kept.len())
+            };
             m.kept.extend_from_slice(&plain[..room.min(plain.len())]);
             return;
         }
