@@ -175,7 +175,7 @@ fn a_vanishing_client_is_the_abnormal_closure_and_deflate_is_decoded() {
 
     let records = rustniffer(&[
         "-f", &capture("ws_deflate.pcap"), "--exchanges", "messages", "--ws-messages", "-l",
-        "%ws.opcode\t%request.size\t%ws.size\t%ws.extensions\t%ws.bytes.decoded.client\t%ws.undecoded",
+        "%ws.opcode\t%request.size\t%ws.size\t%ws.extensions\t%ws.bytes.decoded.client\t%ws.undecoded\t%ws.compressed",
     ]);
     // The 6 client texts: 216 bytes each once inflated, ever smaller on the wire as
     // the shared context learns them (context takeover).
@@ -186,10 +186,16 @@ fn a_vanishing_client_is_the_abnormal_closure_and_deflate_is_decoded() {
     assert_eq!(texts.len(), 6);
     assert!(texts
         .iter()
-        .all(|r| r[2] == "216" && r[3] == "permessage-deflate"));
+        .all(|r| r[2] == "216" && r[3] == "permessage-deflate" && r[6] == "yes"));
+    // Control frames are never compressed.
+    assert_eq!(last_close_compressed(&records), "no");
     assert!(texts[5][1].parse::<u64>().unwrap() < texts[0][1].parse::<u64>().unwrap());
     let last = records.last().unwrap();
     assert_eq!((last[4].as_str(), last[5].as_str()), ("21776", "0"));
+}
+
+fn last_close_compressed(records: &[Vec<String>]) -> &str {
+    &records.iter().rfind(|r| r[0] == "close").unwrap()[6]
 }
 
 #[test]

@@ -125,6 +125,7 @@ pub enum WsKey {
     Opcode,
     Size,
     SizeWire,
+    Compressed,
     Rtt,
 }
 
@@ -323,6 +324,7 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("ws.opcode", Key::Ws(WsKey::Opcode), "%ws.opcode[(NF)]", "text, binary, close, ping or pong: the record's message (--ws-messages)"),
     kw("ws.size", Key::Ws(WsKey::Size), "%ws.size[(NF)]", "the record's message payload bytes, decompressed when compressed (not found if it could not be)"),
     kw("ws.size.wire", Key::Ws(WsKey::SizeWire), "%ws.size.wire[(NF)]", "the record's message payload bytes on the wire (also %request.size or %response.size)"),
+    kw("ws.compressed", Key::Ws(WsKey::Compressed), "%ws.compressed[(NF)]", "yes or no: the record's message was compressed (permessage-deflate, RSV1)"),
     kw("ws.rtt", Key::Ws(WsKey::Rtt), "%ws.rtt[(NF)]", "on a pong record: time since the other side's ping with the same payload"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),

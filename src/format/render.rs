@@ -342,6 +342,10 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
                 write_u64(out, m.wire);
                 return true;
             }
+            WsKey::Compressed => {
+                put_word(out, if m.compressed { "yes" } else { "no" });
+                return true;
+            }
             WsKey::Rtt => {
                 let Some(us) = m.rtt else {
                     return false;
@@ -417,7 +421,9 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
             Some(e) => out.extend_from_slice(e.as_bytes()),
             None => return false,
         },
-        WsKey::Opcode | WsKey::Size | WsKey::SizeWire | WsKey::Rtt => return false,
+        WsKey::Opcode | WsKey::Size | WsKey::SizeWire | WsKey::Compressed | WsKey::Rtt => {
+            return false
+        }
     }
     true
 }
