@@ -1015,4 +1015,65 @@ mod tests {
         assert_eq!(got[1].position, Position::Last);
         assert_eq!(got[1].close.as_deref(), Some("1006 abnormal"));
     }
+
+    #[test]
+    fn arbitrary_frames_after_an_upgrade_never_panic_and_print_in_order() {
+        // Frames built at random (valid and not: lengths, masks, opcodes, RSV bits,
+        // deflate data that is not), cut at random, both ways. (Gaps: the frame
+        // reader's fuzz target and the gap tests above.)
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n.max(1)
+        };
+        let deflate_response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n\r\n";
+        for round in 0..300 {
+            let mut streams: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+            for (side, stream) in streams.iter_mut().enumerate() {
+                for _ in 0..next(12) {
+                    let first = (next(256) as u8) & if next(4) == 0 { 0xff } else { 0xcf };
+                    let len = match next(10) {
+                        0 => 126 + next(400) as usize,
+                        1 => 0,
+                        _ => next(40) as usize,
+                    };
+                    let payload: Vec<u8> = (0..len).map(|_| next(256) as u8).collect();
+                    stream.extend(frame(first, &payload, (side == 0) != (next(8) == 0)));
+                }
+            }
+            let response: &[u8] = if round % 2 == 0 {
+                RESPONSE
+            } else {
+                deflate_response
+            };
+            let mut events = vec![(10, FC, REQUEST.to_vec()), (20, FS, response.to_vec())];
+            let mut at = [0usize; 2];
+            let mut ms = 30;
+            while at[0] < streams[0].len() || at[1] < streams[1].len() {
+                let side = next(2) as usize;
+                let rest = streams[side].len() - at[side];
+                if rest == 0 {
+                    continue;
+                }
+                let n = 1 + next(rest as u64) as usize;
+                let dir = if side == 0 { FC } else { FS };
+                events.push((ms, dir, streams[side][at[side]..at[side] + n].to_vec()));
+                at[side] += n;
+                ms += 1;
+            }
+            for ws_messages in [false, true] {
+                let options = AnalyzerOptions {
+                    ws_messages,
+                    ws_max_message: 300,
+                };
+                let got = run(options, &events, Some(FC));
+                assert!(!got.is_empty());
+                assert_eq!(got[0].protocol, Protocol::Http11);
+                assert!(got[1..].iter().all(|r| r.protocol == Protocol::WebSocket));
+            }
+        }
+    }
 }
