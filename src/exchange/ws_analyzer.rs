@@ -1017,7 +1017,7 @@ mod tests {
     }
 
     #[test]
-    fn arbitrary_frames_after_an_upgrade_never_panic_and_print_in_order() {
+    fn arbitrary_frames_after_an_upgrade_never_panic_and_the_upgrade_comes_first() {
         // Frames built at random (valid and not: lengths, masks, opcodes, RSV bits,
         // deflate data that is not), cut at random, both ways. (Gaps: the frame
         // reader's fuzz target and the gap tests above.)
