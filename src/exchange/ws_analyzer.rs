@@ -1005,6 +1005,82 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_in_a_frame_header_stops_the_analysis_and_says_so() {
+        let all = Retention {
+            all: true,
+            header: false,
+            prefix: 0,
+        };
+        let needs = Needs {
+            request: all,
+            response: all,
+        };
+        let mut tracker = ExchangeTracker::with_mode(needs, Mode::Messages, Collect::default())
+            .with_options(messages_mode());
+        let ep = |port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+        };
+        let hello = frame(0x81, b"hello", false);
+        let x = frame(0x81, b"x", true);
+        let events: Vec<(i64, FlowEventKind<'_>)> = vec![
+            (
+                0,
+                FlowEventKind::Opening {
+                    client: ep(40000),
+                    server: ep(80),
+                },
+            ),
+            (
+                10,
+                FlowEventKind::Data {
+                    dir: FC,
+                    bytes: REQUEST,
+                },
+            ),
+            (
+                20,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: RESPONSE,
+                },
+            ),
+            (
+                30,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &hello,
+                },
+            ),
+            (40, FlowEventKind::Gap { dir: FS, len: 3 }),
+            (
+                50,
+                FlowEventKind::Data {
+                    dir: FS,
+                    bytes: &hello,
+                },
+            ),
+            (60, FlowEventKind::Data { dir: FC, bytes: &x }),
+            (70, FlowEventKind::Closed { originator: FS }),
+        ];
+        for (ms, kind) in events {
+            tracker
+                .event(FlowEvent {
+                    conn: 0,
+                    ts: Timestamp::from_secs_micros(100, ms * 1000),
+                    streams: 1,
+                    kind,
+                })
+                .unwrap();
+        }
+        let got = tracker.into_sink().0;
+        // The upgrade and the first hello; nothing is read after the lost header.
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].error, Some("lost-sync"));
+        assert_eq!(got[1].messages, Some((0, 1)));
+    }
+
+    #[test]
     fn the_101_and_the_first_message_in_one_segment() {
         let mut server = RESPONSE.to_vec();
         server.extend(frame(0x81, b"welcome", false));
