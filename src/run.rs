@@ -403,7 +403,8 @@ pub fn process<R: RecordSink>(
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
         let sink = Metered::new(sink, metrics, file);
-        let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+        let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
+            .with_options(options.analyzers);
         if summaries {
             tracker = tracker.with_connection_records();
         }
@@ -414,7 +415,8 @@ pub fn process<R: RecordSink>(
         .per_connection(options.connections)
         .with_values(python);
     let sink = Metered::new(sink, metrics, file);
-    let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
+    let mut tracker =
+        ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     if summaries {
         tracker = tracker.with_connection_records();
     }

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rustniffer::decode::{Endpoint, FlowKey, Segment, TcpFlags, TcpOptions};
-use rustniffer::exchange::{Exchange, ExchangeSink, ExchangeTracker, Mode};
+use rustniffer::exchange::{AnalyzerOptions, Exchange, ExchangeSink, ExchangeTracker, Mode};
 use rustniffer::flow::{FlowConfig, FlowTable};
 use rustniffer::format::{Encoding, RenderOptions, Template};
 use rustniffer::time::Timestamp;
@@ -27,7 +27,11 @@ const FORMAT: &str = "%source.ip:%source.port %dest.ip:%dest.port %connection %c
     %request.header.host %response.header.content-length %tls.sni %tls.version \
     %request.grep(^x-(\\w+)) <%request><%response> %protocol %exchange.index \
     %exchange.pipelined %exchange.complete %exchange.gap %request.body.size \
-    %response.body.size %response.interim %idle.time.before %tls.alpn %tls.cipher";
+    %response.body.size %response.interim %idle.time.before %tls.alpn %tls.cipher \
+    %ws.opcode %ws.size %ws.size.wire %ws.rtt %ws.close %ws.end %ws.messages %ws.bytes \
+    %ws.bytes.decoded.server %ws.undecoded %ws.pings %ws.ping.rtt %ws.ping.sender \
+    %ws.last.client %ws.silence.max %ws.close.reason %ws.subprotocol %ws.extensions \
+    %ws.accept %ws.error";
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -36,7 +40,8 @@ struct Input {
     /// Fast Open data delivered.
     messages: bool,
     max_streams: u8,
-    /// Out-of-order bytes per direction: 256 << (n % 16).
+    /// Out-of-order bytes per direction: 256 << (n % 16); the high bit turns on
+    /// `--ws-messages` (a WebSocket message per record after an upgrade).
     queue_shift: u8,
     ipv6: bool,
     segments: Vec<Op>,
@@ -101,7 +106,12 @@ fuzz_target!(|input: Input| {
     } else {
         Mode::Turns
     };
-    let mut tracker = ExchangeTracker::with_mode(template.needs(), mode, sink);
+    let options = AnalyzerOptions {
+        ws_messages: input.queue_shift & 0x80 != 0,
+        ws_max_message: 1 << 20,
+    };
+    let mut tracker =
+        ExchangeTracker::with_mode(template.needs(), mode, sink).with_options(options);
     let max_streams = usize::from(input.max_streams % 8) + 1;
     let mut flows = FlowTable::new(FlowConfig {
         max_streams,

@@ -101,8 +101,12 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         request_size: request.len() as u64,
         response_size: response.len() as u64,
         // As the exchange layer would say it, or not known.
-        request_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&request).0),
-        response_header_len: u.arbitrary::<bool>()?.then(|| http::header_split(&response).0),
+        request_header_len: u
+            .arbitrary::<bool>()?
+            .then(|| http::header_split(&request).0),
+        response_header_len: u
+            .arbitrary::<bool>()?
+            .then(|| http::header_split(&response).0),
         protocol,
         index: u.arbitrary()?,
         pipelined: u.arbitrary()?,
@@ -113,6 +117,8 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         interim: u.arbitrary()?,
         previous_end: timestamp(u)?,
         tls: u.arbitrary::<bool>()?.then_some(&tls),
+        ws: None,
+        ws_message: None,
     };
     let not_found: Vec<u8> = u.arbitrary()?;
     for encoding in [Encoding::Plain, Encoding::Unprintable, Encoding::Hex] {

@@ -85,6 +85,8 @@ pub struct Options {
     pub exchanges: crate::exchange::Mode,
     /// `--skip-gaps` (always on in `messages` mode): go on past data the capture missed.
     pub skip_gaps: bool,
+    /// `--ws-messages` and `--ws-max-message`.
+    pub analyzers: crate::exchange::AnalyzerOptions,
 }
 
 /// What the command line asks for.
@@ -289,6 +291,21 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help_heading(FORMAT)
                 .help("when a receiver acknowledges data the capture missed, go on after it instead of waiting for it for ever (always on with --exchanges messages)"),
+        )
+        .arg(
+            Arg::new("ws-messages")
+                .long("ws-messages")
+                .action(ArgAction::SetTrue)
+                .help_heading(FORMAT)
+                .help("with --exchanges messages: every WebSocket message (text, binary, ping, pong, close) is a record of its own, a client message on the request side, a server message on the response side (default: only the upgrade is a record; %ws.* keywords summarise the rest)"),
+        )
+        .arg(
+            Arg::new("ws-max-message")
+                .long("ws-max-message")
+                .value_name("BYTES")
+                .action(ArgAction::Set)
+                .help_heading(LIMITS)
+                .help("largest WebSocket message analyzed: a frame claiming more stops the connection's WebSocket analysis, a compressed message inflating to more is not decoded (default 67108864, 64 MiB)"),
         )
         .arg(value("execute", 'e', "CMD", EXTENSIONS, "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", EXTENSIONS, "run -e commands and Python code as USER"))
@@ -901,6 +918,20 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         json,
         json_fields: json && json_fields,
         connections,
+        analyzers: crate::exchange::AnalyzerOptions {
+            ws_messages: all.flag("ws-messages")?,
+            ws_max_message: match all.value("ws-max-message") {
+                None => crate::exchange::ws_frame::DEFAULT_MAX_MESSAGE,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(UsageError::new(format!(
+                            "--ws-max-message takes a positive number of bytes, not '{v}'"
+                        )))
+                    }
+                },
+            },
+        },
     })
 }
 
@@ -1028,6 +1059,20 @@ mod tests {
         assert_eq!(run(&["-f", "x", "-s", "8"]).unwrap().max_streams, 8);
         assert!(run(&["-f", "x", "-s", "zero"]).is_err());
         assert!(run(&["-f", "x", "-s", "0"]).is_err());
+    }
+
+    #[test]
+    fn websocket_options_default_and_parse() {
+        let o = run(&["-f", "x"]).unwrap().analyzers;
+        assert_eq!(o, crate::exchange::AnalyzerOptions::default());
+        assert_eq!(o.ws_max_message, 64 << 20);
+        let o = run(&["-f", "x", "--ws-messages", "--ws-max-message", "4096"])
+            .unwrap()
+            .analyzers;
+        assert!(o.ws_messages);
+        assert_eq!(o.ws_max_message, 4096);
+        assert!(run(&["-f", "x", "--ws-max-message", "0"]).is_err());
+        assert!(run(&["-f", "x", "--ws-max-message", "big"]).is_err());
     }
 
     const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keepalive.pcap");

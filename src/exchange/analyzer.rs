@@ -25,7 +25,8 @@ use super::http1_analyzer::Http1Slot;
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::tls_analyzer::TlsAnalyzer;
 use super::turns::Turns;
-use super::{Needs, Protocol};
+use super::ws_analyzer::WsAnalyzer;
+use super::{AnalyzerOptions, Needs, Protocol};
 use crate::flow::Direction;
 use crate::time::Timestamp;
 
@@ -177,6 +178,8 @@ pub(crate) struct Exchanges<'a> {
     pub(crate) protocol_facts: &'a mut Option<Box<ProtocolFacts>>,
     pub(crate) budget: &'a mut KeptBudget,
     pub(crate) needs: Needs,
+    /// Run options that analyzers read (`--ws-messages`…).
+    pub(crate) options: AnalyzerOptions,
     pub(crate) open: MaybeTime,
     /// Requests that found the pipeline full.
     pub(crate) overflow: &'a mut u64,
@@ -380,6 +383,57 @@ impl Exchanges<'_> {
         }
     }
 
+    /// A message an analyzer assembled itself, on the exchange that `dir`'s bytes go
+    /// to (the newest for requests, the one being answered for responses, as
+    /// [`Exchanges::request_data`] and [`Exchanges::response_data`]): `size` bytes
+    /// counted at `ts`, of which `kept` is what the template may keep — the two may
+    /// differ (a decompressed payload, a bounded prefix). Empty `kept` and zero `size`
+    /// only mark the time (the message's first frame).
+    pub fn message_data(&mut self, dir: Direction, ts: Timestamp, kept: &[u8], size: u64) {
+        let needs = self.needs;
+        let at = match dir {
+            Direction::FromClient => {
+                if self.queue.back().done {
+                    self.begin_request();
+                }
+                self.queue.len() - 1
+            }
+            Direction::FromServer => match self.queue.answering() {
+                Some(at) => at,
+                None => {
+                    self.queue.rest.push(ExchangeState {
+                        session_requests: self.facts.session_requests,
+                        ..ExchangeState::numbered(self.serial)
+                    });
+                    self.queue.len() - 1
+                }
+            },
+        };
+        if let Some(e) = self.queue.get_mut(at) {
+            match dir {
+                Direction::FromClient => e.add_request_sized(kept, size, ts, needs, self.budget),
+                Direction::FromServer => e.add_response_sized(kept, size, ts, needs, self.budget),
+            }
+            let id = e.id;
+            if !kept.is_empty() {
+                self.payload.note(id, dir, ts, kept);
+            }
+        }
+    }
+
+    /// Every exchange finished so far is printed after this event, without waiting for
+    /// what follows it (the usual rule): for a protocol whose next exchange may never
+    /// come, or come much later — a WebSocket's upgrade, printed at its 101. Its
+    /// `%idle.time.1` is then measured to this event and, if the connection prints no
+    /// other record, it has no `last` (or `unique`) record.
+    pub fn print_when_done(&mut self) {
+        for e in std::iter::once(&mut self.queue.head).chain(&mut self.queue.rest) {
+            if e.done {
+                e.flush = true;
+            }
+        }
+    }
+
     /// The oldest unanswered exchange's facts (the one response bytes go to).
     pub fn answering_mut(&mut self) -> Option<&mut ExchangeState> {
         let at = self.queue.answering()?;
@@ -477,6 +531,7 @@ pub(crate) enum AnalyzerSlot {
     Http1(Http1Slot),
     Tls(Box<TlsAnalyzer>),
     H2(Box<H2Analyzer>),
+    Ws(Box<WsAnalyzer>),
 }
 
 impl AnalyzerSlot {
@@ -499,6 +554,7 @@ impl AnalyzerSlot {
             AnalyzerSlot::Http1(a) => a,
             AnalyzerSlot::Tls(a) => &mut **a,
             AnalyzerSlot::H2(a) => &mut **a,
+            AnalyzerSlot::Ws(a) => &mut **a,
         }
     }
 

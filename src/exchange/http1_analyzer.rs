@@ -7,8 +7,15 @@
 //! next message start, and the exchange the gap hit is marked. A `101 Switching
 //! Protocols` or a 2xx answer to `CONNECT` ends HTTP/1 on the connection: what follows
 //! goes to the next analyzer (HTTP/2 for `Upgrade: h2c`, the upgrade request being its
-//! stream 1; the turns rule for other upgrades until their protocol has an analyzer;
-//! detection again for a tunnel, which often carries TLS).
+//! stream 1; WebSocket for `Upgrade: websocket`; the turns rule for other upgrades until
+//! their protocol has an analyzer; detection again for a tunnel, which often carries
+//! TLS).
+//!
+//! The framers keep no header values, but an upgrade's analyzer needs some (the
+//! WebSocket key, subprotocols, extensions): a request head that asks for an upgrade
+//! and the head of a 101 are copied (at most the framers' head bound each) and handed
+//! over with the connection. A head that arrives in one piece is copied only when it
+//! turns out to ask for an upgrade; one split across pieces is gathered meanwhile.
 
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
 use super::detect::Detect;
@@ -18,6 +25,7 @@ use super::http1::{
 };
 use super::record::Protocol;
 use super::turns::Turns;
+use super::ws_analyzer::{Handshake, WsAnalyzer};
 use crate::flow::Direction;
 use crate::time::Timestamp;
 
@@ -37,6 +45,49 @@ pub(crate) struct Http1Analyzer {
     /// The last bytes skipped while resynchronising, `[requests, responses]`: a
     /// message found by a resynchronisation starts with some of them.
     skipped: [Vec<u8>; 2],
+    /// `[requests, responses]`: the bytes of a head split across pieces, while it is
+    /// read (at most [`super::http1::MAX_HEAD`] bytes).
+    head: [Vec<u8>; 2],
+    /// `[request, response]`: the last request head that asked for an upgrade, and
+    /// the head of a 101, until the connection is handed over.
+    upgrade_heads: [Option<Box<[u8]>>; 2],
+}
+
+/// Follows one head across the pieces of one direction: returns the whole head once
+/// it ended in these bytes and `keep` says it is wanted.
+fn gather_head(
+    buffer: &mut Vec<u8>,
+    started: bool,
+    early: &[u8],
+    message: &[u8],
+    ended_here: Option<bool>,
+) -> Option<Box<[u8]>> {
+    if started {
+        buffer.clear();
+    }
+    match ended_here {
+        // The head ended in these bytes.
+        Some(keep) => {
+            let whole = if keep {
+                let mut head = std::mem::take(buffer);
+                head.extend_from_slice(early);
+                head.extend_from_slice(message);
+                let end = super::http::header_split(&head).0;
+                head.truncate(end.saturating_add(2).min(head.len()));
+                Some(head.into_boxed_slice())
+            } else {
+                None
+            };
+            *buffer = Vec::new();
+            whole
+        }
+        None => {
+            let room = (super::http1::MAX_HEAD as usize).saturating_sub(buffer.len());
+            let more = early.iter().chain(message).take(room).copied();
+            buffer.extend(more);
+            None
+        }
+    }
 }
 
 impl Http1Analyzer {
@@ -91,6 +142,15 @@ impl Http1Analyzer {
                 let known = p.known.filter(|_| p.started && early.is_empty());
                 x.request_data_head(ts, message, known);
             }
+            let in_head = p.head.is_none() && self.requests.state() == FramerState::Head;
+            if in_head || p.head.is_some() || !self.head[0].is_empty() {
+                let ended = p.head.map(|h| h.upgrade != super::http1::Upgrade::None);
+                if let Some(head) =
+                    gather_head(&mut self.head[0], p.started, &early, message, ended)
+                {
+                    self.upgrade_heads[0] = Some(head);
+                }
+            }
             let newest = x.newest_mut();
             if let Some(head) = p.head {
                 newest.facts.request_kind = Some(head.kind);
@@ -144,6 +204,15 @@ impl Http1Analyzer {
                 let known = p.known.filter(|_| p.started && early.is_empty());
                 x.response_data_head(ts, message, known);
             }
+            let in_head = p.head.is_none() && self.responses.state() == FramerState::Head;
+            if in_head || p.head.is_some() || !self.head[1].is_empty() {
+                let ended = p.head.map(|h| h.status == 101);
+                if let Some(head) =
+                    gather_head(&mut self.head[1], p.started, &early, message, ended)
+                {
+                    self.upgrade_heads[1] = Some(head);
+                }
+            }
             if let Some(e) = x.answering_mut() {
                 e.facts.framed = true;
                 if let Some(head) = p.head {
@@ -172,7 +241,7 @@ impl Http1Analyzer {
                 let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
                 x.finish_response(request_done);
                 if let Some((switch, upgrade)) = self.switch.take() {
-                    return self.hand_over(x, switch, upgrade, bytes.len() - rest.len());
+                    return self.hand_over(x, switch, upgrade, ts, bytes.len() - rest.len());
                 }
             }
         }
@@ -185,9 +254,23 @@ impl Http1Analyzer {
         x: &mut Exchanges<'_>,
         switch: Switch,
         upgrade: Upgrade,
+        ts: Timestamp,
         consumed: usize,
     ) -> Handoff {
+        let [request, response] = std::mem::take(&mut self.upgrade_heads);
         let next = match switch {
+            Switch::SwitchingProtocols if upgrade == Upgrade::WebSocket => {
+                x.set_protocol(Protocol::WebSocket);
+                // The upgrade is the connection's last HTTP exchange, and what follows
+                // may be silent for long: its record is due now.
+                x.print_when_done();
+                let handshake = Handshake {
+                    request: request.as_deref().unwrap_or_default(),
+                    response: response.as_deref().unwrap_or_default(),
+                };
+                let options = x.options;
+                AnalyzerSlot::Ws(Box::new(WsAnalyzer::new(x, options, &handshake, ts)))
+            }
             Switch::SwitchingProtocols => {
                 x.set_protocol(match upgrade {
                     Upgrade::WebSocket => Protocol::WebSocket,
@@ -234,6 +317,8 @@ impl Http1Analyzer {
             && !self.interim
             && self.switch.is_none()
             && self.skipped.iter().all(Vec::is_empty)
+            && self.head.iter().all(Vec::is_empty)
+            && self.upgrade_heads.iter().all(Option::is_none)
     }
 }
 

@@ -32,12 +32,16 @@ pub mod tls_stream;
 mod tls_suites;
 mod tracker;
 mod turns;
+mod ws_analyzer;
+pub mod ws_facts;
+pub mod ws_frame;
 
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction};
 use crate::time::Timestamp;
 pub use analyzer::{MAX_OPEN_EXCHANGES, MAX_PIPELINED};
 pub use record::{CloseOriginator, Exchange, Micros, Position, Protocol};
+pub use ws_facts::{WsFacts, WsMessageFacts};
 
 pub use tracker::{ExchangeTracker, MAX_HEADER_KEPT, MAX_KEPT_PER_PHASE, MAX_KEPT_TOTAL};
 
@@ -50,6 +54,25 @@ pub enum Mode {
     /// At the application protocol's message boundaries (HTTP/1.x, TLS records…), by
     /// an analyzer chosen from each connection's first bytes; the turns rule otherwise.
     Messages,
+}
+
+/// Run options that analyzers read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnalyzerOptions {
+    /// `--ws-max-message`: the largest WebSocket message analyzed (see
+    /// [`ws_frame::DEFAULT_MAX_MESSAGE`]).
+    pub ws_max_message: u64,
+    /// `--ws-messages`: every WebSocket message is an exchange of its own.
+    pub ws_messages: bool,
+}
+
+impl Default for AnalyzerOptions {
+    fn default() -> Self {
+        AnalyzerOptions {
+            ws_max_message: ws_frame::DEFAULT_MAX_MESSAGE,
+            ws_messages: false,
+        }
+    }
 }
 
 /// How much of one direction's bytes an exchange keeps.

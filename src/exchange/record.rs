@@ -170,6 +170,10 @@ pub struct Exchange<'a> {
     /// The HTTP/2 stream this exchange is (`messages` mode, h2c): its head and trailers
     /// are kept as HTTP/1-style lines, readable by the header keywords.
     pub h2_stream: Option<&'a super::h2_facts::H2StreamFacts>,
+    /// The connection's WebSocket so far (`messages` mode, after a 101).
+    pub ws: Option<&'a super::ws_facts::WsFacts>,
+    /// The WebSocket message this record is (`--ws-messages`).
+    pub ws_message: Option<&'a super::ws_facts::WsMessageFacts>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -194,6 +194,22 @@ impl PhaseBytes {
         }
         self.last.put(ts);
     }
+
+    /// Keeps what `retention` asks of `kept` but counts `size` bytes (an analyzer's
+    /// own message: see `Exchanges::message_data`).
+    pub fn add_sized(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        retention: Retention,
+        budget: &mut KeptBudget,
+    ) {
+        let before = self.size;
+        self.add(buffer, kept, ts, retention, budget, None);
+        self.size = before.saturating_add(size);
+    }
 }
 
 /// Facts of an exchange that only protocol analyzers know (`messages` mode); in
@@ -247,6 +263,9 @@ pub(crate) struct ExchangeState {
     /// The HTTP/2 stream this exchange is (`messages` mode, h2c): boxed, one pointer
     /// for every other exchange.
     pub h2: Option<Box<super::h2_facts::H2StreamFacts>>,
+    /// Printed as soon as it is done, not when what follows it begins
+    /// (`Exchanges::print_when_done`).
+    pub flush: bool,
 }
 
 impl ExchangeState {
@@ -282,6 +301,38 @@ impl ExchangeState {
             self.request
                 .add(&mut self.kept, bytes, ts, needs.request, b, known);
         }
+        self.last_activity.put(ts);
+    }
+
+    /// [`ExchangeState::add_request`] of a message counted as `size` bytes.
+    pub fn add_request_sized(
+        &mut self,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+    ) {
+        if self.response.kept > 0 {
+            self.request.count_len(size, ts);
+        } else {
+            self.request
+                .add_sized(&mut self.kept, kept, size, ts, needs.request, b);
+        }
+        self.last_activity.put(ts);
+    }
+
+    /// [`ExchangeState::add_response`] of a message counted as `size` bytes.
+    pub fn add_response_sized(
+        &mut self,
+        kept: &[u8],
+        size: u64,
+        ts: Timestamp,
+        needs: Needs,
+        b: &mut KeptBudget,
+    ) {
+        self.response
+            .add_sized(&mut self.kept, kept, size, ts, needs.response, b);
         self.last_activity.put(ts);
     }
 

@@ -8,7 +8,7 @@ use super::conn_facts::ProtocolFacts;
 use super::connection::{CloseHow, ConnSummary, ConnectionRecord};
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
-use super::{ExchangeSink, Mode, Needs, Protocol};
+use super::{AnalyzerOptions, ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
 use crate::decode::Endpoint;
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink, Lifecycle};
@@ -172,6 +172,11 @@ impl ConnState {
             connection: None,
             h2: self.protocol_facts.as_deref().and_then(|f| f.h2.as_ref()),
             h2_stream: e.h2.as_deref(),
+            ws: self.protocol_facts.as_deref().and_then(|f| f.ws.as_ref()),
+            ws_message: self
+                .protocol_facts
+                .as_deref()
+                .and_then(|f| f.ws_message(e.id)),
         }
     }
 }
@@ -180,6 +185,7 @@ impl ConnState {
 pub struct ExchangeTracker<S> {
     needs: Needs,
     mode: Mode,
+    options: AnalyzerOptions,
     conns: ChunkedVec<Option<ConnState>>,
     sink: S,
     exchanges: u64,
@@ -217,6 +223,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         ExchangeTracker {
             needs,
             mode,
+            options: AnalyzerOptions::default(),
             conns: ChunkedVec::new(),
             sink,
             exchanges: 0,
@@ -243,6 +250,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     /// Connection records handed to the sink so far.
     pub fn connection_records(&self) -> u64 {
         self.connection_records
+    }
+
+    /// The options analyzers read (`--ws-messages`…).
+    pub fn with_options(mut self, options: AnalyzerOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Payload bytes a template wanted kept but that a bound refused.
@@ -316,6 +329,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             protocol_facts: &mut state.protocol_facts,
             budget: &mut self.budget,
             needs: self.needs,
+            options: self.options,
             open: state.open,
             overflow: &mut self.pipeline_overflow,
             open_overflow: &mut self.open_overflow,
@@ -387,7 +401,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             };
             let q = &state.queue;
             let due = q.head.done
-                && q.rest.first().is_some_and(ExchangeState::begun)
+                && (q.head.flush || q.rest.first().is_some_and(ExchangeState::begun))
                 && q.head.id < before;
             if !due {
                 return Ok(());
@@ -399,7 +413,13 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 (streams, Some(ts), None, None),
                 false,
             );
-            state.queue.advance();
+            if state.queue.rest.is_empty() {
+                // Printed before anything followed it: an empty exchange takes its
+                // place for what may come (printed only if something does).
+                state.queue.head = ExchangeState::numbered(&mut self.serial);
+            } else {
+                state.queue.advance();
+            }
             printed?;
         }
     }
@@ -421,6 +441,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             return Ok(());
         };
         let mut result = Ok(());
+        if state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun() {
+            // The empty exchange after one printed when done: nothing followed it.
+            return result;
+        }
         loop {
             let last = state.queue.rest.is_empty();
             self.exchanges += 1;

@@ -101,9 +101,44 @@ pub enum Key {
     H2PingRtt,
     /// `%h2.goaway`.
     H2Goaway,
+    /// `%ws.*`: the connection's WebSocket, or the message of a `--ws-messages` record.
+    Ws(WsKey),
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
+}
+
+/// What a `%ws.*` keyword prints. `Dir::Request` stands for the client's side,
+/// `Dir::Response` for the server's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsKey {
+    /// Data messages, both ways or one side's.
+    Messages(Option<Dir>),
+    /// Their payload bytes on the wire.
+    Bytes(Option<Dir>),
+    /// Their payload bytes after decompression.
+    Decoded(Dir),
+    Undecoded,
+    Pings,
+    Pongs,
+    PingRtt,
+    PingSender,
+    /// The time of a side's last data message.
+    Last(Dir),
+    SilenceMax,
+    Close,
+    CloseReason,
+    End,
+    Subprotocol,
+    Extensions,
+    Accept,
+    Error,
+    /// The record's message (`--ws-messages`).
+    Opcode,
+    Size,
+    SizeWire,
+    Compressed,
+    Rtt,
 }
 
 /// What may follow a keyword in parentheses.
@@ -143,7 +178,8 @@ impl Key {
             | Key::H2Reset
             | Key::H2Concurrent
             | Key::H2PingRtt
-            | Key::H2Goaway => Param::NotFound,
+            | Key::H2Goaway
+            | Key::Ws(_) => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
             Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
@@ -314,6 +350,34 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("h2.concurrent", Key::H2Concurrent, "%h2.concurrent[(NF)]", "other HTTP/2 streams open on the connection when this one started"),
     kw("h2.ping.rtt", Key::H2PingRtt, "%h2.ping.rtt[(NF)]", "last HTTP/2 PING round trip on the connection so far, seen from the capture point"),
     kw("h2.goaway", Key::H2Goaway, "%h2.goaway[(NF)]", "last HTTP/2 GOAWAY so far: error name, sender, last stream, e.g. NO_ERROR by server last=7"),
+    kw("ws.messages", Key::Ws(WsKey::Messages(None)), "%ws.messages[(NF)]", "WebSocket data messages (text, binary) so far, both ways (messages mode; the upgrade's record is printed at the 101: see --ws-messages)"),
+    kw("ws.messages.client", Key::Ws(WsKey::Messages(Some(Rq))), "%ws.messages.client[(NF)]", "WebSocket data messages sent by the client so far"),
+    kw("ws.messages.server", Key::Ws(WsKey::Messages(Some(Rs))), "%ws.messages.server[(NF)]", "WebSocket data messages sent by the server so far"),
+    kw("ws.bytes", Key::Ws(WsKey::Bytes(None)), "%ws.bytes[(NF)]", "WebSocket data message payload bytes on the wire so far, both ways (compressed size when compressed)"),
+    kw("ws.bytes.client", Key::Ws(WsKey::Bytes(Some(Rq))), "%ws.bytes.client[(NF)]", "the same, client to server"),
+    kw("ws.bytes.server", Key::Ws(WsKey::Bytes(Some(Rs))), "%ws.bytes.server[(NF)]", "the same, server to client"),
+    kw("ws.bytes.decoded.client", Key::Ws(WsKey::Decoded(Rq)), "%ws.bytes.decoded.client[(NF)]", "client message payload bytes after permessage-deflate decompression (decoded messages only)"),
+    kw("ws.bytes.decoded.server", Key::Ws(WsKey::Decoded(Rs)), "%ws.bytes.decoded.server[(NF)]", "the same, server to client"),
+    kw("ws.undecoded", Key::Ws(WsKey::Undecoded), "%ws.undecoded[(NF)]", "compressed WebSocket messages that could not be decompressed (bytes lost in the capture)"),
+    kw("ws.pings", Key::Ws(WsKey::Pings), "%ws.pings[(NF)]", "WebSocket pings so far, both ways"),
+    kw("ws.pongs", Key::Ws(WsKey::Pongs), "%ws.pongs[(NF)]", "WebSocket pongs so far, both ways"),
+    kw("ws.ping.rtt", Key::Ws(WsKey::PingRtt), "%ws.ping.rtt[(NF)]", "last ping to pong round trip (paired by payload), seen from the capture point"),
+    kw("ws.ping.sender", Key::Ws(WsKey::PingSender), "%ws.ping.sender[(NF)]", "client or server: who sent the ping of %ws.ping.rtt"),
+    kw("ws.last.client", Key::Ws(WsKey::Last(Rq)), "%ws.last.client[(NF)]", "time of the client's last WebSocket data message, as seconds.microseconds"),
+    kw("ws.last.server", Key::Ws(WsKey::Last(Rs)), "%ws.last.server[(NF)]", "time of the server's last WebSocket data message, as seconds.microseconds"),
+    kw("ws.silence.max", Key::Ws(WsKey::SilenceMax), "%ws.silence.max[(NF)]", "longest time without a WebSocket data message or Close either way, from the upgrade to the last message so far"),
+    kw("ws.close", Key::Ws(WsKey::Close), "%ws.close[(NF)]", "on a --ws-messages record, its own Close frame (1000 normal by client; not found on other messages); on other records the connection's first Close so far, or 1006 abnormal once TCP closed without one"),
+    kw("ws.close.reason", Key::Ws(WsKey::CloseReason), "%ws.close.reason[(NF)]", "reason text of the connection's first WebSocket Close"),
+    kw("ws.end", Key::Ws(WsKey::End), "%ws.end[(NF)]", "how the WebSocket ended, known once TCP closed: clean (Close frames both ways, then the TCP close), unanswered (one Close only) or abnormal (no Close frame: the 1006 closure)"),
+    kw("ws.subprotocol", Key::Ws(WsKey::Subprotocol), "%ws.subprotocol[(NF)]", "WebSocket subprotocol chosen by the server"),
+    kw("ws.extensions", Key::Ws(WsKey::Extensions), "%ws.extensions[(NF)]", "WebSocket extensions agreed by the server (e.g. permessage-deflate and its parameters)"),
+    kw("ws.accept", Key::Ws(WsKey::Accept), "%ws.accept[(NF)]", "valid, invalid or missing: Sec-WebSocket-Accept checked against the request's key"),
+    kw("ws.error", Key::Ws(WsKey::Error), "%ws.error[(NF)]", "first WebSocket protocol violation, or why analysis stopped (message-too-large, lost-sync)"),
+    kw("ws.opcode", Key::Ws(WsKey::Opcode), "%ws.opcode[(NF)]", "text, binary, close, ping or pong: the record's message (--ws-messages)"),
+    kw("ws.size", Key::Ws(WsKey::Size), "%ws.size[(NF)]", "the record's message payload bytes, decompressed when compressed (not found if it could not be)"),
+    kw("ws.size.wire", Key::Ws(WsKey::SizeWire), "%ws.size.wire[(NF)]", "the record's message payload bytes on the wire (also %request.size or %response.size)"),
+    kw("ws.compressed", Key::Ws(WsKey::Compressed), "%ws.compressed[(NF)]", "yes or no: the record's message was compressed (permessage-deflate, RSV1)"),
+    kw("ws.rtt", Key::Ws(WsKey::Rtt), "%ws.rtt[(NF)]", "on a pong record: time since the other side's ping with the same payload"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use super::encode::{encode_tail, Encoding};
-use super::keywords::{Dir, Duration, Key, When, Word};
+use super::keywords::{Dir, Duration, Key, When, Word, WsKey};
 use super::template::{Op, Template, TLS_PREFIX};
 use crate::exchange::http;
 use crate::exchange::tls::{self, ClientHello};
@@ -368,6 +368,11 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
                 out.extend_from_slice(nf);
             }
         }
+        Key::Ws(k) => {
+            if !write_ws(ex, k, out) {
+                out.extend_from_slice(nf);
+            }
+        }
         Key::Constant(text) => out.extend_from_slice(text.as_bytes()),
         // Built as their own ops by the parser.
         Key::Timestamp(_)
@@ -377,6 +382,117 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
         | Key::Grep(_)
         | Key::Python => out.extend_from_slice(nf),
     }
+}
+
+/// Writes a `%ws.*` value; `false` when there is none.
+fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
+    use crate::exchange::ws_facts::WsEnd;
+    use crate::flow::Direction;
+    let side = |d: Dir| match d {
+        Dir::Request => Direction::FromClient,
+        Dir::Response => Direction::FromServer,
+    };
+    if let Some(m) = ex.ws_message {
+        match k {
+            WsKey::Opcode => {
+                put_word(out, m.opcode_name());
+                return true;
+            }
+            WsKey::Size => {
+                let Some(n) = m.size else {
+                    return false;
+                };
+                write_u64(out, n);
+                return true;
+            }
+            WsKey::SizeWire => {
+                write_u64(out, m.wire);
+                return true;
+            }
+            WsKey::Compressed => {
+                put_word(out, if m.compressed { "yes" } else { "no" });
+                return true;
+            }
+            WsKey::Rtt => {
+                let Some(us) = m.rtt else {
+                    return false;
+                };
+                write_micros(out, us);
+                return true;
+            }
+            // A message record's own Close only: the connection's close, known later,
+            // would read as this message's.
+            WsKey::Close => {
+                let Some((code, by)) = m.close else {
+                    return false;
+                };
+                crate::exchange::ws_facts::write_close(code, by, out);
+                return true;
+            }
+            _ => {}
+        }
+    }
+    let Some(ws) = ex.ws else {
+        return false;
+    };
+    let both = |f: fn(&crate::exchange::ws_facts::WsDirection) -> u64| {
+        f(&ws.client).saturating_add(f(&ws.server))
+    };
+    match k {
+        WsKey::Messages(None) => write_u64(out, both(|s| s.messages)),
+        WsKey::Messages(Some(d)) => write_u64(out, ws.side(side(d)).messages),
+        WsKey::Bytes(None) => write_u64(out, both(|s| s.bytes)),
+        WsKey::Bytes(Some(d)) => write_u64(out, ws.side(side(d)).bytes),
+        WsKey::Decoded(d) => write_u64(out, ws.side(side(d)).decoded),
+        WsKey::Undecoded => write_u64(out, both(|s| s.undecoded)),
+        WsKey::Pings => write_u64(out, both(|s| s.pings)),
+        WsKey::Pongs => write_u64(out, both(|s| s.pongs)),
+        WsKey::PingRtt => match ws.ping_rtt {
+            Some((us, _)) => write_micros(out, us),
+            None => return false,
+        },
+        WsKey::PingSender => match ws.ping_rtt {
+            Some((_, Direction::FromClient)) => put_word(out, "client"),
+            Some((_, Direction::FromServer)) => put_word(out, "server"),
+            None => return false,
+        },
+        WsKey::Last(d) => match ws.side(side(d)).last {
+            Some(ts) => write_micros(out, ts.micros()),
+            None => return false,
+        },
+        WsKey::SilenceMax => match ws.silence_max {
+            Some(us) => write_micros(out, us),
+            None => return false,
+        },
+        WsKey::Close => return ws.write_close(out),
+        WsKey::CloseReason => match ws.close.as_ref().filter(|c| !c.reason.is_empty()) {
+            Some(c) => out.extend_from_slice(&c.reason),
+            None => return false,
+        },
+        WsKey::End => match ws.end {
+            Some(WsEnd::Clean) => put_word(out, "clean"),
+            Some(WsEnd::Unanswered) => put_word(out, "unanswered"),
+            Some(WsEnd::Abnormal) => put_word(out, "abnormal"),
+            None => return false,
+        },
+        WsKey::Subprotocol => match &ws.subprotocol {
+            Some(p) => out.extend_from_slice(p),
+            None => return false,
+        },
+        WsKey::Extensions => match &ws.extensions {
+            Some(e) => out.extend_from_slice(e),
+            None => return false,
+        },
+        WsKey::Accept => put_word(out, ws.accept.as_str()),
+        WsKey::Error => match ws.error {
+            Some(e) => out.extend_from_slice(e.as_bytes()),
+            None => return false,
+        },
+        WsKey::Opcode | WsKey::Size | WsKey::SizeWire | WsKey::Compressed | WsKey::Rtt => {
+            return false
+        }
+    }
+    true
 }
 
 fn duration(ex: &Exchange<'_>, d: Duration) -> Option<Micros> {

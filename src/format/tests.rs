@@ -64,6 +64,8 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         connection: None,
         h2: None,
         h2_stream: None,
+        ws: None,
+        ws_message: None,
     }
 }
 

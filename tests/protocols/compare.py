@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The oracle: compares rustniffer's `--exchanges messages` records with tshark's
-decoding of the same captures (tests/protocols/pcaps/*.pcap, see README.md).
+decoding of the same captures (tests/protocols/pcaps/*.pcap but the WebSocket captures
+ws_*.pcap, which compare_ws.py compares; see README.md).
 
     tests/protocols/compare.py [--tshark-only] [--quiet] [CAPTURE.pcap ...]
 
@@ -483,8 +484,9 @@ def main():
     quiet = "--quiet" in sys.argv
     caps = [os.path.abspath(a) for a in args] or sorted(
         os.path.join(PCAPS, f) for f in os.listdir(PCAPS)
-        # h2_*.pcap are HTTP/2, compared per stream by compare_h2.py.
-        if f.endswith(".pcap") and not f.startswith("h2_"))
+        # h2_*.pcap are HTTP/2, compared per stream by compare_h2.py; ws_*.pcap are the
+        # WebSocket oracle's (compare_ws.py).
+        if f.endswith(".pcap") and not f.startswith(("h2_", "ws_")))
     binary = os.environ.get("RUSTNIFFER", os.path.join(ROOT, "target", "ci", "rustniffer"))
     known = load_known()
     rows = []

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Records the WebSocket captures in tests/protocols/pcaps/ws_*.pcap from Python
+# `websockets` servers and clients talking on loopback (127.0.0.1, ports 18190-18192),
+# each capture taken by tcpdump on lo. Run as root (tcpdump); needs tcpdump and
+# /usr/bin/python3 with python3-websockets. See README.md beside this script.
+#
+#   tests/protocols/make_ws_captures.sh [OUTDIR]      (default: tests/protocols/pcaps)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/pcaps}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+ws="/usr/bin/python3 $here/ws_helpers.py"
+
+command -v tcpdump >/dev/null || { echo "make_ws_captures.sh: tcpdump is missing" >&2; exit 1; }
+/usr/bin/python3 -c 'import websockets' || { echo "make_ws_captures.sh: python3-websockets is missing" >&2; exit 1; }
+
+P_PLAIN=18190      # server without extensions: ws_chat, ws_server_close, ws_vanish, ws_silent
+P_DEFLATE=18191    # permessage-deflate with context takeover: ws_deflate
+P_NO_TAKEOVER=18192 # permessage-deflate, no context takeover either way: ws_deflate_no_takeover
+
+tmp=$(mktemp -d /tmp/rustniffer-ws-captures.XXXXXX)
+pids=()
+tcpdump_pid=
+cleanup() {
+    if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_port() { # PORT
+    for _ in $(seq 100); do
+        /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "make_ws_captures.sh: nothing listens on $1" >&2
+    exit 1
+}
+start_capture() { # FILE FILTER
+    : >"$tmp/tcpdump.err"
+    tcpdump -i lo --immediate-mode -U -s 262144 -Z root -w "$1" "$2" 2>"$tmp/tcpdump.err" &
+    tcpdump_pid=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$tmp/tcpdump.err" && break
+        sleep 0.1
+    done
+    grep -q "listening on" "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
+    sleep 0.3
+}
+stop_capture() {
+    sleep 1  # the last ACKs and FINs
+    kill -INT "$tcpdump_pid"
+    wait "$tcpdump_pid" || true
+    tcpdump_pid=
+    sleep 0.2
+    echo "make_ws_captures.sh: $(basename "$1"): $(sed -n 's/packets captured/&/p' "$tmp/tcpdump.err")"
+}
+
+$ws server $P_PLAIN plain & pids+=($!)
+$ws server $P_DEFLATE deflate & pids+=($!)
+$ws server $P_NO_TAKEOVER deflate-no-takeover & pids+=($!)
+# The probes connect and leave before the captures start.
+for p in $P_PLAIN $P_DEFLATE $P_NO_TAKEOVER; do wait_port "$p"; done
+
+capture() { # NAME PORT SCENARIO [EXTENSIONS]
+    start_capture "$out/$1.pcap" "tcp port $2"
+    $ws client "$2" "$3" "${4:-plain}"
+    stop_capture "$out/$1.pcap"
+}
+capture ws_chat $P_PLAIN chat
+capture ws_deflate $P_DEFLATE deflate deflate
+capture ws_deflate_no_takeover $P_NO_TAKEOVER deflate deflate-no-takeover
+capture ws_server_close $P_PLAIN server-close
+capture ws_vanish $P_PLAIN vanish
+capture ws_silent $P_PLAIN silent
