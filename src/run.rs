@@ -11,7 +11,8 @@ use crate::filter::{Filter, FilterError};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::{
-    python, ExtensionError, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink,
+    python, report::ReportSink, ExtensionError, Extensions, Output, Pipeline, RecordSink,
+    TemplateSink, WriterSink,
 };
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
@@ -357,14 +358,24 @@ pub fn process<R: RecordSink>(
         python,
     } = prepared;
     let mut needs = template.needs();
-    if options.connections {
-        // The connection record reads the first exchange's keep-alive headers.
+    let report = options.report.enabled();
+    if options.connections || report {
+        // The connection record reads the first exchange's keep-alive headers; the
+        // report names services by their Host.
         needs.request.header = true;
         needs.response.header = true;
     }
     let sink = TemplateSink::new(template, render, records)
         .per_connection(options.connections)
         .with_values(python);
+    if report {
+        // Checked when the options were parsed.
+        let config = options.report.config().unwrap_or_default();
+        let sink = ReportSink::new(sink, config);
+        let tracker =
+            ExchangeTracker::with_mode(needs, options.exchanges, sink).with_connection_records();
+        return process_events(source, options, filter, tracker);
+    }
     let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink);
     if options.connections {
         tracker = tracker.with_connection_records();
@@ -386,7 +397,7 @@ fn process_events<P: Pipeline>(
         midstream: options.midstream,
         skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
         syn_data: options.exchanges == Mode::Messages,
-        lifecycle: options.connections,
+        lifecycle: options.connections || options.report.enabled(),
         ..FlowConfig::default()
     });
     let mut summary = Summary::default();

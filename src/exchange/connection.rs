@@ -60,6 +60,8 @@ pub(crate) struct ConnSummary {
     /// Connection, response's Connection, request's Keep-Alive, response's Keep-Alive]`,
     /// each at most [`MAX_HEADER_KEPT`] bytes.
     pub keep_alive: [Option<Box<[u8]>>; 4],
+    /// The first request line's `HTTP/1.x` minor version, when it has one.
+    pub http_minor: Option<u8>,
 }
 
 /// Most bytes of a `Connection` or `Keep-Alive` value kept for the record.
@@ -123,6 +125,19 @@ impl ConnSummary {
             take(request, b"Keep-Alive"),
             take(response, b"Keep-Alive"),
         ];
+        self.http_minor = request_http_minor(request);
+    }
+}
+
+/// The minor version of a request line that ends in `HTTP/1.x` (RFC 9112 §3).
+fn request_http_minor(request: &[u8]) -> Option<u8> {
+    let line = super::http::first_line(request);
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    match super::http::word(line, 2) {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Some(minor - b'0')
+        }
+        _ => None,
     }
 }
 
@@ -216,6 +231,27 @@ impl ConnectionRecord<'_> {
     /// One of the first exchange's keep-alive headers.
     pub fn keep_alive_header(&self, which: KeepAliveHeader) -> Option<&[u8]> {
         self.summary.keep_alive[which as usize].as_deref()
+    }
+
+    /// Whether the first request asked to keep the connection open (RFC 9112 §9.3): a
+    /// `Connection` header naming `keep-alive` or `close` decides; otherwise HTTP/1.1
+    /// asks and HTTP/1.0 does not. `None` when the first request was not HTTP/1.x.
+    pub fn keep_alive_asked(&self) -> Option<bool> {
+        let minor = self.summary.http_minor?;
+        if let Some(value) = self.keep_alive_header(KeepAliveHeader::ConnectionAsked) {
+            let has = |token: &[u8]| {
+                value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+            };
+            if has(b"close") {
+                return Some(false);
+            }
+            if has(b"keep-alive") {
+                return Some(true);
+            }
+        }
+        Some(minor >= 1)
     }
 
     /// Whether either side reset.

@@ -19,6 +19,7 @@ use crate::time::Timestamp;
 pub mod command;
 mod error;
 mod extensions;
+pub mod report;
 pub mod user;
 
 #[cfg(feature = "python")]
