@@ -425,3 +425,166 @@ fn rounded(secs: f64) -> String {
         format!("{secs:.0} s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn service(connections: u64) -> Service {
+        let mut s = Service::new(Some(Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 80,
+        }));
+        s.connections = connections;
+        s
+    }
+
+    fn kinds(s: &Service) -> Vec<FindingKind> {
+        service_findings(s, &Thresholds::default())
+            .iter()
+            .map(|f| f.kind)
+            .collect()
+    }
+
+    /// `n` connections closed by `closer`, each with `exchanges` exchanges.
+    fn closed(s: &mut Service, closer: Closer, n: u64, exchanges: u32) {
+        s.closed[closer as usize] += n;
+        s.with_exchanges += n;
+        if exchanges == 1 {
+            s.single += n;
+        }
+        s.exchanges += n * u64::from(exchanges);
+    }
+
+    #[test]
+    fn churn_is_every_connection_carrying_one_exchange() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Server, 20, 1);
+        assert_eq!(kinds(&s), [FindingKind::ConnectionChurn]);
+        let mut s = service(20);
+        closed(&mut s, Closer::Server, 8, 1);
+        closed(&mut s, Closer::Client, 12, 5);
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn too_few_connections_make_no_share_finding() {
+        let mut s = service(5);
+        closed(&mut s, Closer::Rst, 5, 1);
+        s.rst_by = [0, 5];
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn keep_alive_asked_but_not_reused_replaces_churn_and_names_the_closer() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Client, 20, 1);
+        s.asked_keep_alive = 20;
+        s.asked_single[Closer::Client as usize] = 20;
+        let f = service_findings(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::KeepAliveNotReused);
+        assert!(f[0].cause.starts_with("the client"), "{}", f[0].cause);
+        assert!(f[0].evidence[0].contains("client 100 %"), "{:?}", f[0].evidence);
+        s.asked_single = [0, 20, 0, 0, 0, 0];
+        let f = service_findings(&s, &Thresholds::default());
+        assert!(f[0].cause.starts_with("the server"), "{}", f[0].cause);
+        // Most keep-alive connections reused: no finding.
+        let mut s = service(20);
+        closed(&mut s, Closer::Client, 20, 4);
+        s.asked_keep_alive = 20;
+        s.asked_single[Closer::Client as usize] = 3;
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn the_server_closing_most_reused_connections_is_found() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Server, 15, 3);
+        closed(&mut s, Closer::Client, 5, 3);
+        assert_eq!(kinds(&s), [FindingKind::ServerClosesFirst]);
+        let mut s = service(20);
+        closed(&mut s, Closer::Server, 5, 3);
+        closed(&mut s, Closer::Client, 15, 3);
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn an_rst_storm_names_the_side_that_resets() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Rst, 10, 2);
+        closed(&mut s, Closer::Client, 10, 2);
+        s.rst_by = [0, 10];
+        let f = service_findings(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::RstStorm);
+        assert!(f[0].cause.starts_with("the server"));
+        let mut s = service(20);
+        closed(&mut s, Closer::Rst, 2, 2);
+        closed(&mut s, Closer::Client, 18, 2);
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn one_request_on_a_closed_connection_is_reported() {
+        let mut s = service(1);
+        s.server_close_then_reset = 1;
+        assert_eq!(kinds(&s), [FindingKind::RequestOnClosedConnection]);
+        let s = service(1);
+        assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn a_sharp_idle_cluster_is_a_pool_timeout_and_at_sixty_seconds_an_intermediary() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Client, 20, 3);
+        for i in 0..20 {
+            s.idle_before_close[0].add(1_990_000 + i * 1_000);
+        }
+        let f = service_findings(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::PoolTimeout);
+        assert!((f[0].timeout.unwrap() - 2.0).abs() < 0.03, "{:?}", f[0].timeout);
+        assert!(f[0].headline.contains("client pool idle timeout of about 2.0 s"), "{}", f[0].headline);
+
+        let mut s = service(20);
+        closed(&mut s, Closer::Client, 20, 3);
+        for i in 0..20 {
+            s.idle_before_close[0].add(60_000_000 + i * 10_000);
+        }
+        assert_eq!(
+            kinds(&s),
+            [FindingKind::IntermediaryTimeout, FindingKind::PoolTimeout]
+        );
+    }
+
+    #[test]
+    fn closing_at_once_or_at_random_is_no_timeout() {
+        let mut s = service(20);
+        closed(&mut s, Closer::Server, 8, 3);
+        closed(&mut s, Closer::Client, 12, 3);
+        for i in 0..20 {
+            s.idle_before_close[1].add(100 + i);
+            s.idle_before_close[0].add(i as i64 * 3_000_000);
+        }
+        assert_eq!(kinds(&s), []);
+        assert!(s.closes_at_once(Direction::FromServer, &Thresholds::default()).is_some());
+    }
+
+    #[test]
+    fn thresholds_are_set_by_name_and_refuse_nonsense() {
+        let mut t = Thresholds::default();
+        t.set("churn=0.5").unwrap();
+        t.set(" cluster-width = 20 ").unwrap();
+        t.set("timeout-min=1.5").unwrap();
+        assert_eq!(t.churn, 0.5);
+        assert_eq!(t.cluster.min_half_width, 20_000);
+        assert_eq!(t.timeout_min, 1_500_000);
+        assert!(t.set("churn=2").is_err());
+        assert!(t.set("nope=1").is_err());
+        assert!(t.set("churn").is_err());
+        assert!(t.set("rst=-1").is_err());
+        assert!(t.set("rst=NaN").is_err());
+    }
+}
