@@ -182,22 +182,25 @@ pub fn service_findings(s: &Service, t: &Thresholds) -> Vec<Finding> {
 fn closed_connection(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
     let resets = s.server_close_then_reset;
     let unanswered = s.unanswered_at_server_close;
-    if resets == 0 && unanswered == 0 {
+    if resets == 0 {
         return;
     }
     let mut f = base(
         s,
         FindingKind::RequestOnClosedConnection,
         format!(
-            "Requests hit connections the server had closed: {resets} connection(s) reset after the server's FIN, {unanswered} request(s) without a response when the server closed"
+            "Requests hit connections the server had closed: {resets} connection(s) reset after the server's FIN"
         ),
     );
     f.cause = "the server closed an idle keep-alive connection (its keep-alive timeout) while the client's pool still held it as reusable; the client's next request went to a closed socket and was answered by a reset".into();
     f.action = "make the client pool's idle timeout shorter than the server's keep-alive timeout (by a second or more), or have the client retry idempotent requests on a reset; a server Keep-Alive: timeout=N header lets some clients adapt".into();
-    f.evidence = vec![format!(
-        "{} connections closed by the server's FIN",
-        s.closed_count(Closer::Server) + resets
-    )];
+    f.evidence = vec![
+        format!(
+            "{} connections closed by the server's FIN, {resets} of them then reset",
+            s.closed_count(Closer::Server) + resets
+        ),
+        format!("{unanswered} request(s) without a response when the server closed"),
+    ];
     if let Some(c) = s.timeout(Direction::FromServer, t) {
         f.evidence.push(format!(
             "the server closes {} after the last exchange (its keep-alive timeout)",
@@ -209,11 +212,15 @@ fn closed_connection(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
 }
 
 fn rst_storm(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
-    let rst = s.closed_count(Closer::Rst);
+    // Resets that answer a request on a connection the server had closed are the
+    // closed-connection finding's.
+    let rst =
+        s.closed_count(Closer::Rst) - s.server_close_then_reset.min(s.closed_count(Closer::Rst));
     if rst == 0 || s.share(rst) < t.rst {
         return;
     }
     let [client, server] = s.rst_by;
+    let server = server.saturating_sub(s.server_close_then_reset);
     let mut f = base(
         s,
         FindingKind::RstStorm,
@@ -237,8 +244,9 @@ fn rst_storm(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
 }
 
 fn keep_alive_not_reused(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) -> bool {
-    let single: u64 = s.asked_single.iter().sum();
-    let asked = s.asked_keep_alive;
+    // A connection the server reset could not be reused: the RST storm's.
+    let single: u64 = s.asked_single.iter().sum::<u64>() - s.asked_single[Closer::Rst as usize];
+    let asked = s.asked_keep_alive - s.asked_single[Closer::Rst as usize];
     if single == 0 || asked < t.min_connections.max(1) {
         return false;
     }
@@ -285,11 +293,14 @@ fn handshakes(s: &Service) -> String {
 }
 
 fn churn(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) -> bool {
-    if s.with_exchanges < t.min_connections.max(1) {
+    // Connections ended by a reset are the RST storm's.
+    let reset = s.single_by[Closer::Rst as usize];
+    let single = s.single - reset;
+    let with_exchanges = s.with_exchanges - reset.min(s.with_exchanges);
+    if with_exchanges < t.min_connections.max(1) {
         return false;
     }
-    let share = s.single as f64 / s.with_exchanges as f64;
-    if share < t.churn {
+    if (single as f64 / with_exchanges as f64) < t.churn {
         return false;
     }
     let mut f = base(
@@ -297,7 +308,7 @@ fn churn(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) -> bool {
         FindingKind::ConnectionChurn,
         format!(
             "Connection churn: {} connections carried a single exchange (every exchange `unique`): a handshake on every request",
-            of(s.single, s.with_exchanges)
+            of(single, with_exchanges)
         ),
     );
     f.evidence = vec![handshakes(s), format!("who closed: {}", closers(&s.closed))];
@@ -309,8 +320,11 @@ fn churn(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) -> bool {
 }
 
 fn server_closes_first(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
-    let server = s.closed_count(Closer::Server);
-    let closed = s.closed_count(Closer::Client) + server + s.closed_count(Closer::Rst);
+    // A connection reset after the server's FIN was closed by the server first.
+    let server = s.closed_count(Closer::Server) + s.server_close_then_reset;
+    let closed = s.closed_count(Closer::Client)
+        + s.closed_count(Closer::Server)
+        + s.closed_count(Closer::Rst);
     if server == 0 || (server as f64 / closed.max(1) as f64) < t.server_closes {
         return;
     }
@@ -453,8 +467,37 @@ mod tests {
         s.with_exchanges += n;
         if exchanges == 1 {
             s.single += n;
+            s.single_by[closer as usize] += n;
         }
         s.exchanges += n * u64::from(exchanges);
+    }
+
+    #[test]
+    fn resets_of_an_aborting_server_are_a_storm_not_churn_nor_unused_keep_alive() {
+        let mut s = service(15);
+        closed(&mut s, Closer::Rst, 15, 1);
+        s.rst_by = [0, 15];
+        s.asked_keep_alive = 15;
+        s.asked_single[Closer::Rst as usize] = 15;
+        assert_eq!(kinds(&s), [FindingKind::RstStorm]);
+    }
+
+    #[test]
+    fn resets_after_the_servers_close_are_requests_on_a_closed_connection_not_a_storm() {
+        let mut s = service(12);
+        closed(&mut s, Closer::Rst, 6, 3);
+        closed(&mut s, Closer::Server, 6, 2);
+        s.rst_by = [0, 6];
+        s.server_close_then_reset = 6;
+        assert_eq!(
+            kinds(&s),
+            [
+                FindingKind::RequestOnClosedConnection,
+                FindingKind::ServerClosesFirst
+            ]
+        );
+        let f = service_findings(&s, &Thresholds::default());
+        assert!(f[1].headline.contains("12 of 12"), "{}", f[1].headline);
     }
 
     #[test]
@@ -486,7 +529,11 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::KeepAliveNotReused);
         assert!(f[0].cause.starts_with("the client"), "{}", f[0].cause);
-        assert!(f[0].evidence[0].contains("client 100 %"), "{:?}", f[0].evidence);
+        assert!(
+            f[0].evidence[0].contains("client 100 %"),
+            "{:?}",
+            f[0].evidence
+        );
         s.asked_single = [0, 20, 0, 0, 0, 0];
         let f = service_findings(&s, &Thresholds::default());
         assert!(f[0].cause.starts_with("the server"), "{}", f[0].cause);
@@ -545,8 +592,17 @@ mod tests {
         let f = service_findings(&s, &Thresholds::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::PoolTimeout);
-        assert!((f[0].timeout.unwrap() - 2.0).abs() < 0.03, "{:?}", f[0].timeout);
-        assert!(f[0].headline.contains("client pool idle timeout of about 2.0 s"), "{}", f[0].headline);
+        assert!(
+            (f[0].timeout.unwrap() - 2.0).abs() < 0.03,
+            "{:?}",
+            f[0].timeout
+        );
+        assert!(
+            f[0].headline
+                .contains("client pool idle timeout of about 2.0 s"),
+            "{}",
+            f[0].headline
+        );
 
         let mut s = service(20);
         closed(&mut s, Closer::Client, 20, 3);
@@ -566,10 +622,12 @@ mod tests {
         closed(&mut s, Closer::Client, 12, 3);
         for i in 0..20 {
             s.idle_before_close[1].add(100 + i);
-            s.idle_before_close[0].add(i as i64 * 3_000_000);
+            s.idle_before_close[0].add(i * 3_000_000);
         }
         assert_eq!(kinds(&s), []);
-        assert!(s.closes_at_once(Direction::FromServer, &Thresholds::default()).is_some());
+        assert!(s
+            .closes_at_once(Direction::FromServer, &Thresholds::default())
+            .is_some());
     }
 
     #[test]

@@ -315,6 +315,8 @@ pub struct Service {
     pub exchanges: u64,
     /// Connections that carried exactly one exchange.
     pub single: u64,
+    /// Of those, by who closed them ([`Closer::ALL`] order).
+    pub single_by: [u64; 6],
     /// Connections that carried at least one.
     pub with_exchanges: u64,
     /// Connections whose first request asked to be kept open.
@@ -370,6 +372,14 @@ impl Service {
     }
 
     fn vote(&mut self, name: &[u8]) {
+        // An address says nothing the service's own address does not.
+        if std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+            .is_some()
+        {
+            return;
+        }
         let name: Vec<u8> = name
             .iter()
             .take(MAX_NAME_LEN)
@@ -570,7 +580,10 @@ impl Report {
             self.timeline.closed(rec.end.micros());
         }
         let exchanges = rec.exchanges();
-        let idle = rec.idle_before_close();
+        // Negative when the last exchange began after the close had started: a request
+        // sent on a connection already closed by its peer (counted apart). Such a
+        // connection gives no idle-before-close value.
+        let idle = rec.idle_before_close().filter(|v| *v >= 0);
         let example = Example {
             client: e.client,
             server: e.server,
@@ -593,6 +606,7 @@ impl Report {
         }
         if exchanges == 1 {
             service.single += 1;
+            service.single_by[closer as usize] += 1;
             service
                 .single_example
                 .get_or_insert_with(|| example.clone());

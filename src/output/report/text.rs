@@ -146,9 +146,9 @@ fn service(out: &mut String, r: &Report, s: &Service) {
     if s.server_close_then_reset > 0 || s.unanswered_at_server_close > 0 {
         row(
             out,
-            "requests after the server's close",
+            "requests cut by the server's close",
             format!(
-                "{} reset, {} unanswered",
+                "{} reset after its FIN, {} without a response",
                 s.server_close_then_reset, s.unanswered_at_server_close
             ),
         );
