@@ -232,6 +232,12 @@ fn rst_storm(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
     f.evidence = vec![format!(
         "resets by the server: {server}, by the client: {client}"
     )];
+    if s.unanswered_at_server_close > 0 {
+        f.evidence.push(format!(
+            "{} request(s) got no response before the reset",
+            s.unanswered_at_server_close
+        ));
+    }
     if server >= client {
         f.cause = "the server (or a proxy in front of it) aborts connections: a crash or restart, an overloaded accept queue, SO_LINGER 0 on close, or a firewall/load balancer refusing them".into();
         f.action = "look at the server's error log and its listen backlog at these times; check whether a proxy or firewall sends the resets (compare TTLs)".into();

@@ -101,9 +101,11 @@ fn log_chart(
     let mut d = lo;
     while d <= hi {
         let x = LEFT + (d - lo) * 10.0 * bw;
+        // The last label ends at its tick, so that it stays inside the chart.
+        let anchor = if d + 1.0 > hi { "end" } else { "middle" };
         let _ = write!(
             svg,
-            "<text x={:.1} y={:.1} text-anchor=middle>{}</text>",
+            "<text x={:.1} y={:.1} text-anchor={anchor}>{}</text>",
             x,
             H - 6.0,
             esc(&label(10f64.powf(d) as u64))
@@ -114,7 +116,7 @@ fn log_chart(
         let x = LEFT + (pos(*v) - lo) * 10.0 * bw;
         let _ = write!(
             svg,
-            "<line x1={x:.1} y1=16 x2={x:.1} y2={:.1} stroke=#c0392b stroke-width=2 stroke-dasharray=4,2 /><text x={:.1} y=26 fill=#c0392b>{}</text>",
+            "<line x1={x:.1} y1=16 x2={x:.1} y2={:.1} stroke=#c0392b stroke-width=2 stroke-dasharray=4,2 /><text x={:.1} y=14 fill=#c0392b>{}</text>",
             20.0 + plot_h,
             x + 3.0,
             esc(text)
