@@ -456,14 +456,15 @@ pub struct Report {
     thresholds: Thresholds,
     max_services: usize,
     services: Vec<Service>,
-    index: HashMap<Endpoint, usize>,
+    /// Lookup only (never iterated: the output's order never depends on it).
+    index: HashMap<Endpoint, usize, foldhash::fast::RandomState>,
     other: Service,
     pub timeline: Timeline,
     /// First and last timestamps seen (µs).
     pub first: Option<i64>,
     pub last: Option<i64>,
     sample: bool,
-    open: HashMap<(Endpoint, Endpoint), OpenSample>,
+    open: HashMap<(Endpoint, Endpoint), OpenSample, foldhash::fast::RandomState>,
     /// The slowest connections, slowest first.
     worst: Vec<Sampled>,
 }
@@ -475,13 +476,13 @@ impl Report {
             thresholds,
             max_services,
             services: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             other: Service::new(None),
             timeline: Timeline::default(),
             first: None,
             last: None,
             sample,
-            open: HashMap::new(),
+            open: HashMap::default(),
             worst: Vec::new(),
         }
     }
