@@ -156,6 +156,29 @@ fn the_report_is_the_same_on_every_run_and_thresholds_change_it() {
 }
 
 #[test]
+fn report_every_prints_interim_reports_then_the_final_one() {
+    let path = capture("client_pool_timeout");
+    let text = rustniffer(&[
+        "-f",
+        path.to_str().unwrap(),
+        "-q",
+        "--report",
+        "--report-every",
+        "1",
+    ]);
+    let starts: Vec<usize> = text
+        .match_indices("rustniffer diagnosis report:")
+        .map(|(i, _)| i)
+        .collect();
+    // The exchanges end by 07:15:03.4, the pool closes at 07:15:05.2-5.5: the first
+    // record after 1 s of capture time prints an interim report, before any connection
+    // ended; the end of the capture prints the final one.
+    assert_eq!(starts.len(), 2, "{text}");
+    assert!(text[..starts[1]].contains(" 0 connection(s)"), "{text}");
+    assert_eq!(&text[starts[1]..], report("client_pool_timeout"));
+}
+
+#[test]
 fn report_html_alone_keeps_the_records() {
     let dir = std::env::temp_dir().join(format!("rustniffer-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -912,6 +912,9 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
                     .unwrap_or_default(),
             };
             report.config().map_err(UsageError::new)?;
+            if report.every.is_some() && !report.text {
+                return Err(UsageError::new("--report-every needs --report"));
+            }
             report
         },
     })

@@ -377,6 +377,12 @@ pub trait OutputStage: ExchangeSink {
     fn per_connection(&self) -> bool {
         false
     }
+
+    /// Whether records are rendered at all (not with `--report`, which prints the
+    /// report instead).
+    fn renders_records(&self) -> bool {
+        true
+    }
 }
 
 impl<R: RecordSink, V: RecordValues> OutputStage for TemplateSink<R, V> {
@@ -417,7 +423,9 @@ impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
         ExchangeTracker::refused_bytes(self)
     }
     fn records(&self) -> u64 {
-        if self.sink().per_connection() {
+        if !self.sink().renders_records() {
+            0
+        } else if self.sink().per_connection() {
             self.connection_records()
         } else {
             self.exchanges()

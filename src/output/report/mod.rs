@@ -889,4 +889,8 @@ impl<S: OutputStage> OutputStage for ReportSink<S> {
     fn per_connection(&self) -> bool {
         self.inner.per_connection()
     }
+
+    fn renders_records(&self) -> bool {
+        self.forward && self.inner.renders_records()
+    }
 }
