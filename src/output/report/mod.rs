@@ -309,6 +309,8 @@ pub struct Service {
     /// `None`: the services beyond `--report-services`, together.
     pub server: Option<Endpoint>,
     names: Vec<(Box<[u8]>, u64)>,
+    /// Connections' first exchanges seen (to sample the names).
+    first_exchanges: u64,
     /// Connection records seen.
     pub connections: u64,
     /// Exchange records seen.
@@ -372,26 +374,26 @@ impl Service {
     }
 
     fn vote(&mut self, name: &[u8]) {
-        // An address says nothing the service's own address does not.
-        if std::str::from_utf8(name)
-            .ok()
-            .and_then(|n| n.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
-            .is_some()
-        {
-            return;
-        }
-        let name: Vec<u8> = name
-            .iter()
-            .take(MAX_NAME_LEN)
-            .map(|&b| if b.is_ascii_graphic() { b } else { b'.' })
-            .collect();
+        let name = &name[..name.len().min(MAX_NAME_LEN)];
         if name.is_empty() {
             return;
         }
-        if let Some(entry) = self.names.iter_mut().find(|(n, _)| **n == *name) {
+        let shown = |b: &u8| if b.is_ascii_graphic() { *b } else { b'.' };
+        if let Some(entry) = self
+            .names
+            .iter_mut()
+            .find(|(n, _)| n.iter().copied().eq(name.iter().map(shown)))
+        {
             entry.1 += 1;
-        } else if self.names.len() < MAX_NAMES {
-            self.names.push((name.into_boxed_slice(), 1));
+            return;
+        }
+        // An address says nothing the service's own address does not.
+        let is_address = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+            .is_some();
+        if !is_address && self.names.len() < MAX_NAMES {
+            self.names.push((name.iter().map(shown).collect(), 1));
         }
     }
 
@@ -459,6 +461,8 @@ pub struct Report {
     /// Lookup only (never iterated: the output's order never depends on it).
     index: HashMap<Endpoint, usize, foldhash::fast::RandomState>,
     other: Service,
+    /// The service found last, and its index.
+    last_service: Option<(Endpoint, usize)>,
     pub timeline: Timeline,
     /// First and last timestamps seen (µs).
     pub first: Option<i64>,
@@ -478,6 +482,7 @@ impl Report {
             services: Vec::new(),
             index: HashMap::default(),
             other: Service::new(None),
+            last_service: None,
             timeline: Timeline::default(),
             first: None,
             last: None,
@@ -492,7 +497,15 @@ impl Report {
     }
 
     fn service(&mut self, server: Endpoint) -> &mut Service {
+        // Records of one service usually follow each other: the last one found is
+        // checked before the map.
+        if let Some((last, i)) = self.last_service {
+            if last == server {
+                return &mut self.services[i];
+            }
+        }
         if let Some(&i) = self.index.get(&server) {
+            self.last_service = Some((server, i));
             return &mut self.services[i];
         }
         if self.services.len() < self.max_services {
@@ -528,6 +541,12 @@ impl Report {
             service.unanswered_at_server_close += 1;
         }
         if e.first {
+            service.first_exchanges += 1;
+        }
+        // The name is read from every connection's first exchange at first, then from
+        // one in 64: enough to find the dominant one, without scanning every header
+        // block of a busy service.
+        if e.first && (service.first_exchanges <= 1024 || service.first_exchanges % 64 == 0) {
             if let Some(sni) = e.tls.and_then(|t| t.sni.as_deref()) {
                 service.vote(sni);
             } else if let Some(host) = host(e.request) {
@@ -596,8 +615,6 @@ impl Report {
             closer,
             by: rec.by,
         };
-        let mut history = Vec::new();
-        rec.lifecycle.history_letters(&mut history);
         let asked = rec.keep_alive_asked() == Some(true);
         let service = self.service(e.server);
         service.connections += 1;
@@ -627,7 +644,12 @@ impl Report {
             if let Some(by) = rec.by {
                 service.rst_by[side(by)] += 1;
             }
-            if rec.by == Some(Direction::FromServer) && history.contains(&b'f') {
+            let server_fin_first = rec.by == Some(Direction::FromServer) && {
+                let mut history = Vec::new();
+                rec.lifecycle.history_letters(&mut history);
+                history.contains(&b'f')
+            };
+            if server_fin_first {
                 service.server_close_then_reset += 1;
                 service
                     .server_close_then_reset_example
@@ -892,5 +914,46 @@ impl<S: OutputStage> OutputStage for ReportSink<S> {
 
     fn renders_records(&self) -> bool {
         self.forward && self.inner.renders_records()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_is_named_by_its_most_frequent_name_and_keeps_few() {
+        let mut s = Service::new(None);
+        s.vote(b"127.0.0.1");
+        s.vote(b"[::1]");
+        assert_eq!(s.name(), None, "addresses are no names");
+        s.vote(b"b.example");
+        s.vote(b"a.example");
+        assert_eq!(s.name().as_deref(), Some("a.example"), "ties: the smallest");
+        s.vote(b"b.example");
+        assert_eq!(s.name().as_deref(), Some("b.example"));
+        for name in [&b"c"[..], b"d", b"e", b"f"] {
+            s.vote(name);
+        }
+        assert_eq!(s.names.len(), MAX_NAMES);
+        s.vote(b"evil\x1b[31m<b>");
+        let mut long = Service::new(None);
+        long.vote(&[b'x'; 1000]);
+        long.vote(b"bad\nname");
+        assert_eq!(long.names[0].0.len(), MAX_NAME_LEN);
+        assert_eq!(&*long.names[1].0, b"bad.name");
+    }
+
+    #[test]
+    fn host_drops_the_port_but_keeps_ipv6_brackets() {
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: a.test:8080\r\n\r\n"),
+            Some(&b"a.test"[..])
+        );
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+            Some(&b"[::1]"[..])
+        );
+        assert_eq!(host(b"GET / HTTP/1.1\r\n\r\n"), None);
     }
 }
