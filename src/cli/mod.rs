@@ -932,6 +932,36 @@ mod tests {
     }
 
     #[test]
+    fn report_options_are_checked_when_parsed() {
+        let o = run(&[
+            "-f",
+            "x.pcap",
+            "--report",
+            "--report-threshold",
+            "churn=0.5,rst=0.1",
+            "--report-threshold",
+            "min-connections=3",
+            "--report-every",
+            "60",
+        ])
+        .unwrap();
+        assert!(o.report.text && o.report.enabled());
+        assert_eq!(
+            o.report.thresholds,
+            ["churn=0.5", "rst=0.1", "min-connections=3"]
+        );
+        assert_eq!(o.report.every, Some(60));
+        let config = o.report.config().unwrap();
+        assert_eq!(config.thresholds.min_connections, 3);
+        assert_eq!(config.every, Some(60_000_000));
+        let o = run(&["-f", "x.pcap", "--report-html", "r.html"]).unwrap();
+        assert!(!o.report.text && o.report.enabled());
+        assert!(run(&["-f", "x.pcap", "--report-every", "5"]).is_err());
+        assert!(run(&["-f", "x.pcap", "--report", "--report-threshold", "churn=7"]).is_err());
+        assert!(run(&["-f", "x.pcap", "--report", "--report-services", "0"]).is_err());
+    }
+
+    #[test]
     fn help_states_the_defaults_the_code_uses() {
         let help = help_text(&[]).replace('\n', " ");
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
