@@ -303,3 +303,68 @@ fn the_html_report_renders_in_a_real_browser() {
     assert!(inked * 100 > width * height * 3, "{inked} non-white pixels");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every capture of the conformance corpus and of the protocol tests, in both modes:
+/// the report and the page are made without a failure, and the report counts as many
+/// exchanges as the records.
+#[test]
+fn every_corpus_capture_gives_a_report_in_both_modes() {
+    let corpus = std::env::var("RUSTNIFFER_CONFORMANCE").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
+        PathBuf::from,
+    );
+    let mut captures: Vec<PathBuf> = [
+        corpus.join("pcaps"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocols/pcaps"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/report/pcaps"),
+    ]
+    .iter()
+    .filter_map(|d| std::fs::read_dir(d).ok())
+    .flatten()
+    .filter_map(|e| e.ok().map(|e| e.path()))
+    .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+    .collect();
+    captures.sort();
+    assert!(captures.len() > 20, "{captures:?}");
+    let dir = temp_dir("report-corpus");
+    let html = dir.join("r.html");
+    for capture in &captures {
+        for mode in ["turns", "messages"] {
+            let records = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+                .arg("-f")
+                .arg(capture)
+                .args(["-q", "-m", "--exchanges", mode, "-l", "%connection"])
+                .output()
+                .expect("the binary runs");
+            if !records.status.success() {
+                // A capture the run refuses (an unknown link type): not the report's.
+                continue;
+            }
+            let exchanges = records.stdout.iter().filter(|&&b| b == b'\n').count();
+            let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+                .arg("-f")
+                .arg(capture)
+                .args(["-q", "-m", "--exchanges", mode, "--report", "--report-html"])
+                .arg(&html)
+                .output()
+                .expect("the binary runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.starts_with("rustniffer diagnosis report:"),
+                "{}: {mode}: {}{text}",
+                capture.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                text.lines()
+                    .next()
+                    .is_some_and(|l| l.contains(&format!(" {exchanges} exchange(s)"))),
+                "{}: {mode}: {exchanges} records, report: {text}",
+                capture.display()
+            );
+            let page = std::fs::read_to_string(&html).unwrap();
+            assert!(page.ends_with("</body></html>\n"));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -375,3 +375,32 @@ pub fn render(r: &Report) -> String {
     out.push_str("</body></html>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Endpoint;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn names_from_the_capture_are_escaped() {
+        let mut r = Report::new(super::super::Thresholds::default(), 4, true);
+        let server = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 80,
+        };
+        r.service(server).vote(b"<script>alert(1)</script>&\"");
+        r.service(server).connections = 1;
+        let page = render(&r);
+        assert!(!page.contains("<script"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;"));
+    }
+
+    #[test]
+    fn an_empty_report_is_a_whole_page() {
+        let r = Report::new(super::super::Thresholds::default(), 4, true);
+        let page = render(&r);
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</body></html>\n"));
+        assert!(page.contains("None: no pattern reached its threshold."));
+    }
+}
