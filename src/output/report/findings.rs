@@ -238,7 +238,16 @@ fn rst_storm(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
             s.unanswered_at_server_close
         ));
     }
-    if server >= client {
+    if s.refused > 0 {
+        f.evidence.push(format!(
+            "{} of them refused: their SYN was answered by a reset",
+            s.refused
+        ));
+    }
+    if s.refused * 2 > rst {
+        f.cause = "connections are refused: nothing listens on the port (the server is down or restarting), or its accept queue is full, or a firewall rejects them".into();
+        f.action = "check that the server listens on this port and its backlog (ss -ltn); look for a firewall's reject rule".into();
+    } else if server >= client {
         f.cause = "the server (or a proxy in front of it) aborts connections: a crash or restart, an overloaded accept queue, SO_LINGER 0 on close, or a firewall/load balancer refusing them".into();
         f.action = "look at the server's error log and its listen backlog at these times; check whether a proxy or firewall sends the resets (compare TTLs)".into();
     } else {
@@ -577,6 +586,22 @@ mod tests {
         closed(&mut s, Closer::Rst, 2, 2);
         closed(&mut s, Closer::Client, 18, 2);
         assert_eq!(kinds(&s), []);
+    }
+
+    #[test]
+    fn refused_connections_are_a_storm_with_their_own_cause() {
+        let mut s = service(12);
+        s.closed[Closer::Rst as usize] = 12;
+        s.rst_by = [0, 12];
+        s.refused = 12;
+        let f = service_findings(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::RstStorm);
+        assert!(
+            f[0].cause.starts_with("connections are refused"),
+            "{}",
+            f[0].cause
+        );
     }
 
     #[test]

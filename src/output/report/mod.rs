@@ -329,6 +329,8 @@ pub struct Service {
     pub closed: [u64; 6],
     /// RSTs by the side that sent the first FIN or the RST, `[client, server]`.
     pub rst_by: [u64; 2],
+    /// Connections whose SYN was answered by a reset (refused).
+    pub refused: u64,
     /// Connections the server closed (FIN) and that then saw a reset: the client wrote
     /// on a connection the server had closed.
     pub server_close_then_reset: u64,
@@ -641,6 +643,10 @@ impl Report {
         service.closed[closer as usize] += 1;
         service.closer_example[closer as usize].get_or_insert_with(|| example.clone());
         if closer == Closer::Rst {
+            // No SYN-ACK and nothing carried: the SYN was answered by a reset.
+            if rec.lifecycle.syn_ack().is_none() && exchanges == 0 {
+                service.refused += 1;
+            }
             if let Some(by) = rec.by {
                 service.rst_by[side(by)] += 1;
             }
