@@ -14,6 +14,7 @@ use crate::output::{
     python, report::ReportSink, ExtensionError, Extensions, Output, Pipeline, RecordSink,
     TemplateSink, WriterSink,
 };
+use crate::time::Timestamp;
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
 #[derive(Debug)]
@@ -151,6 +152,8 @@ pub struct RunStats {
     pub connections_midstream: u64,
     /// Connections evicted to make room (`-s`); their records say `timedout`.
     pub connections_evicted: u64,
+    /// Ended by `--idle-timeout`.
+    pub connections_idle_timed_out: u64,
     /// Connections still open at the end, reported `truncated`.
     pub connections_open_at_end: u64,
     /// Most connections tracked at once.
@@ -383,6 +386,19 @@ pub fn process<R: RecordSink>(
     process_events(source, options, filter, tracker)
 }
 
+/// An interim record of every connection still open at `now`, oldest first.
+fn report_open<P: Pipeline>(
+    flows: &FlowTable,
+    tracker: &mut P,
+    now: Timestamp,
+) -> std::io::Result<()> {
+    let streams = flows.tracked();
+    for (conn, lifecycle) in flows.open_connections() {
+        tracker.report_open(conn, &lifecycle, now, streams)?;
+    }
+    Ok(())
+}
+
 /// The run loop: every packet of `source` through decode and the flow table into `tracker`,
 /// whatever its sinks.
 fn process_events<P: Pipeline>(
@@ -397,11 +413,17 @@ fn process_events<P: Pipeline>(
         midstream: options.midstream,
         skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
         syn_data: options.exchanges == Mode::Messages,
-        lifecycle: options.connections || options.report.enabled(),
+        lifecycle: options.connections
+            || options.report.enabled()
+            || options.idle_timeout.is_some()
+            || options.open_report.is_some(),
+        idle_timeout: options.idle_timeout,
         ..FlowConfig::default()
     });
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
+    // The first packet starts the `--open-report` clock.
+    let mut next_open_report = Timestamp(i64::MIN);
     let mut progress = source
         .position()
         .and_then(|_| crate::cli::progress::Progress::on_terminal());
@@ -419,6 +441,22 @@ fn process_events<P: Pipeline>(
                         }
                     }
                     if let Some(segment) = decoder.decode(&packet) {
+                        if let Some(every) = options.open_report {
+                            if segment.ts >= next_open_report {
+                                if next_open_report.0 == i64::MIN {
+                                    next_open_report = segment.ts;
+                                } else {
+                                    // At the last due time passed: a stretch without
+                                    // packets is reported once, as it stood.
+                                    let missed = (segment.ts.0 - next_open_report.0) / every;
+                                    let due = next_open_report.0 + missed * every;
+                                    report_open(&flows, &mut tracker, Timestamp(due))?;
+                                    next_open_report = Timestamp(due);
+                                }
+                                next_open_report =
+                                    Timestamp(next_open_report.0.saturating_add(every));
+                            }
+                        }
                         flows.process(&segment, &mut tracker)?;
                     }
                 }
@@ -473,6 +511,7 @@ fn process_events<P: Pipeline>(
         connections: flow.connections,
         connections_midstream: flow.midstream_connections,
         connections_evicted: flow.evicted,
+        connections_idle_timed_out: flow.idle_timed_out,
         connections_open_at_end: flow.open_at_end,
         connections_peak: flow.peak_tracked as u64,
         out_of_order_discarded_bytes: budget.discarded_bytes,

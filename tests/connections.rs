@@ -176,3 +176,111 @@ fn the_default_connection_format_is_used_without_l() {
         "keep-alive|timeout=8, max=100\n"
     );
 }
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn open_reports_show_connections_while_they_live_and_change_nothing_else() {
+    // samples/keepalive.pcap: the last connection carries 5 exchanges over 1.5 s.
+    let plain = run(&[
+        "-f",
+        "samples/keepalive.pcap",
+        "-q",
+        "--connections",
+        "-l",
+        "%conn.state %source.port %conn.exchanges",
+    ]);
+    let with = run(&[
+        "-f",
+        "samples/keepalive.pcap",
+        "-q",
+        "--connections",
+        "--open-report",
+        "0.5",
+        "-l",
+        "%conn.state %source.port %conn.exchanges %conn.idle.now",
+    ]);
+    let (open, done): (Vec<&str>, Vec<&str>) = with.lines().partition(|l| l.starts_with("open "));
+    // The final records are the same with or without interim ones.
+    let done: Vec<String> = done
+        .iter()
+        .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+        .collect();
+    assert_eq!(done, plain.lines().collect::<Vec<_>>());
+    // Interim records: the long connection, with its exchanges so far growing, and
+    // how long it has been idle (its pauses are at most 0.5 s).
+    let long: Vec<Vec<&str>> = open
+        .iter()
+        .filter(|l| l.contains(" 39458 "))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    assert!(long.len() >= 3, "{with}");
+    let counts: Vec<u32> = long.iter().map(|f| f[2].parse().unwrap()).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    for f in &long {
+        let idle: f64 = f[3].parse().unwrap();
+        assert!((0.0..=0.51).contains(&idle), "{f:?}");
+    }
+    // Without --connections: the pending exchange as it stands, marked open.
+    let per_exchange = run(&[
+        "-f",
+        "samples/keepalive.pcap",
+        "-q",
+        "--open-report",
+        "0.5",
+        "-l",
+        "%connection %source.port",
+    ]);
+    assert!(
+        per_exchange.lines().any(|l| l == "open 39458"),
+        "{per_exchange}"
+    );
+    let finals = per_exchange
+        .lines()
+        .filter(|l| !l.starts_with("open "))
+        .count();
+    let plain_exchanges = run(&["-f", "samples/keepalive.pcap", "-q", "-l", "%connection"])
+        .lines()
+        .count();
+    assert_eq!(finals, plain_exchanges);
+}
+
+#[test]
+fn an_idle_timeout_ends_quiet_connections_as_idle_timeout() {
+    // c_ka_reuse: a 1.2 s pause between two exchanges; a 1 s timeout cuts it there.
+    let out = run(&[
+        "-f",
+        corpus("c_ka_reuse_A").to_str().unwrap(),
+        "-q",
+        "--connections",
+        "--idle-timeout",
+        "1",
+        "-l",
+        "%conn.state %conn.exchanges %conn.close.how %close.originator",
+    ]);
+    assert_eq!(out, "S1 3 idle-timeout timedout\n");
+    // 2 s is longer than every pause: nothing changes.
+    let out = run(&[
+        "-f",
+        corpus("c_ka_reuse_A").to_str().unwrap(),
+        "-q",
+        "--connections",
+        "--idle-timeout",
+        "2",
+        "-l",
+        "%conn.state %conn.exchanges %conn.close.how",
+    ]);
+    assert_eq!(out, "SF 5 fin\n");
+}

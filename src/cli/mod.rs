@@ -65,6 +65,10 @@ pub struct Options {
     pub user: Option<String>,
     pub python: Option<String>,
     pub summary: SummaryMode,
+    /// `--open-report`: nanoseconds of capture time between interim records.
+    pub open_report: Option<i64>,
+    /// `--idle-timeout`: nanoseconds without a packet that end a connection.
+    pub idle_timeout: Option<i64>,
     /// `--connections`: one record per connection instead of one per exchange.
     pub connections: bool,
     /// `--exchanges`: how connections are cut into exchanges.
@@ -266,6 +270,22 @@ fn command() -> Command {
                 .action(ArgAction::Set)
                 .help_heading(FORMAT)
                 .help("how connections are cut into records: turns (default, justniffer's rule: a run of client data, then a run of server data) or messages (each HTTP/1.x request and its response, pipelining included; TLS handshakes as facts; gaps skipped)"),
+        )
+        .arg(
+            Arg::new("open-report")
+                .long("open-report")
+                .value_name("SECONDS")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("every SECONDS of capture time, an interim record of each connection still open: its pending exchange as it stands (%connection is 'open'), or with --connections its record so far (%conn.state is 'open', %conn.idle.now how long it has been idle)"),
+        )
+        .arg(
+            Arg::new("idle-timeout")
+                .long("idle-timeout")
+                .value_name("SECONDS")
+                .action(ArgAction::Set)
+                .help_heading(LIMITS)
+                .help("end a connection with no packet either way for SECONDS of capture time and free it (its close is 'idle-timeout'; default: never, as justniffer)"),
         )
         .arg(
             Arg::new("connections")
@@ -857,7 +877,22 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         }
     };
 
+    let seconds = |name: &str| -> Result<Option<i64>, UsageError> {
+        let Some(v) = all.value(name) else {
+            return Ok(None);
+        };
+        match v.trim().parse::<f64>() {
+            // Whole microseconds, as every time here; at most ten years.
+            Ok(s) if (0.000_001..=3.2e8).contains(&s) => Ok(Some((s * 1e6).round() as i64 * 1_000)),
+            _ => Err(UsageError::new(format!(
+                "--{name} takes a number of seconds greater than 0, such as 30 or 0.5, not '{v}'"
+            ))),
+        }
+    };
+
     Ok(Options {
+        open_report: seconds("open-report")?,
+        idle_timeout: seconds("idle-timeout")?,
         input,
         format,
         not_found: all.value("not-found").unwrap_or_else(|| "-".to_string()),

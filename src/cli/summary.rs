@@ -105,6 +105,13 @@ fn lines(s: &RunStats) -> Vec<Line> {
         line(1, "still open at the end", s.connections_open_at_end, false)
             .note("reported truncated".into()),
         line(1, "most open at once", s.connections_peak, false),
+        line(
+            1,
+            "ended idle (--idle-timeout)",
+            s.connections_idle_timed_out,
+            false,
+        )
+        .note("their records say 'timedout'".into()),
         line(0, "connections evicted", s.connections_evicted, true).note(format!(
             "more than {} open at once with -s {}; their records say 'timedout'",
             thousands(s.tracked_limit()),

@@ -27,6 +27,8 @@ pub enum CloseHow {
     Evicted,
     /// Still open when the capture ended.
     Truncated,
+    /// Still open: an interim record (`--open-report`).
+    Open,
 }
 
 impl CloseHow {
@@ -37,6 +39,7 @@ impl CloseHow {
             CloseHow::IdleTimeout => "idle-timeout",
             CloseHow::Evicted => "evicted",
             CloseHow::Truncated => "truncated",
+            CloseHow::Open => "open",
         }
     }
 }
@@ -158,7 +161,8 @@ pub struct ConnectionRecord<'a> {
     pub opening: Timestamp,
     /// The handshake's last ACK.
     pub open: Option<Timestamp>,
-    /// When it ended: the closing packet, the eviction or the last packet seen.
+    /// When it ended: the closing packet, the eviction or the last packet seen; for an
+    /// interim record, the time of the report.
     pub end: Timestamp,
     pub how: CloseHow,
     /// The side that closed: the first FIN's sender, else the RST's.
@@ -168,9 +172,19 @@ pub struct ConnectionRecord<'a> {
 }
 
 impl ConnectionRecord<'_> {
-    /// Zeek's `conn_state`.
+    /// Zeek's `conn_state`; `open` for an interim record of a connection still open.
     pub fn state(&self) -> &'static str {
+        if self.how == CloseHow::Open {
+            return "open";
+        }
         self.lifecycle.conn_state().as_str()
+    }
+
+    /// From the connection's last packet to the record's time: how long it has been
+    /// idle (on an interim record), or sat idle before it ended.
+    pub fn idle_now(&self) -> Option<Micros> {
+        let last = self.lifecycle.last_packet();
+        (last.0 != 0).then(|| self.end.micros_since(last))
     }
 
     /// Opening to end.

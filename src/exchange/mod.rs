@@ -85,6 +85,15 @@ pub trait ExchangeSink {
     /// The record of `exchange` is due.
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()>;
 
+    /// An interim record of a connection still open (`--open-report`): with connection
+    /// records, `record` carries the connection so far (state `open`); otherwise it is
+    /// the connection's pending exchange as it stands ([`Position::Open`]). Nothing is
+    /// consumed: the connection goes on.
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        let _ = record;
+        Ok(())
+    }
+
     /// A connection ended: `record` stands for it ([`Exchange::connection`] is set; no
     /// request or response). Only when the tracker keeps connection summaries
     /// ([`ExchangeTracker::with_connection_records`]).

@@ -15,6 +15,9 @@ pub enum Position {
     Continue,
     /// A later exchange, printed at close.
     Last,
+    /// An interim record of a connection still open (`--open-report`): the exchange as
+    /// it stands.
+    Open,
 }
 
 impl Position {
@@ -24,6 +27,7 @@ impl Position {
             Position::Start => "start",
             Position::Continue => "continue",
             Position::Last => "last",
+            Position::Open => "open",
         }
     }
 }

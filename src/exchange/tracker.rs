@@ -193,6 +193,8 @@ pub struct ExchangeTracker<S> {
     connection_records: u64,
     /// The lifecycle the flow layer gave for the connection about to end.
     ending: Option<(ConnId, Lifecycle)>,
+    /// The connection about to end as timed out was idle (not evicted).
+    idle_timed_out: bool,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -219,6 +221,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             connections: false,
             connection_records: 0,
             ending: None,
+            idle_timed_out: false,
         }
     }
 
@@ -441,6 +444,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                     CloseHow::Fin
                 }
             }
+            CloseOriginator::TimedOut if self.idle_timed_out => CloseHow::IdleTimeout,
             CloseOriginator::TimedOut => CloseHow::Evicted,
             CloseOriginator::Truncated => CloseHow::Truncated,
         };
@@ -467,6 +471,56 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         carrier.connection = Some(&record);
         self.connection_records += 1;
         self.sink.connection(&carrier)
+    }
+
+    /// Hands the sink an interim record of connection `conn`, still open at `now` with
+    /// `lifecycle` so far (`--open-report`): its connection record so far with
+    /// connection records, else its pending exchange as it stands.
+    pub fn report_open(
+        &mut self,
+        conn: ConnId,
+        lifecycle: &Lifecycle,
+        now: Timestamp,
+        streams: usize,
+    ) -> std::io::Result<()> {
+        let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        match state.summary.as_deref() {
+            Some(summary) => {
+                // Exchanges finished but not printed yet count too.
+                let mut summary = summary.clone();
+                let q = &state.queue;
+                let pending = std::iter::once(&q.head)
+                    .chain(&q.rest)
+                    .filter(|e| e.begun());
+                summary.exchanges = summary.exchanges.saturating_add(pending.count() as u32);
+                let summary = &summary;
+                let record = ConnectionRecord {
+                    lifecycle,
+                    summary,
+                    opening: state.opening,
+                    open: state.open.get(),
+                    end: now,
+                    how: CloseHow::Open,
+                    by: None,
+                    protocol_facts: state.protocol_facts.as_deref(),
+                };
+                let blank = ExchangeState::default();
+                let mut carrier = state.exchange(&blank, streams, Some(now), None, None, false);
+                carrier.first = true;
+                carrier.position = Position::Open;
+                carrier.index = summary.exchanges;
+                carrier.connection = Some(&record);
+                self.sink.interim(&carrier)
+            }
+            None => {
+                let mut record =
+                    state.exchange(&state.queue.head, streams, Some(now), None, None, false);
+                record.position = Position::Open;
+                self.sink.interim(&record)
+            }
+        }
     }
 
     /// Runs `f` on connection `conn`'s summary (`--connections`).
@@ -551,10 +605,11 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 let ended = self.end(conn, streams, ts, Some(ts), originator);
                 told.and(ended)
             }
-            FlowEventKind::TimedOut => {
+            FlowEventKind::TimedOut | FlowEventKind::IdleTimedOut => {
                 if !self.tracks(conn) {
                     return Ok(());
                 }
+                self.idle_timed_out = kind == FlowEventKind::IdleTimedOut;
                 let told = self.sink.timed_out(conn, ts);
                 let ended = self.end(conn, streams, ts, None, CloseOriginator::TimedOut);
                 told.and(ended)

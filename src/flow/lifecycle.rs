@@ -189,6 +189,8 @@ pub struct Lifecycle {
     /// When the first FIN or RST of either side was seen, in nanoseconds (set when
     /// [`CLOSE_STARTED_SET`] is in `last_seq_set`).
     close_started: i64,
+    /// The last packet of either side, in nanoseconds.
+    last_packet: i64,
     /// The letters, 5 bits each, the oldest in the low bits; the count in the top 4.
     letters: u64,
     /// Letters recorded at most once per direction, seen so far: 4 bits per direction.
@@ -236,6 +238,7 @@ impl Lifecycle {
         window: u16,
     ) {
         let s = side(dir);
+        self.last_packet = ts.0;
         if (flags.fin() || flags.rst()) && self.last_seq_set & CLOSE_STARTED_SET == 0 {
             self.last_seq_set |= CLOSE_STARTED_SET;
             self.close_started = ts.0;
@@ -270,6 +273,11 @@ impl Lifecycle {
     /// When the server's first SYN-ACK was seen.
     pub fn syn_ack(&self) -> Option<Timestamp> {
         (self.last_seq_set & SYN_ACK_SET != 0).then_some(Timestamp(self.syn_ack))
+    }
+
+    /// When the connection's last packet was seen.
+    pub fn last_packet(&self) -> Timestamp {
+        Timestamp(self.last_packet)
     }
 
     /// When the first FIN or RST of either side was seen.
@@ -744,7 +752,7 @@ mod tests {
 
     #[test]
     fn the_lifecycle_is_small() {
-        assert_eq!(std::mem::size_of::<Lifecycle>(), 72);
+        assert_eq!(std::mem::size_of::<Lifecycle>(), 80);
         assert!(std::mem::size_of::<[DirCounters; 2]>() <= 32);
     }
 }

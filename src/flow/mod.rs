@@ -46,6 +46,8 @@ pub enum FlowEventKind<'a> {
     Closed { originator: Direction },
     /// Evicted from a full table to make room for a new connection.
     TimedOut,
+    /// No packet either way for [`FlowConfig::idle_timeout`]: ended and forgotten.
+    IdleTimedOut,
     /// Still open when the capture ended.
     Truncated,
 }
@@ -61,13 +63,13 @@ pub struct FlowEvent<'a> {
     pub kind: FlowEventKind<'a>,
 }
 
-/// Receives flow events in order. After `Closed`, `TimedOut` or `Truncated` the
+/// Receives flow events in order. After `Closed`, `TimedOut`, `IdleTimedOut` or `Truncated` the
 /// connection id is free and may be reused by a later `Opening`.
 pub trait FlowEventSink {
     fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()>;
 
     /// A connection's lifecycle, given just before the event that ends it (`Closed`,
-    /// `TimedOut`, `Truncated`) when [`FlowConfig::lifecycle`] is on.
+    /// `TimedOut`, `IdleTimedOut`, `Truncated`) when [`FlowConfig::lifecycle`] is on.
     fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
         let _ = (conn, lifecycle);
         Ok(())

@@ -56,6 +56,10 @@ pub struct FlowConfig {
     /// its Zeek-style history and state ([`Lifecycle`]), reported to the sink before
     /// the connection ends (for connection records).
     pub lifecycle: bool,
+    /// `--idle-timeout`: end a connection with no packet either way for this many
+    /// nanoseconds of capture time (needs [`FlowConfig::lifecycle`], which keeps the
+    /// last packet's time).
+    pub idle_timeout: Option<i64>,
 }
 
 impl Default for FlowConfig {
@@ -70,6 +74,7 @@ impl Default for FlowConfig {
             skip_gaps: false,
             syn_data: false,
             lifecycle: false,
+            idle_timeout: None,
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct FlowStats {
     pub midstream_connections: u64,
     /// Ended to make room for a new one (`-s`).
     pub evicted: u64,
+    /// Connections ended by `--idle-timeout`.
+    pub idle_timed_out: u64,
     /// Still open at the end of the capture, reported truncated.
     pub open_at_end: u64,
     /// Packets of unknown connections that could not start one.
@@ -215,6 +222,8 @@ pub struct FlowTable {
     budget: QueueBudget,
     stats: FlowStats,
     last_ts: Timestamp,
+    /// When to look for idle connections next ([`FlowConfig::idle_timeout`]).
+    next_idle_check: Timestamp,
     /// SYN payloads waiting for the SYN-ACK to say whether the server took them
     /// ([`FlowConfig::syn_data`]), and the bytes they hold (bounded by
     /// [`MAX_SYN_DATA_TOTAL`]).
@@ -258,6 +267,7 @@ impl FlowTable {
             syn_data: std::collections::HashMap::new(),
             syn_data_bytes: 0,
             last_ts: Timestamp::default(),
+            next_idle_check: Timestamp(i64::MIN),
             recent: None,
         }
     }
@@ -287,6 +297,9 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.last_ts = seg.ts;
+        if self.config.idle_timeout.is_some() && seg.ts >= self.next_idle_check {
+            self.expire_idle(seg.ts, sink)?;
+        }
         let (src, dst) = (&seg.key.src, &seg.key.dst);
         let slots = &self.slots;
         let same_endpoints = |c: &Conn| {
@@ -329,8 +342,62 @@ impl FlowTable {
         }
     }
 
-    /// Ends every tracked connection as truncated, oldest first (end of capture).
+    /// Ends every tracked connection with no packet for the idle timeout at `now`, oldest
+    /// first; checked again a quarter of the timeout (at most a second) later. One pass
+    /// over the table per check: cheap against the packets in between.
+    fn expire_idle(&mut self, now: Timestamp, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
+        let Some(timeout) = self.config.idle_timeout else {
+            return Ok(());
+        };
+        self.next_idle_check =
+            Timestamp(now.0.saturating_add((timeout / 4).clamp(1, 1_000_000_000)));
+        let mut next = self.oldest;
+        while let Some(id) = next {
+            next = self
+                .slots
+                .get(id as usize)
+                .and_then(Option::as_ref)
+                .and_then(|c| c.newer);
+            // The time the connection became idle for the timeout: the same whenever the
+            // check runs.
+            let expired = self
+                .lives
+                .get(id as usize)
+                .map(|l| Timestamp(l.last_packet().0.saturating_add(timeout)))
+                .filter(|&at| at <= now);
+            if let Some(at) = expired {
+                self.report_lifecycle(id, sink)?;
+                let streams = self.tracked;
+                sink.event(FlowEvent {
+                    conn: id,
+                    ts: at,
+                    streams,
+                    kind: FlowEventKind::IdleTimedOut,
+                })?;
+                self.remove(id);
+                self.stats.idle_timed_out += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Connections still open, oldest first, with their lifecycle so far (interim
+    /// records; empty lifecycles without [`FlowConfig::lifecycle`]).
+    pub fn open_connections(&self) -> impl Iterator<Item = (ConnId, Lifecycle)> + '_ {
+        let mut next = self.oldest;
+        std::iter::from_fn(move || {
+            let id = next?;
+            next = self.slots.get(id as usize)?.as_ref()?.newer;
+            Some((id, self.lives.get(id as usize).copied().unwrap_or_default()))
+        })
+    }
+
+    /// Ends every tracked connection as truncated, oldest first (end of capture); those
+    /// idle for the idle timeout by then end as idle first.
     pub fn finish(&mut self, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
+        if self.config.idle_timeout.is_some() {
+            self.expire_idle(self.last_ts, sink)?;
+        }
         let streams = self.tracked;
         while let Some(id) = self.oldest {
             let ts = self.last_ts;

@@ -23,6 +23,7 @@ enum Seen {
     Gap(ConnId, Direction, u64),
     Closed(ConnId, Direction, usize),
     TimedOut(ConnId, usize),
+    IdleTimedOut(ConnId, usize),
     Truncated(ConnId, usize),
 }
 
@@ -40,6 +41,7 @@ impl FlowEventSink for Recorder {
             FlowEventKind::Gap { dir, len } => Seen::Gap(e.conn, dir, len),
             FlowEventKind::Closed { originator } => Seen::Closed(e.conn, originator, e.streams),
             FlowEventKind::TimedOut => Seen::TimedOut(e.conn, e.streams),
+            FlowEventKind::IdleTimedOut => Seen::IdleTimedOut(e.conn, e.streams),
             FlowEventKind::Truncated => Seen::Truncated(e.conn, e.streams),
         });
         Ok(())
@@ -673,6 +675,7 @@ impl FlowEventSink for LifecycleRecorder {
                 self.ends.push(Seen::Closed(e.conn, originator, e.streams))
             }
             FlowEventKind::TimedOut => self.ends.push(Seen::TimedOut(e.conn, e.streams)),
+            FlowEventKind::IdleTimedOut => self.ends.push(Seen::IdleTimedOut(e.conn, e.streams)),
             FlowEventKind::Truncated => self.ends.push(Seen::Truncated(e.conn, e.streams)),
             _ => {}
         }
@@ -793,4 +796,82 @@ fn without_the_option_no_lifecycle_is_reported() {
     table.finish(&mut rec).unwrap();
     assert!(rec.lifecycles.is_empty());
     assert_eq!(rec.ends.len(), 1);
+}
+
+#[test]
+fn idle_connections_end_after_the_timeout_and_the_others_go_on() {
+    let config = FlowConfig {
+        idle_timeout: Some(2_000_000_000),
+        ..with_lifecycle()
+    };
+    let mut table = FlowTable::new(config);
+    let mut rec = LifecycleRecorder::default();
+    let mut quiet = Conv::new(4010);
+    let mut busy = Conv::new(4011);
+    for s in quiet.handshake() {
+        table.process(&s, &mut rec).unwrap();
+    }
+    let mut segs = busy.handshake();
+    // The busy connection sends a byte every second for five seconds.
+    for i in 0..5u32 {
+        busy.time = 1_000_000 * (i64::from(i) + 1);
+        segs.push(busy.seg(true, A, CLIENT_ISN + 1 + i, SERVER_ISN + 1, b"x"));
+    }
+    for s in &segs {
+        table.process(s, &mut rec).unwrap();
+    }
+    // The quiet one saw its last packet at 3 us: ended once 2 s passed, at the check
+    // after it (checks run every 0.5 s of capture time).
+    assert_eq!(rec.ends, vec![Seen::IdleTimedOut(0, 2)]);
+    assert_eq!(rec.lifecycles[0].1.conn_state().as_str(), "S1");
+    assert_eq!(table.stats().idle_timed_out, 1);
+    // At the end, the busy one is idle for less than 2 s: truncated, not idle.
+    table.finish(&mut rec).unwrap();
+    assert_eq!(rec.ends[1], Seen::Truncated(1, 1));
+}
+
+#[test]
+fn at_the_end_of_the_capture_connections_idle_for_the_timeout_end_as_idle() {
+    // 8 s timeout: checks every second of capture time.
+    let config = FlowConfig {
+        idle_timeout: Some(8_000_000_000),
+        ..with_lifecycle()
+    };
+    let mut table = FlowTable::new(config);
+    let mut rec = LifecycleRecorder::default();
+    let mut a = Conv::new(4012);
+    for s in a.handshake() {
+        table.process(&s, &mut rec).unwrap();
+    }
+    let mut b = Conv::new(4013);
+    // At 7.5 s the first is idle for less than 8 s; at 8.2 s for more, but the next
+    // check is not due before 8.5 s: the end of the capture finds it.
+    b.time = 7_500_000;
+    table
+        .process(&b.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""), &mut rec)
+        .unwrap();
+    b.time = 8_200_000;
+    table
+        .process(&b.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b""), &mut rec)
+        .unwrap();
+    assert!(rec.ends.is_empty());
+    table.finish(&mut rec).unwrap();
+    assert_eq!(rec.ends[0], Seen::IdleTimedOut(0, 2));
+    assert_eq!(rec.ends[1], Seen::Truncated(1, 1));
+}
+
+#[test]
+fn open_connections_are_listed_oldest_first_with_their_lifecycle_so_far() {
+    let mut table = FlowTable::new(with_lifecycle());
+    let mut rec = LifecycleRecorder::default();
+    for port in [4020, 4021] {
+        for s in Conv::new(port).handshake() {
+            table.process(&s, &mut rec).unwrap();
+        }
+    }
+    let open: Vec<_> = table.open_connections().collect();
+    assert_eq!(open.len(), 2);
+    assert_eq!((open[0].0, open[1].0), (0, 1));
+    assert_eq!(history(&open[0].1), "ShA");
+    assert_eq!(open[1].1.counters[0].packets, 2);
 }

@@ -30,6 +30,8 @@ pub enum ConnField {
     Retransmitted(Direction),
     Missed(Direction),
     ZeroWindows(Direction),
+    /// Time since the last packet.
+    IdleNow,
     /// The first exchange's `Connection` or `Keep-Alive` header.
     KeepAlive(KeepAliveHeader),
 }
@@ -68,6 +70,7 @@ pub fn render(
         ConnField::Exchanges => write_u64(out, u64::from(r.exchanges())),
         ConnField::IdleMax => micros(out, r.idle_max()),
         ConnField::IdleBeforeClose => micros(out, r.idle_before_close()),
+        ConnField::IdleNow => micros(out, r.idle_now()),
         ConnField::CloseHow => out.extend_from_slice(r.how.as_str().as_bytes()),
         ConnField::CloseBy => match r.by {
             Some(Direction::FromClient) => out.extend_from_slice(b"client"),

@@ -302,6 +302,14 @@ impl<R: RecordSink, V: RecordValues> ExchangeSink for TemplateSink<R, V> {
         self.render(record)
     }
 
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        // `%python(...)` handlers see final records only: not found here.
+        self.buffer.clear();
+        self.template
+            .render_with(record, &self.options, &[], &mut self.buffer);
+        self.records.record(&self.buffer)
+    }
+
     fn wants_payload(&self) -> bool {
         self.values.wants_payload()
     }
@@ -413,9 +421,26 @@ pub trait Pipeline: FlowEventSink {
     fn record_failures(&self) -> u64;
     /// Requests beyond a connection's pipeline bound (`messages` mode).
     fn pipeline_overflow(&self) -> u64;
+    /// An interim record of connection `conn`, still open (`--open-report`).
+    fn report_open(
+        &mut self,
+        conn: crate::flow::ConnId,
+        lifecycle: &crate::flow::Lifecycle,
+        now: Timestamp,
+        streams: usize,
+    ) -> std::io::Result<()>;
 }
 
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
+    fn report_open(
+        &mut self,
+        conn: crate::flow::ConnId,
+        lifecycle: &crate::flow::Lifecycle,
+        now: Timestamp,
+        streams: usize,
+    ) -> std::io::Result<()> {
+        ExchangeTracker::report_open(self, conn, lifecycle, now, streams)
+    }
     fn finish(&mut self) -> std::io::Result<()> {
         self.sink_mut().finish()
     }

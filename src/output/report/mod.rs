@@ -269,7 +269,7 @@ impl Closer {
             (CloseHow::Fin, _) => Closer::Client,
             (CloseHow::IdleTimeout, _) => Closer::IdleTimeout,
             (CloseHow::Evicted, _) => Closer::Evicted,
-            (CloseHow::Truncated, _) => Closer::Open,
+            (CloseHow::Truncated | CloseHow::Open, _) => Closer::Open,
         }
     }
 }
@@ -836,6 +836,15 @@ impl<S: OutputStage> ExchangeSink for ReportSink<S> {
             self.inner.connection(record)?;
         }
         self.interim(record.connection.map(|c| c.end))
+    }
+
+    /// `--open-report`'s interim records go on with the records (the report counts
+    /// connections once, when they end).
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        if self.forward {
+            self.inner.interim(record)?;
+        }
+        Ok(())
     }
 
     fn wants_payload(&self) -> bool {
