@@ -179,6 +179,25 @@ fn report_every_prints_interim_reports_then_the_final_one() {
 }
 
 #[test]
+fn connections_ended_by_the_idle_timeout_are_counted_as_such() {
+    let path = capture("server_timeout");
+    let text = rustniffer(&[
+        "-f",
+        path.to_str().unwrap(),
+        "-q",
+        "--report",
+        "--idle-timeout",
+        "0.5",
+    ]);
+    // Each connection is quiet for 1 s before the server's close: 0.5 s ends it first.
+    assert!(
+        row(&text, "closed by").contains("idle-timeout 100 %"),
+        "{text}"
+    );
+    assert_eq!(findings(&text), Vec::<String>::new(), "{text}");
+}
+
+#[test]
 fn report_html_alone_keeps_the_records() {
     let dir = std::env::temp_dir().join(format!("rustniffer-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
