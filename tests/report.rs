@@ -125,6 +125,12 @@ fn a_server_timeout_shorter_than_the_pools_shows_requests_on_closed_connections(
     );
     let timeout = number_after(&text, "a server keep-alive timeout of about", "s");
     assert_eq!(timeout, 1.0, "{text}");
+    // The reset connections count too: their idle time is measured to the exchange
+    // before the late request.
+    assert!(
+        text.contains("in 100 % of its closes (12 of 12) → a server keep-alive timeout"),
+        "{text}"
+    );
 }
 
 #[test]

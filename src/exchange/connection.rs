@@ -57,6 +57,9 @@ pub(crate) struct ConnSummary {
     pub idle_max: Option<Micros>,
     /// The end of the last exchange: its last response byte, else its last request byte.
     pub last_exchange_end: Option<Timestamp>,
+    /// The end of the exchange before it (the report's idle before close when the last
+    /// exchange came after the close had started).
+    pub previous_exchange_end: Option<Timestamp>,
     /// The last payload of either direction.
     pub last_data: Option<Timestamp>,
     /// The first exchange's `Connection` and `Keep-Alive` headers: `[request's
@@ -109,6 +112,7 @@ impl ConnSummary {
             }
         }
         if end.is_some() {
+            self.previous_exchange_end = self.last_exchange_end;
             self.last_exchange_end = end;
         }
     }
@@ -230,6 +234,21 @@ impl ConnectionRecord<'_> {
             .or(self.summary.last_data)
             .or(self.open)?;
         Some(closing.micros_since(last))
+    }
+
+    /// Like [`Self::idle_before_close`], but when the last exchange began after the close
+    /// had started (a request sent on a connection its peer had already closed, which
+    /// makes that value negative), from the end of the exchange before it: how long the
+    /// connection had been idle when the closing side closed it. `None` when that is
+    /// negative too.
+    pub fn idle_when_closed(&self) -> Option<Micros> {
+        let idle = self.idle_before_close()?;
+        if idle >= 0 {
+            return Some(idle);
+        }
+        let closing = self.lifecycle.close_started()?;
+        let before = closing.micros_since(self.summary.previous_exchange_end?);
+        (before >= 0).then_some(before)
     }
 
     /// Payload bytes delivered by `dir`.

@@ -602,10 +602,9 @@ impl Report {
             self.timeline.closed(rec.end.micros());
         }
         let exchanges = rec.exchanges();
-        // Negative when the last exchange began after the close had started: a request
-        // sent on a connection already closed by its peer (counted apart). Such a
-        // connection gives no idle-before-close value.
-        let idle = rec.idle_before_close().filter(|v| *v >= 0);
+        // When the last exchange began after the close had started (a request sent on a
+        // connection its peer had already closed), the idle time is the one before it.
+        let idle = rec.idle_when_closed();
         let example = Example {
             client: e.client,
             server: e.server,
