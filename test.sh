@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, with its own set-up: formatting, lints, unit and integration
 # tests (the conformance corpus in ../shared/conformance included), for the default
-# build and again with the `python` feature.
+# build and again with the `python` feature. It installs (as root, with apt-get) what
+# the tests need: tcpdump, tshark and chromium (the HTML report test).
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -64,6 +65,19 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
     fi
 fi
 export RUSTNIFFER_REQUIRE_PROMETHEUS=1
+
+# Set-up: headless chromium renders the HTML diagnosis report (tests/report.rs: the
+# screenshot must not be blank, the page must log nothing on the console).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: installing chromium (renders the HTML report)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "test.sh: chromium is missing and cannot be installed here; the HTML report test will fail" >&2
+    fi
+fi
+export RUSTNIFFER_REQUIRE_CHROMIUM=1
 
 # Set-up for the `python` feature: PyO3 embeds libpython, so it needs a Python 3 with its
 # headers and shared library: $PYO3_PYTHON when set, else the system Python (its library

@@ -37,15 +37,21 @@ enum Tool {
     /// The article format with `--exchanges messages`.
     Messages,
     Raw,
+    /// The article format, one record per connection (`--connections`).
+    Connections,
+    /// The article format with `--report`: the diagnosis report instead of the records.
+    Report,
 }
 
 impl Tool {
-    const ALL: [Tool; 5] = [
+    const ALL: [Tool; 7] = [
         Tool::Tcpdump,
         Tool::Default,
         Tool::Article,
         Tool::Messages,
         Tool::Raw,
+        Tool::Connections,
+        Tool::Report,
     ];
 
     fn label(self) -> &'static str {
@@ -55,6 +61,8 @@ impl Tool {
             Tool::Article => "rustniffer -l ARTICLE",
             Tool::Messages => "rustniffer --exchanges messages -l ARTICLE",
             Tool::Raw => "rustniffer -r",
+            Tool::Connections => "rustniffer --connections -l ARTICLE",
+            Tool::Report => "rustniffer --report -l ARTICLE",
         }
     }
 
@@ -80,6 +88,12 @@ impl Tool {
             }
             Tool::Raw => {
                 c.arg("-r");
+            }
+            Tool::Connections => {
+                c.args(["--connections", "-l", ARTICLE]);
+            }
+            Tool::Report => {
+                c.args(["--report", "-l", ARTICLE]);
             }
             Tool::Tcpdump | Tool::Default => {}
         }
@@ -176,6 +190,15 @@ fn main() {
             messages / article,
             (rss(Tool::Messages) - rss(Tool::Article)) / (1024.0 * 1024.0),
         );
+        for tool in [Tool::Connections, Tool::Report] {
+            let wall = median(samples[&tool].iter().map(|s| s.wall));
+            println!(
+                "| {name} | {} / ARTICLE | time {:.2}x | peak RSS {:+.1} MiB |",
+                tool.label(),
+                wall / article,
+                (rss(tool) - rss(Tool::Article)) / (1024.0 * 1024.0),
+            );
+        }
     }
 }
 
@@ -199,8 +222,25 @@ fn read_info(path: &Path) -> io::Result<Info> {
     })
 }
 
-/// Checks the records of the default and article formats, untimed.
+/// Checks the records of the default and article formats, and that the report counted
+/// every exchange, untimed.
 fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
+    // The report counts turns mode's exchanges; HTTP/2 is measured in messages mode only.
+    if name != H2 {
+        let report = Tool::Report
+            .command(binary, capture)
+            .output()
+            .unwrap_or_else(|e| fail(&format!("starting {}: {e}", binary.display())));
+        let text = String::from_utf8_lossy(&report.stdout);
+        let counted = format!(" {} exchange(s)", info.exchanges);
+        if !report.status.success() || !text.lines().next().is_some_and(|l| l.contains(&counted)) {
+            fail(&format!(
+                "{name}: --report: its first line does not count {} exchanges: {:?}",
+                info.exchanges,
+                text.lines().next()
+            ));
+        }
+    }
     // HTTP/2: `turns` mode cuts direction turns of many streams; only messages mode
     // has one record per exchange.
     let tools: &[Tool] = if name == H2 {

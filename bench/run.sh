@@ -20,6 +20,7 @@ if ! command -v tcpdump >/dev/null 2>&1; then
     exit 1
 fi
 
+target=${CARGO_TARGET_DIR:-target}
 # Two builds: examples turn on the `testing` feature, the measured binary stays as shipped.
 cargo build --release --quiet --bin rustniffer
 cargo build --release --quiet --example gen_bench --example bench_measure
@@ -39,10 +40,10 @@ for s in "${scenarios[@]}"; do
         continue
     fi
     if [ "$(cat "$DIR/$s.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$DIR/$s.pcap" ]; then
-        target/release/examples/gen_bench "$DIR" "$s"
+        "$target/release/examples/gen_bench" "$DIR" "$s"
         echo "$stamp" > "$DIR/$s.stamp"
     fi
 done
 
 echo "rustniffer $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), captures in $DIR"
-exec target/release/examples/bench_measure --binary target/release/rustniffer --dir "$DIR" --runs "$RUNS" "${scenarios[@]}"
+exec "$target/release/examples/bench_measure" --binary "$target/release/rustniffer" --dir "$DIR" --runs "$RUNS" "${scenarios[@]}"

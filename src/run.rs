@@ -12,7 +12,8 @@ use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::metrics::{Metered, Metrics};
 use crate::output::{
-    python, ExtensionError, Extensions, Output, Pipeline, RecordSink, TemplateSink, WriterSink,
+    python, report::ReportSink, ExtensionError, Extensions, Output, Pipeline, RecordSink,
+    TemplateSink, WriterSink,
 };
 use crate::time::Timestamp;
 
@@ -372,11 +373,12 @@ pub fn process<R: RecordSink>(
         python,
     } = prepared;
     let metered = options.metrics_listen.is_some() || options.metrics_file.is_some();
-    let summaries = options.connections || metered;
+    let report = options.report.enabled();
+    let summaries = options.connections || metered || report;
     let connection_needs = |mut needs: crate::exchange::Needs| {
         if summaries {
             // Connection records read the first exchange's keep-alive headers; metrics
-            // read every exchange's first lines.
+            // read every exchange's first lines; the report names services by Host.
             needs.request.header = true;
             needs.response.header = true;
         }
@@ -414,6 +416,15 @@ pub fn process<R: RecordSink>(
     let sink = TemplateSink::new(template, render, records)
         .per_connection(options.connections)
         .with_values(python);
+    if report {
+        // Checked when the options were parsed.
+        let config = options.report.config().unwrap_or_default();
+        let sink = Metered::new(ReportSink::new(sink, config), metrics, file);
+        let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
+            .with_options(options.analyzers)
+            .with_connection_records();
+        return process_events(source, options, filter, tracker);
+    }
     let sink = Metered::new(sink, metrics, file);
     let mut tracker =
         ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
@@ -468,6 +479,7 @@ fn process_events<P: Pipeline>(
         lifecycle: options.connections
             || options.metrics_listen.is_some()
             || options.metrics_file.is_some()
+            || options.report.enabled()
             || options.idle_timeout.is_some()
             || options.open_report.is_some(),
         idle_timeout: options.idle_timeout,

@@ -159,8 +159,14 @@ struct Sniffer {
 impl Sniffer {
     /// Starts `rustniffer -i lo -p "tcp port P" -l FORMAT` and waits until it listens.
     fn start(port: u16) -> Sniffer {
+        Sniffer::start_with(port, &["-l", FORMAT])
+    }
+
+    /// Starts `rustniffer -i lo -p "tcp port P" ARGS` and waits until it listens.
+    fn start_with(port: u16, args: &[&str]) -> Sniffer {
         let mut child = Command::new(binary())
-            .args(["-i", "lo", "-p", &format!("tcp port {port}"), "-l", FORMAT])
+            .args(["-i", "lo", "-p", &format!("tcp port {port}")])
+            .args(args)
             // The whole end-of-run summary, with the kernel's counters.
             .arg("--stats")
             .env("TZ", "UTC")
@@ -391,6 +397,47 @@ fn sigterm_ends_an_idle_capture_within_a_second_and_reports_open_connections() {
     assert_eq!(status.code(), Some(0), "exit status; stderr: {stderr:?}");
     assert!(took <= STOP_TIMEOUT, "stopping took {took:?}");
     assert_eq!(records, ["start truncated keep-alive -"]);
+}
+
+#[test]
+fn sigint_prints_the_diagnosis_report_of_a_live_capture() {
+    let test = "sigint_prints_the_diagnosis_report_of_a_live_capture";
+    let _one = one_at_a_time();
+    if !capture_allowed(test) {
+        return;
+    }
+    // The report's port (18206, of the report's range 18200-18219).
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 18206)).expect("bind 18206");
+    let server = listener.local_addr().expect("server address");
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || serve(stream));
+        }
+    });
+    let sniffer = Sniffer::start_with(server.port(), &["--report"]);
+    // Twelve non-persistent connections: connection churn, closed by the server.
+    for _ in 0..12 {
+        let mut client = TcpStream::connect(server).expect("connect");
+        request(&mut client, "close");
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .expect("read until the server closes");
+    }
+    thread::sleep(Duration::from_millis(300));
+    let (status, took, report, stderr) = sniffer.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "exit status; stderr: {stderr:?}");
+    assert!(took <= STOP_TIMEOUT, "stopping took {took:?}");
+    assert!(
+        report[0].contains(" 12 connection(s), 12 exchange(s)"),
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("[connection-churn] 127.0.0.1:18206")),
+        "{report:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -87,6 +87,58 @@ pub struct Options {
     pub skip_gaps: bool,
     /// `--ws-messages` and `--ws-max-message`.
     pub analyzers: crate::exchange::AnalyzerOptions,
+    /// `--report`, `--report-html` and their settings.
+    pub report: ReportOptions,
+}
+
+/// The diagnosis report's options, as given (checked when parsed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// `--report`: the text report, alone, on standard output.
+    pub text: bool,
+    /// `--report-html FILE`.
+    pub html: Option<String>,
+    /// `--report-services N`.
+    pub services: usize,
+    /// `--report-every SECONDS`.
+    pub every: Option<u64>,
+    /// `--report-threshold NAME=VALUE`, each.
+    pub thresholds: Vec<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            text: false,
+            html: None,
+            services: crate::output::report::DEFAULT_SERVICES,
+            every: None,
+            thresholds: Vec::new(),
+        }
+    }
+}
+
+impl ReportOptions {
+    pub fn enabled(&self) -> bool {
+        self.text || self.html.is_some()
+    }
+
+    /// The report's configuration (thresholds already checked by the parser).
+    pub fn config(&self) -> Result<crate::output::report::ReportConfig, String> {
+        let mut thresholds = crate::output::report::Thresholds::default();
+        for t in &self.thresholds {
+            thresholds.set(t)?;
+        }
+        Ok(crate::output::report::ReportConfig {
+            text: self.text,
+            html: self.html.as_ref().map(std::path::PathBuf::from),
+            services: self.services,
+            every: self
+                .every
+                .map(|s| i64::try_from(s.saturating_mul(1_000_000)).unwrap_or(i64::MAX)),
+            thresholds,
+        })
+    }
 }
 
 /// What the command line asks for.
@@ -316,6 +368,45 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help_heading(OUTPUT)
                 .help("at exit, print the whole summary of what was read, dropped and printed on standard error (by default only what was lost)"),
+        )
+        .arg(
+            Arg::new("report")
+                .long("report")
+                .action(ArgAction::SetTrue)
+                .help_heading(OUTPUT)
+                .help("instead of the records, print the diagnosis report at the end (and at SIGINT): per service (server address:port, named by its TLS SNI or HTTP Host) connections, exchanges per connection, keep-alive reuse, who closes, handshake, response and idle-before-close times with the detected pool timeouts; then the findings (churn, keep-alive not reused, server closes first, RST storm, intermediary timeouts) with cause, action and an example (docs/report.md)"),
+        )
+        .arg(
+            Arg::new("report-html")
+                .long("report-html")
+                .value_name("FILE")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("write the diagnosis report as one self-contained HTML page (charts, timeline, slowest connections) to FILE at the end; the records are still printed unless --report is given"),
+        )
+        .arg(
+            Arg::new("report-services")
+                .long("report-services")
+                .value_name("N")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help(concat!("services with their own table in the report; later ones are counted together as 'other' (default ", "32", ")")),
+        )
+        .arg(
+            Arg::new("report-every")
+                .long("report-every")
+                .value_name("SECONDS")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("with --report: also print the report every SECONDS of capture time (at the first record after each period)"),
+        )
+        .arg(
+            Arg::new("report-threshold")
+                .long("report-threshold")
+                .value_name("NAME=VALUE")
+                .action(ArgAction::Append)
+                .help_heading(OUTPUT)
+                .help("change a threshold of the report's findings (repeat, or separate by commas): min-connections (10), churn (0.9), keepalive-unused (0.5), server-closes (0.5), rst (0.2), cluster-share (0.5), cluster-min (5), cluster-width (50 ms), cluster-relative (0.02), timeout-min (0.5 s), intermediary-margin (0.05), ws-silence (60 s)"),
         )
         .arg(flag("quiet", 'q', OUTPUT, "no end-of-run summary or notes on standard error (errors still print)"))
         .arg(flag("version", 'V', OTHER, "print the version"))
@@ -932,6 +1023,31 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
                 },
             },
         },
+        report: {
+            let report = ReportOptions {
+                text: all.flag("report")?,
+                html: all.value("report-html"),
+                services: number("report-services", crate::output::report::DEFAULT_SERVICES)?,
+                every: match all.value("report-every") {
+                    None => None,
+                    Some(_) => Some(number("report-every", 1)? as u64),
+                },
+                thresholds: all
+                    .value("report-threshold")
+                    .map(|v| {
+                        v.split([',', ' '])
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            report.config().map_err(UsageError::new)?;
+            if report.every.is_some() && !report.text {
+                return Err(UsageError::new("--report-every needs --report"));
+            }
+            report
+        },
     })
 }
 
@@ -944,6 +1060,36 @@ mod tests {
             Request::Run(o) => Ok(*o),
             other => panic!("expected a run, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn report_options_are_checked_when_parsed() {
+        let o = run(&[
+            "-f",
+            "x.pcap",
+            "--report",
+            "--report-threshold",
+            "churn=0.5,rst=0.1",
+            "--report-threshold",
+            "min-connections=3",
+            "--report-every",
+            "60",
+        ])
+        .unwrap();
+        assert!(o.report.text && o.report.enabled());
+        assert_eq!(
+            o.report.thresholds,
+            ["churn=0.5", "rst=0.1", "min-connections=3"]
+        );
+        assert_eq!(o.report.every, Some(60));
+        let config = o.report.config().unwrap();
+        assert_eq!(config.thresholds.min_connections, 3);
+        assert_eq!(config.every, Some(60_000_000));
+        let o = run(&["-f", "x.pcap", "--report-html", "r.html"]).unwrap();
+        assert!(!o.report.text && o.report.enabled());
+        assert!(run(&["-f", "x.pcap", "--report-every", "5"]).is_err());
+        assert!(run(&["-f", "x.pcap", "--report", "--report-threshold", "churn=7"]).is_err());
+        assert!(run(&["-f", "x.pcap", "--report", "--report-services", "0"]).is_err());
     }
 
     #[test]

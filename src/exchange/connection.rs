@@ -57,12 +57,17 @@ pub(crate) struct ConnSummary {
     pub idle_max: Option<Micros>,
     /// The end of the last exchange: its last response byte, else its last request byte.
     pub last_exchange_end: Option<Timestamp>,
+    /// The end of the exchange before it (the report's idle before close when the last
+    /// exchange came after the close had started).
+    pub previous_exchange_end: Option<Timestamp>,
     /// The last payload of either direction.
     pub last_data: Option<Timestamp>,
     /// The first exchange's `Connection` and `Keep-Alive` headers: `[request's
     /// Connection, response's Connection, request's Keep-Alive, response's Keep-Alive]`,
     /// each at most [`MAX_HEADER_KEPT`] bytes.
     pub keep_alive: [Option<Box<[u8]>>; 4],
+    /// The first request line's `HTTP/1.x` minor version, when it has one.
+    pub http_minor: Option<u8>,
 }
 
 /// Most bytes of a `Connection` or `Keep-Alive` value kept for the record.
@@ -107,6 +112,7 @@ impl ConnSummary {
             }
         }
         if end.is_some() {
+            self.previous_exchange_end = self.last_exchange_end;
             self.last_exchange_end = end;
         }
     }
@@ -126,6 +132,19 @@ impl ConnSummary {
             take(request, b"Keep-Alive"),
             take(response, b"Keep-Alive"),
         ];
+        self.http_minor = request_http_minor(request);
+    }
+}
+
+/// The minor version of a request line that ends in `HTTP/1.x` (RFC 9112 §3).
+fn request_http_minor(request: &[u8]) -> Option<u8> {
+    let line = super::http::first_line(request);
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    match super::http::word(line, 2) {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Some(minor - b'0')
+        }
+        _ => None,
     }
 }
 
@@ -217,6 +236,21 @@ impl ConnectionRecord<'_> {
         Some(closing.micros_since(last))
     }
 
+    /// Like [`Self::idle_before_close`], but when the last exchange began after the close
+    /// had started (a request sent on a connection its peer had already closed, which
+    /// makes that value negative), from the end of the exchange before it: how long the
+    /// connection had been idle when the closing side closed it. `None` when that is
+    /// negative too.
+    pub fn idle_when_closed(&self) -> Option<Micros> {
+        let idle = self.idle_before_close()?;
+        if idle >= 0 {
+            return Some(idle);
+        }
+        let closing = self.lifecycle.close_started()?;
+        let before = closing.micros_since(self.summary.previous_exchange_end?);
+        (before >= 0).then_some(before)
+    }
+
     /// Payload bytes delivered by `dir`.
     pub fn bytes(&self, dir: Direction) -> u64 {
         self.summary.bytes[side(dir)]
@@ -230,6 +264,27 @@ impl ConnectionRecord<'_> {
     /// One of the first exchange's keep-alive headers.
     pub fn keep_alive_header(&self, which: KeepAliveHeader) -> Option<&[u8]> {
         self.summary.keep_alive[which as usize].as_deref()
+    }
+
+    /// Whether the first request asked to keep the connection open (RFC 9112 §9.3): a
+    /// `Connection` header naming `keep-alive` or `close` decides; otherwise HTTP/1.1
+    /// asks and HTTP/1.0 does not. `None` when the first request was not HTTP/1.x.
+    pub fn keep_alive_asked(&self) -> Option<bool> {
+        let minor = self.summary.http_minor?;
+        if let Some(value) = self.keep_alive_header(KeepAliveHeader::ConnectionAsked) {
+            let has = |token: &[u8]| {
+                value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+            };
+            if has(b"close") {
+                return Some(false);
+            }
+            if has(b"keep-alive") {
+                return Some(true);
+            }
+        }
+        Some(minor >= 1)
     }
 
     /// Whether either side reset.

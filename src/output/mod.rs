@@ -21,6 +21,7 @@ mod error;
 mod extensions;
 pub mod json;
 pub mod metrics;
+pub mod report;
 pub mod user;
 
 #[cfg(feature = "python")]
@@ -391,6 +392,12 @@ pub trait OutputStage: ExchangeSink {
     fn health(&mut self, health: metrics::Health) {
         let _ = health;
     }
+
+    /// Whether records are rendered at all (not with `--report`, which prints the
+    /// report instead).
+    fn renders_records(&self) -> bool {
+        true
+    }
 }
 
 impl<R: RecordSink, V: RecordValues> OutputStage for TemplateSink<R, V> {
@@ -455,7 +462,9 @@ impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
         ExchangeTracker::refused_bytes(self)
     }
     fn records(&self) -> u64 {
-        if self.sink().per_connection() {
+        if !self.sink().renders_records() {
+            0
+        } else if self.sink().per_connection() {
             self.connection_records()
         } else {
             self.exchanges()
