@@ -233,8 +233,16 @@ fn a_real_prometheus_scraping_live_capture_counts_the_load_sent() {
     std::thread::spawn(move || for _ in lines {});
     let records = std::thread::spawn(move || BufReader::new(stdout).lines().count());
 
-    // A client that connects to /metrics and never reads nor sends.
-    let _stuck = TcpStream::connect(metrics_addr).unwrap();
+    // A client that connects to /metrics and never reads nor sends. (The endpoint opens
+    // just after the capture says it listens: a few tries.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let _stuck = loop {
+        match TcpStream::connect(metrics_addr) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() > deadline => panic!("{metrics_addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
 
     let dir = std::env::temp_dir().join(format!("rustniffer-prom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use rustniffer::decode::Endpoint;
+use rustniffer::exchange::http1::{RequestFramer, ResponseFramer};
 use rustniffer::exchange::tls_facts::TlsFacts;
 use rustniffer::exchange::{http, CloseOriginator, Exchange, Position, Protocol};
 use rustniffer::format::{Encoding, RenderOptions, Template};
@@ -78,6 +79,8 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         Protocol::WebSocket,
         Protocol::Unknown,
     ])?;
+    let (request_header_len, request_fields) = known_head(u, &request, true)?;
+    let (response_header_len, response_fields) = known_head(u, &response, false)?;
     let ex = Exchange {
         id: u.arbitrary()?,
         client: endpoint(u)?,
@@ -100,13 +103,12 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         response: &response,
         request_size: request.len() as u64,
         response_size: response.len() as u64,
-        // As the exchange layer would say it, or not known.
-        request_header_len: u
-            .arbitrary::<bool>()?
-            .then(|| http::header_split(&request).0),
-        response_header_len: u
-            .arbitrary::<bool>()?
-            .then(|| http::header_split(&response).0),
+        // As the exchange layer would say it, or not known; field lines as an HTTP/1
+        // framer that read the head whole tells them (`messages` mode), or not known.
+        request_header_len,
+        response_header_len,
+        request_fields,
+        response_fields,
         protocol,
         index: u.arbitrary()?,
         pipelined: u.arbitrary()?,
@@ -117,6 +119,9 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         interim: u.arbitrary()?,
         previous_end: timestamp(u)?,
         tls: u.arbitrary::<bool>()?.then_some(&tls),
+        connection: None,
+        h2: None,
+        h2_stream: None,
         ws: None,
         ws_message: None,
     };
@@ -153,3 +158,34 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data.get(split + 1..).unwrap_or_default());
     let _ = render(&template, &mut u);
 });
+
+/// What the exchange layer may know of a message's head: nothing, the header end it
+/// scanned for, or (when the framer read the head whole) the framer's header end and
+/// field lines.
+fn known_head(
+    u: &mut Unstructured<'_>,
+    data: &[u8],
+    request: bool,
+) -> Result<(Option<usize>, http::FieldLines)> {
+    Ok(match u.int_in_range(0..=2u8)? {
+        0 => (None, http::FieldLines::default()),
+        1 => (
+            Some(http::header_split(data).0),
+            http::FieldLines::default(),
+        ),
+        _ => {
+            let known = if request {
+                RequestFramer::new().feed(data).known
+            } else {
+                ResponseFramer::new().feed(data, None).known
+            };
+            match known {
+                Some(k) => (Some(k.header_end), k.fields),
+                None => (
+                    Some(http::header_split(data).0),
+                    http::FieldLines::default(),
+                ),
+            }
+        }
+    })
+}

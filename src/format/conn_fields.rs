@@ -69,7 +69,7 @@ pub fn render(
         ConnField::Duration => write_micros(out, r.duration()),
         ConnField::Exchanges => write_u64(out, u64::from(r.exchanges())),
         ConnField::IdleMax => micros(out, r.idle_max()),
-        ConnField::IdleBeforeClose => micros(out, r.idle_before_close()),
+        ConnField::IdleBeforeClose => micros(out, r.idle_when_closed()),
         ConnField::IdleNow => micros(out, r.idle_now()),
         ConnField::CloseHow => out.extend_from_slice(r.how.as_str().as_bytes()),
         ConnField::CloseBy => match r.by {

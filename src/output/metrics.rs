@@ -329,7 +329,7 @@ impl Metrics {
                 .get_or_create(&service)
                 .observe(us as f64 / 1e6);
         }
-        if let Some(us) = c.idle_before_close() {
+        if let Some(us) = c.idle_when_closed() {
             self.idle_before_close
                 .get_or_create(&service)
                 .observe(us.max(0) as f64 / 1e6);
