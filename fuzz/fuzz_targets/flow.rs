@@ -110,8 +110,13 @@ fuzz_target!(|input: Input| {
         ws_messages: input.queue_shift & 0x80 != 0,
         ws_max_message: 1 << 20,
     };
+    // Connection records (lifecycles, summaries) and an idle timeout on half the inputs.
+    let records = input.queue_shift & 0x40 != 0;
     let mut tracker =
         ExchangeTracker::with_mode(template.needs(), mode, sink).with_options(options);
+    if records {
+        tracker = tracker.with_connection_records();
+    }
     let max_streams = usize::from(input.max_streams % 8) + 1;
     let mut flows = FlowTable::new(FlowConfig {
         max_streams,
@@ -120,6 +125,8 @@ fuzz_target!(|input: Input| {
         queue_total: 1 << 20,
         skip_gaps: input.messages,
         syn_data: input.messages,
+        lifecycle: records,
+        idle_timeout: records.then_some(1_000_000),
     });
     let endpoint = |host: u8, port: u16| Endpoint {
         ip: if input.ipv6 {
@@ -132,7 +139,7 @@ fuzz_target!(|input: Input| {
     // [connection][client, server]; ISNs near 2^32 so that some streams wrap.
     let mut sides: Vec<[Side; 2]> = (0..4u32)
         .map(|k| {
-            let c = u32::MAX - 1000 + k * 7919;
+            let c = (u32::MAX - 1000).wrapping_add(k * 7919);
             let s = 0x8000_0000u32.wrapping_add(k * 104_729);
             [Side { isn: c, next: c }, Side { isn: s, next: s }]
         })
