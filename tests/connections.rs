@@ -284,3 +284,32 @@ fn an_idle_timeout_ends_quiet_connections_as_idle_timeout() {
     ]);
     assert_eq!(out, "SF 5 fin\n");
 }
+
+#[test]
+fn a_websocket_connection_has_its_record_with_its_summary() {
+    // tests/protocols/pcaps: ws_chat closes cleanly (Close both ways, then the server's
+    // FIN); ws_vanish's client resets the connection without a Close (1006).
+    let fields = "%protocol %conn.state %conn.exchanges %ws.end %conn.close.by";
+    let chat = run(&[
+        "-q",
+        "-f",
+        "tests/protocols/pcaps/ws_chat.pcap",
+        "--exchanges",
+        "messages",
+        "--connections",
+        "-l",
+        fields,
+    ]);
+    assert_eq!(chat, "websocket SF 1 clean server\n");
+    let vanish = run(&[
+        "-q",
+        "-f",
+        "tests/protocols/pcaps/ws_vanish.pcap",
+        "--exchanges",
+        "messages",
+        "--connections",
+        "-l",
+        fields,
+    ]);
+    assert_eq!(vanish, "websocket RSTO 1 abnormal client\n");
+}

@@ -104,6 +104,64 @@ fn the_metrics_of_a_capture_are_exact_and_promtool_accepts_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The exposition of a capture of tests/protocols/pcaps in `messages` mode.
+fn exposition_of(capture: &str) -> String {
+    let file = std::env::temp_dir().join(format!(
+        "rustniffer-metrics-{}-{capture}.txt",
+        std::process::id()
+    ));
+    let out = Command::new(binary())
+        .args(["-q", "--exchanges", "messages", "-f"])
+        .arg(format!("tests/protocols/pcaps/{capture}.pcap"))
+        .arg("--metrics-file")
+        .arg(&file)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    text
+}
+
+#[test]
+fn http2_and_websocket_facts_are_metrics() {
+    // h2load: 200 streams over 2 connections, each ended by the client's GOAWAY.
+    let h2load = exposition_of("h2_h2load");
+    let svc = r#"server_address="127.0.0.1",server_port="18180""#;
+    let streams = format!("rustniffer_http2_streams_per_connection_sum{{{svc}}}");
+    let conns = format!("rustniffer_http2_streams_per_connection_count{{{svc}}}");
+    assert_eq!(
+        (sample(&h2load, &streams), sample(&h2load, &conns)),
+        (Some(200.0), Some(2.0))
+    );
+    let goaways =
+        format!(r#"rustniffer_http2_goaways_total{{{svc},sender="client",error_code="NO_ERROR"}}"#);
+    assert_eq!(sample(&h2load, &goaways), Some(2.0));
+    // The gRPC-style server answers one PING and says GOAWAY itself.
+    let grpc = exposition_of("h2_grpc");
+    let svc = r#"server_address="127.0.0.1",server_port="18184""#;
+    let pings = format!("rustniffer_http2_ping_rtt_seconds_count{{{svc}}}");
+    assert_eq!(sample(&grpc, &pings), Some(1.0));
+    let goaways =
+        format!(r#"rustniffer_http2_goaways_total{{{svc},sender="server",error_code="NO_ERROR"}}"#);
+    assert_eq!(sample(&grpc, &goaways), Some(1.0));
+    // A WebSocket client that vanishes: an abnormal end (no Close frame).
+    let vanish = exposition_of("ws_vanish");
+    assert!(
+        vanish.lines().any(
+            |l| l.starts_with("rustniffer_websocket_connections_ended_total{")
+                && l.contains(r#"end="abnormal""#)
+                && l.ends_with(" 1")
+        ),
+        "{vanish}"
+    );
+}
+
 #[test]
 fn a_metrics_address_in_use_is_one_line_and_exit_status_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

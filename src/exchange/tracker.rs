@@ -441,11 +441,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             return Ok(());
         };
         let mut result = Ok(());
-        if state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun() {
-            // The empty exchange after one printed when done: nothing followed it.
-            return result;
-        }
-        loop {
+        // The empty exchange after one printed when done (a WebSocket upgrade): nothing
+        // followed it, so no exchange is left to print; the connection's record still is.
+        let nothing_left =
+            state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun();
+        while !nothing_left {
             let last = state.queue.rest.is_empty();
             self.exchanges += 1;
             if result.is_ok() {

@@ -63,6 +63,25 @@ struct CloseLabels {
     close_how: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GoawayLabels {
+    server_address: String,
+    server_port: String,
+    /// `client` or `server`.
+    sender: String,
+    /// The RFC 9113 error code name (`NO_ERROR`…), else the number.
+    error_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebSocketEndLabels {
+    server_address: String,
+    server_port: String,
+    /// `clean`, `unanswered`, `abnormal` (1006: no Close frame) or `open` (cut by the
+    /// end of the capture or an eviction).
+    end: String,
+}
+
 /// The tool's own counters, copied from the run loop.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Health {
@@ -83,6 +102,11 @@ pub struct Metrics {
     exchanges_per_connection: Family<ServiceLabels, Histogram, fn() -> Histogram>,
     handshake: Family<ServiceLabels, Histogram, fn() -> Histogram>,
     idle_before_close: Family<ServiceLabels, Histogram, fn() -> Histogram>,
+    h2_streams: Family<ServiceLabels, Histogram, fn() -> Histogram>,
+    h2_ping_rtt: Family<ServiceLabels, Histogram, fn() -> Histogram>,
+    h2_goaways: Family<GoawayLabels, Counter>,
+    ws_ended: Family<WebSocketEndLabels, Counter>,
+    ws_silence: Family<ServiceLabels, Histogram, fn() -> Histogram>,
     packets: Counter,
     kernel_drops: Counter,
     decode_failures: Counter,
@@ -164,6 +188,41 @@ impl Metrics {
             Unit::Seconds,
             idle_before_close.clone(),
         );
+        let h2_streams: Family<ServiceLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(exchanges_histogram);
+        registry.register(
+            "rustniffer_http2_streams_per_connection",
+            "HTTP/2 streams carried by each ended h2c connection (1 = not multiplexed)",
+            h2_streams.clone(),
+        );
+        let h2_ping_rtt: Family<ServiceLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(seconds_histogram);
+        registry.register_with_unit(
+            "rustniffer_http2_ping_rtt",
+            "Last HTTP/2 PING round trip of each ended connection, seen from the capture point",
+            Unit::Seconds,
+            h2_ping_rtt.clone(),
+        );
+        let h2_goaways = Family::<GoawayLabels, Counter>::default();
+        registry.register(
+            "rustniffer_http2_goaways",
+            "HTTP/2 connections that ended with a GOAWAY, by its sender and error code",
+            h2_goaways.clone(),
+        );
+        let ws_ended = Family::<WebSocketEndLabels, Counter>::default();
+        registry.register(
+            "rustniffer_websocket_connections_ended",
+            "WebSocket connections ended, by how: clean, unanswered, abnormal (no Close), open",
+            ws_ended.clone(),
+        );
+        let ws_silence: Family<ServiceLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(seconds_histogram);
+        registry.register_with_unit(
+            "rustniffer_websocket_silence_max",
+            "Longest time without a WebSocket message either way, per ended connection",
+            Unit::Seconds,
+            ws_silence.clone(),
+        );
         let counter = |registry: &mut Registry, name: &str, help: &str| {
             let c = Counter::default();
             registry.register(name, help, c.clone());
@@ -199,6 +258,11 @@ impl Metrics {
             exchanges_per_connection,
             handshake,
             idle_before_close,
+            h2_streams,
+            h2_ping_rtt,
+            h2_goaways,
+            ws_ended,
+            ws_silence,
             packets,
             kernel_drops,
             decode_failures,
@@ -333,6 +397,52 @@ impl Metrics {
             self.idle_before_close
                 .get_or_create(&service)
                 .observe(us.max(0) as f64 / 1e6);
+        }
+        if c.how == CloseHow::Open {
+            return;
+        }
+        let Some(facts) = c.protocol_facts else {
+            return;
+        };
+        if let Some(h2) = &facts.h2 {
+            self.h2_streams
+                .get_or_create(&service)
+                .observe(f64::from(h2.streams));
+            if let Some(ping) = &h2.last_ping {
+                self.h2_ping_rtt
+                    .get_or_create(&service)
+                    .observe(ping.micros.max(0) as f64 / 1e6);
+            }
+            if let Some(goaway) = &h2.goaway {
+                let error_code = crate::exchange::h2::frame::error_code_name(goaway.code)
+                    .map_or_else(|| goaway.code.to_string(), str::to_string);
+                let labels = GoawayLabels {
+                    server_address: service.server_address.clone(),
+                    server_port: service.server_port.clone(),
+                    sender: format!("{:?}", goaway.by).to_ascii_lowercase(),
+                    error_code,
+                };
+                self.h2_goaways.get_or_create(&labels).inc();
+            }
+        }
+        if let Some(ws) = &facts.ws {
+            let end = match ws.end {
+                Some(crate::exchange::ws_facts::WsEnd::Clean) => "clean",
+                Some(crate::exchange::ws_facts::WsEnd::Unanswered) => "unanswered",
+                Some(crate::exchange::ws_facts::WsEnd::Abnormal) => "abnormal",
+                None => "open",
+            };
+            let labels = WebSocketEndLabels {
+                server_address: service.server_address.clone(),
+                server_port: service.server_port.clone(),
+                end: end.into(),
+            };
+            self.ws_ended.get_or_create(&labels).inc();
+            if let Some(us) = ws.silence_max {
+                self.ws_silence
+                    .get_or_create(&service)
+                    .observe(us.max(0) as f64 / 1e6);
+            }
         }
     }
 
