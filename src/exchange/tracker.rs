@@ -445,7 +445,27 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         // followed it, so no exchange is left to print; the connection's record still is.
         let nothing_left =
             state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun();
-        while !nothing_left {
+        if !nothing_left {
+            result = self.print_all(&mut state, streams, print, close, originator);
+        }
+        if result.is_ok() && state.summary.is_some() {
+            result = self.print_connection(conn, &state, streams, ts, close, originator);
+        }
+        result
+    }
+
+    /// Prints every exchange `state` still holds, in order, the last one as the
+    /// connection's last when it closed.
+    fn print_all(
+        &mut self,
+        state: &mut ConnState,
+        streams: usize,
+        print: Option<Timestamp>,
+        close: Option<Timestamp>,
+        originator: CloseOriginator,
+    ) -> std::io::Result<()> {
+        let mut result = Ok(());
+        loop {
             let last = state.queue.rest.is_empty();
             self.exchanges += 1;
             if result.is_ok() {
@@ -460,14 +480,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 state.drop_head(&mut self.budget);
             }
             if last {
-                break;
+                return result;
             }
             state.queue.advance();
         }
-        if result.is_ok() && state.summary.is_some() {
-            result = self.print_connection(conn, &state, streams, ts, close, originator);
-        }
-        result
     }
 
     /// Hands connection `conn`'s record to the sink: a record without request or
