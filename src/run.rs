@@ -396,7 +396,8 @@ fn process_events<P: Pipeline>(
     filter: Option<Filter>,
     mut tracker: P,
 ) -> Result<Summary, RunError> {
-    let mut decoder = Decoder::new(options.max_fragmented_hosts);
+    let mut decoder =
+        Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
     let mut flows = FlowTable::new(FlowConfig {
         max_streams: options.max_streams,
         midstream: options.midstream,
@@ -445,6 +446,7 @@ fn process_events<P: Pipeline>(
                                     Timestamp(next_open_report.0.saturating_add(every));
                             }
                         }
+                        tracker.seen_in(segment.tunnel);
                         flows.process(&segment, &mut tracker)?;
                     }
                 }

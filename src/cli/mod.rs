@@ -75,6 +75,9 @@ pub struct Options {
     pub exchanges: crate::exchange::Mode,
     /// `--skip-gaps` (always on in `messages` mode): go on past data the capture missed.
     pub skip_gaps: bool,
+    /// The UDP ports of the encapsulations (`--vxlan-port`, `--geneve-port` add to the
+    /// defaults); `None` with `--no-tunnels`.
+    pub tunnels: Option<crate::decode::TunnelPorts>,
 }
 
 /// What the command line asks for.
@@ -248,6 +251,29 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help_heading(FORMAT)
                 .help("when a receiver acknowledges data the capture missed, go on after it instead of waiting for it for ever (always on with --exchanges messages)"),
+        )
+        .arg(
+            Arg::new("no-tunnels")
+                .long("no-tunnels")
+                .action(ArgAction::SetTrue)
+                .help_heading(INPUT)
+                .help("do not look inside VXLAN, Geneve, GTP-U, GRE, ERSPAN, IP-in-IP, MPLS and PPPoE: justniffer's view, where only plain TCP over IP is seen"),
+        )
+        .arg(
+            Arg::new("vxlan-port")
+                .long("vxlan-port")
+                .value_name("PORTS")
+                .action(ArgAction::Set)
+                .help_heading(INPUT)
+                .help("more UDP destination ports that carry VXLAN, comma-separated (4789 and 8472 always do)"),
+        )
+        .arg(
+            Arg::new("geneve-port")
+                .long("geneve-port")
+                .value_name("PORTS")
+                .action(ArgAction::Set)
+                .help_heading(INPUT)
+                .help("more UDP destination ports that carry Geneve, comma-separated (6081 always does)"),
         )
         .arg(value("execute", 'e', "CMD", EXTENSIONS, "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", EXTENSIONS, "run -e commands and Python code as USER"))
@@ -684,7 +710,25 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
     "python",
     "stats",
     "quiet",
+    "no-tunnels",
+    "vxlan-port",
+    "geneve-port",
 ];
+
+/// A comma-separated list of UDP ports (1 to 65535) given to option `name`.
+fn port_list(all: &Sources<'_>, name: &str) -> Result<Vec<u16>, UsageError> {
+    let Some(v) = all.value(name) else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(|p| match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(UsageError::new(format!(
+                "--{name} takes UDP ports from 1 to 65535 separated by commas, not '{v}'"
+            ))),
+        })
+        .collect()
+}
 
 fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options, UsageError> {
     for (key, _) in config {
@@ -792,9 +836,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         };
         match v.trim().parse::<f64>() {
             // Whole microseconds, as every time here; at most ten years.
-            Ok(s) if (0.000_001..=3.2e8).contains(&s) => {
-                Ok(Some((s * 1e6).round() as i64 * 1_000))
-            }
+            Ok(s) if (0.000_001..=3.2e8).contains(&s) => Ok(Some((s * 1e6).round() as i64 * 1_000)),
             _ => Err(UsageError::new(format!(
                 "--{name} takes a number of seconds greater than 0, such as 30 or 0.5, not '{v}'"
             ))),
@@ -837,6 +879,14 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
             }
         },
         skip_gaps: all.flag("skip-gaps")?,
+        tunnels: if all.flag("no-tunnels")? {
+            None
+        } else {
+            let mut ports = crate::decode::TunnelPorts::default();
+            ports.vxlan.extend(port_list(&all, "vxlan-port")?);
+            ports.geneve.extend(port_list(&all, "geneve-port")?);
+            Some(ports)
+        },
         connections,
     })
 }

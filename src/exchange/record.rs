@@ -161,6 +161,8 @@ pub struct Exchange<'a> {
     pub tls: Option<&'a super::tls_facts::TlsFacts>,
     /// `--connections`: this record stands for its whole connection.
     pub connection: Option<&'a super::connection::ConnectionRecord<'a>>,
+    /// The encapsulations the connection's first packet was found in (`%tunnel`).
+    pub tunnel: Option<&'a crate::decode::Tunnels>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

@@ -10,7 +10,7 @@ use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::{ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
-use crate::decode::Endpoint;
+use crate::decode::{Endpoint, Tunnels};
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink, Lifecycle};
 use crate::time::Timestamp;
 
@@ -30,6 +30,8 @@ struct ConnState {
     /// What the connection's record counts (only when the tracker keeps connection
     /// summaries).
     summary: Option<Box<ConnSummary>>,
+    /// The encapsulations of the connection's first packet, when there were any.
+    tunnel: Option<Box<Tunnels>>,
 }
 
 impl ConnState {
@@ -60,6 +62,7 @@ impl ConnState {
             analyzer: AnalyzerSlot::for_mode(mode),
             protocol_facts: None,
             summary: None,
+            tunnel: None,
         }
     }
 
@@ -168,6 +171,7 @@ impl ConnState {
             previous_end: e.previous_end.get(),
             tls: self.protocol_facts.as_deref().and_then(|f| f.tls.as_ref()),
             connection: None,
+            tunnel: self.tunnel.as_deref(),
         }
     }
 }
@@ -195,6 +199,9 @@ pub struct ExchangeTracker<S> {
     ending: Option<(ConnId, Lifecycle)>,
     /// The connection about to end as timed out was idle (not evicted).
     idle_timed_out: bool,
+    /// The encapsulations of the packet being processed ([`ExchangeTracker::seen_in`]),
+    /// kept by a connection it opens.
+    tunnel: Option<Tunnels>,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -222,7 +229,15 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             connection_records: 0,
             ending: None,
             idle_timed_out: false,
+            tunnel: None,
         }
+    }
+
+    /// The encapsulations of the packet about to be processed: a connection it opens
+    /// keeps them for its records (`%tunnel`).
+    #[inline]
+    pub fn seen_in(&mut self, tunnel: Option<&Tunnels>) {
+        self.tunnel = tunnel.copied();
     }
 
     /// Keeps a summary of each connection and hands its record to the sink when it ends
@@ -560,6 +575,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 let head = ExchangeState::numbered(&mut self.serial);
                 let id = head.id;
                 let mut state = ConnState::new(client, server, ts, self.mode, head);
+                state.tunnel = self.tunnel.map(Box::new);
                 if self.connections {
                     state.summary = Some(Box::default());
                 }

@@ -91,6 +91,10 @@ pub enum Key {
     Interim,
     /// A field of the connection record (`%conn.*`, `--connections`).
     Conn(ConnField),
+    /// `%tunnel`: the encapsulations the connection was found in.
+    Tunnel,
+    /// `%tunnel.id`: the innermost encapsulation id (VNI, TEID, key, label, session).
+    TunnelId,
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
@@ -128,6 +132,8 @@ impl Key {
             | Key::Complete
             | Key::BodySize(_)
             | Key::Interim
+            | Key::Tunnel
+            | Key::TunnelId
             | Key::Conn(_) => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
@@ -294,6 +300,8 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("conn.connection.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::ConnectionAnswered)), "%conn.connection.answered[(NF)]", "Connection header of the first response (--connections)"),
     kw("conn.keep_alive.asked", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAsked)), "%conn.keep_alive.asked[(NF)]", "Keep-Alive header of the first request (--connections)"),
     kw("conn.keep_alive.answered", Key::Conn(ConnField::KeepAlive(KeepAliveHeader::KeepAliveAnswered)), "%conn.keep_alive.answered[(NF)]", "Keep-Alive header of the first response, e.g. timeout=5 (--connections)"),
+    kw("tunnel", Key::Tunnel, "%tunnel[(NF)]", "where the connection was seen: its encapsulations, outermost first, e.g. 'vxlan vni=42 192.0.2.1>192.0.2.2' (docs/tunnels.md)"),
+    kw("tunnel.id", Key::TunnelId, "%tunnel.id[(NF)]", "the innermost encapsulation's id: VXLAN/Geneve VNI, GTP-U TEID, GRE key, ERSPAN or PPPoE session, MPLS label"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

@@ -60,6 +60,7 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         previous_end: Some(t(opening + 181)),
         tls: None,
         connection: None,
+        tunnel: None,
     }
 }
 

@@ -414,6 +414,8 @@ pub trait Pipeline: FlowEventSink {
     fn record_failures(&self) -> u64;
     /// Requests beyond a connection's pipeline bound (`messages` mode).
     fn pipeline_overflow(&self) -> u64;
+    /// The encapsulations of the packet about to be processed (`%tunnel`).
+    fn seen_in(&mut self, tunnel: Option<&crate::decode::Tunnels>);
     /// An interim record of connection `conn`, still open (`--open-report`).
     fn report_open(
         &mut self,
@@ -425,6 +427,9 @@ pub trait Pipeline: FlowEventSink {
 }
 
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
+    fn seen_in(&mut self, tunnel: Option<&crate::decode::Tunnels>) {
+        ExchangeTracker::seen_in(self, tunnel)
+    }
     fn report_open(
         &mut self,
         conn: crate::flow::ConnId,
