@@ -547,3 +547,10 @@ fn inner_fragments_inside_a_reassembled_outer_datagram_are_reassembled_too() {
     assert_eq!(outs.len(), 1);
     assert_eq!(outs[0].payload, vec![3; 400]);
 }
+
+#[test]
+fn a_segment_grows_by_one_pointer_only() {
+    // 96 bytes before tunnels (x86-64); `Option<&Tunnels>` adds 8.
+    assert_eq!(std::mem::size_of::<Segment<'_>>(), 104);
+    assert_eq!(std::mem::size_of::<Option<&Tunnels>>(), 8);
+}
