@@ -1221,10 +1221,11 @@ mod tests {
 mod size {
     /// Every tracked connection holds one: hundreds of thousands at once are common, so
     /// its size is watched (the HTTP/1 and TLS analyzers live behind a pointer, the
-    /// first exchange inline, the rest in a vector).
+    /// first exchange inline, the rest in a vector; the tunnel description behind a
+    /// pointer, 8 bytes).
     #[test]
     fn a_connections_state_stays_small() {
-        assert!(std::mem::size_of::<super::ConnState>() <= 312);
+        assert!(std::mem::size_of::<super::ConnState>() <= 320);
         assert!(std::mem::size_of::<super::AnalyzerSlot>() <= 16);
     }
 }
