@@ -144,6 +144,10 @@ pub(crate) fn network(
     tun: Option<&mut Tunnels>,
 ) -> Result<(Net, usize), Skip> {
     match link {
+        // The common case first: untagged IPv4.
+        LinkType::ETHERNET if frame.get(ethernet::ETHERTYPE) == Some(&[0x08, 0x00]) => {
+            Ok((Net::V4, ethernet::HEADER_LEN))
+        }
         LinkType::ETHERNET => ethernet(frame, 0, tun),
         LinkType::LINUX_SLL => {
             let protocol = be16(frame, sll::PROTOCOL)?;

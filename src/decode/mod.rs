@@ -312,6 +312,24 @@ impl Decoder {
         self.tunnels.clear();
         let tunnels_on = self.ports.is_some();
         let (net, at) = link::network(pkt.link, pkt.data, tunnels_on.then_some(&mut self.tunnels))?;
+        // Most packets are whole IPv4 TCP datagrams: found without the general walk.
+        if net == link::Net::V4 {
+            let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
+            let h = ip::Ipv4::parse(ip)?;
+            if h.protocol == ip::proto::TCP && !h.is_fragment() {
+                let src = IpAddr::V4(Ipv4Addr::from(h.src));
+                let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
+                // `parse` checked total_len <= ip.len().
+                let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
+                return Found::tcp(datagram, h.header_len, at, src, dst, false);
+            }
+        }
+        self.walk(pkt, net, at)
+    }
+
+    /// The general walk of [`Decoder::locate`] from the network header at `at`.
+    fn walk(&mut self, pkt: &Packet<'_>, net: link::Net, at: usize) -> Result<Found, Skip> {
+        let tunnels_on = self.ports.is_some();
         let mut layer = Layer::Net(net);
         let mut buf = Buf::Packet;
         let (mut start, mut end) = (at, pkt.data.len());

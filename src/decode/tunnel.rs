@@ -147,7 +147,8 @@ impl Tunnels {
         self.len == 0
     }
 
-    pub(crate) fn clear(&mut self) {
+    /// Forgets every level.
+    pub fn clear(&mut self) {
         self.len = 0;
     }
 

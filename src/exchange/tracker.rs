@@ -199,9 +199,9 @@ pub struct ExchangeTracker<S> {
     ending: Option<(ConnId, Lifecycle)>,
     /// The connection about to end as timed out was idle (not evicted).
     idle_timed_out: bool,
-    /// The encapsulations of the packet being processed ([`ExchangeTracker::seen_in`]),
-    /// kept by a connection it opens.
-    tunnel: Option<Tunnels>,
+    /// The encapsulations of the packet being processed ([`ExchangeTracker::seen_in`];
+    /// empty for none), kept by a connection it opens.
+    tunnel: Tunnels,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -229,7 +229,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             connection_records: 0,
             ending: None,
             idle_timed_out: false,
-            tunnel: None,
+            tunnel: Tunnels::default(),
         }
     }
 
@@ -237,7 +237,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     /// keeps them for its records (`%tunnel`).
     #[inline]
     pub fn seen_in(&mut self, tunnel: Option<&Tunnels>) {
-        self.tunnel = tunnel.copied();
+        // Called for every packet: without a tunnel only the level count is written.
+        match tunnel {
+            Some(t) => self.tunnel = *t,
+            None => self.tunnel.clear(),
+        }
     }
 
     /// Keeps a summary of each connection and hands its record to the sink when it ends
@@ -575,7 +579,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 let head = ExchangeState::numbered(&mut self.serial);
                 let id = head.id;
                 let mut state = ConnState::new(client, server, ts, self.mode, head);
-                state.tunnel = self.tunnel.map(Box::new);
+                state.tunnel = (!self.tunnel.is_empty()).then(|| Box::new(self.tunnel));
                 if self.connections {
                     state.summary = Some(Box::default());
                 }
