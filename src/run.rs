@@ -446,7 +446,10 @@ fn process_events<P: Pipeline>(
                                     Timestamp(next_open_report.0.saturating_add(every));
                             }
                         }
-                        tracker.seen_in(segment.tunnel);
+                        // Only a SYN, or any packet with -m, may open a connection.
+                        if options.midstream || segment.flags.syn() {
+                            tracker.seen_in(segment.tunnel);
+                        }
                         flows.process(&segment, &mut tracker)?;
                     }
                 }

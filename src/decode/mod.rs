@@ -187,11 +187,10 @@ enum Buf {
 #[derive(Clone, Copy)]
 enum Layer {
     Net(link::Net),
-    /// The upper-layer header `protocol` of a datagram from `src` to `dst`.
+    /// The upper-layer header `protocol` of the datagram last read (from `src` to `dst`
+    /// in [`Decoder::walk`]).
     Upper {
         protocol: u8,
-        src: IpAddr,
-        dst: IpAddr,
     },
     Ethernet,
     EtherType(u16),
@@ -331,6 +330,8 @@ impl Decoder {
     fn walk(&mut self, pkt: &Packet<'_>, net: link::Net, at: usize) -> Result<Found, Skip> {
         let tunnels_on = self.ports.is_some();
         let mut layer = Layer::Net(net);
+        // The addresses of the datagram last read (kept out of `layer`: cheaper to move).
+        let (mut src, mut dst) = (tunnel::NO_ADDRESS, tunnel::NO_ADDRESS);
         let mut buf = Buf::Packet;
         let (mut start, mut end) = (at, pkt.data.len());
         loop {
@@ -352,8 +353,8 @@ impl Decoder {
                     };
                     if net == link::Net::V6 {
                         let h = ip::Ipv6::parse(b)?;
-                        let src = IpAddr::V6(Ipv6Addr::from(h.src));
-                        let dst = IpAddr::V6(Ipv6Addr::from(h.dst));
+                        src = IpAddr::V6(Ipv6Addr::from(h.src));
+                        dst = IpAddr::V6(Ipv6Addr::from(h.dst));
                         let datagram = b.get(..h.total_len).ok_or(Skip::Bad)?;
                         match ip::walk_extensions(
                             h.next_header,
@@ -364,7 +365,7 @@ impl Decoder {
                             ip::Upper::Proto(protocol, at) => {
                                 end = start + h.total_len;
                                 start += at;
-                                layer = Layer::Upper { protocol, src, dst };
+                                layer = Layer::Upper { protocol };
                                 continue;
                             }
                             ip::Upper::Fragment(f)
@@ -387,8 +388,8 @@ impl Decoder {
                         }
                     } else {
                         let h = ip::Ipv4::parse(b)?;
-                        let src = IpAddr::V4(Ipv4Addr::from(h.src));
-                        let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
+                        src = IpAddr::V4(Ipv4Addr::from(h.src));
+                        dst = IpAddr::V4(Ipv4Addr::from(h.dst));
                         if h.protocol != ip::proto::TCP
                             && !(tunnels_on && ip::is_tunnel(h.protocol))
                         {
@@ -400,8 +401,6 @@ impl Decoder {
                             start += h.header_len;
                             layer = Layer::Upper {
                                 protocol: h.protocol,
-                                src,
-                                dst,
                             };
                             continue;
                         }
@@ -419,7 +418,7 @@ impl Decoder {
                         }
                     }
                 }
-                Layer::Upper { protocol, src, dst } => {
+                Layer::Upper { protocol } => {
                     if protocol == ip::proto::TCP {
                         return Found::tcp(b, 0, start, src, dst, buf == Buf::Reassembled);
                     }
@@ -496,7 +495,7 @@ impl Decoder {
                     &self.scratch
                 }
             };
-            let (src, dst) = (fragment.id.src, fragment.id.dst);
+            (src, dst) = (fragment.id.src, fragment.id.dst);
             let frag::Outcome::Complete { next_header } = self.frag.insert(
                 frag::Fragment {
                     id: fragment.id,
@@ -523,7 +522,7 @@ impl Decoder {
             buf = Buf::Reassembled;
             start = at;
             end = whole.len();
-            layer = Layer::Upper { protocol, src, dst };
+            layer = Layer::Upper { protocol };
         }
     }
 }

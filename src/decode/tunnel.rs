@@ -90,7 +90,7 @@ pub struct Tunnel {
     pub dst: IpAddr,
 }
 
-const NO_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+pub(crate) const NO_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 impl Tunnel {
     pub(crate) fn link(kind: TunnelKind, id: u32) -> Tunnel {
