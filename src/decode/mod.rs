@@ -302,38 +302,52 @@ impl Decoder {
         }
     }
 
-    /// Walks the headers from the link layer to TCP, through encapsulations. Each turn
-    /// of the loop reads one header of `[start, end)` of the current buffer and moves
-    /// `start` past it (or pushes an encapsulation level, at most
-    /// [`tunnel::MAX_DEPTH`]), so the walk ends.
+    /// Walks the headers from the link layer to TCP, through encapsulations.
     #[inline]
     fn locate(&mut self, pkt: &Packet<'_>) -> Result<Found, Skip> {
         self.tunnels.clear();
         let tunnels_on = self.ports.is_some();
         let (net, at) = link::network(pkt.link, pkt.data, tunnels_on.then_some(&mut self.tunnels))?;
-        // Most packets are whole IPv4 TCP datagrams: found without the general walk.
+        // Most packets are whole IPv4 datagrams: TCP is found without the general walk,
+        // and the walk of anything else starts after the header read here.
         if net == link::Net::V4 {
             let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
             let h = ip::Ipv4::parse(ip)?;
-            if h.protocol == ip::proto::TCP && !h.is_fragment() {
+            if !h.is_fragment() {
                 let src = IpAddr::V4(Ipv4Addr::from(h.src));
                 let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
-                // `parse` checked total_len <= ip.len().
-                let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
-                return Found::tcp(datagram, h.header_len, at, src, dst, false);
+                // `parse` checked header_len <= total_len <= ip.len().
+                if h.protocol == ip::proto::TCP {
+                    let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
+                    return Found::tcp(datagram, h.header_len, at, src, dst, false);
+                }
+                let layer = Layer::Upper {
+                    protocol: h.protocol,
+                };
+                return self.walk(pkt, layer, at + h.header_len..at + h.total_len, (src, dst));
             }
         }
-        self.walk(pkt, net, at)
+        let no_address = (tunnel::NO_ADDRESS, tunnel::NO_ADDRESS);
+        self.walk(pkt, Layer::Net(net), at..pkt.data.len(), no_address)
     }
 
-    /// The general walk of [`Decoder::locate`] from the network header at `at`.
-    fn walk(&mut self, pkt: &Packet<'_>, net: link::Net, at: usize) -> Result<Found, Skip> {
+    /// The general walk of [`Decoder::locate`]: `layer` is what `bytes` of the packet
+    /// hold, `addresses` those of the datagram last read. Each turn of the loop reads
+    /// one header of `[start, end)` of the current buffer and moves `start` past it (or
+    /// pushes an encapsulation level, at most [`tunnel::MAX_DEPTH`]), so the walk ends.
+    fn walk(
+        &mut self,
+        pkt: &Packet<'_>,
+        layer: Layer,
+        bytes: Range<usize>,
+        addresses: (IpAddr, IpAddr),
+    ) -> Result<Found, Skip> {
         let tunnels_on = self.ports.is_some();
-        let mut layer = Layer::Net(net);
-        // The addresses of the datagram last read (kept out of `layer`: cheaper to move).
-        let (mut src, mut dst) = (tunnel::NO_ADDRESS, tunnel::NO_ADDRESS);
+        let mut layer = layer;
+        let (mut start, mut end) = (bytes.start, bytes.end);
         let mut buf = Buf::Packet;
-        let (mut start, mut end) = (at, pkt.data.len());
+        // The addresses of the datagram last read (kept out of `layer`: cheaper to move).
+        let (mut src, mut dst) = addresses;
         loop {
             let bytes = match buf {
                 Buf::Packet => pkt.data,
