@@ -12,6 +12,8 @@
 //! * `churn`: 75,000 short connections (one GET/200 each) in waves of 50, source
 //!   ports reused once their previous connection closed.
 //! * `bulk`: 4 connections, each one GET answered by a 50 MB body.
+//! * `keepalive-vxlan` (only when named): `keepalive` with every frame inside VXLAN
+//!   (VNI 42, UDP 4789, outer IPv4 on Ethernet), to measure the cost of tunnels.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rustniffer::capture::file::PcapWriter;
 use rustniffer::capture::LinkType;
-use rustniffer::decode::build::TcpPacket;
+use rustniffer::decode::build::{self, TcpPacket};
 use rustniffer::time::Timestamp;
 
 /// Maximum segment size of the generated traffic (Ethernet MTU minus IPv4 and TCP).
@@ -52,6 +54,7 @@ fn main() {
             "keepalive" => generate(&dir, name, keepalive),
             "churn" => generate(&dir, name, churn),
             "bulk" => generate(&dir, name, bulk),
+            "keepalive-vxlan" => generate_in(&dir, name, keepalive, true),
             other => {
                 eprintln!("gen_bench: unknown scenario {other:?} (known: {SCENARIOS:?})");
                 std::process::exit(2);
@@ -85,6 +88,8 @@ struct Capture {
     step: i64,
     packets: u64,
     exchanges: u64,
+    /// Wrap every frame in VXLAN.
+    vxlan: bool,
 }
 
 impl Capture {
@@ -92,6 +97,11 @@ impl Capture {
         self.now += self.step;
         self.packets += 1;
         let ts = Timestamp::from_secs_micros(EPOCH_SECS, self.now);
+        if self.vxlan {
+            let udp = build::udp(49152, 4789, &build::vxlan(42, &p.ipv4_frame()));
+            let frame = build::outer_ipv4("192.0.2.1", "192.0.2.2", 17, &udp);
+            return self.pcap.write_packet(ts, &frame);
+        }
         self.pcap.write_packet(ts, &p.ipv4_frame())
     }
 }
@@ -101,6 +111,15 @@ fn generate(
     name: &str,
     scenario: fn(&mut Capture) -> io::Result<()>,
 ) -> io::Result<Info> {
+    generate_in(dir, name, scenario, false)
+}
+
+fn generate_in(
+    dir: &Path,
+    name: &str,
+    scenario: fn(&mut Capture) -> io::Result<()>,
+    vxlan: bool,
+) -> io::Result<Info> {
     let path = dir.join(format!("{name}.pcap"));
     let out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
     let mut capture = Capture {
@@ -109,6 +128,7 @@ fn generate(
         step: 20,
         packets: 0,
         exchanges: 0,
+        vxlan,
     };
     scenario(&mut capture)?;
     capture.pcap.into_inner()?.into_inner()?.sync_all()?;

@@ -470,7 +470,8 @@ fn process_events<P: Pipeline>(
     filter: Option<Filter>,
     mut tracker: P,
 ) -> Result<Summary, RunError> {
-    let mut decoder = Decoder::new(options.max_fragmented_hosts);
+    let mut decoder =
+        Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
     let mut flows = FlowTable::new(FlowConfig {
         max_streams: options.max_streams,
         midstream: options.midstream,
@@ -526,6 +527,10 @@ fn process_events<P: Pipeline>(
                                 next_open_report =
                                     Timestamp(next_open_report.0.saturating_add(every));
                             }
+                        }
+                        // Only a SYN, or any packet with -m, may open a connection.
+                        if options.midstream || segment.flags.syn() {
+                            tracker.seen_in(segment.tunnel);
                         }
                         flows.process(&segment, &mut tracker)?;
                     }

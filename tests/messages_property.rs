@@ -148,6 +148,7 @@ fn records_missing(
             urgent_ptr: 0,
             options: TcpOptions::default(),
             payload,
+            tunnel: None,
         };
         table
             .process(&seg, tracker)

@@ -211,6 +211,7 @@ fn records(packets: &[Packet]) -> Vec<Record> {
             urgent_ptr: 0,
             options: TcpOptions::default(),
             payload: &p.payload,
+            tunnel: None,
         };
         table
             .process(&seg, &mut tracker)

@@ -1,4 +1,4 @@
-//! Link and IP decoding with fragment reassembly: a sequence of arbitrary frames of one
+//! Link, IP and encapsulation decoding with fragment reassembly: a sequence of arbitrary frames of one
 //! link type through one `Decoder`, with a small `-d` so that host eviction runs too.
 //!
 //! Input: byte 0 picks the link type, byte 1 the number of fragmented hosts; then
@@ -11,7 +11,8 @@ use rustniffer::capture::{LinkType, Packet};
 use rustniffer::decode::Decoder;
 use rustniffer::time::Timestamp;
 
-const LINKS: [LinkType; 10] = [
+// New link types go at the end: the committed corpus names links by index.
+const LINKS: [LinkType; 15] = [
     LinkType::ETHERNET,
     LinkType::RAW,
     LinkType::LINUX_SLL,
@@ -22,6 +23,11 @@ const LINKS: [LinkType; 10] = [
     LinkType::IPV6,
     LinkType::RAW_12,
     LinkType::RAW_14,
+    LinkType::PPP,
+    LinkType::PPP_HDLC,
+    LinkType::PPP_ETHER,
+    LinkType::C_HDLC,
+    LinkType::NFLOG,
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -177,6 +177,7 @@ fuzz_target!(|input: Input| {
                 timestamp: op.tsval.map(|v| (v, 0)),
             },
             payload: &op.payload,
+            tunnel: None,
         };
         flows
             .process(&segment, &mut tracker)

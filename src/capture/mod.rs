@@ -31,6 +31,16 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// PPP (RFC 1661), with or without the HDLC-like address and control bytes.
+    pub const PPP: LinkType = LinkType(9);
+    /// PPP in HDLC-like framing (RFC 1662), or Cisco HDLC framing.
+    pub const PPP_HDLC: LinkType = LinkType(50);
+    /// PPPoE (RFC 2516): the frame starts with the PPPoE header.
+    pub const PPP_ETHER: LinkType = LinkType(51);
+    /// Cisco HDLC: address, control, EtherType.
+    pub const C_HDLC: LinkType = LinkType(104);
+    /// Linux netfilter NFLOG: a header and TLVs, one of which holds the packet.
+    pub const NFLOG: LinkType = LinkType(239);
 
     /// Whether `decode/` knows how to read frames of this type.
     pub fn is_supported(self) -> bool {
@@ -46,6 +56,11 @@ impl LinkType {
                 | LinkType::IPV4
                 | LinkType::IPV6
                 | LinkType::LINUX_SLL2
+                | LinkType::PPP
+                | LinkType::PPP_HDLC
+                | LinkType::PPP_ETHER
+                | LinkType::C_HDLC
+                | LinkType::NFLOG
         )
     }
 }

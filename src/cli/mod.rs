@@ -89,6 +89,9 @@ pub struct Options {
     pub analyzers: crate::exchange::AnalyzerOptions,
     /// `--report`, `--report-html` and their settings.
     pub report: ReportOptions,
+    /// The UDP ports of the encapsulations (`--vxlan-port`, `--geneve-port` add to the
+    /// defaults); `None` with `--no-tunnels`.
+    pub tunnels: Option<crate::decode::TunnelPorts>,
 }
 
 /// The diagnosis report's options, as given (checked when parsed).
@@ -358,6 +361,29 @@ fn command() -> Command {
                 .action(ArgAction::Set)
                 .help_heading(LIMITS)
                 .help("largest WebSocket message analyzed: a frame claiming more stops the connection's WebSocket analysis, a compressed message inflating to more is not decoded (default 67108864, 64 MiB)"),
+        )
+        .arg(
+            Arg::new("no-tunnels")
+                .long("no-tunnels")
+                .action(ArgAction::SetTrue)
+                .help_heading(INPUT)
+                .help("do not look inside VXLAN, Geneve, GTP-U, GRE, ERSPAN, IP-in-IP, MPLS and PPPoE: justniffer's view, where only plain TCP over IP is seen"),
+        )
+        .arg(
+            Arg::new("vxlan-port")
+                .long("vxlan-port")
+                .value_name("PORTS")
+                .action(ArgAction::Set)
+                .help_heading(INPUT)
+                .help("more UDP destination ports that carry VXLAN, comma-separated (4789 and 8472 always do)"),
+        )
+        .arg(
+            Arg::new("geneve-port")
+                .long("geneve-port")
+                .value_name("PORTS")
+                .action(ArgAction::Set)
+                .help_heading(INPUT)
+                .help("more UDP destination ports that carry Geneve, comma-separated (6081 always does)"),
         )
         .arg(value("execute", 'e', "CMD", EXTENSIONS, "run CMD (/bin/sh -c) once per record, with the record on its standard input"))
         .arg(value("user", 'U', "USER", EXTENSIONS, "run -e commands and Python code as USER"))
@@ -833,7 +859,25 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
     "python",
     "stats",
     "quiet",
+    "no-tunnels",
+    "vxlan-port",
+    "geneve-port",
 ];
+
+/// A comma-separated list of UDP ports (1 to 65535) given to option `name`.
+fn port_list(all: &Sources<'_>, name: &str) -> Result<Vec<u16>, UsageError> {
+    let Some(v) = all.value(name) else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(|p| match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(UsageError::new(format!(
+                "--{name} takes UDP ports from 1 to 65535 separated by commas, not '{v}'"
+            ))),
+        })
+        .collect()
+}
 
 fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options, UsageError> {
     for (key, _) in config {
@@ -1008,6 +1052,14 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         skip_gaps: all.flag("skip-gaps")?,
         json,
         json_fields: json && json_fields,
+        tunnels: if all.flag("no-tunnels")? {
+            None
+        } else {
+            let mut ports = crate::decode::TunnelPorts::default();
+            ports.vxlan.extend(port_list(&all, "vxlan-port")?);
+            ports.geneve.extend(port_list(&all, "geneve-port")?);
+            Some(ports)
+        },
         connections,
         analyzers: crate::exchange::AnalyzerOptions {
             ws_messages: all.flag("ws-messages")?,

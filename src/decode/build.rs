@@ -35,13 +35,22 @@ pub mod ethertype {
     pub const IPV6: u16 = 0x86DD;
     pub const QINQ: u16 = 0x88A8;
     pub const QINQ_LEGACY: u16 = 0x9100;
+    pub const MPLS: u16 = 0x8847;
+    pub const PPPOE_SESSION: u16 = 0x8864;
+    /// Transparent Ethernet bridging (GRE, Geneve).
+    pub const TEB: u16 = 0x6558;
+    pub const ERSPAN_2: u16 = 0x88BE;
+    pub const ERSPAN_3: u16 = 0x22EB;
 }
 
 /// IP protocol numbers used by the builder.
 pub mod proto {
     pub const HOP_BY_HOP: u8 = 0;
+    pub const IPV4: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    pub const IPV6: u8 = 41;
+    pub const GRE: u8 = 47;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const ESP: u8 = 50;
@@ -94,6 +103,18 @@ pub struct TcpPacket {
 }
 
 impl TcpPacket {
+    /// The 4-tuple the decoder should find for this segment.
+    pub fn key(&self) -> super::FlowKey {
+        let end = |a: SocketAddr| super::Endpoint {
+            ip: a.ip(),
+            port: a.port(),
+        };
+        super::FlowKey {
+            src: end(self.src),
+            dst: end(self.dst),
+        }
+    }
+
     /// A segment from `src` to `dst`: no flags, sequence and acknowledgment 0, window
     /// 65535, no options, no payload.
     pub fn new(src: impl IntoSocketAddr, dst: impl IntoSocketAddr) -> Self {
@@ -473,6 +494,186 @@ fn split(total: usize, size: usize) -> impl Iterator<Item = (usize, usize, bool)
         let len = size.min(total - off.min(total));
         (off, len, off + len < total)
     })
+}
+
+// ------------------------------------------------------------ encapsulations
+
+/// A UDP header and `payload` (RFC 768); checksum 0 ("not computed", allowed over IPv4
+/// and by RFC 6935 for tunnels over IPv6).
+pub fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut d = src_port.to_be_bytes().to_vec();
+    d.extend_from_slice(&dst_port.to_be_bytes());
+    d.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A VXLAN header (RFC 7348 §5: flags with I set, VNI) and the inner Ethernet frame.
+pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x08, 0, 0, 0];
+    d.extend_from_slice(&(vni << 8).to_be_bytes());
+    d.extend_from_slice(frame);
+    d
+}
+
+/// A Geneve header (RFC 8926 §3.4) with `options` (a multiple of 4 bytes, written as
+/// is), protocol type `protocol` and VNI, then `payload`.
+pub fn geneve(vni: u32, protocol: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut d = vec![(options.len() / 4) as u8, 0];
+    d.extend_from_slice(&protocol.to_be_bytes());
+    d.extend_from_slice(&(vni << 8).to_be_bytes());
+    d.extend_from_slice(options);
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A GTP-U G-PDU (3GPP TS 29.281 §5.1) with TEID `teid` carrying the IP datagram `ip`;
+/// with `pdu_session`, the sequence-number fields and one PDU Session Container
+/// extension header (type 0x85, one 4-byte unit) come first, as 5G cores send.
+pub fn gtp_u(teid: u32, pdu_session: bool, ip: &[u8]) -> Vec<u8> {
+    let mut rest = Vec::new();
+    if pdu_session {
+        rest.extend_from_slice(&[0, 0, 0, 0x85]); // sequence, N-PDU, next: PDU session
+        rest.extend_from_slice(&[1, 0x10, 0x09, 0]); // length 1, UL, QFI 9, no next
+    }
+    rest.extend_from_slice(ip);
+    let flags = if pdu_session { 0x34 } else { 0x30 };
+    let mut d = vec![flags, 0xFF];
+    d.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+    d.extend_from_slice(&teid.to_be_bytes());
+    d.extend_from_slice(&rest);
+    d
+}
+
+/// A GRE header (RFC 2784, RFC 2890) with the optional checksum (left 0), key and
+/// sequence number, protocol type `protocol`, then `payload`.
+pub fn gre(
+    protocol: u16,
+    checksum: bool,
+    key: Option<u32>,
+    seq: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut flags = 0u16;
+    let mut fields = Vec::new();
+    if checksum {
+        flags |= 0x8000;
+        fields.extend_from_slice(&[0; 4]);
+    }
+    if let Some(k) = key {
+        flags |= 0x2000;
+        fields.extend_from_slice(&k.to_be_bytes());
+    }
+    if let Some(s) = seq {
+        flags |= 0x1000;
+        fields.extend_from_slice(&s.to_be_bytes());
+    }
+    let mut d = flags.to_be_bytes().to_vec();
+    d.extend_from_slice(&protocol.to_be_bytes());
+    d.extend_from_slice(&fields);
+    d.extend_from_slice(payload);
+    d
+}
+
+/// An ERSPAN type II header (version 1, VLAN 0, session `session`, index 0) and the
+/// mirrored frame; goes in GRE with a sequence number and protocol 0x88BE.
+pub fn erspan2(session: u16, frame: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x10, 0];
+    d.extend_from_slice(&(session & 0x3FF).to_be_bytes());
+    d.extend_from_slice(&[0; 4]);
+    d.extend_from_slice(frame);
+    d
+}
+
+/// An ERSPAN type III header (version 2, session `session`, timestamp 0), with the
+/// 8-byte platform sub-header when `platform`, and the mirrored frame; goes in GRE with
+/// protocol 0x22EB.
+pub fn erspan3(session: u16, platform: bool, frame: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x20, 0];
+    d.extend_from_slice(&(session & 0x3FF).to_be_bytes());
+    d.extend_from_slice(&[0; 4]); // timestamp
+    d.extend_from_slice(&[0, 0]); // SGT
+    d.extend_from_slice(&u16::from(platform).to_be_bytes()); // ... O
+    if platform {
+        d.extend_from_slice(&[0x18, 0, 0, 0, 0, 0, 0, 0]); // platform id 3
+    }
+    d.extend_from_slice(frame);
+    d
+}
+
+/// An MPLS label stack (RFC 3032 §2.1), outermost first, TTL 64, S on the last.
+pub fn mpls(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut d = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        let bottom = if i + 1 == labels.len() { 0x100 } else { 0 };
+        d.extend_from_slice(&((label << 12) | bottom | 64).to_be_bytes());
+    }
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A PPPoE session header (RFC 2516 §4) and PPP protocol `ppp_protocol` before `payload`.
+pub fn pppoe_session(session: u16, ppp_protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x11, 0];
+    d.extend_from_slice(&session.to_be_bytes());
+    d.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    d.extend_from_slice(&ppp_protocol.to_be_bytes());
+    d.extend_from_slice(payload);
+    d
+}
+
+/// PPP protocol numbers (RFC 1661, IANA).
+pub mod ppp {
+    pub const IPV4: u16 = 0x0021;
+    pub const IPV6: u16 = 0x0057;
+    pub const MPLS: u16 = 0x0281;
+}
+
+/// A PPP frame: with `hdlc`, the RFC 1662 address and control bytes (FF 03) first.
+pub fn ppp_frame(hdlc: bool, protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut d = if hdlc { vec![0xFF, 0x03] } else { Vec::new() };
+    d.extend_from_slice(&protocol.to_be_bytes());
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A Cisco HDLC frame: unicast address, control 0, `ethertype`.
+pub fn chdlc(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x0F, 0];
+    d.extend_from_slice(&ethertype.to_be_bytes());
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A Linux NFLOG record (little-endian TLVs, as on x86): family, version 0, resource
+/// id, a prefix TLV (type 10) and the packet TLV (type 9) holding `ip`, padded to 4.
+pub fn nflog(family: u8, ip: &[u8]) -> Vec<u8> {
+    let mut d = vec![family, 0, 0, 5];
+    let tlv = |d: &mut Vec<u8>, kind: u16, value: &[u8]| {
+        d.extend_from_slice(&((4 + value.len()) as u16).to_le_bytes());
+        d.extend_from_slice(&kind.to_le_bytes());
+        d.extend_from_slice(value);
+        while d.len() % 4 != 0 {
+            d.push(0);
+        }
+    };
+    tlv(&mut d, 10, b"rustniffer\0");
+    tlv(&mut d, 9, ip);
+    d
+}
+
+/// An Ethernet frame carrying an IPv4 datagram from `src` to `dst` of protocol
+/// `protocol` around `payload`: the outer packet of a tunnel.
+pub fn outer_ipv4(src: &str, dst: &str, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let ip = ipv4_datagram(
+        src.parse().expect("an IPv4 address"),
+        dst.parse().expect("an IPv4 address"),
+        protocol,
+        0x4242,
+        payload,
+    );
+    ethernet(ethertype::IPV4, &ip)
 }
 
 /// A frame to hand to the decoder, at time 0, captured whole.

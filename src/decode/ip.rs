@@ -15,8 +15,16 @@ use super::Skip;
 pub(crate) mod proto {
     /// RFC 8200 §4.3.
     pub const HOP_BY_HOP: u8 = 0;
+    /// RFC 2003: IPv4 in IP.
+    pub const IPV4: u8 = 4;
     /// RFC 9293.
     pub const TCP: u8 = 6;
+    /// RFC 768.
+    pub const UDP: u8 = 17;
+    /// RFC 2473, RFC 4213: IPv6 in IP.
+    pub const IPV6: u8 = 41;
+    /// RFC 2784.
+    pub const GRE: u8 = 47;
     /// RFC 8200 §4.4.
     pub const ROUTING: u8 = 43;
     /// RFC 8200 §4.5.
@@ -133,32 +141,40 @@ pub(crate) struct Ipv6Fragment {
 
 /// Where an IPv6 extension-header chain leads.
 pub(crate) enum Upper {
-    /// The TCP header starts at this offset.
-    Tcp(usize),
+    /// An upper-layer protocol (TCP, UDP, GRE, IP, ESP, No Next Header…) whose header
+    /// starts at this offset.
+    Proto(u8, usize),
     /// A (non-atomic) fragment.
     Fragment(Ipv6Fragment),
-    /// Anything else (UDP, ICMPv6, ESP, No Next Header…).
-    Other,
 }
 
-/// Whether the first header of a fragmentable part may lead to TCP, so that its
-/// fragments are worth reassembling.
-pub(crate) fn may_lead_to_tcp(next_header: u8) -> bool {
+/// Whether an upper-layer protocol may carry an encapsulated packet.
+pub(crate) fn is_tunnel(protocol: u8) -> bool {
     matches!(
-        next_header,
-        proto::TCP
-            | proto::HOP_BY_HOP
-            | proto::ROUTING
-            | proto::DEST_OPTS
-            | proto::AUTH
-            | proto::MOBILITY
-            | proto::HIP
-            | proto::SHIM6
+        protocol,
+        proto::IPV4 | proto::IPV6 | proto::UDP | proto::GRE
     )
 }
 
-/// Walks the extension headers of `buf` starting at `at` with `next_header`, to TCP or
-/// to a fragment header. Every header must lie inside `buf` (the datagram, already known
+/// Whether the first header of a fragmentable part may lead to TCP, so that its
+/// fragments are worth reassembling (with `tunnels`, also through an encapsulation).
+pub(crate) fn may_lead_to_tcp(next_header: u8, tunnels: bool) -> bool {
+    (tunnels && is_tunnel(next_header))
+        || matches!(
+            next_header,
+            proto::TCP
+                | proto::HOP_BY_HOP
+                | proto::ROUTING
+                | proto::DEST_OPTS
+                | proto::AUTH
+                | proto::MOBILITY
+                | proto::HIP
+                | proto::SHIM6
+        )
+}
+
+/// Walks the extension headers of `buf` starting at `at` with `next_header`, to the
+/// upper-layer protocol or to a fragment header. Every header must lie inside `buf` (the datagram, already known
 /// to be fully captured), so a header that does not fit is malformed. An atomic fragment
 /// (offset 0, M = 0) is read through, as RFC 6946 §4 asks. With `fragments_allowed`
 /// false (inside a reassembled datagram) a fragment header is malformed.
@@ -172,7 +188,6 @@ pub(crate) fn walk_extensions(
     loop {
         let rest = buf.get(at..).ok_or(Skip::Bad)?;
         match next_header {
-            proto::TCP => return Ok(Upper::Tcp(at)),
             proto::HOP_BY_HOP
             | proto::ROUTING
             | proto::DEST_OPTS
@@ -211,7 +226,7 @@ pub(crate) fn walk_extensions(
             }
             // RFC 8200 §4.5: a fragmentable part never holds another fragment header.
             proto::FRAGMENT => return Err(Skip::Bad),
-            _ => return Ok(Upper::Other),
+            _ => return Ok(Upper::Proto(next_header, at)),
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct Segment<'a> {
     pub urgent_ptr: u16,
     pub options: TcpOptions,
     pub payload: &'a [u8],
+    /// The encapsulations the packet was found in, when there were any.
+    pub tunnel: Option<&'a Tunnels>,
 }
 
 #[cfg(any(test, feature = "testing"))]
@@ -93,11 +95,16 @@ mod link;
 mod tcp;
 #[cfg(test)]
 mod tests;
+pub mod tunnel;
+#[cfg(test)]
+mod tunnel_tests;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use crate::capture::Packet;
+
+pub use tunnel::{Tunnel, TunnelKind, TunnelPorts, Tunnels};
 
 pub use frag::{DATAGRAM_MAX, HOST_BYTES_MAX, RANGES_MAX, TIMEOUT_NS, TOTAL_BYTES_MAX};
 
@@ -169,20 +176,69 @@ struct Found {
     reassembled: bool,
 }
 
-/// Turns captured frames into TCP segments. Keeps only fragment-reassembly state.
+/// The buffer the decoder is reading: the packet, or a datagram the reassembler rebuilt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Buf {
+    Packet,
+    Reassembled,
+}
+
+/// What the next header is.
+#[derive(Clone, Copy)]
+enum Layer {
+    Net(link::Net),
+    /// The upper-layer header `protocol` of the datagram last read (from `src` to `dst`
+    /// in [`Decoder::walk`]).
+    Upper {
+        protocol: u8,
+    },
+    Ethernet,
+    EtherType(u16),
+}
+
+impl From<tunnel::Inner> for Layer {
+    fn from(inner: tunnel::Inner) -> Layer {
+        match inner {
+            tunnel::Inner::Ethernet => Layer::Ethernet,
+            tunnel::Inner::EtherType(t) => Layer::EtherType(t),
+            tunnel::Inner::Ip => Layer::Net(link::Net::ByVersion),
+        }
+    }
+}
+
+/// Turns captured frames into TCP segments. Keeps fragment-reassembly state and the
+/// encapsulations of the last packet.
 pub struct Decoder {
     stats: DecodeStats,
     frag: frag::Reassembler,
+    /// UDP ports of the encapsulations; `None` with tunnel decoding off.
+    ports: Option<TunnelPorts>,
+    /// The encapsulations of the packet decoded last.
+    tunnels: Tunnels,
+    /// A fragment found inside a reassembled datagram, copied out of the reassembler's
+    /// buffer before it goes back in (at most one datagram: 65535 bytes).
+    scratch: Vec<u8>,
 }
 
 impl Decoder {
     /// `max_fragmented_hosts` is `-d`: at most that many destination hosts have
     /// fragments pending at once (0 disables reassembly: fragments are discarded).
+    /// Encapsulations are decoded on the default ports.
     pub fn new(max_fragmented_hosts: usize) -> Self {
         Decoder {
             stats: DecodeStats::default(),
             frag: frag::Reassembler::new(max_fragmented_hosts),
+            ports: Some(TunnelPorts::default()),
+            tunnels: Tunnels::default(),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Decodes encapsulations with UDP ports `ports`, or not at all with `None`
+    /// (`--no-tunnels`: MPLS, PPPoE and tunnel packets then count as not TCP or not IP).
+    pub fn with_tunnels(mut self, ports: Option<TunnelPorts>) -> Self {
+        self.ports = ports;
+        self
     }
 
     /// The TCP segment in `pkt`, or `None` (counted in [`Decoder::stats`]) for anything
@@ -225,6 +281,7 @@ impl Decoder {
             options: t.options,
             // `locate` checked the range against this very buffer.
             payload: bytes.get(found.payload).unwrap_or_default(),
+            tunnel: (!this.tunnels.is_empty()).then_some(&this.tunnels),
         })
     }
 
@@ -245,98 +302,252 @@ impl Decoder {
         }
     }
 
+    /// Walks the headers from the link layer to TCP, through encapsulations.
     #[inline]
     fn locate(&mut self, pkt: &Packet<'_>) -> Result<Found, Skip> {
-        let (net, at) = link::network(pkt.link, pkt.data)?;
-        let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
-        let net = match net {
-            link::Net::ByVersion => match ip.first().map(|b| b >> 4) {
-                Some(4) => link::Net::V4,
-                Some(6) => link::Net::V6,
-                Some(_) => return Err(Skip::Bad),
-                None => return Err(Skip::Short),
-            },
-            net => net,
-        };
-        match net {
-            link::Net::V6 => self.ipv6(pkt.ts, ip, at),
-            _ => self.ipv4(pkt.ts, ip, at),
-        }
-    }
-
-    /// `ip` starts at offset `at` of the packet.
-    #[inline]
-    fn ipv4(&mut self, ts: Timestamp, ip: &[u8], at: usize) -> Result<Found, Skip> {
-        let h = ip::Ipv4::parse(ip)?;
-        let src = IpAddr::V4(Ipv4Addr::from(h.src));
-        let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
-        if h.protocol != ip::proto::TCP {
-            return Err(Skip::NotTcp);
-        }
-        let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
-        if !h.is_fragment() {
-            return Found::tcp(datagram, h.header_len, at, src, dst, false);
-        }
-        let fragment = frag::Fragment {
-            id: frag::DatagramId {
-                src,
-                dst,
-                protocol: h.protocol,
-                id: u32::from(h.id),
-            },
-            offset: h.frag_offset,
-            more: h.more_fragments,
-            data: datagram.get(h.header_len..).ok_or(Skip::Bad)?,
-            next_header: h.protocol,
-        };
-        self.reassemble(fragment, ts)
-    }
-
-    /// `ip` starts at offset `at` of the packet.
-    fn ipv6(&mut self, ts: Timestamp, ip: &[u8], at: usize) -> Result<Found, Skip> {
-        let h = ip::Ipv6::parse(ip)?;
-        let src = IpAddr::V6(Ipv6Addr::from(h.src));
-        let dst = IpAddr::V6(Ipv6Addr::from(h.dst));
-        let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
-        match ip::walk_extensions(h.next_header, datagram, ip::IPV6_HEADER_LEN, true)? {
-            ip::Upper::Tcp(start) => Found::tcp(datagram, start, at, src, dst, false),
-            ip::Upper::Other => Err(Skip::NotTcp),
-            ip::Upper::Fragment(f) if !ip::may_lead_to_tcp(f.next_header) => Err(Skip::NotTcp),
-            ip::Upper::Fragment(f) => {
-                let fragment = frag::Fragment {
-                    id: frag::DatagramId {
-                        src,
-                        dst,
-                        protocol: 0,
-                        id: f.id,
-                    },
-                    offset: f.offset,
-                    more: f.more,
-                    data: datagram.get(f.data_start..).ok_or(Skip::Bad)?,
-                    next_header: f.next_header,
+        self.tunnels.clear();
+        let tunnels_on = self.ports.is_some();
+        let (net, at) = link::network(pkt.link, pkt.data, tunnels_on.then_some(&mut self.tunnels))?;
+        // Most packets are whole IPv4 datagrams: TCP is found without the general walk,
+        // and the walk of anything else starts after the header read here.
+        if net == link::Net::V4 {
+            let ip = pkt.data.get(at..).ok_or(Skip::Short)?;
+            let h = ip::Ipv4::parse(ip)?;
+            if !h.is_fragment() {
+                let src = IpAddr::V4(Ipv4Addr::from(h.src));
+                let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
+                // `parse` checked header_len <= total_len <= ip.len().
+                if h.protocol == ip::proto::TCP {
+                    let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
+                    return Found::tcp(datagram, h.header_len, at, src, dst, false);
+                }
+                let layer = Layer::Upper {
+                    protocol: h.protocol,
                 };
-                self.reassemble(fragment, ts)
+                return self.walk(pkt, layer, at + h.header_len..at + h.total_len, (src, dst));
             }
         }
+        let no_address = (tunnel::NO_ADDRESS, tunnel::NO_ADDRESS);
+        self.walk(pkt, Layer::Net(net), at..pkt.data.len(), no_address)
     }
 
-    /// Hands a fragment to the reassembler; when it completes its datagram, finds the TCP
-    /// header there (after IPv6 extension headers of the fragmentable part; an IPv4
-    /// fragment's `next_header` is TCP itself).
-    fn reassemble(&mut self, fragment: frag::Fragment<'_>, ts: Timestamp) -> Result<Found, Skip> {
-        let (src, dst) = (fragment.id.src, fragment.id.dst);
-        self.stats.fragments += 1;
-        let frag::Outcome::Complete { next_header } =
-            self.frag.insert(fragment, ts, &mut self.stats)
-        else {
-            return Err(Skip::Fragment);
-        };
-        let whole = self.frag.output();
-        match ip::walk_extensions(next_header, whole, 0, false)? {
-            ip::Upper::Tcp(start) => Found::tcp(whole, start, 0, src, dst, true),
-            _ => Err(Skip::NotTcp),
+    /// The general walk of [`Decoder::locate`]: `layer` is what `bytes` of the packet
+    /// hold, `addresses` those of the datagram last read. Each turn of the loop reads
+    /// one header of `[start, end)` of the current buffer and moves `start` past it (or
+    /// pushes an encapsulation level, at most [`tunnel::MAX_DEPTH`]), so the walk ends.
+    fn walk(
+        &mut self,
+        pkt: &Packet<'_>,
+        layer: Layer,
+        bytes: Range<usize>,
+        addresses: (IpAddr, IpAddr),
+    ) -> Result<Found, Skip> {
+        let tunnels_on = self.ports.is_some();
+        let mut layer = layer;
+        let (mut start, mut end) = (bytes.start, bytes.end);
+        let mut buf = Buf::Packet;
+        // The addresses of the datagram last read (kept out of `layer`: cheaper to move).
+        let (mut src, mut dst) = addresses;
+        loop {
+            let bytes = match buf {
+                Buf::Packet => pkt.data,
+                Buf::Reassembled => self.frag.output(),
+            };
+            let b = bytes.get(start..end).ok_or(Skip::Short)?;
+            let fragment = match layer {
+                Layer::Net(net) => {
+                    let net = match net {
+                        link::Net::ByVersion => match b.first().map(|b| b >> 4) {
+                            Some(4) => link::Net::V4,
+                            Some(6) => link::Net::V6,
+                            Some(_) => return Err(Skip::Bad),
+                            None => return Err(Skip::Short),
+                        },
+                        net => net,
+                    };
+                    if net == link::Net::V6 {
+                        let h = ip::Ipv6::parse(b)?;
+                        src = IpAddr::V6(Ipv6Addr::from(h.src));
+                        dst = IpAddr::V6(Ipv6Addr::from(h.dst));
+                        let datagram = b.get(..h.total_len).ok_or(Skip::Bad)?;
+                        match ip::walk_extensions(
+                            h.next_header,
+                            datagram,
+                            ip::IPV6_HEADER_LEN,
+                            true,
+                        )? {
+                            ip::Upper::Proto(protocol, at) => {
+                                end = start + h.total_len;
+                                start += at;
+                                layer = Layer::Upper { protocol };
+                                continue;
+                            }
+                            ip::Upper::Fragment(f)
+                                if !ip::may_lead_to_tcp(f.next_header, tunnels_on) =>
+                            {
+                                return Err(Skip::NotTcp)
+                            }
+                            ip::Upper::Fragment(f) => PendingFragment {
+                                id: frag::DatagramId {
+                                    src,
+                                    dst,
+                                    protocol: 0,
+                                    id: f.id,
+                                },
+                                offset: f.offset,
+                                more: f.more,
+                                data: start + f.data_start..start + h.total_len,
+                                next_header: f.next_header,
+                            },
+                        }
+                    } else {
+                        let h = ip::Ipv4::parse(b)?;
+                        src = IpAddr::V4(Ipv4Addr::from(h.src));
+                        dst = IpAddr::V4(Ipv4Addr::from(h.dst));
+                        if h.protocol != ip::proto::TCP
+                            && !(tunnels_on && ip::is_tunnel(h.protocol))
+                        {
+                            return Err(Skip::NotTcp);
+                        }
+                        // `parse` checked header_len <= total_len <= b.len().
+                        if !h.is_fragment() {
+                            end = start + h.total_len;
+                            start += h.header_len;
+                            layer = Layer::Upper {
+                                protocol: h.protocol,
+                            };
+                            continue;
+                        }
+                        PendingFragment {
+                            id: frag::DatagramId {
+                                src,
+                                dst,
+                                protocol: h.protocol,
+                                id: u32::from(h.id),
+                            },
+                            offset: h.frag_offset,
+                            more: h.more_fragments,
+                            data: start + h.header_len..start + h.total_len,
+                            next_header: h.protocol,
+                        }
+                    }
+                }
+                Layer::Upper { protocol } => {
+                    if protocol == ip::proto::TCP {
+                        return Found::tcp(b, 0, start, src, dst, buf == Buf::Reassembled);
+                    }
+                    let Some(ports) = &self.ports else {
+                        return Err(Skip::NotTcp);
+                    };
+                    let encap = match protocol {
+                        ip::proto::IPV4 | ip::proto::IPV6 => tunnel::Encap {
+                            kind: TunnelKind::IpInIp,
+                            id: None,
+                            inner: tunnel::Inner::Ip,
+                            at: 0,
+                        },
+                        ip::proto::GRE => tunnel::gre(b)?,
+                        ip::proto::UDP => {
+                            let port = tunnel::udp_dst_port(b).ok_or(Skip::NotTcp)?;
+                            if !ports.any(port) {
+                                return Err(Skip::NotTcp);
+                            }
+                            let payload = tunnel::udp_payload(b)?;
+                            let encap = if ports.vxlan.contains(&port) {
+                                tunnel::vxlan(payload)?
+                            } else if ports.geneve.contains(&port) {
+                                tunnel::geneve(payload)?
+                            } else if ports.gtp_u.contains(&port) {
+                                tunnel::gtp_u(payload)?
+                            } else {
+                                return Err(Skip::NotTcp);
+                            };
+                            end = start + tunnel::UDP_HEADER_LEN + payload.len();
+                            tunnel::Encap {
+                                at: encap.at + tunnel::UDP_HEADER_LEN,
+                                ..encap
+                            }
+                        }
+                        _ => return Err(Skip::NotTcp),
+                    };
+                    self.tunnels.push(Tunnel {
+                        kind: encap.kind,
+                        id: encap.id,
+                        src,
+                        dst,
+                    })?;
+                    start += encap.at;
+                    layer = match (protocol, encap.inner) {
+                        (ip::proto::IPV4, _) => Layer::Net(link::Net::V4),
+                        (ip::proto::IPV6, _) => Layer::Net(link::Net::V6),
+                        (_, inner) => inner.into(),
+                    };
+                    continue;
+                }
+                Layer::Ethernet => {
+                    let (net, at) = link::ethernet(b, 0, Some(&mut self.tunnels))?;
+                    start += at;
+                    layer = Layer::Net(net);
+                    continue;
+                }
+                Layer::EtherType(ethertype) => {
+                    let (net, at) = link::by_ethertype(b, 0, ethertype, Some(&mut self.tunnels))?;
+                    start += at;
+                    layer = Layer::Net(net);
+                    continue;
+                }
+            };
+            // An IP fragment: into the reassembler, from the packet or, when found inside
+            // a reassembled datagram, from a copy (the reassembler's buffer is rewritten).
+            self.stats.fragments += 1;
+            let data: &[u8] = match buf {
+                Buf::Packet => pkt.data.get(fragment.data).ok_or(Skip::Bad)?,
+                Buf::Reassembled => {
+                    let data = self.frag.output().get(fragment.data).ok_or(Skip::Bad)?;
+                    self.scratch.clear();
+                    self.scratch.extend_from_slice(data);
+                    &self.scratch
+                }
+            };
+            (src, dst) = (fragment.id.src, fragment.id.dst);
+            let frag::Outcome::Complete { next_header } = self.frag.insert(
+                frag::Fragment {
+                    id: fragment.id,
+                    offset: fragment.offset,
+                    more: fragment.more,
+                    data,
+                    next_header: fragment.next_header,
+                },
+                pkt.ts,
+                &mut self.stats,
+            ) else {
+                return Err(Skip::Fragment);
+            };
+            // The fragmentable part of an IPv6 datagram may start with extension headers;
+            // an IPv4 datagram's `next_header` is its protocol.
+            let whole = self.frag.output();
+            let ip::Upper::Proto(protocol, at) = ip::walk_extensions(next_header, whole, 0, false)?
+            else {
+                return Err(Skip::Bad);
+            };
+            if protocol != ip::proto::TCP && !(tunnels_on && ip::is_tunnel(protocol)) {
+                return Err(Skip::NotTcp);
+            }
+            buf = Buf::Reassembled;
+            start = at;
+            end = whole.len();
+            layer = Layer::Upper { protocol };
         }
     }
+}
+
+/// An IP fragment found by [`Decoder::locate`]: its data is `data` of the current buffer.
+struct PendingFragment {
+    id: frag::DatagramId,
+    offset: u32,
+    more: bool,
+    data: Range<usize>,
+    next_header: u8,
 }
 
 impl Found {
@@ -368,8 +579,8 @@ impl Decoder {
     /// A decoder with smaller byte bounds, so tests can reach them quickly.
     fn with_byte_bounds(max_hosts: usize, host_bytes_max: usize, total_bytes_max: usize) -> Self {
         Decoder {
-            stats: DecodeStats::default(),
             frag: frag::Reassembler::with_byte_bounds(max_hosts, host_bytes_max, total_bytes_max),
+            ..Decoder::new(max_hosts)
         }
     }
 

@@ -697,9 +697,10 @@ fn interleaved_datagrams_are_kept_apart() {
 fn fragments_of_non_tcp_datagrams_are_not_held() {
     let src = "192.0.2.1".parse().unwrap();
     let dst = "192.0.2.2".parse().unwrap();
-    let udp = build::ipv4_datagram(src, dst, proto::UDP, 9, &[0; 100]);
+    // SCTP: neither TCP nor an encapsulation (UDP fragments are held for VXLAN & co.).
+    let sctp = build::ipv4_datagram(src, dst, 132, 9, &[0; 100]);
     let mut d = Decoder::default();
-    feed_ip(&mut d, &build::ipv4_fragments(&udp, 64), &[1, 2]);
+    feed_ip(&mut d, &build::ipv4_fragments(&sctp, 64), &[1, 2]);
     assert_eq!(
         (d.stats().non_tcp, d.stats().fragments, d.fragmented_hosts()),
         (2, 0, 0)
@@ -1039,8 +1040,8 @@ fn atomic_ipv6_fragment_is_an_ordinary_packet() {
 fn ipv6_fragments_of_non_tcp_payloads_are_not_held() {
     let src = "2001:db8::1".parse().unwrap();
     let dst = "2001:db8::2".parse().unwrap();
-    let udp = build::ipv6_datagram(src, dst, proto::UDP, &[0; 100]);
-    let (seen, st) = v6_run(&build::ipv6_fragments(&udp, 64, 1));
+    let sctp = build::ipv6_datagram(src, dst, 132, &[0; 100]);
+    let (seen, st) = v6_run(&build::ipv6_fragments(&sctp, 64, 1));
     assert!(seen.is_empty());
     assert_eq!((st.non_tcp, st.fragments), (2, 0));
 }

@@ -174,6 +174,8 @@ pub struct Exchange<'a> {
     pub ws: Option<&'a super::ws_facts::WsFacts>,
     /// The WebSocket message this record is (`--ws-messages`).
     pub ws_message: Option<&'a super::ws_facts::WsMessageFacts>,
+    /// The encapsulations the connection's first packet was found in (`%tunnel`).
+    pub tunnel: Option<&'a crate::decode::Tunnels>,
 }
 
 /// A duration in whole microseconds (negative when timestamps went backwards).

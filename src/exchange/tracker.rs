@@ -10,7 +10,7 @@ use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::{AnalyzerOptions, ExchangeSink, Mode, Needs, Protocol};
 use crate::chunked_vec::ChunkedVec;
-use crate::decode::Endpoint;
+use crate::decode::{Endpoint, Tunnels};
 use crate::flow::{ConnId, Direction, FlowEvent, FlowEventKind, FlowEventSink, Lifecycle};
 use crate::time::Timestamp;
 
@@ -30,6 +30,8 @@ struct ConnState {
     /// What the connection's record counts (only when the tracker keeps connection
     /// summaries).
     summary: Option<Box<ConnSummary>>,
+    /// The encapsulations of the connection's first packet, when there were any.
+    tunnel: Option<Box<Tunnels>>,
 }
 
 impl ConnState {
@@ -60,6 +62,7 @@ impl ConnState {
             analyzer: AnalyzerSlot::for_mode(mode),
             protocol_facts: None,
             summary: None,
+            tunnel: None,
         }
     }
 
@@ -177,6 +180,7 @@ impl ConnState {
                 .protocol_facts
                 .as_deref()
                 .and_then(|f| f.ws_message(e.id)),
+            tunnel: self.tunnel.as_deref(),
         }
     }
 }
@@ -207,6 +211,9 @@ pub struct ExchangeTracker<S> {
     ending: Option<(ConnId, Lifecycle)>,
     /// The connection about to end as timed out was idle (not evicted).
     idle_timed_out: bool,
+    /// The encapsulations of the packet being processed ([`ExchangeTracker::seen_in`];
+    /// empty for none), kept by a connection it opens.
+    tunnel: Tunnels,
 }
 
 impl<S: ExchangeSink> ExchangeTracker<S> {
@@ -236,6 +243,18 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             connection_records: 0,
             ending: None,
             idle_timed_out: false,
+            tunnel: Tunnels::default(),
+        }
+    }
+
+    /// The encapsulations of the packet about to be processed: a connection it opens
+    /// keeps them for its records (`%tunnel`).
+    #[inline]
+    pub fn seen_in(&mut self, tunnel: Option<&Tunnels>) {
+        // Called for every packet: without a tunnel only the level count is written.
+        match tunnel {
+            Some(t) => self.tunnel = *t,
+            None => self.tunnel.clear(),
         }
     }
 
@@ -631,6 +650,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 let head = ExchangeState::numbered(&mut self.serial);
                 let id = head.id;
                 let mut state = ConnState::new(client, server, ts, self.mode, head);
+                state.tunnel = (!self.tunnel.is_empty()).then(|| Box::new(self.tunnel));
                 if self.connections {
                     state.summary = Some(Box::default());
                 }
@@ -1277,7 +1297,7 @@ mod size {
     /// Every tracked connection holds one: hundreds of thousands at once are common, so
     /// its size is watched (the HTTP/1 and TLS analyzers live behind a pointer, the
     /// first exchange inline, the rest in a vector; an HTTP/2 stream's facts behind
-    /// one pointer of the exchange).
+    /// one pointer of the exchange; the tunnel description behind a pointer).
     #[test]
     fn a_connections_state_stays_small() {
         assert!(std::mem::size_of::<super::ConnState>() <= 320);

@@ -1,10 +1,10 @@
 //! The compiled form of a filter: a tree of tests on frame bytes, close to libpcap's code
 //! generator primitives so that a later step can emit classic BPF from it.
 //!
-//! Every test that looks past the link-layer header carries the number of VLAN tags the
-//! expression had stepped over when it was written (`vlan`): libpcap moves every later
-//! test 4 bytes further into an Ethernet frame after each `vlan` keyword, whatever the
-//! parentheses or `or`s, and so do we.
+//! Every test that looks past the link-layer header carries the encapsulations the
+//! expression had stepped over when it was written ([`Depth`]: `vlan`, `pppoes`,
+//! `mpls`): libpcap moves every later test further into an Ethernet frame after each of
+//! these keywords, whatever the parentheses or `or`s, and so do we.
 
 /// A boolean expression over one frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,10 +26,55 @@ pub(super) enum Expr {
     },
 }
 
-/// A primitive test at a given VLAN depth.
+/// The encapsulations a test sits behind in an Ethernet frame, in the only order libpcap
+/// accepts: VLAN tags, then PPPoE session headers, then MPLS label stack entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Depth {
+    pub vlan_tags: u8,
+    pub pppoe_headers: u8,
+    pub mpls_labels: u8,
+}
+
+/// Bytes of a PPPoE session header (RFC 2516 §4) and its PPP protocol field.
+const PPPOE_AND_PPP_LEN: u64 = 8;
+/// Bytes of a VLAN tag and of an MPLS label stack entry.
+const TAG_LEN: u64 = 4;
+
+impl Depth {
+    /// Offset of the EtherType after the VLAN tags.
+    pub fn ethertype_offset(self) -> u64 {
+        12 + TAG_LEN * u64::from(self.vlan_tags)
+    }
+
+    /// Offset of the PPP protocol field of the last PPPoE header (when there is one).
+    pub fn ppp_protocol_offset(self) -> u64 {
+        self.ethertype_offset() + PPPOE_AND_PPP_LEN * u64::from(self.pppoe_headers)
+    }
+
+    /// Offset of the network header in an Ethernet frame.
+    pub fn ethernet_network_offset(self) -> u64 {
+        self.ppp_protocol_offset() + 2 + TAG_LEN * u64::from(self.mpls_labels)
+    }
+}
+
+/// The PPP protocol number libpcap tests for an EtherType behind `pppoes`
+/// (`ethertype_to_ppptype`; RFC 1661 and IANA "PPP DLL Protocol Numbers").
+pub(super) fn ppp_type(ethertype: u16) -> u16 {
+    match ethertype {
+        self::ethertype::IPV4 => 0x0021,
+        self::ethertype::IPV6 => 0x0057,
+        0x6003 => 0x0027, // DECnet
+        0x809B => 0x0029, // AppleTalk
+        0x0600 => 0x0025, // Xerox NS
+        self::ethertype::MPLS => 0x0281,
+        other => other,
+    }
+}
+
+/// A primitive test behind given encapsulations.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Test {
-    pub vlan_tags: u8,
+    pub depth: Depth,
     pub kind: TestKind,
 }
 
@@ -69,6 +114,10 @@ pub(super) enum TestKind {
     },
     /// An 802.1Q/802.1ad tag here, optionally with this VLAN id (Ethernet only).
     Vlan { id: Option<u16> },
+    /// An MPLS label stack entry here, optionally with this label (Ethernet only).
+    Mpls { label: Option<u32> },
+    /// A PPPoE session header here, optionally with this session id (Ethernet only).
+    Pppoes { session: Option<u16> },
 }
 
 /// The 32-bit words of an IPv6 address test that its mask covers, as `(index, address
@@ -100,6 +149,10 @@ pub(super) mod ethertype {
     pub const IPV6: u16 = 0x86DD;
     /// 802.1Q customer tag, 802.1ad service tag, and the pre-standard QinQ tag.
     pub const VLAN_TAGS: [u16; 3] = [0x8100, 0x88A8, 0x9100];
+    /// RFC 3032 §5: MPLS unicast.
+    pub const MPLS: u16 = 0x8847;
+    /// RFC 2516 §4: PPPoE session stage.
+    pub const PPPOE_SESSION: u16 = 0x8864;
     /// Values up to this are 802.3 lengths, not types (IEEE 802.3 §3.2.6).
     pub const MAX_802_3_LENGTH: u16 = 1500;
 }
@@ -223,7 +276,7 @@ pub(super) enum Value {
         layer: Layer,
         index: Box<Value>,
         size: u8,
-        vlan_tags: u8,
+        depth: Depth,
     },
     Binary {
         op: ArithOp,

@@ -16,8 +16,8 @@
 use std::fmt;
 
 use super::ast::{
-    ethertype, ip_protocol, ipv6_masked_words, ArithOp, Comparison, Dir, Expr, IpVersion, Layer,
-    NetProto, Test, TestKind, Value,
+    ethertype, ip_protocol, ipv6_masked_words, ppp_type, ArithOp, Comparison, Depth, Dir, Expr,
+    IpVersion, Layer, NetProto, Test, TestKind, Value,
 };
 use super::eval::Framing;
 
@@ -228,8 +228,8 @@ impl Gen {
         }
     }
 
-    fn network_offset(&self, vlan_tags: u8) -> u64 {
-        self.framing.network_offset(vlan_tags)
+    fn network_offset(&self, depth: Depth) -> u64 {
+        self.framing.network_offset(depth)
     }
 
     fn expr(&mut self, expr: &Expr, t: Label, f: Label) -> Compiled<()> {
@@ -294,11 +294,31 @@ impl Gen {
 
     /// Jumps to `t` when the link layer announces `proto`, else to `f` (as
     /// `Frame::carries`).
-    fn carries(&mut self, proto: NetProto, vlan_tags: u8, t: Label, f: Label) {
+    fn carries(&mut self, proto: NetProto, depth: Depth, t: Label, f: Label) {
         let wanted = u32::from(proto.ethertype());
         match self.framing {
+            Framing::Ethernet if depth.mpls_labels > 0 => {
+                let version = match proto {
+                    NetProto::Ipv4 => 0x40,
+                    NetProto::Ipv6 => 0x60,
+                    _ => return self.ja(f),
+                };
+                let net = depth.ethernet_network_offset();
+                let bottom = self.label();
+                self.load_abs(1, net - 2);
+                self.insn(BPF_ALU | BPF_AND | BPF_K, 0x01);
+                self.jump(BPF_JEQ, 0x01, bottom, f);
+                self.mark(bottom);
+                self.load_abs(1, net);
+                self.insn(BPF_ALU | BPF_AND | BPF_K, 0xF0);
+                self.jump(BPF_JEQ, version, t, f);
+            }
+            Framing::Ethernet if depth.pppoe_headers > 0 => {
+                self.load_abs(2, depth.ppp_protocol_offset());
+                self.jump(BPF_JEQ, u32::from(ppp_type(proto.ethertype())), t, f);
+            }
             Framing::Ethernet => {
-                self.load_abs(2, 12 + 4 * u64::from(vlan_tags));
+                self.load_abs(2, depth.ethertype_offset());
                 self.jump(BPF_JEQ, wanted, t, f);
             }
             Framing::LinuxSll => {
@@ -343,9 +363,9 @@ impl Gen {
     }
 
     /// Falls through when the link layer announces `proto`, else jumps to `f`.
-    fn require_carries(&mut self, proto: NetProto, vlan_tags: u8, f: Label) {
+    fn require_carries(&mut self, proto: NetProto, depth: Depth, f: Label) {
         let next = self.label();
-        self.carries(proto, vlan_tags, next, f);
+        self.carries(proto, depth, next, f);
         self.mark(next);
     }
 
@@ -410,17 +430,17 @@ impl Gen {
     }
 
     fn test(&mut self, test: &Test, t: Label, f: Label) -> Compiled<()> {
-        let vlan_tags = test.vlan_tags;
-        let net = self.network_offset(vlan_tags);
+        let depth = test.depth;
+        let net = self.network_offset(depth);
         match test.kind {
-            TestKind::NetProto(proto) => self.carries(proto, vlan_tags, t, f),
+            TestKind::NetProto(proto) => self.carries(proto, depth, t, f),
             TestKind::Ipv4Protocol(protocol) => {
-                self.require_carries(NetProto::Ipv4, vlan_tags, f);
+                self.require_carries(NetProto::Ipv4, depth, f);
                 self.load_abs(1, net + 9);
                 self.jump(BPF_JEQ, protocol, t, f);
             }
             TestKind::Ipv6Protocol(protocol) => {
-                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.require_carries(NetProto::Ipv6, depth, f);
                 self.load_abs(1, net + 6);
                 let fragment = self.label();
                 self.jump(BPF_JEQ, protocol, t, fragment);
@@ -430,7 +450,7 @@ impl Gen {
                 self.jump(BPF_JEQ, protocol, t, f);
             }
             TestKind::Ipv6NextHeader(protocol) => {
-                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.require_carries(NetProto::Ipv6, depth, f);
                 self.load_abs(1, net + 6);
                 self.jump(BPF_JEQ, protocol, t, f);
             }
@@ -440,7 +460,7 @@ impl Gen {
                 addr,
                 mask,
             } => {
-                self.require_carries(carrier, vlan_tags, f);
+                self.require_carries(carrier, depth, f);
                 let (src, dst) = if carrier == NetProto::Ipv4 {
                     (12, 16)
                 } else {
@@ -458,7 +478,7 @@ impl Gen {
                 });
             }
             TestKind::Ipv6Address { dir, addr, mask } => {
-                self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                self.require_carries(NetProto::Ipv6, depth, f);
                 self.by_direction(dir, net + 8, net + 24, t, f, &mut |gen, at, t, f| {
                     for (word, addr_word, mask_word) in ipv6_masked_words(addr, mask) {
                         gen.load_abs(4, at + 4 * u64::from(word));
@@ -508,7 +528,7 @@ impl Gen {
                 let ok = self.label();
                 match ip {
                     IpVersion::V4 => {
-                        self.require_carries(NetProto::Ipv4, vlan_tags, f);
+                        self.require_carries(NetProto::Ipv4, depth, f);
                         self.load_abs(1, net + 9);
                         self.protocol_in(protocols, ok, f);
                         self.mark(ok);
@@ -520,7 +540,7 @@ impl Gen {
                         });
                     }
                     IpVersion::V6 => {
-                        self.require_carries(NetProto::Ipv6, vlan_tags, f);
+                        self.require_carries(NetProto::Ipv6, depth, f);
                         self.load_abs(1, net + 6);
                         self.protocol_in(protocols, ok, f);
                         self.mark(ok);
@@ -536,7 +556,7 @@ impl Gen {
                     self.ja(f);
                     return Ok(());
                 }
-                let type_at = 12 + 4 * u64::from(vlan_tags);
+                let type_at = depth.ethertype_offset();
                 self.load_abs(2, type_at);
                 let tagged = self.label();
                 for tpid in ethertype::VLAN_TAGS {
@@ -550,6 +570,51 @@ impl Gen {
                     Some(id) => {
                         self.load_abs(2, type_at + 2);
                         self.insn(BPF_ALU | BPF_AND | BPF_K, 0x0FFF);
+                        self.jump(BPF_JEQ, u32::from(id), t, f);
+                    }
+                    None => self.ja(t),
+                }
+            }
+            TestKind::Mpls { label } => {
+                if self.framing != Framing::Ethernet {
+                    self.ja(f);
+                    return Ok(());
+                }
+                let here = self.label();
+                if depth.mpls_labels > 0 {
+                    // Another label follows only when the previous one is not the bottom.
+                    self.load_abs(1, net - 2);
+                    self.jump(BPF_JSET, 0x01, f, here);
+                } else {
+                    self.carries(NetProto::Ethertype(ethertype::MPLS), depth, here, f);
+                }
+                self.mark(here);
+                match label {
+                    Some(label) => {
+                        self.load_abs(4, net);
+                        self.insn(BPF_ALU | BPF_AND | BPF_K, 0xFFFF_F000);
+                        self.jump(BPF_JEQ, label << 12, t, f);
+                    }
+                    None => self.ja(t),
+                }
+            }
+            TestKind::Pppoes { session } => {
+                if self.framing != Framing::Ethernet {
+                    self.ja(f);
+                    return Ok(());
+                }
+                let here = self.label();
+                self.carries(
+                    NetProto::Ethertype(ethertype::PPPOE_SESSION),
+                    depth,
+                    here,
+                    f,
+                );
+                self.mark(here);
+                match session {
+                    Some(id) => {
+                        self.load_abs(4, net);
+                        self.insn(BPF_ALU | BPF_AND | BPF_K, 0xFFFF);
                         self.jump(BPF_JEQ, u32::from(id), t, f);
                     }
                     None => self.ja(t),
@@ -579,21 +644,21 @@ impl Gen {
             Value::Load {
                 layer,
                 index,
-                vlan_tags,
+                depth,
                 ..
             } => {
                 self.requirements(index, f)?;
-                let net = self.network_offset(*vlan_tags);
+                let net = self.network_offset(*depth);
                 match *layer {
                     Layer::Link => {}
-                    Layer::Network(proto) => self.require_carries(proto, *vlan_tags, f),
+                    Layer::Network(proto) => self.require_carries(proto, *depth, f),
                     Layer::AfterIpv4(protocol) => {
-                        self.require_carries(NetProto::Ipv4, *vlan_tags, f);
+                        self.require_carries(NetProto::Ipv4, *depth, f);
                         self.require_byte(net + 9, u32::from(protocol), f);
                         self.require_first_fragment(net, f);
                     }
                     Layer::Icmp6 => {
-                        self.require_carries(NetProto::Ipv6, *vlan_tags, f);
+                        self.require_carries(NetProto::Ipv6, *depth, f);
                         self.require_byte(net + 6, u32::from(ip_protocol::ICMPV6), f);
                     }
                 }
@@ -673,9 +738,9 @@ impl Gen {
                 layer,
                 index,
                 size,
-                vlan_tags,
+                depth,
             } => {
-                let net = self.network_offset(*vlan_tags);
+                let net = self.network_offset(*depth);
                 let base = match layer {
                     Layer::Link => 0,
                     Layer::Network(_) | Layer::AfterIpv4(_) => net,

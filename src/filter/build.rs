@@ -2,7 +2,7 @@
 //! into tests, with libpcap's rules for which qualifiers go with which kind of value and
 //! its error messages (`'tcp' modifier applied to host`...).
 
-use super::ast::{ip_protocol, Dir, Expr, IpVersion, NetProto, Test, TestKind, Transports};
+use super::ast::{ip_protocol, Depth, Dir, Expr, IpVersion, NetProto, Test, TestKind, Transports};
 use super::names;
 
 /// The protocol qualifier in front of a primitive (`tcp`, `ip6`, `ether`...).
@@ -94,9 +94,9 @@ pub(super) struct Qual {
     pub addr: AddrQual,
 }
 
-/// Builds tests at one VLAN depth.
+/// Builds tests behind the encapsulations stepped over so far.
 pub(super) struct Builder {
-    pub vlan_tags: u8,
+    pub depth: Depth,
 }
 
 type Built = Result<Expr, String>;
@@ -104,7 +104,7 @@ type Built = Result<Expr, String>;
 impl Builder {
     fn test(&self, kind: TestKind) -> Expr {
         Expr::Test(Test {
-            vlan_tags: self.vlan_tags,
+            depth: self.depth,
             kind,
         })
     }
@@ -320,6 +320,12 @@ impl Builder {
 
     /// `vlan [id]`.
     pub fn vlan(&self, id: Option<u32>) -> Built {
+        if self.depth.mpls_labels > 0 {
+            return Err("no VLAN match after MPLS".into());
+        }
+        if self.depth.pppoe_headers > 0 {
+            return Err("no VLAN support for PPP".into());
+        }
         let id = match id {
             Some(id) if id > 4095 => {
                 return Err(format!("VLAN tag {id} greater than maximum 4095"));
@@ -328,6 +334,30 @@ impl Builder {
             None => None,
         };
         Ok(self.test(TestKind::Vlan { id }))
+    }
+
+    /// `mpls [label]` (after `pppoes`, PPP's MPLS protocol).
+    pub fn mpls(&self, label: Option<u32>) -> Built {
+        if let Some(label) = label.filter(|&l| l > 0xF_FFFF) {
+            return Err(format!("MPLS label {label} greater than maximum 1048575"));
+        }
+        Ok(self.test(TestKind::Mpls { label }))
+    }
+
+    /// `pppoes [session]`.
+    pub fn pppoes(&self, session: Option<u32>) -> Built {
+        if self.depth.mpls_labels > 0 {
+            return Err("unsupported protocol over mpls".into());
+        }
+        let session = match session {
+            Some(s) if s > 0xFFFF => {
+                return Err(format!(
+                    "PPPoE session number {s} greater than maximum 65535"
+                ));
+            }
+            s => s.map(|s| s as u16),
+        };
+        Ok(self.test(TestKind::Pppoes { session }))
     }
 
     /// An IPv4 address test in the headers the protocol qualifier allows.
@@ -347,6 +377,8 @@ impl Builder {
             })
         };
         match q.proto {
+            // Over MPLS libpcap looks for the address in IPv4 only.
+            ProtoQual::Default if self.depth.mpls_labels > 0 => Ok(one(NetProto::Ipv4)),
             ProtoQual::Default => Ok(Expr::Any(vec![
                 one(NetProto::Ipv4),
                 one(NetProto::Arp),

@@ -5,8 +5,8 @@
 //! zero, rejects the whole packet, whatever `not` or `or` surround it.
 
 use super::ast::{
-    ethertype, ip_protocol, ipv6_masked_words, Dir, Expr, IpVersion, Layer, NetProto, Test,
-    TestKind, Value,
+    ethertype, ip_protocol, ipv6_masked_words, ppp_type, Depth, Dir, Expr, IpVersion, Layer,
+    NetProto, Test, TestKind, Value,
 };
 use crate::capture::LinkType;
 
@@ -77,9 +77,9 @@ impl Framing {
     }
 
     /// Offset of the network-layer header.
-    pub(super) fn network_offset(self, vlan_tags: u8) -> u64 {
+    pub(super) fn network_offset(self, depth: Depth) -> u64 {
         match self {
-            Framing::Ethernet => 14 + 4 * u64::from(vlan_tags),
+            Framing::Ethernet => depth.ethernet_network_offset(),
             Framing::LinuxSll => 16,
             Framing::LinuxSll2 => 20,
             Framing::Null | Framing::Loop => 4,
@@ -130,10 +130,24 @@ impl Frame<'_> {
 
     /// Whether the link layer announces `proto` (libpcap `gen_linktype`). Tests that
     /// cannot hold on this link type read nothing, as libpcap compiles them to "false".
-    fn carries(&self, proto: NetProto, vlan_tags: u8) -> Outcome<bool> {
+    fn carries(&self, proto: NetProto, depth: Depth) -> Outcome<bool> {
         let wanted = u32::from(proto.ethertype());
         match self.framing {
-            Framing::Ethernet => Ok(self.u16_at(12 + 4 * u64::from(vlan_tags))? == wanted),
+            Framing::Ethernet if depth.mpls_labels > 0 => {
+                // The previous label must be the bottom of the stack, and the version
+                // nibble says which IP follows (libpcap `gen_mpls_linktype`).
+                let version = match proto {
+                    NetProto::Ipv4 => 0x40,
+                    NetProto::Ipv6 => 0x60,
+                    _ => return Ok(false),
+                };
+                let net = depth.ethernet_network_offset();
+                Ok(self.u8_at(net - 2)? & 0x01 == 0x01 && self.u8_at(net)? & 0xF0 == version)
+            }
+            Framing::Ethernet if depth.pppoe_headers > 0 => Ok(self
+                .u16_at(depth.ppp_protocol_offset())?
+                == u32::from(ppp_type(proto.ethertype()))),
+            Framing::Ethernet => Ok(self.u16_at(depth.ethertype_offset())? == wanted),
             Framing::LinuxSll => Ok(self.u16_at(14)? == wanted),
             Framing::LinuxSll2 => Ok(self.u16_at(0)? == wanted),
             Framing::Null | Framing::Loop => {
@@ -217,16 +231,16 @@ fn by_direction(
 }
 
 fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
-    let vlan_tags = test.vlan_tags;
-    let net = frame.framing.network_offset(vlan_tags);
+    let depth = test.depth;
+    let net = frame.framing.network_offset(depth);
     match test.kind {
-        TestKind::NetProto(proto) => frame.carries(proto, vlan_tags),
+        TestKind::NetProto(proto) => frame.carries(proto, depth),
         TestKind::Ipv4Protocol(protocol) => {
             // IPv4 header: protocol at 9 (RFC 791 §3.1).
-            Ok(frame.carries(NetProto::Ipv4, vlan_tags)? && frame.u8_at(net + 9)? == protocol)
+            Ok(frame.carries(NetProto::Ipv4, depth)? && frame.u8_at(net + 9)? == protocol)
         }
         TestKind::Ipv6Protocol(protocol) => {
-            if !frame.carries(NetProto::Ipv6, vlan_tags)? {
+            if !frame.carries(NetProto::Ipv6, depth)? {
                 return Ok(false);
             }
             // IPv6 header: next header at 6; a fragment header's next header is its
@@ -238,7 +252,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             Ok(next == u32::from(ip_protocol::IPV6_FRAGMENT) && frame.u8_at(net + 40)? == protocol)
         }
         TestKind::Ipv6NextHeader(protocol) => {
-            Ok(frame.carries(NetProto::Ipv6, vlan_tags)? && frame.u8_at(net + 6)? == protocol)
+            Ok(frame.carries(NetProto::Ipv6, depth)? && frame.u8_at(net + 6)? == protocol)
         }
         TestKind::Ipv4Address {
             carrier,
@@ -246,7 +260,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             addr,
             mask,
         } => {
-            if !frame.carries(carrier, vlan_tags)? {
+            if !frame.carries(carrier, depth)? {
                 return Ok(false);
             }
             // IPv4: source at 12, destination at 16 (RFC 791 §3.1). ARP/RARP for
@@ -262,7 +276,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             })
         }
         TestKind::Ipv6Address { dir, addr, mask } => {
-            if !frame.carries(NetProto::Ipv6, vlan_tags)? {
+            if !frame.carries(NetProto::Ipv6, depth)? {
                 return Ok(false);
             }
             // IPv6: source at 8, destination at 24 (RFC 8200 §3), compared in 32-bit
@@ -298,7 +312,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             let in_range = |port: u32| (u32::from(low)..=u32::from(high)).contains(&port);
             match ip {
                 IpVersion::V4 => {
-                    if !frame.carries(NetProto::Ipv4, vlan_tags)? {
+                    if !frame.carries(NetProto::Ipv4, depth)? {
                         return Ok(false);
                     }
                     let protocol = frame.u8_at(net + 9)?;
@@ -315,7 +329,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
                     })
                 }
                 IpVersion::V6 => {
-                    if !frame.carries(NetProto::Ipv6, vlan_tags)? {
+                    if !frame.carries(NetProto::Ipv6, depth)? {
                         return Ok(false);
                     }
                     let next = frame.u8_at(net + 6)?;
@@ -333,7 +347,7 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             if frame.framing != Framing::Ethernet {
                 return Ok(false);
             }
-            let type_at = 12 + 4 * u64::from(vlan_tags);
+            let type_at = depth.ethertype_offset();
             let tpid = frame.u16_at(type_at)?;
             if !ethertype::VLAN_TAGS.iter().any(|&t| u32::from(t) == tpid) {
                 return Ok(false);
@@ -341,6 +355,33 @@ fn eval_test(test: &Test, frame: &Frame<'_>) -> Outcome<bool> {
             match id {
                 // The VLAN id is the low 12 bits of the tag control field (IEEE 802.1Q §9.6).
                 Some(id) => Ok(frame.u16_at(type_at + 2)? & 0x0FFF == u32::from(id)),
+                None => Ok(true),
+            }
+        }
+        TestKind::Mpls { label } => {
+            if frame.framing != Framing::Ethernet {
+                return Ok(false);
+            }
+            let here = if depth.mpls_labels > 0 {
+                // Another label follows only when the previous one is not the bottom.
+                frame.u8_at(net - 2)? & 0x01 == 0
+            } else {
+                frame.carries(NetProto::Ethertype(ethertype::MPLS), depth)?
+            };
+            match label {
+                Some(label) if here => Ok(frame.u32_at(net)? & 0xFFFF_F000 == label << 12),
+                _ => Ok(here),
+            }
+        }
+        TestKind::Pppoes { session } => {
+            if frame.framing != Framing::Ethernet
+                || !frame.carries(NetProto::Ethertype(ethertype::PPPOE_SESSION), depth)?
+            {
+                return Ok(false);
+            }
+            match session {
+                // The session id follows version, type and code (RFC 2516 §4).
+                Some(id) => Ok(frame.u32_at(net)? & 0xFFFF == u32::from(id)),
                 None => Ok(true),
             }
         }
@@ -370,20 +411,20 @@ fn requirements_hold(value: &Value, frame: &Frame<'_>) -> Outcome<bool> {
         Value::Load {
             layer,
             index,
-            vlan_tags,
+            depth,
             ..
         } => {
             if !requirements_hold(index, frame)? {
                 return Ok(false);
             }
-            let net = frame.framing.network_offset(*vlan_tags);
+            let net = frame.framing.network_offset(*depth);
             match *layer {
                 Layer::Link => Ok(true),
-                Layer::Network(proto) => frame.carries(proto, *vlan_tags),
-                Layer::AfterIpv4(protocol) => Ok(frame.carries(NetProto::Ipv4, *vlan_tags)?
+                Layer::Network(proto) => frame.carries(proto, *depth),
+                Layer::AfterIpv4(protocol) => Ok(frame.carries(NetProto::Ipv4, *depth)?
                     && frame.u8_at(net + 9)? == u32::from(protocol)
                     && first_fragment(frame, net)?),
-                Layer::Icmp6 => Ok(frame.carries(NetProto::Ipv6, *vlan_tags)?
+                Layer::Icmp6 => Ok(frame.carries(NetProto::Ipv6, *depth)?
                     && frame.u8_at(net + 6)? == u32::from(ip_protocol::ICMPV6)),
             }
         }
@@ -404,10 +445,10 @@ fn value(value_expr: &Value, frame: &Frame<'_>) -> Outcome<u32> {
             layer,
             index,
             size,
-            vlan_tags,
+            depth,
         } => {
             let index = u64::from(value(index, frame)?);
-            let net = frame.framing.network_offset(*vlan_tags);
+            let net = frame.framing.network_offset(*depth);
             let base = match layer {
                 Layer::Link => 0,
                 Layer::Network(_) => net,

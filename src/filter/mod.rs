@@ -96,9 +96,15 @@ impl Filter {
             return Ok(());
         }
         let mut problem = None;
-        visit_tests(&self.expr, &mut |kind| {
-            problem = problem.take().or(match kind {
+        visit_tests(&self.expr, &mut |test| {
+            problem = problem.take().or(match test.kind {
                 TestKind::Vlan { .. } => Some(format!("no VLAN support for {}", framing.name())),
+                // After `pppoes` the link is PPP, which has MPLS.
+                TestKind::Mpls { .. } if test.depth.pppoe_headers == 0 => {
+                    Some(format!("no MPLS support for {}", framing.name()))
+                }
+                // libpcap compiles it for any link type, to a filter that rejects all.
+                TestKind::Pppoes { .. } => None,
                 TestKind::EtherAddress { .. } => {
                     Some("ethernet addresses supported only on ethernet".to_string())
                 }
@@ -113,7 +119,7 @@ impl Filter {
 }
 
 /// Calls `visit` for every primitive test in the tree.
-fn visit_tests(expr: &Expr, visit: &mut impl FnMut(&TestKind)) {
+fn visit_tests(expr: &Expr, visit: &mut impl FnMut(&ast::Test)) {
     match expr {
         Expr::All(items) | Expr::Any(items) => {
             for item in items {
@@ -121,7 +127,7 @@ fn visit_tests(expr: &Expr, visit: &mut impl FnMut(&TestKind)) {
             }
         }
         Expr::Not(inner) => visit_tests(inner, visit),
-        Expr::Test(test) => visit(&test.kind),
+        Expr::Test(test) => visit(test),
         Expr::Const(_) | Expr::Compare { .. } => {}
     }
 }

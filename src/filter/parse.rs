@@ -14,7 +14,7 @@
 //! Nesting is bounded ([`MAX_DEPTH`]) so that no expression can exhaust the stack, here
 //! or when the tree is evaluated or dropped.
 
-use super::ast::{ArithOp, Comparison, Expr, Layer, NetProto, Value};
+use super::ast::{ArithOp, Comparison, Depth, Expr, Layer, NetProto, Value};
 use super::build::{AddrQual, Builder, DirQual, Mask, ProtoQual, Qual};
 use super::lex::{tokenize, Token, TokenKind};
 use super::names::Keyword;
@@ -23,7 +23,8 @@ use super::FilterError;
 /// The deepest nesting of parentheses, negations and operators accepted.
 pub(super) const MAX_DEPTH: usize = 100;
 
-/// The most `vlan` keywords in one expression (each moves later tests 4 bytes on).
+/// The most `vlan` keywords in one expression (each moves later tests 4 bytes on), and
+/// the most `mpls` or `pppoes` keywords.
 const MAX_VLAN_TAGS: u8 = 32;
 
 /// Binding power of unary minus: above every binary operator but `%` and `^`.
@@ -36,7 +37,7 @@ pub(super) fn parse(source: &str) -> Result<Expr, FilterError> {
         source,
         tokens,
         pos: 0,
-        vlan_tags: 0,
+        link_depth: Depth::default(),
         nesting: 0,
     };
     if parser.peek() == &TokenKind::End {
@@ -46,7 +47,58 @@ pub(super) fn parse(source: &str) -> Result<Expr, FilterError> {
     if parser.peek() != &TokenKind::End {
         return Err(parser.error_here(format!("unexpected '{}'", parser.token().text)));
     }
+    if !ip_only_over_mpls(&parsed.expr) {
+        return Err(FilterError::general(
+            "unsupported protocol over mpls".into(),
+        ));
+    }
     Ok(parsed.expr)
+}
+
+/// Whether every test behind an MPLS label looks for IPv4 or IPv6 only: libpcap has no
+/// other protocol over MPLS (the bottom label says nothing about its payload).
+fn ip_only_over_mpls(expr: &Expr) -> bool {
+    use super::ast::{Test, TestKind};
+    let ip = |p: NetProto| matches!(p, NetProto::Ipv4 | NetProto::Ipv6);
+    let value_ok = |v: &Value| value_ip_only_over_mpls(v);
+    match expr {
+        Expr::Const(_) => true,
+        Expr::All(items) | Expr::Any(items) => items.iter().all(ip_only_over_mpls),
+        Expr::Not(inner) => ip_only_over_mpls(inner),
+        Expr::Compare { lhs, rhs, .. } => value_ok(lhs) && value_ok(rhs),
+        Expr::Test(Test { depth, kind }) => {
+            depth.mpls_labels == 0
+                || match *kind {
+                    TestKind::NetProto(p) => ip(p),
+                    TestKind::Ipv4Address { carrier, .. } => ip(carrier),
+                    _ => true,
+                }
+        }
+    }
+}
+
+fn value_ip_only_over_mpls(value: &Value) -> bool {
+    match value {
+        Value::Const(_) | Value::WireLen => true,
+        Value::Load {
+            layer,
+            index,
+            depth,
+            ..
+        } => {
+            let ok = match layer {
+                Layer::Network(p) => {
+                    depth.mpls_labels == 0 || matches!(p, NetProto::Ipv4 | NetProto::Ipv6)
+                }
+                _ => true,
+            };
+            ok && value_ip_only_over_mpls(index)
+        }
+        Value::Binary { lhs, rhs, .. } => {
+            value_ip_only_over_mpls(lhs) && value_ip_only_over_mpls(rhs)
+        }
+        Value::Neg(inner) => value_ip_only_over_mpls(inner),
+    }
 }
 
 /// A parsed piece: the tree, its depth, and the qualifiers it lends to a following bare
@@ -67,8 +119,8 @@ struct Parser<'a> {
     source: &'a str,
     tokens: Vec<Token>,
     pos: usize,
-    /// `vlan` keywords met so far.
-    vlan_tags: u8,
+    /// `vlan`, `pppoes` and `mpls` keywords met so far.
+    link_depth: Depth,
     /// Current recursion depth of the parser itself.
     nesting: usize,
 }
@@ -144,7 +196,7 @@ impl Parser<'_> {
 
     fn builder(&self) -> Builder {
         Builder {
-            vlan_tags: self.vlan_tags,
+            depth: self.link_depth,
         }
     }
 
@@ -381,12 +433,43 @@ impl Parser<'_> {
                     .builder()
                     .vlan(id)
                     .map_err(|m| self.error_at(m, token))?;
-                if self.vlan_tags >= MAX_VLAN_TAGS {
+                if self.link_depth.vlan_tags >= MAX_VLAN_TAGS {
                     return Err(
                         self.error_at(format!("more than {MAX_VLAN_TAGS} 'vlan' keywords"), token)
                     );
                 }
-                self.vlan_tags += 1;
+                self.link_depth.vlan_tags += 1;
+                Ok(leaf(expr, None))
+            }
+            Keyword::Mpls => {
+                self.advance();
+                let label = self.optional_parenthesised_number();
+                let expr = self
+                    .builder()
+                    .mpls(label)
+                    .map_err(|m| self.error_at(m, token))?;
+                if self.link_depth.mpls_labels >= MAX_VLAN_TAGS {
+                    return Err(
+                        self.error_at(format!("more than {MAX_VLAN_TAGS} 'mpls' keywords"), token)
+                    );
+                }
+                self.link_depth.mpls_labels += 1;
+                Ok(leaf(expr, None))
+            }
+            Keyword::Pppoes => {
+                self.advance();
+                let session = self.optional_parenthesised_number();
+                let expr = self
+                    .builder()
+                    .pppoes(session)
+                    .map_err(|m| self.error_at(m, token))?;
+                if self.link_depth.pppoe_headers >= MAX_VLAN_TAGS {
+                    return Err(self.error_at(
+                        format!("more than {MAX_VLAN_TAGS} 'pppoes' keywords"),
+                        token,
+                    ));
+                }
+                self.link_depth.pppoe_headers += 1;
                 Ok(leaf(expr, None))
             }
             Keyword::Len => self.comparison(),
@@ -717,7 +800,7 @@ impl Parser<'_> {
                 layer,
                 index: Box::new(index),
                 size,
-                vlan_tags: self.vlan_tags,
+                depth: self.link_depth,
             },
             depth + 1,
         ))

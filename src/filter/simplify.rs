@@ -12,7 +12,7 @@
 //! enough to read; they depend on the link type, because libpcap cannot remember the
 //! outcome of a check that takes several comparisons (IPv6 on BSD loopback).
 
-use super::ast::{Expr, IpVersion, Layer, NetProto, Test, TestKind, Transports, Value};
+use super::ast::{Depth, Expr, IpVersion, Layer, NetProto, Test, TestKind, Transports, Value};
 use super::eval::Framing;
 
 /// How far ahead in one `or`/`and` list a test looks for an operand it decides, and how
@@ -25,11 +25,11 @@ const MAX_FACTS: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fact {
     /// The link layer announces this protocol.
-    Carries(NetProto, u8),
+    Carries(NetProto, Depth),
     /// IPv4 with this protocol field.
-    Ipv4Protocol(u32, u8),
+    Ipv4Protocol(u32, Depth),
     /// IPv6 with this next header in the fixed header.
-    Ipv6NextHeader(u32, u8),
+    Ipv6NextHeader(u32, Depth),
 }
 
 /// Rewrites the tree for one link type (bounded depth: the parser limits nesting).
@@ -126,7 +126,7 @@ fn single_protocol(protocols: Transports) -> Option<u32> {
 }
 
 fn test_preconditions(test: &Test) -> Vec<Fact> {
-    let v = test.vlan_tags;
+    let v = test.depth;
     match test.kind {
         TestKind::NetProto(proto) => vec![Fact::Carries(proto, v)],
         TestKind::Ipv4Protocol(protocol) => vec![
@@ -142,7 +142,7 @@ fn test_preconditions(test: &Test) -> Vec<Fact> {
         }
         TestKind::Ipv4Address { carrier, .. } => vec![Fact::Carries(carrier, v)],
         TestKind::Port { ip, protocols, .. } => {
-            let (proto, next): (NetProto, fn(u32, u8) -> Fact) = match ip {
+            let (proto, next): (NetProto, fn(u32, Depth) -> Fact) = match ip {
                 IpVersion::V4 => (NetProto::Ipv4, Fact::Ipv4Protocol),
                 IpVersion::V6 => (NetProto::Ipv6, Fact::Ipv6NextHeader),
             };
@@ -150,7 +150,10 @@ fn test_preconditions(test: &Test) -> Vec<Fact> {
             facts.extend(single_protocol(protocols).map(|p| next(p, v)));
             facts
         }
-        TestKind::EtherAddress { .. } | TestKind::Vlan { .. } => Vec::new(),
+        TestKind::EtherAddress { .. }
+        | TestKind::Vlan { .. }
+        | TestKind::Mpls { .. }
+        | TestKind::Pppoes { .. } => Vec::new(),
     }
 }
 
@@ -166,11 +169,11 @@ fn value_preconditions(value: &Value) -> Vec<Fact> {
         Value::Load {
             layer,
             index,
-            vlan_tags,
+            depth,
             ..
         } => {
             let mut facts = value_preconditions(index);
-            let v = *vlan_tags;
+            let v = *depth;
             match *layer {
                 Layer::Link => {}
                 Layer::Network(proto) => facts.push(Fact::Carries(proto, v)),
@@ -193,12 +196,12 @@ fn facts_as_expr(facts: &[Fact]) -> Expr {
     let tests = facts
         .iter()
         .map(|fact| {
-            let (kind, vlan_tags) = match *fact {
+            let (kind, depth) = match *fact {
                 Fact::Carries(proto, v) => (TestKind::NetProto(proto), v),
                 Fact::Ipv4Protocol(protocol, v) => (TestKind::Ipv4Protocol(protocol), v),
                 Fact::Ipv6NextHeader(protocol, v) => (TestKind::Ipv6NextHeader(protocol), v),
             };
-            Expr::Test(Test { vlan_tags, kind })
+            Expr::Test(Test { depth, kind })
         })
         .collect();
     Expr::All(tests)
@@ -263,7 +266,7 @@ fn decide(expr: &Expr, facts: &[Fact]) -> Option<bool> {
             all_false.then_some(false)
         }
         Expr::Test(test) => {
-            let v = test.vlan_tags;
+            let v = test.depth;
             match test.kind {
                 TestKind::NetProto(proto) => decide_fact(Fact::Carries(proto, v), facts),
                 TestKind::Ipv4Protocol(p) => decide_fact(Fact::Ipv4Protocol(p, v), facts),

@@ -253,6 +253,47 @@ fn vlan_tagged_frames_are_seen_only_through_vlan() {
 }
 
 #[test]
+fn mpls_moves_later_tests_past_each_label() {
+    let packet = ipv4(CLIENT, SERVER, 6, &tcp(40000, 80, 2));
+    // Labels 16 then 100 (bottom of stack), TTL 64 (RFC 3032 §2.1).
+    let mut stack = vec![0x00, 0x01, 0x00, 0x40, 0x00, 0x06, 0x41, 0x40];
+    stack.extend(&packet);
+    let frame = ethernet(0x8847, &stack);
+    assert!(
+        !on_ethernet("tcp", &frame),
+        "without 'mpls' the labels hide the payload"
+    );
+    assert!(on_ethernet("mpls", &frame));
+    assert!(on_ethernet("mpls 16 and mpls 100 and tcp port 80", &frame));
+    assert!(
+        !on_ethernet("mpls 16 and tcp", &frame),
+        "one label is not the bottom"
+    );
+    assert!(!on_ethernet("mpls 100", &frame));
+    assert!(on_ethernet("mpls and mpls and host 192.0.2.1", &frame));
+    assert!(!on_ethernet("mpls and mpls and mpls", &frame));
+    assert!(error("mpls and arp").contains("unsupported protocol over mpls"));
+    assert!(error("mpls and vlan").contains("no VLAN match after MPLS"));
+}
+
+#[test]
+fn pppoes_moves_later_tests_into_the_ppp_payload() {
+    let packet = ipv4(CLIENT, SERVER, 6, &tcp(40000, 80, 2));
+    // Version/type 0x11, code 0, session 0x1234, length, PPP protocol IPv4 (RFC 2516 §4).
+    let mut session = vec![0x11, 0, 0x12, 0x34];
+    session.extend(((packet.len() + 2) as u16).to_be_bytes());
+    session.extend([0x00, 0x21]);
+    session.extend(&packet);
+    let frame = ethernet(0x8864, &session);
+    assert!(!on_ethernet("ip", &frame));
+    assert!(on_ethernet("pppoes and ip and tcp port 80", &frame));
+    assert!(on_ethernet("pppoes 0x1234 and host 198.51.100.20", &frame));
+    assert!(!on_ethernet("pppoes 7", &frame));
+    assert!(!on_ethernet("pppoes and ip6", &frame));
+    assert!(error("pppoes 65536").contains("greater than maximum 65535"));
+}
+
+#[test]
 fn every_link_type_finds_the_network_header() {
     let packet = ipv4(CLIENT, SERVER, 6, &tcp(40000, 80, 2));
     let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
@@ -457,7 +498,7 @@ fn qualifiers_that_do_not_fit_are_refused() {
 fn unsupported_libpcap_keywords_are_named() {
     assert!(error("gateway 1.2.3.4").contains("'gateway' is not supported"));
     assert!(error("ether broadcast").contains("'broadcast' is not supported"));
-    assert!(error("mpls 5").contains("'mpls' is not supported"));
+    assert!(error("geneve").contains("'geneve' is not supported"));
 }
 
 #[test]

@@ -168,8 +168,12 @@ impl Half {
 struct Conn {
     client: Endpoint,
     server: Endpoint,
-    /// [`PairHasher::pair`] of the endpoints: the index needs it again when it grows.
+    /// [`PairHasher::key`] of the endpoints and segment: the index needs it again when
+    /// it grows.
     hash: u64,
+    /// The virtual network the connection lives in ([`crate::decode::Tunnels::segment_id`],
+    /// 0 for none): part of the connection key with the endpoints.
+    segment: u32,
     state: State,
     /// `[client, server]`.
     halves: [Half; 2],
@@ -203,6 +207,16 @@ impl PairHasher {
     fn pair(&self, a: &Endpoint, b: &Endpoint) -> u64 {
         self.endpoint(a).wrapping_add(self.endpoint(b))
     }
+
+    /// The whole connection key: the pair and, when there is one, the virtual network.
+    fn key(&self, a: &Endpoint, b: &Endpoint, segment: u32) -> u64 {
+        let pair = self.pair(a, b);
+        if segment == 0 {
+            pair
+        } else {
+            pair ^ self.0.hash_one(segment)
+        }
+    }
 }
 
 /// The connection table.
@@ -233,6 +247,11 @@ pub struct FlowTable {
     /// connection, and checking it first spares hashing the endpoints and a probe of a
     /// large index (a likely cache miss).
     recent: Option<ConnId>,
+}
+
+/// The virtual network of a segment's connection (0: none).
+fn segment_of(seg: &Segment<'_>) -> u32 {
+    seg.tunnel.map_or(0, |t| t.segment_id())
 }
 
 /// The index hash of the connection in `slots[id]` (which is occupied).
@@ -301,9 +320,12 @@ impl FlowTable {
             self.expire_idle(seg.ts, sink)?;
         }
         let (src, dst) = (&seg.key.src, &seg.key.dst);
+        let segment = segment_of(seg);
         let slots = &self.slots;
         let same_endpoints = |c: &Conn| {
-            (c.client == *src && c.server == *dst) || (c.client == *dst && c.server == *src)
+            c.segment == segment
+                && ((c.client == *src && c.server == *dst)
+                    || (c.client == *dst && c.server == *src))
         };
         // The previous packet's connection is compared first, before hashing: packets
         // mostly come in runs of one connection.
@@ -313,7 +335,7 @@ impl FlowTable {
         let (found, hash) = match recent {
             Some(id) => (Some(id), None),
             None => {
-                let hash = self.hasher.pair(src, dst);
+                let hash = self.hasher.key(src, dst, segment);
                 let is = |id: ConnId| {
                     slots[id as usize]
                         .as_ref()
@@ -328,7 +350,7 @@ impl FlowTable {
                 self.update(id, seg, sink)
             }
             None => {
-                let hash = hash.unwrap_or_else(|| self.hasher.pair(src, dst));
+                let hash = hash.unwrap_or_else(|| self.hasher.key(src, dst, segment));
                 let f = seg.flags;
                 if f.syn() && !f.ack() && !f.rst() {
                     self.open_from_syn(hash, seg, sink)
@@ -524,6 +546,7 @@ impl FlowTable {
             client: seg.key.src,
             server: seg.key.dst,
             hash,
+            segment: segment_of(seg),
             state: State::SynSent,
             halves: [client, Half::new(SeqNum(0), 0)],
             timestamps: seg.options.timestamp.is_some(),
@@ -574,6 +597,7 @@ impl FlowTable {
             client: seg.key.src,
             server: seg.key.dst,
             hash,
+            segment: segment_of(seg),
             state: State::Established,
             halves: [client, server],
             timestamps: false,

@@ -84,6 +84,7 @@ impl Conv {
             urgent_ptr: 0,
             options: TcpOptions::default(),
             payload,
+            tunnel: None,
         }
     }
 

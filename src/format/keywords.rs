@@ -103,6 +103,10 @@ pub enum Key {
     H2Goaway,
     /// `%ws.*`: the connection's WebSocket, or the message of a `--ws-messages` record.
     Ws(WsKey),
+    /// `%tunnel`: the encapsulations the connection was found in.
+    Tunnel,
+    /// `%tunnel.id`: the innermost encapsulation id (VNI, TEID, key, label, session).
+    TunnelId,
     Python,
     /// `%tab`, `%newline`, `%%`: fixed text.
     Constant(&'static str),
@@ -179,7 +183,9 @@ impl Key {
             | Key::H2Concurrent
             | Key::H2PingRtt
             | Key::H2Goaway
-            | Key::Ws(_) => Param::NotFound,
+            | Key::Ws(_)
+            | Key::Tunnel
+            | Key::TunnelId => Param::NotFound,
             Key::Timestamp(_) => Param::TimeFormat,
             Key::Word(..) => Param::Regex,
             Key::HeaderValue(_) | Key::HeaderGrep(_) | Key::Grep(_) | Key::Python => {
@@ -378,6 +384,8 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("ws.size.wire", Key::Ws(WsKey::SizeWire), "%ws.size.wire[(NF)]", "the record's message payload bytes on the wire (also %request.size or %response.size)"),
     kw("ws.compressed", Key::Ws(WsKey::Compressed), "%ws.compressed[(NF)]", "yes or no: the record's message was compressed (permessage-deflate, RSV1)"),
     kw("ws.rtt", Key::Ws(WsKey::Rtt), "%ws.rtt[(NF)]", "on a pong record: time since the other side's ping with the same payload"),
+    kw("tunnel", Key::Tunnel, "%tunnel[(NF)]", "where the connection was seen: its encapsulations, outermost first, e.g. 'vxlan vni=42 192.0.2.1>192.0.2.2' (docs/tunnels.md)"),
+    kw("tunnel.id", Key::TunnelId, "%tunnel.id[(NF)]", "the innermost encapsulation's id: VXLAN/Geneve VNI, GTP-U TEID, GRE key, ERSPAN or PPPoE session, MPLS label"),
     kw("python", Key::Python, "%python(MODULE[:CLASS])", "text returned by a Python handler"),
     kw("tab", Key::Constant("\t"), "%tab", "a tab"),
     kw("newline", Key::Constant("\n"), "%newline", "a newline"),

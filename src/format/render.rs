@@ -320,6 +320,18 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             None => out.extend_from_slice(nf),
         },
         Key::Protocol => out.extend_from_slice(ex.protocol.as_str().map_or(nf, str::as_bytes)),
+        Key::Tunnel => match ex.tunnel {
+            Some(t) => {
+                use std::io::Write as _;
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{t}");
+            }
+            None => out.extend_from_slice(nf),
+        },
+        Key::TunnelId => match ex.tunnel.and_then(|t| t.id()) {
+            Some(id) => write_u64(out, u64::from(id)),
+            None => out.extend_from_slice(nf),
+        },
         Key::ExchangeIndex => write_u64(out, u64::from(ex.index)),
         Key::Pipelined => match ex.pipelined {
             Some(n) => write_u64(out, u64::from(n)),

@@ -66,6 +66,7 @@ fn exchange<'a>(request: &'a [u8], response: &'a [u8]) -> Exchange<'a> {
         h2_stream: None,
         ws: None,
         ws_message: None,
+        tunnel: None,
     }
 }
 

@@ -430,6 +430,8 @@ pub trait Pipeline: FlowEventSink {
     fn pipeline_overflow(&self) -> u64;
     /// The run loop's own counters so far (for metrics).
     fn health(&mut self, health: metrics::Health);
+    /// The encapsulations of the packet about to be processed (`%tunnel`).
+    fn seen_in(&mut self, tunnel: Option<&crate::decode::Tunnels>);
     /// An interim record of connection `conn`, still open (`--open-report`).
     fn report_open(
         &mut self,
@@ -445,6 +447,10 @@ pub trait Pipeline: FlowEventSink {
 impl<S: OutputStage> Pipeline for ExchangeTracker<S> {
     fn health(&mut self, health: metrics::Health) {
         self.sink_mut().health(health);
+    }
+
+    fn seen_in(&mut self, tunnel: Option<&crate::decode::Tunnels>) {
+        ExchangeTracker::seen_in(self, tunnel)
     }
     fn report_open(
         &mut self,
