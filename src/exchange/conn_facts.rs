@@ -18,6 +18,9 @@ const MAX_MESSAGE_FACTS: usize = 8;
 pub struct ProtocolFacts {
     /// The TLS handshake's facts, once a ClientHello or ServerHello was read.
     pub tls: Option<TlsFacts>,
+    /// The encapsulations the connection's first packet was found in (`%tunnel`): not a
+    /// protocol's word, but as rare and as connection-wide, so it shares the box.
+    pub tunnel: Option<crate::decode::Tunnels>,
     /// HTTP/2's connection-level facts (PING, GOAWAY, SETTINGS, stream counts).
     pub h2: Option<H2Facts>,
     /// The WebSocket's handshake and the summary of its life so far, after a 101.

@@ -30,8 +30,6 @@ struct ConnState {
     /// What the connection's record counts (only when the tracker keeps connection
     /// summaries).
     summary: Option<Box<ConnSummary>>,
-    /// The encapsulations of the connection's first packet, when there were any.
-    tunnel: Option<Box<Tunnels>>,
 }
 
 impl ConnState {
@@ -62,7 +60,6 @@ impl ConnState {
             analyzer: AnalyzerSlot::for_mode(mode),
             protocol_facts: None,
             summary: None,
-            tunnel: None,
         }
     }
 
@@ -180,7 +177,10 @@ impl ConnState {
                 .protocol_facts
                 .as_deref()
                 .and_then(|f| f.ws_message(e.id)),
-            tunnel: self.tunnel.as_deref(),
+            tunnel: self
+                .protocol_facts
+                .as_deref()
+                .and_then(|f| f.tunnel.as_ref()),
         }
     }
 }
@@ -650,7 +650,10 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 let head = ExchangeState::numbered(&mut self.serial);
                 let id = head.id;
                 let mut state = ConnState::new(client, server, ts, self.mode, head);
-                state.tunnel = (!self.tunnel.is_empty()).then(|| Box::new(self.tunnel));
+                if !self.tunnel.is_empty() {
+                    state.protocol_facts.get_or_insert_with(Box::default).tunnel =
+                        Some(self.tunnel);
+                }
                 if self.connections {
                     state.summary = Some(Box::default());
                 }
