@@ -1300,7 +1300,7 @@ mod size {
     /// Every tracked connection holds one: hundreds of thousands at once are common, so
     /// its size is watched (the HTTP/1 and TLS analyzers live behind a pointer, the
     /// first exchange inline, the rest in a vector; an HTTP/2 stream's facts behind
-    /// one pointer of the exchange; the tunnel description behind a pointer).
+    /// one pointer of the exchange; the tunnel description in the protocol facts).
     #[test]
     fn a_connections_state_stays_small() {
         assert!(std::mem::size_of::<super::ConnState>() <= 320);
