@@ -124,6 +124,7 @@ fn render(template: &Template, u: &mut Unstructured<'_>) -> Result<()> {
         h2_stream: None,
         ws: None,
         ws_message: None,
+        tunnel: None,
     };
     let not_found: Vec<u8> = u.arbitrary()?;
     for encoding in [Encoding::Plain, Encoding::Unprintable, Encoding::Hex] {
