@@ -120,17 +120,18 @@ impl ConnSummary {
 
 impl ConnSummary {
     /// Keeps the first exchange's `Connection` and `Keep-Alive` headers from its header
-    /// blocks.
+    /// blocks: one pass over each block for both names.
     pub fn first_headers(&mut self, request: &[u8], response: &[u8]) {
-        let take = |block: &[u8], name: &[u8]| {
-            super::http::header_value(super::http::header_block(block), name)
-                .map(|v| v[..v.len().min(MAX_HEADER_KEPT)].into())
-        };
+        let keep = |v: Option<&[u8]>| v.map(|v| v[..v.len().min(MAX_HEADER_KEPT)].into());
+        let [req_connection, req_keep_alive] =
+            super::http::header_values_of_two(request, b"Connection", b"Keep-Alive");
+        let [resp_connection, resp_keep_alive] =
+            super::http::header_values_of_two(response, b"Connection", b"Keep-Alive");
         self.keep_alive = [
-            take(request, b"Connection"),
-            take(response, b"Connection"),
-            take(request, b"Keep-Alive"),
-            take(response, b"Keep-Alive"),
+            keep(req_connection),
+            keep(resp_connection),
+            keep(req_keep_alive),
+            keep(resp_keep_alive),
         ];
         self.http_minor = request_http_minor(request);
     }

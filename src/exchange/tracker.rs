@@ -442,7 +442,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         };
         let mut result = Ok(());
         if state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun() {
-            // The empty exchange after one printed when done: nothing followed it.
+            // The empty exchange after one printed when done: nothing followed it; the
+            // connection's record still comes (a WebSocket whose upgrade was printed at
+            // the 101 ends here).
+            if state.summary.is_some() {
+                result = self.print_connection(conn, &state, streams, ts, close, originator);
+            }
             return result;
         }
         loop {
