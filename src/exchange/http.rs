@@ -127,15 +127,14 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
-/// [`header_value`] of two names in the header block of `message` (up to the
-/// terminator of [`header_split`]), found in one pass over its lines: the connection
-/// record reads `Connection` and `Keep-Alive` of the first exchange this way.
+/// [`header_value`] of two names in a header block, found in one pass over its lines:
+/// the connection record reads `Connection` and `Keep-Alive` of the first exchange
+/// this way.
 pub fn header_values_of_two<'a>(
-    message: &'a [u8],
+    block: &'a [u8],
     first: &[u8],
     second: &[u8],
 ) -> [Option<&'a [u8]>; 2] {
-    let block = header_block(message);
     let mut found = [None, None];
     let mut start = 0;
     while let Some(line) = block.get(start..) {
@@ -602,7 +601,7 @@ mod tests {
         for message in messages {
             let block = header_block(message);
             assert_eq!(
-                header_values_of_two(message, b"Connection", b"Keep-Alive"),
+                header_values_of_two(block, b"Connection", b"Keep-Alive"),
                 [
                     header_value(block, b"Connection"),
                     header_value(block, b"Keep-Alive")
