@@ -284,3 +284,12 @@ fn an_idle_timeout_ends_quiet_connections_as_idle_timeout() {
     ]);
     assert_eq!(out, "SF 5 fin\n");
 }
+
+#[test]
+fn a_websocket_in_messages_mode_gets_its_record() {
+    // Its upgrade is printed at the 101; the connection's record still comes at the close.
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocols/pcaps/ws_silent.pcap");
+    let records = records(&ws, &["--exchanges", "messages"]);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(&records[0][..5], ["SF", "ShADadfF", "1", "fin", "server"]);
+}
