@@ -418,7 +418,9 @@ pub fn process<R: RecordSink>(
         .with_values(python);
     if report {
         // Checked when the options were parsed.
-        let config = options.report.config().unwrap_or_default();
+        let mut config = options.report.config().unwrap_or_default();
+        // HTTP/2 and WebSocket facts are read in messages mode only.
+        config.protocol_facts = options.exchanges == Mode::Messages;
         let sink = Metered::new(ReportSink::new(sink, config), metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)

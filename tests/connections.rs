@@ -313,3 +313,12 @@ fn a_websocket_connection_has_its_record_with_its_summary() {
     ]);
     assert_eq!(vanish, "websocket RSTO 1 abnormal client\n");
 }
+
+#[test]
+fn a_websocket_in_messages_mode_gets_its_record() {
+    // Its upgrade is printed at the 101; the connection's record still comes at the close.
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocols/pcaps/ws_silent.pcap");
+    let records = records(&ws, &["--exchanges", "messages"]);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(&records[0][..5], ["SF", "ShADadfF", "1", "fin", "server"]);
+}

@@ -393,3 +393,76 @@ fn every_corpus_capture_gives_a_report_in_both_modes() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_http2_client_opening_a_connection_per_request_is_not_multiplexed() {
+    let path = capture("h2_per_request");
+    let path = path.to_str().unwrap();
+    let text = rustniffer(&["-f", path, "-q", "--exchanges", "messages", "--report"]);
+    assert_eq!(findings(&text), ["h2-not-multiplexed"], "{text}");
+    assert!(
+        text.contains("10 of 10 (100 %) HTTP/2 connections"),
+        "{text}"
+    );
+    assert_eq!(
+        row(&text, "HTTP/2 connections"),
+        "10 (10 with at most one stream)"
+    );
+    assert!(row(&text, "HTTP/2 streams per connection").starts_with("p50 1  p99 1  max 1"));
+    // The HTML page says it too.
+    let dir = temp_dir("h2_report");
+    let html = dir.join("h2.html");
+    rustniffer(&[
+        "-f",
+        path,
+        "-q",
+        "--exchanges",
+        "messages",
+        "--report-html",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("h2-not-multiplexed"), "{page}");
+    assert!(
+        page.contains("<td>HTTP/2 streams per connection</td>"),
+        "{page}"
+    );
+    // In turns mode there are no HTTP/2 facts: the report says what they need.
+    let turns = rustniffer(&["-f", path, "-q", "--report"]);
+    assert!(!findings(&turns).contains(&"h2-not-multiplexed".to_string()));
+    assert_eq!(
+        row(&turns, "HTTP/2 streams, WebSocket silence"),
+        "not measured: they need --exchanges messages"
+    );
+}
+
+#[test]
+fn a_silent_websocket_is_a_zombie_past_the_threshold() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocols/pcaps/ws_silent.pcap");
+    let path = path.to_str().unwrap();
+    let args = |silence: &str| {
+        rustniffer(&[
+            "-f",
+            path,
+            "-q",
+            "--exchanges",
+            "messages",
+            "--report",
+            "--report-threshold",
+            &format!("ws-silence={silence}"),
+        ])
+    };
+    // One message, then 3.5 s without one before the close.
+    let text = args("2");
+    assert_eq!(findings(&text), ["zombie-websocket"], "{text}");
+    assert!(text.contains("0 still open at the end of the capture, 1 closed after the silence"));
+    let silence = number_after(&text, "longest silence per WebSocket: p50", "s,");
+    assert!((3.4..3.6).contains(&silence), "{text}");
+    assert_eq!(
+        row(&text, "WebSocket connections"),
+        "1; silent over 2.00 s: 0 still open, 1 closed after it"
+    );
+    // Under the default 60 s it is not one.
+    let text = args("60");
+    assert!(findings(&text).is_empty(), "{text}");
+}

@@ -140,6 +140,8 @@ impl ReportOptions {
                 .every
                 .map(|s| i64::try_from(s.saturating_mul(1_000_000)).unwrap_or(i64::MAX)),
             thresholds,
+            // The run says whether it reads them (messages mode).
+            protocol_facts: true,
         })
     }
 }

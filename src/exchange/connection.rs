@@ -119,18 +119,38 @@ impl ConnSummary {
 }
 
 impl ConnSummary {
-    /// Keeps the first exchange's `Connection` and `Keep-Alive` headers from its header
-    /// blocks.
-    pub fn first_headers(&mut self, request: &[u8], response: &[u8]) {
-        let take = |block: &[u8], name: &[u8]| {
-            super::http::header_value(super::http::header_block(block), name)
-                .map(|v| v[..v.len().min(MAX_HEADER_KEPT)].into())
-        };
+    /// Keeps the first exchange's `Connection` and `Keep-Alive` headers from its kept
+    /// bytes: one pass over each header block for both names. `*_header_len`: the
+    /// block's length when the exchange layer found its end (else it is looked for).
+    pub fn first_headers(
+        &mut self,
+        request: &[u8],
+        request_header_len: Option<usize>,
+        response: &[u8],
+        response_header_len: Option<usize>,
+    ) {
+        fn block(message: &[u8], len: Option<usize>) -> &[u8] {
+            match len {
+                Some(len) => message.get(..len).unwrap_or(message),
+                None => super::http::header_block(message),
+            }
+        }
+        let keep = |v: Option<&[u8]>| v.map(|v| v[..v.len().min(MAX_HEADER_KEPT)].into());
+        let [req_connection, req_keep_alive] = super::http::header_values_of_two(
+            block(request, request_header_len),
+            b"Connection",
+            b"Keep-Alive",
+        );
+        let [resp_connection, resp_keep_alive] = super::http::header_values_of_two(
+            block(response, response_header_len),
+            b"Connection",
+            b"Keep-Alive",
+        );
         self.keep_alive = [
-            take(request, b"Connection"),
-            take(response, b"Connection"),
-            take(request, b"Keep-Alive"),
-            take(response, b"Keep-Alive"),
+            keep(req_connection),
+            keep(resp_connection),
+            keep(req_keep_alive),
+            keep(resp_keep_alive),
         ];
         self.http_minor = request_http_minor(request);
     }

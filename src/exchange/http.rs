@@ -127,6 +127,34 @@ pub fn header_value<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
+/// [`header_value`] of two names in a header block, found in one pass over its lines:
+/// the connection record reads `Connection` and `Keep-Alive` of the first exchange
+/// this way.
+pub fn header_values_of_two<'a>(
+    block: &'a [u8],
+    first: &[u8],
+    second: &[u8],
+) -> [Option<&'a [u8]>; 2] {
+    let mut found = [None, None];
+    let mut start = 0;
+    while let Some(line) = block.get(start..) {
+        if found[0].is_none() {
+            found[0] = value_if_named(line, first);
+        }
+        if found[1].is_none() {
+            found[1] = value_if_named(line, second);
+        }
+        if found[0].is_some() && found[1].is_some() {
+            break;
+        }
+        match find_byte(line, b'\n') {
+            Some(lf) => start += lf + 1,
+            None => break,
+        }
+    }
+    found
+}
+
 /// Where the first `Connection` and `Content-Length` field lines of a header block
 /// start, as an HTTP/1 framer that read the whole head found them: what [`header_value`]
 /// would find for those names, without looking again. Each is 0 when not known (line 0
@@ -557,6 +585,31 @@ mod tests {
         let block = b"GET /lf HTTP/1.1\nHost: lf.example\nUser-Agent: a\n\n";
         assert_eq!(header_value(block, b"host"), Some(&b"lf.example"[..]));
         assert_eq!(header_value(block, b"User-Agent"), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn two_header_values_in_one_pass_match_two_lookups() {
+        let messages: [&[u8]; 7] = [
+            b"GET / HTTP/1.1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nbody",
+            b"HTTP/1.1 200 OK\r\nkeep-alive: max=9\r\nCONNECTION:close\r\nConnection: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nConnection: after-the-end\r\n",
+            b"GET /lf HTTP/1.1\nConnection: lf\n\n",
+            b"Connection:",
+            b"",
+            b"\r\r\nKeep-Alive: 1\r\n",
+        ];
+        for message in messages {
+            let block = header_block(message);
+            assert_eq!(
+                header_values_of_two(block, b"Connection", b"Keep-Alive"),
+                [
+                    header_value(block, b"Connection"),
+                    header_value(block, b"Keep-Alive")
+                ],
+                "{:?}",
+                String::from_utf8_lossy(message)
+            );
+        }
     }
 
     #[test]

@@ -99,7 +99,12 @@ impl ConnState {
                 if summary.exchanges == 0 {
                     let (request, response) =
                         e.kept.split_at((e.request.kept as usize).min(e.kept.len()));
-                    summary.first_headers(request, response);
+                    summary.first_headers(
+                        request,
+                        e.request.header_len().map(|n| n as usize),
+                        response,
+                        e.response.header_len().map(|n| n as usize),
+                    );
                 }
                 let end = e.response.last.get().or(e.request.last.get());
                 summary.exchange(

@@ -2,10 +2,13 @@
 # Records the diagnosis report's captures in tests/report/pcaps/ from real programs on
 # loopback (127.0.0.1, ports 18200-18219 only): nginx with its keepalive_timeout, curl,
 # Python requests sessions, the tiny asyncio pool and the aborting server of clients.py,
-# each capture taken by tcpdump on lo. Run as root; needs nginx, curl, tcpdump, python3
-# with requests. See README.md beside this script for what each capture shows.
+# each capture taken by tcpdump on lo, and nghttpd with nghttp for HTTP/2 (Debian
+# nghttp2-server, nghttp2-client). Run as root; needs nginx, curl, tcpdump, python3
+# with requests, nghttpd, nghttp. See README.md beside this script for what each
+# capture shows.
 #
 #   tests/report/make_captures.sh [OUTDIR]      (default: tests/report/pcaps)
+#   ONLY=h2 tests/report/make_captures.sh       only the HTTP/2 capture
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/pcaps}
@@ -13,7 +16,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 clients="python3 $here/clients.py"
 
-for tool in nginx curl tcpdump python3; do
+for tool in nginx curl tcpdump python3 nghttpd nghttp; do
     command -v "$tool" >/dev/null || { echo "make_captures.sh: $tool is missing" >&2; exit 1; }
 done
 
@@ -23,6 +26,7 @@ P_REUSE=18202     # nginx: keepalive_reuse.pcap
 P_POOL=18203      # nginx, keepalive_timeout 5 s: client_pool_timeout.pcap
 P_SERVER=18204    # nginx, keepalive_timeout 1 s: server_timeout.pcap
 P_RST=18205       # clients.py rst-server: rst_storm.pcap
+P_H2=18207        # nghttpd (h2c): h2_per_request.pcap
 
 tmp=$(mktemp -d /tmp/rustniffer-report-captures.XXXXXX)
 chmod 755 "$tmp"
@@ -67,6 +71,18 @@ stop_capture() {
 www=$tmp/www
 mkdir -p "$www" "$tmp/nginx"
 printf 'hello, small file\n' >"$www/small"
+
+# HTTP/2 not multiplexed: an h2c client (prior knowledge) run once per request, 10
+# requests, so each connection carries one stream.
+nghttpd --no-tls -a 127.0.0.1 -d "$www" $P_H2 >/dev/null 2>&1 &
+pids+=($!)
+wait_port $P_H2
+start_capture "$out/h2_per_request.pcap" "tcp port $P_H2"
+for _ in $(seq 10); do
+    timeout 5 nghttp -H ':authority: h2.test' "http://127.0.0.1:$P_H2/small" >/dev/null
+done
+stop_capture "$out/h2_per_request.pcap"
+[ "${ONLY:-}" = h2 ] && exit 0
 cat >"$tmp/nginx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;

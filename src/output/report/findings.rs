@@ -4,10 +4,10 @@
 //!
 //! Each rule reads one service's aggregates and the [`Thresholds`]; a service with
 //! fewer than `min-connections` connections gives no share-based finding (requests
-//! that hit a closed connection are reported whatever their number). HTTP/2 "not
-//! multiplexed" and "zombie WebSocket" need the HTTP/2 and WebSocket facts of
-//! [`crate::exchange::conn_facts::ProtocolFacts`], which this build does not have yet:
-//! their rules go in [`h2_and_websocket`], the one place to extend.
+//! that hit a closed connection and zombie WebSockets are reported whatever their
+//! number). HTTP/2 "not multiplexed" and "zombie WebSocket" read the HTTP/2 and
+//! WebSocket facts of [`crate::exchange::conn_facts::ProtocolFacts`], filled in
+//! `--exchanges messages` mode only.
 
 use super::stats::Cluster;
 use super::text::{duration, percent};
@@ -169,12 +169,15 @@ pub fn service_findings(s: &Service, t: &Thresholds) -> Vec<Finding> {
     let enough = s.connections >= t.min_connections.max(1);
     if enough {
         rst_storm(s, t, &mut out);
-        let reuse = keep_alive_not_reused(s, t, &mut out) || churn(s, t, &mut out);
+        // One stream per HTTP/2 connection is the churn of HTTP/2, with its own cause.
+        let reuse = h2_not_multiplexed(s, t, &mut out)
+            || keep_alive_not_reused(s, t, &mut out)
+            || churn(s, t, &mut out);
         if !reuse {
             server_closes_first(s, t, &mut out);
         }
-        h2_and_websocket(s, t, &mut out);
     }
+    zombie_websocket(s, t, &mut out);
     timeouts(s, t, &mut out);
     out
 }
@@ -369,12 +372,72 @@ fn server_closes_first(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
     out.push(f);
 }
 
-/// HTTP/2 "not multiplexed" (one stream per connection) and "zombie WebSocket" (no
-/// message for `ws_silence`) read the HTTP/2 streams and WebSocket last-message facts of
-/// each connection record's `ProtocolFacts`; this build's `ProtocolFacts` holds only
-/// TLS, so there is nothing to read yet. Add their counters to `Service` in
-/// `Report::connection` and their rules here.
-fn h2_and_websocket(_: &Service, _: &Thresholds, _: &mut [Finding]) {}
+/// Most HTTP/2 connections carried one stream each (`h2-single`): the client opens a
+/// connection per request instead of multiplexing.
+fn h2_not_multiplexed(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) -> bool {
+    let h2 = s.h2_connections;
+    if h2 < t.min_connections.max(1) || (s.h2_single_stream as f64 / h2 as f64) < t.h2_single {
+        return false;
+    }
+    let mut f = base(
+        s,
+        FindingKind::H2NotMultiplexed,
+        format!(
+            "HTTP/2 not multiplexed: {} HTTP/2 connections carried at most one stream: a connection (and handshake) per request",
+            of(s.h2_single_stream, h2)
+        ),
+    );
+    if let (Some(p50), Some(max)) = (s.h2_streams.quantile(0.5), s.h2_streams.max()) {
+        f.evidence.push(format!(
+            "streams per HTTP/2 connection: p50 {p50}, max {max}"
+        ));
+    }
+    f.evidence.push(handshakes(s));
+    f.cause = "the client creates a new HTTP/2 connection (or a new client object) for each request instead of sending concurrent requests as streams of one connection: a client per request, a pool that does not share HTTP/2 connections, or a proxy that opens one upstream connection per request".into();
+    f.action = "keep one HTTP/2 connection per origin and send requests as streams on it (reuse the client/session object; check the pool's HTTP/2 support and the server's SETTINGS_MAX_CONCURRENT_STREAMS)".into();
+    f.example = s.h2_single_example.clone();
+    out.push(f);
+    true
+}
+
+/// WebSocket connections with no message for more than `ws-silence`: still open at
+/// the end of the capture, or closed after the silence. Reported whatever their number.
+fn zombie_websocket(s: &Service, t: &Thresholds, out: &mut Vec<Finding>) {
+    let [open, closed] = s.ws_zombies;
+    let zombies = open + closed;
+    if zombies == 0 {
+        return;
+    }
+    let mut f = base(
+        s,
+        FindingKind::ZombieWebSocket,
+        format!(
+            "Zombie WebSocket: {} WebSocket connections had no message for more than {}",
+            of(zombies, s.ws_connections),
+            duration(t.ws_silence as i64)
+        ),
+    );
+    f.evidence.push(format!(
+        "{open} still open at the end of the capture, {closed} closed after the silence"
+    ));
+    if let (Some(p50), Some(max)) = (s.ws_silence.quantile(0.5), s.ws_silence.max()) {
+        f.evidence.push(format!(
+            "longest silence per WebSocket: p50 {}, max {}",
+            duration(p50 as i64),
+            duration(max as i64)
+        ));
+    }
+    if let Some((_, silence)) = &s.ws_zombie_example {
+        f.evidence.push(format!(
+            "the example's longest silence: {}",
+            duration(*silence)
+        ));
+    }
+    f.cause = "the TCP connection stays up (keep-alive probes or WebSocket pings only) while the application sends nothing: a peer that stopped reading or writing, a lost subscription, or a client that never closes sockets it no longer uses".into();
+    f.action = "have the application send heartbeats it checks (a message, or a ping whose pong is awaited) and close a WebSocket silent past a deadline; check that the client closes the WebSockets it abandons (Close 1000/1001)".into();
+    f.example = s.ws_zombie_example.as_ref().map(|(e, _)| e.clone());
+    out.push(f);
+}
 
 fn named(value: f64, known: &[(f64, &'static str)], margin: f64) -> Option<&'static str> {
     known

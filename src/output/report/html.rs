@@ -223,6 +223,46 @@ fn service(out: &mut String, r: &Report, s: &Service) {
     row(out, "closed by", closed.join(", "));
     row(out, "handshake time", q(&s.handshake, &duration));
     row(out, "response time", q(&s.response, &duration));
+    if !r.protocol_facts() {
+        row(
+            out,
+            "HTTP/2 streams, WebSocket silence",
+            "not measured: they need --exchanges messages".into(),
+        );
+    }
+    if s.h2_connections > 0 {
+        row(
+            out,
+            "HTTP/2 connections",
+            format!(
+                "{} ({} with at most one stream)",
+                s.h2_connections, s.h2_single_stream
+            ),
+        );
+        row(
+            out,
+            "HTTP/2 streams per connection",
+            q(&s.h2_streams, &|v| v.to_string()),
+        );
+        row(out, "HTTP/2 PING RTT", q(&s.h2_ping_rtt, &duration));
+    }
+    if s.ws_connections > 0 {
+        let [open, closed] = s.ws_zombies;
+        row(
+            out,
+            "WebSocket connections",
+            format!(
+                "{}; silent over {}: {open} still open, {closed} closed after it",
+                s.ws_connections,
+                duration(t.ws_silence as i64)
+            ),
+        );
+        row(
+            out,
+            "WebSocket longest silence",
+            q(&s.ws_silence, &duration),
+        );
+    }
     out.push_str("</table><div class=charts>");
     let count = |v: u64| v.to_string();
     let dur = |v: u64| duration(v as i64);

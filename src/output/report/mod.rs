@@ -72,6 +72,9 @@ pub struct Thresholds {
     pub intermediary_margin: f64,
     /// A WebSocket silent this long (µs; `ws-silence` in seconds) is a zombie.
     pub ws_silence: u64,
+    /// Share of HTTP/2 connections with at most one stream that is "not multiplexed"
+    /// (`h2-single`).
+    pub h2_single: f64,
 }
 
 impl Default for Thresholds {
@@ -86,6 +89,7 @@ impl Default for Thresholds {
             timeout_min: 500_000,
             intermediary_margin: 0.05,
             ws_silence: 60_000_000,
+            h2_single: 0.5,
         }
     }
 }
@@ -140,6 +144,10 @@ pub const THRESHOLD_NAMES: &[(&str, &str)] = &[
         "ws-silence",
         "seconds without a WebSocket message that make a zombie (default 60)",
     ),
+    (
+        "h2-single",
+        "share of one-stream HTTP/2 connections that is not multiplexed (default 0.5)",
+    ),
 ];
 
 impl Thresholds {
@@ -180,6 +188,7 @@ impl Thresholds {
             "timeout-min" => self.timeout_min = micros,
             "intermediary-margin" => self.intermediary_margin = share()?,
             "ws-silence" => self.ws_silence = micros,
+            "h2-single" => self.h2_single = share()?,
             _ => {
                 let names: Vec<&str> = THRESHOLD_NAMES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -204,6 +213,9 @@ pub struct ReportConfig {
     /// `--report-every SECONDS` (µs): an interim text report every so much capture time.
     pub every: Option<i64>,
     pub thresholds: Thresholds,
+    /// Whether the run reads HTTP/2 and WebSocket facts (`--exchanges messages`): in
+    /// turns mode the report says their rows and findings need that mode.
+    pub protocol_facts: bool,
 }
 
 impl Default for ReportConfig {
@@ -214,6 +226,7 @@ impl Default for ReportConfig {
             services: DEFAULT_SERVICES,
             every: None,
             thresholds: Thresholds::default(),
+            protocol_facts: true,
         }
     }
 }
@@ -347,6 +360,24 @@ pub struct Service {
     pub single_example: Option<Example>,
     pub asked_single_example: Option<Example>,
     pub server_close_then_reset_example: Option<Example>,
+    /// Connections that spoke HTTP/2 (h2 after ALPN, or h2c).
+    pub h2_connections: u64,
+    /// Of those, the ones that opened at most one stream.
+    pub h2_single_stream: u64,
+    /// Streams opened per HTTP/2 connection.
+    pub h2_streams: Histogram,
+    /// The last PING round trip of each HTTP/2 connection that measured one.
+    pub h2_ping_rtt: Histogram,
+    pub h2_single_example: Option<Example>,
+    /// Connections that became WebSockets (a 101 answered the upgrade).
+    pub ws_connections: u64,
+    /// Of those, the ones with no message for more than `ws-silence`: `[still open at
+    /// the end of the capture, closed after the silence]`.
+    pub ws_zombies: [u64; 2],
+    /// The longest silence of each WebSocket connection (µs), up to its end.
+    pub ws_silence: Histogram,
+    /// The first zombie WebSocket, with its longest silence.
+    pub ws_zombie_example: Option<(Example, i64)>,
 }
 
 impl Service {
@@ -473,6 +504,7 @@ pub struct Report {
     open: HashMap<(Endpoint, Endpoint), OpenSample, foldhash::fast::RandomState>,
     /// The slowest connections, slowest first.
     worst: Vec<Sampled>,
+    protocol_facts: bool,
 }
 
 impl Report {
@@ -491,11 +523,17 @@ impl Report {
             sample,
             open: HashMap::default(),
             worst: Vec::new(),
+            protocol_facts: true,
         }
     }
 
     pub fn thresholds(&self) -> &Thresholds {
         &self.thresholds
+    }
+
+    /// Whether the run read HTTP/2 and WebSocket facts (`--exchanges messages`).
+    pub fn protocol_facts(&self) -> bool {
+        self.protocol_facts
     }
 
     fn service(&mut self, server: Endpoint) -> &mut Service {
@@ -617,6 +655,7 @@ impl Report {
             by: rec.by,
         };
         let asked = rec.keep_alive_asked() == Some(true);
+        let ws_limit = i64::try_from(self.thresholds.ws_silence).unwrap_or(i64::MAX);
         let service = self.service(e.server);
         service.connections += 1;
         service.exchanges_per_connection.add(i64::from(exchanges));
@@ -671,6 +710,34 @@ impl Report {
                 let examples = &mut service.idle_examples[side(by)];
                 if examples.len() < IDLE_EXAMPLES {
                     examples.push(example.clone());
+                }
+            }
+        }
+        let facts = rec.protocol_facts;
+        if let Some(h2) = facts.and_then(|f| f.h2.as_ref()) {
+            service.h2_connections += 1;
+            service.h2_streams.add(i64::from(h2.streams));
+            if h2.streams <= 1 {
+                service.h2_single_stream += 1;
+                service
+                    .h2_single_example
+                    .get_or_insert_with(|| example.clone());
+            }
+            if let Some(ping) = h2.last_ping {
+                service.h2_ping_rtt.add(ping.micros);
+            }
+        }
+        if let Some(ws) = facts.and_then(|f| f.ws.as_ref()) {
+            if ws.upgraded.is_some() {
+                service.ws_connections += 1;
+                let silence = ws_silence(ws, rec.end);
+                service.ws_silence.add(silence);
+                if silence > ws_limit {
+                    let open = usize::from(closer != Closer::Open);
+                    service.ws_zombies[open] += 1;
+                    service
+                        .ws_zombie_example
+                        .get_or_insert_with(|| (example.clone(), silence));
                 }
             }
         }
@@ -752,6 +819,17 @@ impl Report {
     }
 }
 
+/// A WebSocket's longest time without a data message either way: the longest gap
+/// between its messages, or the time from its last message (the upgrade when none) to
+/// the connection's end (its close, or the end of the capture), whichever is longer.
+fn ws_silence(ws: &crate::exchange::ws_facts::WsFacts, end: Timestamp) -> i64 {
+    let tail = ws
+        .last_activity
+        .or(ws.upgraded)
+        .map_or(0, |last| end.micros_since(last).max(0));
+    ws.silence_max.unwrap_or(0).max(tail)
+}
+
 /// The `Host` header of a request's header block.
 fn host(request: &[u8]) -> Option<&[u8]> {
     let block = crate::exchange::http::header_block(request);
@@ -784,11 +862,12 @@ pub struct ReportSink<S> {
 
 impl<S: OutputStage> ReportSink<S> {
     pub fn new(inner: S, config: ReportConfig) -> Self {
-        let report = Report::new(
+        let mut report = Report::new(
             config.thresholds.clone(),
             config.services,
             config.html.is_some(),
         );
+        report.protocol_facts = config.protocol_facts;
         ReportSink {
             forward: !config.text,
             inner,

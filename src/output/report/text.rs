@@ -153,11 +153,47 @@ fn service(out: &mut String, r: &Report, s: &Service) {
             ),
         );
     }
-    row(
-        out,
-        "HTTP/2 streams, WebSocket silence",
-        "not measured (no HTTP/2 or WebSocket facts in this build)".into(),
-    );
+    if !r.protocol_facts() {
+        row(
+            out,
+            "HTTP/2 streams, WebSocket silence",
+            "not measured: they need --exchanges messages".into(),
+        );
+        return;
+    }
+    if s.h2_connections > 0 {
+        row(
+            out,
+            "HTTP/2 connections",
+            format!(
+                "{} ({} with at most one stream)",
+                s.h2_connections, s.h2_single_stream
+            ),
+        );
+        row(
+            out,
+            "HTTP/2 streams per connection",
+            quantiles(&s.h2_streams, |v| v.to_string()),
+        );
+        row(out, "HTTP/2 PING RTT", quantiles(&s.h2_ping_rtt, duration));
+    }
+    if s.ws_connections > 0 {
+        let [open, closed] = s.ws_zombies;
+        row(
+            out,
+            "WebSocket connections",
+            format!(
+                "{}; silent over {}: {open} still open, {closed} closed after it",
+                s.ws_connections,
+                duration(t.ws_silence as i64)
+            ),
+        );
+        row(
+            out,
+            "WebSocket longest silence",
+            quantiles(&s.ws_silence, duration),
+        );
+    }
 }
 
 /// The whole text report.
