@@ -84,3 +84,31 @@ fn the_corpus_h2c_capture_prints_its_stream_in_messages_mode() {
     assert_eq!(r[11], "-");
     assert_eq!(r[12], "text/html");
 }
+
+/// HTTP/2 over TLS: the frames are encrypted. With ALPN `h2` chosen in a TLS 1.2
+/// ServerHello (visible, unlike TLS 1.3's) the connection is `h2`, carries its TLS facts,
+/// and its exchanges are the TLS record turns, with no HTTP fields.
+#[test]
+fn tls_with_alpn_h2_is_reported_h2_with_its_tls_facts_and_record_turns() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(root.join("tests/protocols/pcaps/h2_tls12_alpn.pcap"))
+        .args(["--exchanges", "messages", "-l"])
+        .arg("%protocol|%tls.alpn|%tls.version|%tls.sni|%request.size|%response.size|%request.method|%h2.stream")
+        .output()
+        .expect("run rustniffer");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let records: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(records.len(), 1, "{stdout}");
+    let r = &records[0];
+    assert_eq!(
+        (r[0], r[1], r[2], r[3]),
+        ("h2", "h2", "TLS_1.2", "example.test")
+    );
+    // One turn: the client's application data records, then the server's.
+    let (request, response): (u64, u64) = (r[4].parse().unwrap(), r[5].parse().unwrap());
+    assert!(request > 0 && response > request, "{stdout}");
+    assert_eq!((r[6], r[7]), ("-", "-"));
+}

@@ -273,13 +273,15 @@ impl Exchanges<'_> {
     }
 
     /// Header lines of exchange `id`'s `dir` message that come after its body
-    /// (trailers): inserted at the end of its kept header block.
-    pub fn head_lines_for(&mut self, id: u64, dir: Direction, lines: &[u8]) {
+    /// (trailers): inserted at the end of its kept header block, and reported to the
+    /// sink as payload after the body.
+    pub fn head_lines_for(&mut self, id: u64, dir: Direction, ts: Timestamp, lines: &[u8]) {
         let Some(at) = self.queue.position(id) else {
             return;
         };
         if let Some(e) = self.queue.get_mut(at) {
             e.insert_in_head(dir, lines, self.budget);
+            self.payload.note(id, dir, ts, lines);
         }
     }
 

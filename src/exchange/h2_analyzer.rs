@@ -514,7 +514,7 @@ impl Conn {
         }
         if trailers {
             if wants {
-                x.head_lines_for(exchange, head_dir, &head.lines);
+                x.head_lines_for(exchange, head_dir, ts, &head.lines);
             }
         } else if head_dir == Direction::FromServer && head.interim() {
             // A 1xx response: the final one follows on the same stream.

@@ -4,7 +4,8 @@
 # (prior knowledge and the h2c upgrade), and the gRPC-style server and client of
 # h2_grpc.py (Python h2). Each capture is taken by tcpdump on lo.
 # Run as root (tcpdump); needs nghttpd, nghttp, h2load (Debian nghttp2-server,
-# nghttp2-client), curl, tcpdump and /usr/bin/python3 with h2 (Debian python3-h2).
+# nghttp2-client), curl, openssl, tcpdump and /usr/bin/python3 with h2 (Debian
+# python3-h2).
 # See README.md beside this script for what each capture shows.
 #
 #   tests/protocols/make_h2_captures.sh [OUTDIR]      (default: tests/protocols/pcaps)
@@ -14,7 +15,7 @@ out=${1:-$here/pcaps}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-for tool in nghttpd nghttp h2load curl tcpdump; do
+for tool in nghttpd nghttp h2load curl openssl tcpdump; do
     command -v "$tool" >/dev/null || { echo "make_h2_captures.sh: $tool is missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import h2' || { echo "make_h2_captures.sh: python3-h2 is missing" >&2; exit 1; }
@@ -25,6 +26,7 @@ P_NGHTTP=18181   # nghttpd: h2_nghttp.pcap
 P_PRIOR=18182    # nghttpd: h2_curl_prior.pcap
 P_UPGRADE=18183  # h2_grpc.py upgrade (nghttpd does not answer Upgrade: h2c): h2_curl_upgrade.pcap
 P_GRPC=18184     # h2_grpc.py: h2_grpc.pcap
+P_TLS=18185      # openssl s_server: h2_tls12_alpn.pcap
 
 tmp=$(mktemp -d /tmp/rustniffer-h2-captures.XXXXXX)
 pids=()
@@ -115,3 +117,17 @@ sleep 0.5
 start_capture "$out/h2_grpc.pcap" "tcp port $P_GRPC"
 timeout 10 /usr/bin/python3 "$here/h2_grpc.py" client "$P_GRPC"
 stop_capture "$out/h2_grpc.pcap"
+
+# --- h2_tls12_alpn.pcap: TLS 1.2 whose ServerHello chooses ALPN h2 (visible in 1.2) -----
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+openssl s_server -accept "127.0.0.1:$P_TLS" -cert "$tmp/cert.pem" -key "$tmp/key.pem" \
+    -tls1_2 -alpn h2 -www -naccept 1 >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+start_capture "$out/h2_tls12_alpn.pcap" "tcp port $P_TLS"
+# openssl's -www server speaks HTTP/1.0 whatever ALPN chose: a GET gets its status page,
+# which is all a passive observer needs to see (ciphertext, cut by record turns).
+printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$P_TLS" \
+    -tls1_2 -alpn h2 -servername example.test -ign_eof >/dev/null 2>&1 || true
+stop_capture "$out/h2_tls12_alpn.pcap"
