@@ -64,6 +64,16 @@ fn the_metrics_of_a_capture_are_exact_and_promtool_accepts_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&file).unwrap();
+    // The same capture gives the same file: series in label order, whatever the run.
+    let again = dir.join("again.txt");
+    let out = Command::new(binary())
+        .args(["-q", "-f", "samples/keepalive.pcap", "--metrics-file"])
+        .arg(&again)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
     let service = r#"server_address="127.0.0.1",server_port="18080""#;
     // samples/keepalive.pcap: 7 connections, 11 GET/200 exchanges; the server closes
     // the first and third, the client the five others, all with FIN.

@@ -121,6 +121,26 @@ pub struct Metrics {
     open_services: Vec<Option<ServiceLabels>>,
 }
 
+/// A family of histograms made by `buckets`, registered under `name` (with `unit`'s
+/// suffix when there is one).
+fn histograms<L>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Option<Unit>,
+    buckets: fn() -> Histogram,
+) -> Family<L, Histogram, fn() -> Histogram>
+where
+    L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+{
+    let family = Family::new_with_constructor(buckets);
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, family.clone()),
+        None => registry.register(name, help, family.clone()),
+    }
+    family
+}
+
 fn request_histogram() -> Histogram {
     Histogram::new(REQUEST_DURATION_BUCKETS)
 }
@@ -139,14 +159,7 @@ fn seconds_histogram() -> Histogram {
 impl Metrics {
     pub fn new(max_services: usize) -> Self {
         let mut registry = Registry::default();
-        let requests: Family<RequestLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(request_histogram);
-        registry.register_with_unit(
-            "http_server_request_duration",
-            "Duration of HTTP exchanges seen on the wire: first request byte to last response byte (OpenTelemetry http.server.request.duration)",
-            Unit::Seconds,
-            requests.clone(),
-        );
+        let requests = histograms(&mut registry, "http_server_request_duration", "Duration of HTTP exchanges seen on the wire: first request byte to last response byte (OpenTelemetry http.server.request.duration)", Some(Unit::Seconds), request_histogram);
         let opened = Family::<ServiceLabels, Counter>::default();
         registry.register(
             "rustniffer_tcp_connections_opened",
@@ -165,43 +178,40 @@ impl Metrics {
             "TCP connections open now",
             open_now.clone(),
         );
-        let exchanges_per_connection: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(exchanges_histogram);
-        registry.register(
+        let exchanges_per_connection = histograms(
+            &mut registry,
             "rustniffer_tcp_connection_exchanges",
             "Exchanges carried by each ended connection (1 = not reused)",
-            exchanges_per_connection.clone(),
+            None,
+            exchanges_histogram,
         );
-        let handshake: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(seconds_histogram);
-        registry.register_with_unit(
+        let handshake = histograms(
+            &mut registry,
             "rustniffer_tcp_handshake_duration",
             "SYN to the handshake's ACK",
-            Unit::Seconds,
-            handshake.clone(),
+            Some(Unit::Seconds),
+            seconds_histogram,
         );
-        let idle_before_close: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(seconds_histogram);
-        registry.register_with_unit(
+        let idle_before_close = histograms(
+            &mut registry,
             "rustniffer_tcp_idle_before_close",
             "End of a connection's last exchange to its first FIN or RST",
-            Unit::Seconds,
-            idle_before_close.clone(),
+            Some(Unit::Seconds),
+            seconds_histogram,
         );
-        let h2_streams: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(exchanges_histogram);
-        registry.register(
+        let h2_streams = histograms(
+            &mut registry,
             "rustniffer_http2_streams_per_connection",
             "HTTP/2 streams carried by each ended h2c connection (1 = not multiplexed)",
-            h2_streams.clone(),
+            None,
+            exchanges_histogram,
         );
-        let h2_ping_rtt: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(seconds_histogram);
-        registry.register_with_unit(
+        let h2_ping_rtt = histograms(
+            &mut registry,
             "rustniffer_http2_ping_rtt",
             "Last HTTP/2 PING round trip of each ended connection, seen from the capture point",
-            Unit::Seconds,
-            h2_ping_rtt.clone(),
+            Some(Unit::Seconds),
+            seconds_histogram,
         );
         let h2_goaways = Family::<GoawayLabels, Counter>::default();
         registry.register(
@@ -215,13 +225,12 @@ impl Metrics {
             "WebSocket connections ended, by how: clean, unanswered, abnormal (no Close), open",
             ws_ended.clone(),
         );
-        let ws_silence: Family<ServiceLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(seconds_histogram);
-        registry.register_with_unit(
+        let ws_silence = histograms(
+            &mut registry,
             "rustniffer_websocket_silence_max",
             "Longest time without a WebSocket message either way, per ended connection",
-            Unit::Seconds,
-            ws_silence.clone(),
+            Some(Unit::Seconds),
+            seconds_histogram,
         );
         let counter = |registry: &mut Registry, name: &str, help: &str| {
             let c = Counter::default();
@@ -479,7 +488,43 @@ fn encode(registry: &Mutex<Registry>) -> String {
     if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
         text.clear();
     }
-    text
+    in_label_order(&text)
+}
+
+/// The exposition with each family's series in the order of their labels: the client
+/// keeps label sets in a hash map, whose order changes from run to run, and the metrics
+/// of a capture file must not. A series' own lines (a histogram's buckets, `_sum`,
+/// `_count`) keep their order: they are sorted by their labels without `le`.
+fn in_label_order(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut samples: Vec<(String, &str)> = Vec::new();
+    let flush = |samples: &mut Vec<(String, &str)>, out: &mut String| {
+        // Stable: lines of one series stay in the encoder's order.
+        samples.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, line) in samples.drain(..) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut samples, &mut out);
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let labels = line
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map_or("", |(labels, _)| labels);
+        let series: Vec<&str> = labels
+            .split(',')
+            .filter(|l| !l.starts_with("le="))
+            .collect();
+        samples.push((series.join(","), line));
+    }
+    flush(&mut samples, &mut out);
+    out
 }
 
 /// The classic Prometheus text format from OpenMetrics text: a counter's `# HELP` and
@@ -716,6 +761,15 @@ mod tests {
         assert_eq!(
             classic(om),
             "# HELP a_thing_total Things.\n# TYPE a_thing_total counter\na_thing_total 3\n# HELP d Durations.\n# TYPE d histogram\nd_count 1\n"
+        );
+    }
+
+    #[test]
+    fn series_come_in_the_order_of_their_labels_and_buckets_keep_theirs() {
+        let text = "# TYPE h histogram\nh_sum{a=\"2\"} 1\nh_bucket{le=\"10.0\",a=\"2\"} 1\nh_sum{a=\"1\"} 3\nh_bucket{le=\"2.0\",a=\"1\"} 0\nh_bucket{le=\"10.0\",a=\"1\"} 1\n# EOF\n";
+        assert_eq!(
+            in_label_order(text),
+            "# TYPE h histogram\nh_sum{a=\"1\"} 3\nh_bucket{le=\"2.0\",a=\"1\"} 0\nh_bucket{le=\"10.0\",a=\"1\"} 1\nh_sum{a=\"2\"} 1\nh_bucket{le=\"10.0\",a=\"2\"} 1\n# EOF\n"
         );
     }
 
