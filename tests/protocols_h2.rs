@@ -8,40 +8,15 @@
 use std::path::Path;
 use std::process::Command;
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+#[path = "common/oracle.rs"]
+mod oracle;
 
 #[test]
 fn http2_streams_agree_with_tshark() {
-    if !tshark_available() {
-        // test.sh installs tshark and sets this: there, a missing oracle is a failure.
-        assert!(
-            std::env::var_os("RUSTNIFFER_REQUIRE_TSHARK").is_none(),
-            "tshark is required (RUSTNIFFER_REQUIRE_TSHARK is set) but was not found: \
-             install it (apt-get install tshark) to run the HTTP/2 oracle"
-        );
-        eprintln!("note: tshark not found, HTTP/2 oracle (tests/protocols/compare_h2.py) skipped");
+    if !oracle::tshark_or_skip("HTTP/2 oracle (tests/protocols/compare_h2.py)") {
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(root.join("tests/protocols/compare_h2.py"))
-        .env("RUSTNIFFER", env!("CARGO_BIN_EXE_rustniffer"))
-        .current_dir(root)
-        .output()
-        .expect("run python3 tests/protocols/compare_h2.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "tests/protocols/compare_h2.py found differences with tshark ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let stdout = oracle::run_comparison("tests/protocols/compare_h2.py");
     // Every capture was compared, and the total covers their streams.
     assert!(
         stdout.contains("h2_h2load.pcap") && stdout.contains("h2_grpc.pcap"),

@@ -6,40 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+#[path = "common/oracle.rs"]
+mod oracle;
 
 #[test]
 fn websocket_messages_agree_with_tshark() {
-    if !tshark_available() {
-        assert!(
-            std::env::var_os("RUSTNIFFER_REQUIRE_TSHARK").is_none(),
-            "tshark is required (RUSTNIFFER_REQUIRE_TSHARK is set) but was not found"
-        );
-        eprintln!(
-            "note: tshark not found, WebSocket oracle (tests/protocols/compare_ws.py) skipped"
-        );
+    if !oracle::tshark_or_skip("WebSocket oracle (tests/protocols/compare_ws.py)") {
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(root.join("tests/protocols/compare_ws.py"))
-        .env("RUSTNIFFER", env!("CARGO_BIN_EXE_rustniffer"))
-        .current_dir(root)
-        .output()
-        .expect("run python3 tests/protocols/compare_ws.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "tests/protocols/compare_ws.py found differences with tshark ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let stdout = oracle::run_comparison("tests/protocols/compare_ws.py");
     // Every capture was compared, and messages were found in them.
     let total = stdout.lines().last().unwrap_or_default();
     let counts: Vec<u64> = total

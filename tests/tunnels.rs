@@ -33,14 +33,12 @@ fn run(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 records")
 }
 
-fn has_tshark() -> bool {
-    Command::new("tshark").arg("--version").output().is_ok()
-}
+#[path = "common/oracle.rs"]
+mod oracle;
 
 #[test]
 fn every_tunnel_capture_agrees_with_tshark_request_by_request() {
-    if !has_tshark() {
-        eprintln!("note: tshark is not installed: the tunnel oracle is skipped");
+    if !oracle::tshark_or_skip("tunnel oracle (tests/tunnels/oracle.py)") {
         return;
     }
     let out = Command::new("python3")

@@ -14,21 +14,9 @@ use rustniffer::exchange::h2::frame::{
     Frame, FrameError, FrameReader, DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE,
 };
 
-/// Piece sizes from a small xorshift: mostly short, sometimes long.
-struct Cuts(u32);
-
-impl Cuts {
-    fn next(&mut self) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        match self.0 % 8 {
-            0 => (self.0 >> 8) as usize % 4096,
-            1..=3 => 1,
-            _ => (self.0 >> 8) as usize % 32,
-        }
-    }
-}
+#[path = "common/cuts.rs"]
+mod cuts;
+use cuts::Cuts;
 
 /// An event with DATA pieces joined: (stream, data, end_stream, complete) or the
 /// debug text of any other event.
@@ -169,7 +157,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = run(&[(false, stream)], *control);
 
-    let mut cuts = Cuts(u32::from(*seed) << 8 | 0x9e37_0001);
+    let mut cuts = Cuts::new(*seed, 4096);
     let mut pieces = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {

@@ -13,21 +13,9 @@ use rustniffer::exchange::ws_frame::{
     ReaderConfig, WsEvent, WsReader, MAX_CONTROL_PAYLOAD, MAX_KEPT,
 };
 
-/// Piece sizes from a small xorshift: mostly short, sometimes long.
-struct Cuts(u32);
-
-impl Cuts {
-    fn next(&mut self) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        match self.0 % 8 {
-            0 => (self.0 >> 8) as usize % 2048,
-            1..=3 => 1,
-            _ => (self.0 >> 8) as usize % 32,
-        }
-    }
-}
+#[path = "common/cuts.rs"]
+mod cuts;
+use cuts::Cuts;
 
 /// An owned event (kept bytes and payloads copied).
 #[derive(Debug, PartialEq, Eq)]
@@ -103,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = run(config, &[(false, stream)]);
 
-    let mut cuts = Cuts(u32::from(*seed) << 8 | 0x9e37_0001);
+    let mut cuts = Cuts::new(*seed, 2048);
     let mut pieces = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {

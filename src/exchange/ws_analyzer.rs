@@ -711,6 +711,20 @@ mod tests {
         events: &[(i64, Direction, Vec<u8>)],
         close: Option<Direction>,
     ) -> Vec<Rec> {
+        let mut kinds = vec![(1, FlowEventKind::Established)];
+        for (ms, dir, bytes) in events {
+            kinds.push((*ms, FlowEventKind::Data { dir: *dir, bytes }));
+        }
+        kinds.push(match close {
+            Some(originator) => (1000, FlowEventKind::Closed { originator }),
+            None => (1000, FlowEventKind::Truncated),
+        });
+        replay(options, kinds)
+    }
+
+    /// Opens a connection 127.0.0.1:40000 → :80 at 100 s, then feeds `events` (times in
+    /// milliseconds after it) to a messages-mode tracker that keeps every byte.
+    fn replay(options: AnalyzerOptions, events: Vec<(i64, FlowEventKind<'_>)>) -> Vec<Rec> {
         let all = Retention {
             all: true,
             header: false,
@@ -726,31 +740,19 @@ mod tests {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port,
         };
-        let t = |ms: i64| Timestamp::from_secs_micros(100, ms * 1000);
-        let mut send = |ms: i64, kind: FlowEventKind<'_>| {
+        let opening = FlowEventKind::Opening {
+            client: ep(40000),
+            server: ep(80),
+        };
+        for (ms, kind) in std::iter::once((0, opening)).chain(events) {
             tracker
                 .event(FlowEvent {
                     conn: 0,
-                    ts: t(ms),
+                    ts: Timestamp::from_secs_micros(100, ms * 1000),
                     streams: 1,
                     kind,
                 })
                 .unwrap();
-        };
-        send(
-            0,
-            FlowEventKind::Opening {
-                client: ep(40000),
-                server: ep(80),
-            },
-        );
-        send(1, FlowEventKind::Established);
-        for (ms, dir, bytes) in events {
-            send(*ms, FlowEventKind::Data { dir: *dir, bytes });
-        }
-        match close {
-            Some(originator) => send(1000, FlowEventKind::Closed { originator }),
-            None => send(1000, FlowEventKind::Truncated),
         }
         tracker.into_sink().0
     }
@@ -916,32 +918,9 @@ mod tests {
 
     #[test]
     fn a_gap_inside_a_payload_keeps_sync_and_a_cut_message_is_printed_incomplete() {
-        let options = messages_mode();
-        let all = Retention {
-            all: true,
-            header: false,
-            prefix: 0,
-        };
-        let needs = Needs {
-            request: all,
-            response: all,
-        };
-        let mut tracker = ExchangeTracker::with_mode(needs, Mode::Messages, Collect::default())
-            .with_options(options);
-        let ep = |port| Endpoint {
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port,
-        };
         let first = frame(0x81, b"0123456789", false);
         let cut = frame(0x82, b"never ends", false);
         let events: Vec<(i64, FlowEventKind<'_>)> = vec![
-            (
-                0,
-                FlowEventKind::Opening {
-                    client: ep(40000),
-                    server: ep(80),
-                },
-            ),
             (
                 10,
                 FlowEventKind::Data {
@@ -980,17 +959,7 @@ mod tests {
             ),
             (70, FlowEventKind::Closed { originator: FS }),
         ];
-        for (ms, kind) in events {
-            tracker
-                .event(FlowEvent {
-                    conn: 0,
-                    ts: Timestamp::from_secs_micros(100, ms * 1000),
-                    streams: 1,
-                    kind,
-                })
-                .unwrap();
-        }
-        let got = tracker.into_sink().0;
+        let got = replay(messages_mode(), events);
         assert_eq!(got.len(), 3);
         // The text with 4 bytes lost: its size is known, its bytes are not all there.
         assert_eq!(
@@ -1006,31 +975,9 @@ mod tests {
 
     #[test]
     fn a_gap_in_a_frame_header_stops_the_analysis_and_says_so() {
-        let all = Retention {
-            all: true,
-            header: false,
-            prefix: 0,
-        };
-        let needs = Needs {
-            request: all,
-            response: all,
-        };
-        let mut tracker = ExchangeTracker::with_mode(needs, Mode::Messages, Collect::default())
-            .with_options(messages_mode());
-        let ep = |port| Endpoint {
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port,
-        };
         let hello = frame(0x81, b"hello", false);
         let x = frame(0x81, b"x", true);
         let events: Vec<(i64, FlowEventKind<'_>)> = vec![
-            (
-                0,
-                FlowEventKind::Opening {
-                    client: ep(40000),
-                    server: ep(80),
-                },
-            ),
             (
                 10,
                 FlowEventKind::Data {
@@ -1063,17 +1010,7 @@ mod tests {
             (60, FlowEventKind::Data { dir: FC, bytes: &x }),
             (70, FlowEventKind::Closed { originator: FS }),
         ];
-        for (ms, kind) in events {
-            tracker
-                .event(FlowEvent {
-                    conn: 0,
-                    ts: Timestamp::from_secs_micros(100, ms * 1000),
-                    streams: 1,
-                    kind,
-                })
-                .unwrap();
-        }
-        let got = tracker.into_sink().0;
+        let got = replay(messages_mode(), events);
         // The upgrade and the first hello; nothing is read after the lost header.
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].error, Some("lost-sync"));
