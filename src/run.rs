@@ -407,9 +407,10 @@ pub fn process<R: RecordSink>(
     };
     let file = options.metrics_file.clone();
     if options.json {
-        let format = match options.json_fields {
-            true => crate::output::json::JsonFormat::selected(&template),
-            false => crate::output::json::JsonFormat::new(),
+        let format = match (options.json_fields, options.json_all) {
+            (true, _) => crate::output::json::JsonFormat::selected(&template),
+            (false, true) => crate::output::json::JsonFormat::new(),
+            (false, false) => crate::output::json::JsonFormat::default_fields(),
         };
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());

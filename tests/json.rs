@@ -56,6 +56,9 @@ fn every_record_is_valid_against_the_schema() {
     }
     let modes: &[&[&str]] = &[
         &[],
+        &["--json-fields", "all"],
+        &["--json-fields", "all", "--exchanges", "messages"],
+        &["--json-fields", "all", "--connections"],
         &[
             "-l",
             "%request.timestamp %dest.port %response.time %request.header.connection %tls.sni",
@@ -128,7 +131,14 @@ fn the_committed_schema_is_the_generated_one() {
 
 #[test]
 fn values_are_the_format_languages_typed() {
-    let json = rustniffer(&["-q", "--json", "-f", "samples/keepalive.pcap"]);
+    let json = rustniffer(&[
+        "-q",
+        "--json",
+        "--json-fields",
+        "all",
+        "-f",
+        "samples/keepalive.pcap",
+    ]);
     let text = rustniffer(&[
         "-q", "-f", "samples/keepalive.pcap", "-l",
         "%source.port %request.method %request.url %response.code %response.time %request.header.host %response.header.connection",
@@ -203,6 +213,80 @@ fn with_a_format_only_its_keywords_fields_are_written() {
         ],
         "{first}"
     );
+}
+
+/// The `"name":value` pairs of a one-line JSON object, in order, values as written
+/// (strings, arrays and objects kept whole: commas inside them do not split).
+fn pairs(line: &str) -> Vec<(String, String)> {
+    let body = line
+        .trim()
+        .strip_prefix('{')
+        .and_then(|l| l.strip_suffix('}'))
+        .unwrap();
+    let mut out = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0, false, false, 0);
+    let mut split = |piece: &str| {
+        let (name, value) = piece.split_once("\":").unwrap();
+        out.push((name.trim_start_matches('"').to_string(), value.to_string()));
+    };
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '[' | '{' if !in_string => depth += 1,
+            ']' | '}' if !in_string => depth -= 1,
+            ',' if !in_string && depth == 0 => {
+                split(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    split(&body[start..]);
+    out
+}
+
+#[test]
+fn the_default_fields_are_a_subset_of_all_with_the_same_values() {
+    for extra in [
+        &[][..],
+        &["--connections"][..],
+        &["--exchanges", "messages"][..],
+    ] {
+        let mut args = vec!["-q", "--json", "-f", "samples/keepalive.pcap"];
+        args.extend_from_slice(extra);
+        let default = String::from_utf8(rustniffer(&args)).unwrap();
+        args.extend_from_slice(&["--json-fields", "all"]);
+        let all = String::from_utf8(rustniffer(&args)).unwrap();
+        assert_eq!(default.lines().count(), all.lines().count());
+        assert!(default.len() < all.len(), "{extra:?}");
+        for (d, a) in default.lines().zip(all.lines()) {
+            let a = pairs(a);
+            let d = pairs(d);
+            assert!(d.len() > 5, "{d:?}");
+            for pair in &d {
+                assert!(a.contains(pair), "{pair:?} of {d:?} not in {a:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn json_fields_takes_default_or_all_and_not_with_a_format() {
+    for args in [
+        &["--json-fields", "some"][..],
+        &["--json-fields", "all", "-l", "%source.ip"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+            .args(["--json", "-f", "samples/keepalive.pcap"])
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--json-fields"));
+    }
 }
 
 #[test]
