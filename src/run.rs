@@ -414,6 +414,13 @@ pub fn process<R: RecordSink>(
         };
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
+        if report {
+            let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
+            let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
+                .with_options(options.analyzers)
+                .with_connection_records();
+            return process_events(source, options, filter, tracker);
+        }
         let sink = Metered::new(sink, metrics, file);
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
@@ -427,11 +434,7 @@ pub fn process<R: RecordSink>(
         .per_connection(options.connections)
         .with_values(python);
     if report {
-        // Checked when the options were parsed.
-        let mut config = options.report.config().unwrap_or_default();
-        // HTTP/2 and WebSocket facts are read in messages mode only.
-        config.protocol_facts = options.exchanges == Mode::Messages;
-        let sink = Metered::new(ReportSink::new(sink, config), metrics, file);
+        let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)
             .with_connection_records();
@@ -444,6 +447,16 @@ pub fn process<R: RecordSink>(
         tracker = tracker.with_connection_records();
     }
     process_events(source, options, filter, tracker)
+}
+
+/// The report's configuration for this run.
+fn report_config(options: &Options) -> crate::output::report::ReportConfig {
+    // Checked when the options were parsed.
+    let mut config = options.report.config().unwrap_or_default();
+    // HTTP/2 and WebSocket facts are read in messages mode only.
+    config.protocol_facts = options.exchanges == Mode::Messages;
+    config.json = options.json;
+    config
 }
 
 /// Packets between two updates of the tool's own metrics (at most: also once per second

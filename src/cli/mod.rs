@@ -136,6 +136,8 @@ impl ReportOptions {
         }
         Ok(crate::output::report::ReportConfig {
             text: self.text,
+            // The run says whether the report is JSON (`--json`).
+            json: false,
             html: self.html.as_ref().map(std::path::PathBuf::from),
             services: self.services,
             every: self

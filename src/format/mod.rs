@@ -16,7 +16,7 @@ mod template;
 mod tests;
 
 pub use encode::Encoding;
-pub(crate) use render::write_u64;
+pub(crate) use render::{write_micros, write_u64};
 pub use render::{OpRenderer, RenderOptions};
 pub use template::{edit_distance, FormatError, Template};
 

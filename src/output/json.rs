@@ -842,6 +842,22 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// A JSON string, or `{"base64": ...}` when `text` is not UTF-8 (for the report's
+/// records).
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &[u8]) {
+    string(out, text);
+}
+
+/// Microseconds as a JSON number of seconds (`[-]S.uuuuuu`).
+pub(crate) fn write_seconds(out: &mut Vec<u8>, us: i64) {
+    crate::format::write_micros(out, us);
+}
+
+/// Microseconds since the epoch as RFC 3339 in UTC (`2026-11-24T01:35:16.376410Z`).
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, us: i64) {
+    rfc3339(out, &mut Second::default(), us);
+}
+
 /// A JSON string, or `{"base64": ...}` when `text` is not UTF-8.
 fn string(out: &mut Vec<u8>, text: &[u8]) {
     if is_plain(text) {
