@@ -1,4 +1,5 @@
-//! Runs rustniffer (default format, the article format, `-r`) and the
+//! Runs rustniffer (default format, the article format, `-r`, `--connections`,
+//! `--report`, and `--json` with its default fields, the article's and all) and the
 //! `tcpdump -r FILE -w /dev/null` floor over the captures `gen_bench` wrote, alternately,
 //! and prints a table of medians. Wall time is taken around each run, peak RSS and CPU
 //! time from the kernel when the run is reaped (`wait4`).
@@ -7,9 +8,9 @@
 //! bench_measure --binary PATH --dir DIR [--runs N] [SCENARIO...]
 //! ```
 //!
-//! Before the timed runs, one untimed run per format checks the records: the default
-//! and article formats must print one line per exchange, every default-format line with
-//! status 200. Timed runs write to /dev/null, as tcpdump does.
+//! Before the timed runs, one untimed run per format checks the records: the default,
+//! article and JSON outputs must print one line per exchange, every default-format line
+//! with status 200, every JSON line an exchange with its response time. Timed runs write to /dev/null, as tcpdump does.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -41,10 +42,16 @@ enum Tool {
     Connections,
     /// The article format with `--report`: the diagnosis report instead of the records.
     Report,
+    /// `--json`: JSON lines, the default fields.
+    Json,
+    /// `--json -l ARTICLE`: the fields of the article format's keywords.
+    JsonArticle,
+    /// `--json --json-fields all`: every field.
+    JsonAll,
 }
 
 impl Tool {
-    const ALL: [Tool; 7] = [
+    const ALL: [Tool; 10] = [
         Tool::Tcpdump,
         Tool::Default,
         Tool::Article,
@@ -52,6 +59,9 @@ impl Tool {
         Tool::Raw,
         Tool::Connections,
         Tool::Report,
+        Tool::Json,
+        Tool::JsonArticle,
+        Tool::JsonAll,
     ];
 
     fn label(self) -> &'static str {
@@ -63,6 +73,9 @@ impl Tool {
             Tool::Raw => "rustniffer -r",
             Tool::Connections => "rustniffer --connections -l ARTICLE",
             Tool::Report => "rustniffer --report -l ARTICLE",
+            Tool::Json => "rustniffer --json",
+            Tool::JsonArticle => "rustniffer --json -l ARTICLE",
+            Tool::JsonAll => "rustniffer --json --json-fields all",
         }
     }
 
@@ -94,6 +107,15 @@ impl Tool {
             }
             Tool::Report => {
                 c.args(["--report", "-l", ARTICLE]);
+            }
+            Tool::Json => {
+                c.arg("--json");
+            }
+            Tool::JsonArticle => {
+                c.args(["--json", "-l", ARTICLE]);
+            }
+            Tool::JsonAll => {
+                c.args(["--json", "--json-fields", "all"]);
             }
             Tool::Tcpdump | Tool::Default => {}
         }
@@ -190,7 +212,13 @@ fn main() {
             messages / article,
             (rss(Tool::Messages) - rss(Tool::Article)) / (1024.0 * 1024.0),
         );
-        for tool in [Tool::Connections, Tool::Report] {
+        for tool in [
+            Tool::Connections,
+            Tool::Report,
+            Tool::Json,
+            Tool::JsonArticle,
+            Tool::JsonAll,
+        ] {
             let wall = median(samples[&tool].iter().map(|s| s.wall));
             println!(
                 "| {name} | {} / ARTICLE | time {:.2}x | peak RSS {:+.1} MiB |",
@@ -246,7 +274,14 @@ fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
     let tools: &[Tool] = if name == H2 {
         &[Tool::Messages]
     } else {
-        &[Tool::Default, Tool::Article, Tool::Messages]
+        &[
+            Tool::Default,
+            Tool::Article,
+            Tool::Messages,
+            Tool::Json,
+            Tool::JsonArticle,
+            Tool::JsonAll,
+        ]
     };
     for &tool in tools {
         let mut child = tool
@@ -270,6 +305,11 @@ fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
             // time, and neither eviction nor the end of the capture ended it.
             let complete = match tool {
                 Tool::Default => contains(&line, b"\" 200 "),
+                // A JSON exchange record with a response duration (absent when not found).
+                Tool::Json | Tool::JsonArticle | Tool::JsonAll => {
+                    line.starts_with(b"{\"type\":\"exchange\"")
+                        && contains(&line, b"\"rustniffer.response.duration\":")
+                }
                 _ => {
                     !contains(&line, b" resp=-")
                         && !contains(&line, b" timedout ")

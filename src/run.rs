@@ -232,6 +232,8 @@ pub struct Prepared {
     extensions: Extensions,
     /// The `%python(...)` handlers, once [`Extensions::start`] loaded them.
     python: Option<python::Handlers>,
+    /// `--metrics-listen` / `--metrics-file`: the metrics, already served when listening.
+    metrics: Option<Metrics>,
 }
 
 /// Checks the options and compiles the format and filter (SPEC §8: before any packet).
@@ -253,13 +255,31 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
         encoding: options.encoding,
         newline: options.newline,
     };
+    let metrics = start_metrics(options)?;
     Ok(Prepared {
         template,
         render,
         filter,
         extensions,
         python: None,
+        metrics,
     })
+}
+
+/// The metrics of `--metrics-listen` / `--metrics-file`, and the endpoint bound and
+/// served: before the capture opens, so that `/metrics` answers once the capture says it
+/// listens, and an address in use is an error before anything else starts.
+fn start_metrics(options: &Options) -> Result<Option<Metrics>, RunError> {
+    if options.metrics_listen.is_none() && options.metrics_file.is_none() {
+        return Ok(None);
+    }
+    let metrics = Metrics::new(options.metrics_services);
+    if let Some(addr) = options.metrics_listen {
+        let listener = crate::output::metrics::listen(addr)
+            .map_err(|source| RunError::MetricsListen { addr, source })?;
+        crate::output::metrics::serve(listener, metrics.registry());
+    }
+    Ok(Some(metrics))
 }
 
 /// Runs the whole pipeline, writing records to standard output.
@@ -371,6 +391,7 @@ pub fn process<R: RecordSink>(
         filter,
         extensions: _,
         python,
+        metrics,
     } = prepared;
     let metered = options.metrics_listen.is_some() || options.metrics_file.is_some();
     let report = options.report.enabled();
@@ -384,26 +405,22 @@ pub fn process<R: RecordSink>(
         }
         needs
     };
-    let metrics = match metered {
-        false => None,
-        true => {
-            let metrics = Metrics::new(options.metrics_services);
-            if let Some(addr) = options.metrics_listen {
-                let listener = crate::output::metrics::listen(addr)
-                    .map_err(|source| RunError::MetricsListen { addr, source })?;
-                crate::output::metrics::serve(listener, metrics.registry());
-            }
-            Some(metrics)
-        }
-    };
     let file = options.metrics_file.clone();
     if options.json {
-        let format = match options.json_fields {
-            true => crate::output::json::JsonFormat::selected(&template),
-            false => crate::output::json::JsonFormat::new(),
+        let format = match (options.json_fields, options.json_all) {
+            (true, _) => crate::output::json::JsonFormat::selected(&template),
+            (false, true) => crate::output::json::JsonFormat::new(),
+            (false, false) => crate::output::json::JsonFormat::default_fields(),
         };
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
+        if report {
+            let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
+            let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
+                .with_options(options.analyzers)
+                .with_connection_records();
+            return process_events(source, options, filter, tracker);
+        }
         let sink = Metered::new(sink, metrics, file);
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
@@ -417,11 +434,7 @@ pub fn process<R: RecordSink>(
         .per_connection(options.connections)
         .with_values(python);
     if report {
-        // Checked when the options were parsed.
-        let mut config = options.report.config().unwrap_or_default();
-        // HTTP/2 and WebSocket facts are read in messages mode only.
-        config.protocol_facts = options.exchanges == Mode::Messages;
-        let sink = Metered::new(ReportSink::new(sink, config), metrics, file);
+        let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)
             .with_connection_records();
@@ -436,15 +449,35 @@ pub fn process<R: RecordSink>(
     process_events(source, options, filter, tracker)
 }
 
-/// Packets between two updates of the tool's own metrics.
+/// The report's configuration for this run.
+fn report_config(options: &Options) -> crate::output::report::ReportConfig {
+    // Checked when the options were parsed.
+    let mut config = options.report.config().unwrap_or_default();
+    // HTTP/2 and WebSocket facts are read in messages mode only.
+    config.protocol_facts = options.exchanges == Mode::Messages;
+    config.json = options.json;
+    config
+}
+
+/// Packets between two updates of the tool's own metrics (at most: also once per second
+/// of capture time, so that a live capture's figures stay fresh under a light load).
 const HEALTH_EVERY: u64 = 4096;
 
-/// The run loop's counters for the metrics.
-fn health(decoder: &Decoder, flows: &FlowTable, packets: u64) -> crate::output::metrics::Health {
+/// Capture time between two updates of the tool's own metrics, in microseconds.
+const HEALTH_INTERVAL_US: i64 = 1_000_000;
+
+/// The run loop's counters for the metrics; the kernel's drop count is asked of a live
+/// source (one system call).
+fn health(
+    source: &mut dyn PacketSource,
+    decoder: &Decoder,
+    flows: &FlowTable,
+    packets: u64,
+) -> crate::output::metrics::Health {
     let d = decoder.stats();
     crate::output::metrics::Health {
         packets,
-        kernel_drops: 0,
+        kernel_drops: source.kernel_drops().unwrap_or(0),
         decode_failures: d.truncated + d.malformed,
         evictions: flows.stats().evicted,
         out_of_order_discarded_bytes: flows.queue_budget().discarded_bytes,
@@ -491,6 +524,7 @@ fn process_events<P: Pipeline>(
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
     let mut packets_seen = 0u64;
+    let mut next_health = Timestamp(i64::MIN);
     // The first packet starts the `--open-report` clock.
     let mut next_open_report = Timestamp(i64::MIN);
     let mut progress = source
@@ -510,8 +544,9 @@ fn process_events<P: Pipeline>(
                         }
                     }
                     packets_seen += 1;
-                    if packets_seen % HEALTH_EVERY == 0 {
-                        tracker.health(health(&decoder, &flows, packets_seen));
+                    let due = packets_seen % HEALTH_EVERY == 0 || packet.ts >= next_health;
+                    if due {
+                        next_health = Timestamp(packet.ts.0.saturating_add(HEALTH_INTERVAL_US));
                     }
                     if let Some(segment) = decoder.decode(&packet) {
                         if let Some(every) = options.open_report {
@@ -536,6 +571,9 @@ fn process_events<P: Pipeline>(
                         }
                         flows.process(&segment, &mut tracker)?;
                     }
+                    if due {
+                        tracker.health(health(source, &decoder, &flows, packets_seen));
+                    }
                 }
                 Next::End => break,
                 Next::Damaged(reason) => {
@@ -547,7 +585,7 @@ fn process_events<P: Pipeline>(
             }
         }
         flows.finish(&mut tracker)?;
-        tracker.health(health(&decoder, &flows, packets_seen));
+        tracker.health(health(source, &decoder, &flows, packets_seen));
         tracker.finish()
     })();
     if let Some(p) = &mut progress {

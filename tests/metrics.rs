@@ -4,7 +4,9 @@
 //! error at start-up; and, live on the loopback interface, a real Prometheus server
 //! scraping `--metrics-listen` while a load runs counts exactly the load that was sent
 //! (queried through Prometheus's HTTP API), while a client that connects to `/metrics`
-//! and never reads does not stop capture.
+//! and never reads does not stop capture; `/metrics` answers as soon as a live capture
+//! says it listens, and the kernel's drops (made on purpose) are counted as the
+//! end-of-run summary counts them.
 //!
 //! test.sh installs Prometheus (Debian package `prometheus`, which has `promtool`) and
 //! sets RUSTNIFFER_REQUIRE_PROMETHEUS: there a missing program fails the test; elsewhere
@@ -263,6 +265,155 @@ impl Drop for Killed {
     }
 }
 
+/// The summary line `dropped by the kernel  N` of standard error.
+fn summary_kernel_drops(stderr: &str) -> Option<f64> {
+    stderr
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("dropped by the kernel"))
+        .and_then(|rest| {
+            rest.split_whitespace()
+                .next()?
+                .replace(',', "")
+                .parse()
+                .ok()
+        })
+}
+
+/// A server answering every request with a body of `size` bytes, then closing.
+fn start_bulk_server(size: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let body = vec![b'x'; size];
+        for mut stream in listener.incoming().flatten() {
+            // The whole request is read, so that closing does not reset the connection.
+            let mut buf = [0u8; 1024];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
+}
+
+#[test]
+fn live_metrics_answer_once_listening_and_count_the_kernel_drops() {
+    if !may_capture() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "live capture needs root in CI"
+        );
+        eprintln!("note: live metrics test skipped: capture needs root or CAP_NET_RAW");
+        return;
+    }
+    // Drops on purpose: the smallest ring (2 MiB), a reader held up by `-e 'sleep 1'` on
+    // each record, and 3 transfers of 8 MB meanwhile.
+    const BODY: usize = 8 << 20;
+    let server = start_bulk_server(BODY);
+    let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let dir = std::env::temp_dir().join(format!("rustniffer-drops-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("final.prom");
+    let mut sniffer = Command::new(binary())
+        .args([
+            "-i",
+            "lo",
+            "--stats",
+            "--buffer-size",
+            "2",
+            "-e",
+            "sleep 1",
+            "-p",
+        ])
+        .arg(format!("tcp port {}", server.port()))
+        .args(["--metrics-listen", &metrics_addr.to_string()])
+        .arg("--metrics-file")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = sniffer.stderr.take().unwrap();
+    let mut sniffer = Killed(sniffer);
+    let mut stderr = BufReader::new(stderr);
+    let mut listening = String::new();
+    stderr.read_line(&mut listening).unwrap();
+    assert!(listening.contains("listening on"), "{listening}");
+    // Bound before the capture opened: the first attempt is answered.
+    let first = http_get(metrics_addr, "/metrics").expect("/metrics answers at once");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert_eq!(
+        sample(&first, "rustniffer_capture_kernel_dropped_packets_total"),
+        Some(0.0),
+        "{first}"
+    );
+    for i in 0..3 {
+        let mut s = TcpStream::connect(server).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET /bulk/{i} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut end = None;
+        while got.len() < BODY {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    end = Some(e);
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert!(
+            got.len() >= BODY,
+            "transfer {i}: {} bytes, {end:?}",
+            got.len()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: plain system call on our own child.
+    unsafe { libc::kill(sniffer.0.id() as i32, libc::SIGINT) };
+    // Bounded: the held-up reader ends within a few seconds of `sleep 1` per record.
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = sniffer.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "rustniffer did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest = reader.join().unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    let in_summary = summary_kernel_drops(&rest);
+    assert!(
+        in_summary.is_some_and(|n| n > 0.0),
+        "no kernel drops in the summary: {rest}"
+    );
+    let exposition = std::fs::read_to_string(&file).unwrap();
+    // The same counter as the summary's, read at the end of the run.
+    assert_eq!(
+        sample(
+            &exposition,
+            "rustniffer_capture_kernel_dropped_packets_total"
+        ),
+        in_summary,
+        "{exposition}\n{rest}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_real_prometheus_scraping_live_capture_counts_the_load_sent() {
     if !may_capture() {
@@ -301,16 +452,9 @@ fn a_real_prometheus_scraping_live_capture_counts_the_load_sent() {
     std::thread::spawn(move || for _ in lines {});
     let records = std::thread::spawn(move || BufReader::new(stdout).lines().count());
 
-    // A client that connects to /metrics and never reads nor sends. (The endpoint opens
-    // just after the capture says it listens: a few tries.)
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let _stuck = loop {
-        match TcpStream::connect(metrics_addr) {
-            Ok(s) => break s,
-            Err(e) if Instant::now() > deadline => panic!("{metrics_addr}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
+    // A client that connects to /metrics and never reads nor sends. The endpoint is
+    // bound before the capture opens: one attempt.
+    let _stuck = TcpStream::connect(metrics_addr).unwrap();
 
     let dir = std::env::temp_dir().join(format!("rustniffer-prom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

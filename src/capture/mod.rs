@@ -164,4 +164,10 @@ pub trait PacketSource {
     fn unsupported_link_packets(&self) -> u64 {
         0
     }
+
+    /// Live capture: packets the kernel dropped so far because the ring was full (it
+    /// asks the kernel); `None` for a file.
+    fn kernel_drops(&mut self) -> Option<u64> {
+        None
+    }
 }

@@ -79,6 +79,8 @@ pub struct Options {
     pub json: bool,
     /// `--json -l FORMAT`: only the fields of the format's keywords.
     pub json_fields: bool,
+    /// `--json-fields all`: every field (without `-l`); else the default set.
+    pub json_all: bool,
     /// `--connections`: one record per connection instead of one per exchange.
     pub connections: bool,
     /// `--exchanges`: how connections are cut into exchanges.
@@ -134,6 +136,8 @@ impl ReportOptions {
         }
         Ok(crate::output::report::ReportConfig {
             text: self.text,
+            // The run says whether the report is JSON (`--json`).
+            json: false,
             html: self.html.as_ref().map(std::path::PathBuf::from),
             services: self.services,
             every: self
@@ -293,7 +297,15 @@ fn command() -> Command {
                 .long("json")
                 .action(ArgAction::SetTrue)
                 .help_heading(OUTPUT)
-                .help("one JSON object per line instead of text: with -l, the fields of the format's keywords, else every keyword's value, under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
+                .help("one JSON object per line instead of text: the connection's identity, the request (time, method, target, Referer, User-Agent), the response (status, body size), the timings and, for --connections, the connection's fields (--json-fields all: every keyword's value; -l FORMAT: the fields of the format's keywords), under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
+        )
+        .arg(
+            Arg::new("json-fields")
+                .long("json-fields")
+                .value_name("SET")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("with --json: 'default' (the set above) or 'all' (every field of every keyword: about three times the bytes)"),
         )
         .arg(
             Arg::new("metrics-listen")
@@ -935,6 +947,20 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     let json_fields = log.is_some();
     let connections = all.flag("connections")?;
     let json = all.flag("json")?;
+    let json_all = match all.value("json-fields").as_deref().map(str::trim) {
+        None | Some("default") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(UsageError::new(format!(
+                "--json-fields takes 'default' or 'all', not '{other}'"
+            )))
+        }
+    };
+    if all.value("json-fields").is_some() && (!json || json_fields) {
+        return Err(UsageError::new(
+            "--json-fields chooses the fields of --json without -l (with -l, the format's keywords choose them)",
+        ));
+    }
     if json && (append.is_some() || raw) {
         return Err(UsageError::new(
             "--json takes its fields from -l FORMAT, or writes every field without it: not -a or -r",
@@ -1054,6 +1080,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         skip_gaps: all.flag("skip-gaps")?,
         json,
         json_fields: json && json_fields,
+        json_all,
         tunnels: if all.flag("no-tunnels")? {
             None
         } else {

@@ -130,10 +130,8 @@ impl<'a> Parsed<'a> {
         *self.tls.get_or_insert_with(|| {
             // Only a hello that starts in the first TLS_PREFIX bytes counts, whatever
             // else the template keeps, so the value does not depend on it.
-            let start = request
-                .windows(2)
-                .take(TLS_PREFIX)
-                .position(|w| w == [0x16, 0x03])?;
+            let prefix = request.get(..TLS_PREFIX + 1).unwrap_or(request);
+            let start = memchr::memmem::find(prefix, &[0x16, 0x03])?;
             tls::parse_client_hello(&request[start..])
         })
     }
@@ -196,6 +194,54 @@ impl Template {
             let start = out.len();
             render_op(op, &mut parsed, not_found, out);
             spans.push(start..out.len());
+        }
+    }
+}
+
+/// One record rendered op by op, for structured outputs that put each value where they
+/// want it ([`Template::op_renderer`]): the per-record analysis (header split, TLS
+/// hello) is shared by the ops, as in [`Template::render`].
+pub struct OpRenderer<'t, 'a> {
+    ops: &'t [Op],
+    parsed: Parsed<'a>,
+}
+
+impl Template {
+    /// A renderer of `ex`'s values, one op at a time.
+    pub fn op_renderer<'t, 'a>(&'t self, ex: &'a Exchange<'a>) -> OpRenderer<'t, 'a> {
+        OpRenderer {
+            ops: &self.ops,
+            parsed: Parsed {
+                ex,
+                request_split: None,
+                response_split: None,
+                tls: None,
+                python: &[],
+            },
+        }
+    }
+}
+
+impl OpRenderer<'_, '_> {
+    /// Appends the text of op `i` (`not_found` for a value that is missing; nothing for
+    /// an op that does not exist); no encoding.
+    #[inline]
+    pub fn render(&mut self, i: usize, not_found: &[u8], out: &mut Vec<u8>) {
+        if let Some(op) = self.ops.get(i) {
+            render_op(op, &mut self.parsed, not_found, out);
+        }
+    }
+
+    /// The instant a `%...timestamp2` op prints, in microseconds since the epoch, without
+    /// going through its text: `None` when op `i` is not one, `Some(None)` when its value
+    /// is not found.
+    pub fn instant(&self, i: usize) -> Option<Option<i64>> {
+        match self.ops.get(i)? {
+            Op::Value {
+                key: Key::Timestamp2(when),
+                ..
+            } => Some(timestamp(self.parsed.ex, *when).map(Timestamp::micros)),
+            _ => None,
         }
     }
 }

@@ -194,24 +194,88 @@ static FIELDS: &[Field] = &[
     f("conn.server.zero_windows", "tcp.server.zero_windows", Kind::Int, Scope::Connection),
 ];
 
-/// Not-found marker: bytes no keyword prints (not UTF-8, and a NUL).
-const NOT_FOUND: &[u8] = b"\xff\x00nf\xff";
+/// The keywords of the fields `--json` writes by default: the connection's identity,
+/// the request (time, method, target, User-Agent), the response's status and body size,
+/// the timings (handshake, request, first byte, response), and the fields of
+/// `DEFAULT_CONNECTION_FORMAT` for connection records. Chosen to cost no more than the
+/// article format's text (bench/README.md); `--json-fields all` writes every field, `-l`
+/// the fields of its keywords.
+pub const DEFAULT_FIELDS: &str = "%source.ip %source.port %dest.ip %dest.port %protocol \
+    %connection.time %close.originator %request.timestamp %request.method %request.url \
+    %request.time %request.header.user-agent %response.time %response.time.begin \
+    %response.code %response.body.size %conn.state %conn.history %conn.duration \
+    %conn.exchanges %conn.idle.max %conn.idle.before_close %conn.close.how %conn.close.by \
+    %conn.client.packets %conn.server.packets %conn.client.bytes %conn.server.bytes \
+    %conn.client.retransmitted %conn.server.retransmitted";
 
-/// The fields written, the template that renders their keywords, one op per field.
+/// Keywords whose values the tool writes itself from a fixed vocabulary or an address:
+/// printable ASCII without quotes or backslashes, written without a check.
+const PLAIN_KEYWORDS: &[&str] = &[
+    "source.ip",
+    "dest.ip",
+    "connection",
+    "close.originator",
+    "conn.state",
+    "conn.history",
+    "conn.close.how",
+    "conn.close.by",
+    "ws.ping.sender",
+    "ws.end",
+    "ws.accept",
+    "ws.opcode",
+];
+
+/// How one value is written; resolved once per format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Emit {
+    /// Text, written in place, escaped only when it needs to be.
+    Str,
+    /// A word or address the tool writes itself ([`PLAIN_KEYWORDS`]): nothing to check.
+    Plain,
+    /// A whole number, written in place.
+    Int,
+    /// The renderer's `[-]S.uuuuuu`, already a JSON number.
+    Seconds,
+    /// An instant: RFC 3339 and `NAME_us`.
+    Time,
+    /// One named header (`-l` with `%request.header.NAME`): a one-value array.
+    Header,
+    /// Rendered aside, then turned into fields ([`write_field`]).
+    Aside,
+}
+
+/// One value of the record: the op of the template at the same index renders it.
+struct Slot {
+    field: &'static Field,
+    emit: Emit,
+    scope: Scope,
+    /// `,"NAME":` (with the opening `[` or `"` where the value is written in place).
+    key: Key,
+    /// `,"NAME_us":` of a time.
+    epoch_key: Key,
+}
+
+/// The fields written and the template whose ops render them, one op per slot.
 pub struct JsonFormat {
-    fields: Vec<&'static Field>,
+    slots: Vec<Slot>,
     template: Template,
-    /// `NAME_us` of each time field, by position in `fields`.
-    epoch_names: Vec<String>,
-    /// Header names to write, per direction (`[request, response]`), lower case;
-    /// `None`: every header.
-    header_names: [Option<Vec<Vec<u8>>>; 2],
+    /// The slots of each kind of record (`[exchange, connection]`), by index: the scope
+    /// is resolved once, not per value.
+    by_record: [Vec<usize>; 2],
 }
 
 impl JsonFormat {
-    /// Every field.
+    /// Every field (`--json-fields all`).
     pub fn new() -> Self {
         Self::with_fields(FIELDS.iter().collect(), [None, None])
+    }
+
+    /// The default fields of `--json` ([`DEFAULT_FIELDS`]).
+    pub fn default_fields() -> Self {
+        match Template::parse(DEFAULT_FIELDS) {
+            Ok(template) => Self::selected(&template),
+            Err(_) => Self::new(),
+        }
     }
 
     /// The fields of the keywords of `format` (`--json -l FORMAT`): `%request.timestamp`
@@ -221,17 +285,19 @@ impl JsonFormat {
     pub fn selected(format: &Template) -> Self {
         let names = format.keyword_names();
         let has = |name: &str| names.contains(&name);
-        let mut header_names: [Option<Vec<Vec<u8>>>; 2] = [Some(Vec::new()), Some(Vec::new())];
+        let mut header_names: [Option<Vec<&'static str>>; 2] = [Some(Vec::new()), Some(Vec::new())];
         for (i, dir) in ["request.header", "response.header"].iter().enumerate() {
-            for name in &names {
+            for &name in &names {
                 let Some(rest) = name.strip_prefix(dir) else {
                     continue;
                 };
                 match rest.strip_prefix('.') {
                     Some("value" | "grep") | None => header_names[i] = None,
-                    Some(header) => {
+                    Some(_) => {
                         if let Some(list) = &mut header_names[i] {
-                            list.push(header.as_bytes().to_vec());
+                            if !list.contains(&name) {
+                                list.push(name);
+                            }
                         }
                     }
                 }
@@ -253,15 +319,75 @@ impl JsonFormat {
         Self::with_fields(fields, header_names)
     }
 
-    fn with_fields(fields: Vec<&'static Field>, header_names: [Option<Vec<Vec<u8>>>; 2]) -> Self {
-        let format: String = fields.iter().map(|f| format!("%{}", f.keyword)).collect();
+    /// `header_names`: per direction, the named headers to write (their keywords), or
+    /// `None` for every header of the block.
+    fn with_fields(
+        fields: Vec<&'static Field>,
+        header_names: [Option<Vec<&'static str>>; 2],
+    ) -> Self {
+        let mut slots = Vec::with_capacity(fields.len());
+        let mut format = String::new();
+        let key = |name: &str, open: &str| Key::new(format!(",\"{name}\":{open}"));
+        for field in fields {
+            let emit = match field.kind {
+                Kind::Str if PLAIN_KEYWORDS.contains(&field.keyword) => Emit::Plain,
+                Kind::Str => Emit::Str,
+                Kind::Int => Emit::Int,
+                Kind::Seconds => Emit::Seconds,
+                Kind::Time => Emit::Time,
+                Kind::Headers(prefix) => {
+                    let i = usize::from(prefix.starts_with("http.response"));
+                    if let Some(names) = &header_names[i] {
+                        // Each named header is its own keyword: the format's look-up.
+                        for keyword in names {
+                            let header =
+                                keyword.rsplit_once("header.").map_or(*keyword, |(_, n)| n);
+                            format.push('%');
+                            format.push_str(keyword);
+                            slots.push(Slot {
+                                field,
+                                emit: Emit::Header,
+                                scope: field.scope,
+                                key: key(&format!("{prefix}{header}"), "[\""),
+                                epoch_key: Key::new(String::new()),
+                            });
+                        }
+                        continue;
+                    }
+                    Emit::Aside
+                }
+                _ => Emit::Aside,
+            };
+            format.push('%');
+            format.push_str(field.keyword);
+            let open = match emit {
+                Emit::Str | Emit::Plain => "\"",
+                _ => "",
+            };
+            slots.push(Slot {
+                field,
+                emit,
+                scope: field.scope,
+                key: key(field.name, open),
+                epoch_key: key(&format!("{}_us", field.name), ""),
+            });
+        }
         let template = Template::parse(&format).expect("the JSON fields are keywords");
-        let epoch_names = fields.iter().map(|f| format!("{}_us", f.name)).collect();
+        debug_assert_eq!(template.keyword_names().len(), slots.len());
+        let of = |connection: bool| -> Vec<usize> {
+            (0..slots.len())
+                .filter(|&i| match slots[i].scope {
+                    Scope::Both => true,
+                    Scope::Exchange => !connection,
+                    Scope::Connection => connection,
+                })
+                .collect()
+        };
+        let by_record = [of(false), of(true)];
         JsonFormat {
-            fields,
+            slots,
             template,
-            epoch_names,
-            header_names,
+            by_record,
         }
     }
 
@@ -281,12 +407,11 @@ impl Default for JsonFormat {
 pub struct JsonSink<R> {
     format: JsonFormat,
     per_connection: bool,
-    values: Vec<u8>,
-    spans: Vec<std::ops::Range<usize>>,
+    /// A value rendered aside (those written in place need no copy).
+    value: Vec<u8>,
     line: Vec<u8>,
     records: R,
-    /// The last second formatted as RFC 3339 (`YYYY-MM-DDTHH:MM:SS`), and its epoch.
-    second: Option<(i64, [u8; 19])>,
+    second: Second,
 }
 
 impl<R: RecordSink> JsonSink<R> {
@@ -294,11 +419,10 @@ impl<R: RecordSink> JsonSink<R> {
         JsonSink {
             format,
             per_connection,
-            values: Vec::with_capacity(4096),
-            spans: Vec::with_capacity(FIELDS.len()),
+            value: Vec::with_capacity(4096),
             line: Vec::with_capacity(4096),
             records,
-            second: None,
+            second: Second::default(),
         }
     }
 
@@ -310,45 +434,214 @@ impl<R: RecordSink> JsonSink<R> {
         &self.records
     }
 
+    /// One record, rendered straight into the line: each value's key, then the value
+    /// where it goes, and both taken back when the value is not found.
     fn write(&mut self, kind: RecordType, record: &Exchange<'_>) -> std::io::Result<()> {
-        self.values.clear();
-        self.spans.clear();
-        self.format
-            .template
-            .render_spans(record, NOT_FOUND, &mut self.values, &mut self.spans);
-        self.line.clear();
-        self.line.extend_from_slice(b"{\"type\":\"");
-        self.line.extend_from_slice(kind.as_str().as_bytes());
-        self.line.push(b'"');
+        let JsonSink {
+            format,
+            value,
+            line,
+            second,
+            ..
+        } = self;
+        line.clear();
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_str().as_bytes());
+        line.push(b'"');
         let connection = record.connection.is_some();
         let mut protocol_written = false;
-        for (i, (field, span)) in self.format.fields.iter().zip(&self.spans).enumerate() {
-            let wanted = match field.scope {
-                Scope::Both => true,
-                Scope::Exchange => !connection,
-                Scope::Connection => connection,
+        let mut values = format.template.op_renderer(record);
+        for &i in &format.by_record[usize::from(connection)] {
+            let Some(slot) = format.slots.get(i) else {
+                continue;
             };
-            let text = &self.values[span.clone()];
-            if !wanted || text == NOT_FOUND || text.is_empty() {
-                continue;
+            let mark = line.len();
+            match slot.emit {
+                Emit::Int | Emit::Seconds => {
+                    put_key(line, &slot.key);
+                    let at = line.len();
+                    values.render(i, b"", line);
+                    let ok = match slot.emit {
+                        Emit::Int => is_json_uint(&line[at..]),
+                        _ => line.len() > at,
+                    };
+                    if !ok {
+                        line.truncate(mark);
+                    }
+                }
+                Emit::Plain => {
+                    put_key(line, &slot.key);
+                    let at = line.len();
+                    values.render(i, b"", line);
+                    if line.len() == at {
+                        line.truncate(mark);
+                    } else {
+                        debug_assert!(is_plain(&line[at..]));
+                        line.push(b'"');
+                    }
+                }
+                Emit::Str | Emit::Header => {
+                    put_key(line, &slot.key);
+                    let at = line.len();
+                    values.render(i, b"", line);
+                    if line.len() == at {
+                        line.truncate(mark);
+                        continue;
+                    }
+                    if is_plain(&line[at..]) {
+                        line.push(b'"');
+                    } else {
+                        // Rare: escapes or bytes beyond ASCII. Written again, from a copy.
+                        value.clear();
+                        value.extend_from_slice(&line[at..]);
+                        line.truncate(at - 1);
+                        string(line, value);
+                    }
+                    if slot.emit == Emit::Header {
+                        line.push(b']');
+                    }
+                }
+                Emit::Time => match values.instant(i) {
+                    Some(Some(us)) => write_time(line, second, slot, us),
+                    Some(None) => {}
+                    None => {
+                        value.clear();
+                        values.render(i, b"", value);
+                        if let Some(us) = parse_micros(value) {
+                            write_time(line, second, slot, us);
+                        }
+                    }
+                },
+                Emit::Aside => {
+                    value.clear();
+                    values.render(i, b"", value);
+                    if value.is_empty() {
+                        continue;
+                    }
+                    match slot.field.kind {
+                        Kind::Protocol => protocol_written = true,
+                        Kind::RequestProtocol if protocol_written => continue,
+                        _ => {}
+                    }
+                    write_field(line, second, slot.field, &slot.epoch_key.text, value);
+                }
             }
-            match field.kind {
-                Kind::Protocol => protocol_written = true,
-                Kind::RequestProtocol if protocol_written => continue,
-                _ => {}
-            }
-            if let Kind::Headers(prefix) = field.kind {
-                let only = self.format.header_names
-                    [usize::from(prefix.starts_with("http.response"))]
-                .as_deref();
-                headers(&mut self.line, prefix, text, only);
-                continue;
-            }
-            let epoch_name = &self.format.epoch_names[i];
-            write_field(&mut self.line, &mut self.second, field, epoch_name, text);
         }
-        self.line.extend_from_slice(b"}\n");
+        line.extend_from_slice(b"}\n");
         self.records.record(&self.line)
+    }
+}
+
+/// A JSON integer as the renderer wrote it: digits, no leading zero, at most 19 digits
+/// (within `i64`, what most JSON readers keep exactly). A status line's code that is
+/// not one is left out (the raw line is in `rustniffer.response.line`).
+fn is_json_uint(text: &[u8]) -> bool {
+    match text {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        _ => text.len() <= 19 && text.iter().all(u8::is_ascii_digit),
+    }
+}
+
+/// Printable ASCII with nothing to escape: written as it is. Eight bytes at a time.
+#[inline]
+fn is_plain(text: &[u8]) -> bool {
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        if !plain_word(u64::from_le_bytes(w)) {
+            return false;
+        }
+    }
+    // The tail, padded with spaces (plain).
+    let tail = words.remainder();
+    let mut w = [b' '; 8];
+    w[..tail.len()].copy_from_slice(tail);
+    plain_word(u64::from_le_bytes(w))
+}
+
+/// Whether none of the eight bytes of `w` is below 0x20, 0x7f or above, `"` or `\`
+/// (the usual bit tricks: a byte of `x` is zero iff `(x - 0x01..) & !x & 0x80..`).
+#[inline(always)]
+fn plain_word(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let bad = (w & HIGH)
+        | below_space
+        | zero(w ^ (ONES * 0x7f))
+        | zero(w ^ (ONES * u64::from(b'"')))
+        | zero(w ^ (ONES * u64::from(b'\\')));
+    bad == 0
+}
+
+/// A time as `"KEY":"RFC 3339","KEY_us":MICROS`, the second's texts from the cache.
+fn write_time(out: &mut Vec<u8>, cache: &mut Second, slot: &Slot, us: i64) {
+    put_key(out, &slot.key);
+    let second = cache.at(us.div_euclid(1_000_000));
+    let frac = micros_digits(us.rem_euclid(1_000_000));
+    let mut text = [0u8; 29];
+    text[0] = b'"';
+    text[1..20].copy_from_slice(&second.date);
+    text[20] = b'.';
+    text[21..27].copy_from_slice(&frac);
+    text[27..29].copy_from_slice(b"Z\"");
+    out.extend_from_slice(&text);
+    put_key(out, &slot.epoch_key);
+    if us >= 1_000_000 {
+        // The seconds' digits, then the six decimals: the same number, undivided.
+        let mut digits = [0u8; 26];
+        digits[..20].copy_from_slice(&second.digits);
+        let len = second.len.min(20);
+        digits[len..len + 6].copy_from_slice(&frac);
+        put_fixed(out, &digits, len + 6);
+    } else {
+        if us < 0 {
+            out.push(b'-');
+        }
+        crate::format::write_u64(out, us.unsigned_abs());
+    }
+}
+
+/// Appends the first `len` bytes of `chunk`: the whole array is copied (inlined moves)
+/// and the excess cut off, cheaper than a call into `memcpy` for short texts.
+#[inline(always)]
+fn put_fixed<const N: usize>(out: &mut Vec<u8>, chunk: &[u8; N], len: usize) {
+    let end = out.len() + len.min(N);
+    out.extend_from_slice(chunk);
+    out.truncate(end);
+}
+
+/// Longest key kept in a fixed array ([`Key`]).
+const SHORT_KEY: usize = 48;
+
+/// `,"NAME":` and what opens its value, resolved once per format.
+struct Key {
+    short: [u8; SHORT_KEY],
+    /// The whole key; `short` holds it when it fits.
+    text: Box<[u8]>,
+}
+
+impl Key {
+    fn new(text: String) -> Key {
+        let text = text.into_bytes().into_boxed_slice();
+        let mut short = [0u8; SHORT_KEY];
+        if let Some(prefix) = short.get_mut(..text.len()) {
+            prefix.copy_from_slice(&text);
+        }
+        Key { short, text }
+    }
+}
+
+#[inline(always)]
+fn put_key(out: &mut Vec<u8>, key: &Key) {
+    if key.text.len() <= SHORT_KEY {
+        put_fixed(out, &key.short, key.text.len());
+    } else {
+        out.extend_from_slice(&key.text);
     }
 }
 
@@ -388,9 +681,9 @@ fn parse_micros(text: &[u8]) -> Option<i64> {
 
 fn write_field(
     out: &mut Vec<u8>,
-    second: &mut Option<(i64, [u8; 19])>,
+    second: &mut Second,
     field: &Field,
-    epoch_name: &str,
+    epoch_key: &[u8],
     text: &[u8],
 ) {
     match field.kind {
@@ -419,7 +712,7 @@ fn write_field(
             out.push(b'"');
             rfc3339(out, second, us);
             out.push(b'"');
-            key(out, epoch_name);
+            out.extend_from_slice(epoch_key);
             if us < 0 {
                 out.push(b'-');
             }
@@ -464,6 +757,15 @@ fn write_field(
             let Some(version) = text.strip_prefix(b"HTTP/") else {
                 return;
             };
+            // The usual versions in one copy each.
+            const HTTP: &[u8] =
+                b",\"network.transport\":\"tcp\",\"network.protocol.name\":\"http\",\"network.protocol.version\":\"";
+            if let b"1.1" | b"1.0" = version {
+                out.extend_from_slice(HTTP);
+                out.extend_from_slice(version);
+                out.push(b'"');
+                return;
+            }
             key(out, "network.transport");
             out.extend_from_slice(b"\"tcp\"");
             key(out, "network.protocol.name");
@@ -472,18 +774,18 @@ fn write_field(
             string(out, version);
         }
         Kind::Target => {
-            let (path, query) = match text.iter().position(|&b| b == b'?') {
+            let (path, query) = match memchr::memchr(b'?', text) {
                 Some(at) => (&text[..at], Some(&text[at + 1..])),
                 None => (text, None),
             };
-            key(out, "url.path");
+            out.extend_from_slice(b",\"url.path\":");
             string(out, path);
             if let Some(q) = query {
                 key(out, "url.query");
                 string(out, q);
             }
         }
-        Kind::Headers(prefix) => headers(out, prefix, text, None),
+        Kind::Headers(prefix) => headers(out, prefix, text),
     }
 }
 
@@ -494,26 +796,7 @@ const MAX_HEADERS: usize = 64;
 /// A header block → one array per lower-case name, in first-seen order; the first line
 /// (request or status line) is skipped, and so is a line whose name is not an HTTP
 /// token (in `turns` mode a header block may be anything, binary included).
-fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8], only: Option<&[Vec<u8>]>) {
-    if let Some(names) = only {
-        // Named headers (`-l` with `%request.header.NAME`): the value the format prints,
-        // found as the format finds it.
-        let block = crate::exchange::http::header_block(block);
-        for name in names {
-            if let Some(value) = crate::exchange::http::header_value(block, name) {
-                if value.is_empty() {
-                    continue;
-                }
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(prefix.as_bytes());
-                out.extend_from_slice(name);
-                out.extend_from_slice(b"\":[");
-                string(out, value);
-                out.push(b']');
-            }
-        }
-        return;
-    }
+fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8]) {
     let mut fields: [(&[u8], &[u8]); MAX_HEADERS] = [(&[], &[]); MAX_HEADERS];
     let mut count = 0;
     for line in block.split(|&b| b == b'\n').skip(1) {
@@ -559,9 +842,29 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// A JSON string, or `{"base64": ...}` when `text` is not UTF-8 (for the report's
+/// records).
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &[u8]) {
+    string(out, text);
+}
+
+/// Microseconds as a JSON number of seconds (`[-]S.uuuuuu`).
+pub(crate) fn write_seconds(out: &mut Vec<u8>, us: i64) {
+    crate::format::write_micros(out, us);
+}
+
+/// Microseconds since the epoch as RFC 3339 in UTC (`2026-11-24T01:35:16.376410Z`).
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, us: i64) {
+    rfc3339(out, &mut Second::default(), us);
+}
+
 /// A JSON string, or `{"base64": ...}` when `text` is not UTF-8.
 fn string(out: &mut Vec<u8>, text: &[u8]) {
-    if std::str::from_utf8(text).is_ok() {
+    if is_plain(text) {
+        out.push(b'"');
+        out.extend_from_slice(text);
+        out.push(b'"');
+    } else if std::str::from_utf8(text).is_ok() {
         out.push(b'"');
         escape_into(out, text);
         out.push(b'"');
@@ -618,32 +921,67 @@ fn base64(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-/// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
-fn rfc3339(out: &mut Vec<u8>, cache: &mut Option<(i64, [u8; 19])>, us: i64) {
-    let secs = us.div_euclid(1_000_000);
-    let frac = us.rem_euclid(1_000_000);
-    let date = match cache {
-        Some((s, text)) if *s == secs => *text,
-        _ => {
-            let mut text = [b'0'; 19];
+/// The last second written, as RFC 3339 text and as epoch digits: records come about
+/// in time order, so most times fall in the second of the one before.
+#[derive(Clone, Copy, Debug, Default)]
+struct Second {
+    secs: Option<i64>,
+    /// `YYYY-MM-DDTHH:MM:SS`.
+    date: [u8; 19],
+    /// The seconds since the epoch in decimal, `digits[..len]` (0 when negative: not
+    /// used then).
+    digits: [u8; 20],
+    len: usize,
+}
+
+impl Second {
+    fn at(&mut self, secs: i64) -> &Second {
+        if self.secs != Some(secs) {
+            let mut date = [b'0'; 19];
             if let Some(t) = chrono::DateTime::from_timestamp(secs, 0) {
-                let s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-                if s.len() == 19 {
-                    text.copy_from_slice(s.as_bytes());
+                let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+                if text.len() == 19 {
+                    date.copy_from_slice(text.as_bytes());
                 }
             }
-            *cache = Some((secs, text));
-            text
+            let mut digits = Vec::with_capacity(20);
+            crate::format::write_u64(&mut digits, secs.max(0).unsigned_abs());
+            let len = digits.len().min(20);
+            self.digits = [b'0'; 20];
+            self.digits[..len].copy_from_slice(&digits[..len]);
+            *self = Second {
+                secs: Some(secs),
+                date,
+                digits: self.digits,
+                len,
+            };
         }
-    };
-    out.extend_from_slice(&date);
-    let mut digits = *b".000000Z";
-    let mut n = frac;
-    for d in digits[1..7].iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
+        self
     }
-    out.extend_from_slice(&digits);
+}
+
+/// The six decimals of a fraction of a second given in microseconds (< 1,000,000).
+fn micros_digits(frac: i64) -> [u8; 6] {
+    let f = frac.unsigned_abs() % 1_000_000;
+    [
+        b'0' + (f / 100_000) as u8,
+        b'0' + (f / 10_000 % 10) as u8,
+        b'0' + (f / 1_000 % 10) as u8,
+        b'0' + (f / 100 % 10) as u8,
+        b'0' + (f / 10 % 10) as u8,
+        b'0' + (f % 10) as u8,
+    ]
+}
+
+/// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
+fn rfc3339(out: &mut Vec<u8>, cache: &mut Second, us: i64) {
+    let second = cache.at(us.div_euclid(1_000_000));
+    let mut text = [0u8; 27];
+    text[..19].copy_from_slice(&second.date);
+    text[19] = b'.';
+    text[20..26].copy_from_slice(&micros_digits(us.rem_euclid(1_000_000)));
+    text[26] = b'Z';
+    out.extend_from_slice(&text);
 }
 
 impl<R: RecordSink> ExchangeSink for JsonSink<R> {
@@ -712,12 +1050,101 @@ mod tests {
     #[test]
     fn times_are_rfc3339_utc_with_microseconds() {
         let mut out = Vec::new();
-        let mut cache = None;
+        let mut cache = Second::default();
         rfc3339(&mut out, &mut cache, 1_764_000_000_123_456);
         assert_eq!(out, b"2025-11-24T16:00:00.123456Z");
         out.clear();
         rfc3339(&mut out, &mut cache, -1);
         assert_eq!(out, b"1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn a_time_is_written_with_its_epoch_from_the_cached_second() {
+        let format = JsonFormat::new();
+        let slot = format
+            .slots
+            .iter()
+            .find(|s| s.field.keyword == "request.timestamp2")
+            .unwrap();
+        let mut cache = Second::default();
+        for us in [
+            1_764_000_000_123_456,
+            1_764_000_000_000_001,
+            1_000_000,
+            999_999,
+            0,
+            -1,
+            -1_500_000,
+        ] {
+            let mut out = Vec::new();
+            write_time(&mut out, &mut cache, slot, us);
+            let mut date = Vec::new();
+            rfc3339(&mut date, &mut Second::default(), us);
+            let expected = format!(
+                ",\"rustniffer.request.time\":\"{}\",\"rustniffer.request.time_us\":{us}",
+                String::from_utf8(date).unwrap()
+            );
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn plain_text_is_found_eight_bytes_at_a_time() {
+        for len in 0..40 {
+            let text = vec![b'a'; len];
+            assert!(is_plain(&text));
+            for at in 0..len {
+                for bad in [0u8, 0x1f, b'"', b'\\', 0x7f, 0x80, 0xff] {
+                    let mut t = text.clone();
+                    t[at] = bad;
+                    assert!(!is_plain(&t), "{t:?}");
+                }
+                for good in [b' ', b'~', b'!', b'#', b'[', b']'] {
+                    let mut t = text.clone();
+                    t[at] = good;
+                    assert!(is_plain(&t), "{t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integers_are_json_numbers_or_left_out() {
+        assert!(is_json_uint(b"0"));
+        assert!(is_json_uint(b"200"));
+        assert!(is_json_uint(b"9223372036854775807"));
+        assert!(!is_json_uint(b""));
+        assert!(!is_json_uint(b"007"));
+        assert!(!is_json_uint(b"2x0"));
+        assert!(!is_json_uint(b"18446744073709551615"));
+    }
+
+    #[test]
+    fn the_default_fields_are_a_subset_with_named_headers() {
+        let all = JsonFormat::new();
+        let default = JsonFormat::default_fields();
+        assert!(default.slots.len() < all.slots.len());
+        let keys: Vec<String> = default
+            .slots
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.key.text).into_owned())
+            .collect();
+        for name in [
+            "client.address",
+            "http.request.method",
+            "url",
+            "http.response.status_code",
+            "tcp.handshake.duration",
+            "rustniffer.response.duration",
+            "http.request.header.user-agent",
+            "rustniffer.conn.duration",
+        ] {
+            assert!(
+                keys.iter().any(|k| k.starts_with(&format!(",\"{name}"))),
+                "{name}: {keys:?}"
+            );
+        }
+        assert!(!keys.iter().any(|k| k.contains("request.line")), "{keys:?}");
     }
 
     #[test]
@@ -740,7 +1167,6 @@ mod tests {
             &mut out,
             "http.request.header.",
             b"GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\naccept: y\r\nbad line\r\n\x01\xff: z\r\n\r\n",
-            None,
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),

@@ -240,8 +240,8 @@ impl Metrics {
         let packets = counter(&mut registry, "rustniffer_packets", "Packets read");
         let kernel_drops = counter(
             &mut registry,
-            "rustniffer_kernel_drops",
-            "Packets the kernel dropped before capture (live)",
+            "rustniffer_capture_kernel_dropped_packets",
+            "Packets the kernel dropped because the capture ring was full (live capture)",
         );
         let decode_failures = counter(
             &mut registry,

@@ -476,6 +476,10 @@ impl PacketSource for LiveSource {
             Err(reason) => Next::Damaged(reason),
         }
     }
+
+    fn kernel_drops(&mut self) -> Option<u64> {
+        Some(self.stats().dropped)
+    }
 }
 
 /// The size of a ring of `blocks` blocks, in MiB.

@@ -16,6 +16,7 @@
 
 pub mod findings;
 pub mod html;
+pub mod json;
 pub mod stats;
 pub mod text;
 
@@ -206,6 +207,8 @@ impl Thresholds {
 pub struct ReportConfig {
     /// `--report`: the text report on standard output at the end.
     pub text: bool,
+    /// `--report --json`: that report as JSON lines.
+    pub json: bool,
     /// `--report-html FILE`.
     pub html: Option<PathBuf>,
     /// `--report-services N`: services with their own table.
@@ -222,6 +225,7 @@ impl Default for ReportConfig {
     fn default() -> Self {
         ReportConfig {
             text: false,
+            json: false,
             html: None,
             services: DEFAULT_SERVICES,
             every: None,
@@ -813,6 +817,11 @@ impl Report {
         text::render(self)
     }
 
+    /// The report as JSON lines (`--report --json`).
+    pub fn json(&self) -> String {
+        json::render(self)
+    }
+
     /// The HTML page.
     pub fn html(&self) -> String {
         html::render(self)
@@ -881,6 +890,14 @@ impl<S: OutputStage> ReportSink<S> {
         &self.report
     }
 
+    /// The report as `--report` prints it: text, or JSON lines with `--json`.
+    fn printed(&self) -> String {
+        match self.config.json {
+            true => self.report.json(),
+            false => self.report.text(),
+        }
+    }
+
     /// `--report-every`: prints the text report when capture time passed the next
     /// period's end.
     fn interim(&mut self, ts: Option<Timestamp>) -> std::io::Result<()> {
@@ -894,7 +911,7 @@ impl<S: OutputStage> ReportSink<S> {
         }
         self.next_interim = Some(now.saturating_add(every));
         let mut out = std::io::stdout().lock();
-        out.write_all(self.report.text().as_bytes())?;
+        out.write_all(self.printed().as_bytes())?;
         out.flush()
     }
 }
@@ -983,7 +1000,7 @@ impl<S: OutputStage> OutputStage for ReportSink<S> {
         self.inner.finish()?;
         if self.config.text {
             let mut out = std::io::stdout().lock();
-            out.write_all(self.report.text().as_bytes())?;
+            out.write_all(self.printed().as_bytes())?;
             out.flush()?;
         }
         if let Some(path) = &self.config.html {
