@@ -1066,6 +1066,8 @@ impl Core {
         // Whether the start line was read, and bit 0 of the next block's line starts
         // and of its expected LFs (a CR ending the block before).
         let (mut start_read, mut carry_lf, mut carry_cr) = (false, 0u64, 0u64);
+        // A candidate field line whose LF is in a later block.
+        let mut pending = None;
         let mut base = 0;
         loop {
             let rest = bytes.get(base..)?;
@@ -1100,6 +1102,15 @@ impl Core {
                     start_read = true;
                 }
             }
+            // A candidate line whose LF the block before did not hold ends at this
+            // block's first LF (the lines after it start here).
+            if let Some(line_start) = pending {
+                if m.lf != 0 {
+                    pending = None;
+                    let lf = base + m.lf.trailing_zeros() as usize;
+                    self.field_line_to(bytes, line_start, lf, &mut fields)?;
+                }
+            }
             let mut lines = starts & valid;
             while lines != 0 {
                 let at = lines.trailing_zeros() as usize;
@@ -1112,21 +1123,19 @@ impl Core {
                     Some(LEAD_BLANK) => return None,
                     _ => {}
                 }
-                // The line's LF: in this block, or searched for beyond it.
+                // The line's LF: in this block, or (this being its last line) in a
+                // later one.
                 let later = m.lf & (!0u64 << at);
-                let lf = if later != 0 {
-                    base + later.trailing_zeros() as usize
-                } else {
-                    line_start + find_byte(bytes.get(line_start..)?, b'\n')?
-                };
-                // Without its CR when the line passes the CRLF test (else the head is
-                // given up when its block is tested).
-                let line = bytes.get(line_start..lf.saturating_sub(1).max(line_start))?;
-                self.field_line(bytes, line_start, line, lf + 1, &mut fields);
+                if later == 0 {
+                    pending = Some(line_start);
+                    break;
+                }
+                let lf = base + later.trailing_zeros() as usize;
+                self.field_line_to(bytes, line_start, lf, &mut fields)?;
             }
             if let Some(end) = end {
                 let at = base + end;
-                if !start_read || bytes.get(at + 1) != Some(&b'\n') {
+                if !start_read || pending.is_some() || bytes.get(at + 1) != Some(&b'\n') {
                     return None;
                 }
                 let next = at + 2;
@@ -1142,6 +1151,22 @@ impl Core {
             carry_cr = m.cr >> 63;
             base += masks::BLOCK;
         }
+    }
+
+    /// The field line from `line_start` to its LF at `lf`, in a head whose lines end
+    /// in CRLF (else the head is given up when the block holding the LF is tested).
+    #[inline(always)]
+    fn field_line_to(
+        &mut self,
+        bytes: &[u8],
+        line_start: usize,
+        lf: usize,
+        fields: &mut FieldLines,
+    ) -> Option<()> {
+        // Without its CR: lf > line_start, the line's first byte being no LF.
+        let line = bytes.get(line_start..lf.saturating_sub(1).max(line_start))?;
+        self.field_line(bytes, line_start, line, lf + 1, fields);
+        Some(())
     }
 
     /// [`Core::head_at_once`] line by line, for any head of the plain shape.
