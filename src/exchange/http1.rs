@@ -235,6 +235,11 @@ impl RequestFramer {
         self.0.gap(len)
     }
 
+    /// See [`Core::body_within`].
+    pub fn body_within(&mut self, len: usize) -> bool {
+        self.0.body_within(len)
+    }
+
     pub fn state(&self) -> FramerState {
         self.0.state()
     }
@@ -271,6 +276,11 @@ impl ResponseFramer {
     /// `len` bytes of this direction were missed; see [`GapEffect`].
     pub fn gap(&mut self, len: u64) -> GapEffect {
         self.0.gap(len)
+    }
+
+    /// See [`Core::body_within`].
+    pub fn body_within(&mut self, len: usize) -> bool {
+        self.0.body_within(len)
     }
 
     pub fn state(&self) -> FramerState {
@@ -764,6 +774,27 @@ impl Core {
                 self.flags = 0;
                 GapEffect::LostSync
             }
+        }
+    }
+
+    /// The next `len` bytes (`len > 0`) are body bytes that do not end their message:
+    /// inside a `Content-Length` body or a chunk's data with more than `len` bytes
+    /// left, or in a close-delimited body. Counts them and returns true: what `feed`
+    /// over them would do and report (all consumed, none skipped, `len` body bytes,
+    /// nothing else), without its set-up. Otherwise changes nothing and returns false.
+    #[inline]
+    fn body_within(&mut self, len: usize) -> bool {
+        let Ok(len) = u64::try_from(len) else {
+            return false;
+        };
+        match self.st {
+            _ if len == 0 => false,
+            St::Length | St::ChunkData if len < self.n => {
+                self.n -= len;
+                true
+            }
+            St::UntilClose => true,
+            _ => false,
         }
     }
 

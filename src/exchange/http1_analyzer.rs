@@ -120,6 +120,13 @@ impl Http1Analyzer {
     }
 
     fn requests(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        // Body bytes that do not end the request (most segments of a large body):
+        // what the loop below does with them, without its steps.
+        if self.head[0].is_empty() && self.requests.body_within(bytes.len()) {
+            x.request_data_head(ts, bytes, None);
+            x.newest_mut().facts.request_body += bytes.len() as u64;
+            return Handoff::Stay;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.requests.state() == FramerState::Broken {
@@ -187,6 +194,15 @@ impl Http1Analyzer {
     }
 
     fn responses(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        // Body bytes that do not end the response, as for requests.
+        if self.head[1].is_empty() && self.responses.body_within(bytes.len()) {
+            x.response_data_head(ts, bytes, None);
+            if let Some(e) = x.answering_mut() {
+                e.facts.framed = true;
+                e.facts.response_body += bytes.len() as u64;
+            }
+            return Handoff::Stay;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.responses.state() == FramerState::Broken {

@@ -1331,3 +1331,62 @@ fn heads_the_masks_do_not_read() {
     assert_eq!(masks.0, None);
     assert!(lines.0.is_some());
 }
+
+proptest! {
+    /// Wherever `body_within` takes bytes, `feed` over them reports what it says (all
+    /// consumed, none skipped, that many body bytes, nothing else) and leaves the same
+    /// state; streams cut anywhere.
+    #[test]
+    fn body_within_is_what_feed_does(
+        data in input(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        kinds in kinds(),
+    ) {
+        let cut: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        for side in [Side::Request, Side::Response] {
+            let mut core = Core::default();
+            let mut answered = 0;
+            for piece in pieces(&data, &cut) {
+                let mut rest = piece;
+                while !rest.is_empty() {
+                    let mut fast = core.clone();
+                    let taken = fast.body_within(rest.len());
+                    let out = core.feed(side, rest, kinds.get(answered).copied());
+                    if taken {
+                        prop_assert_eq!(out.consumed, rest.len());
+                        prop_assert_eq!(
+                            (out.skipped, out.started, out.early, out.head, out.ended, out.known),
+                            (0, false, 0, None, false, None)
+                        );
+                        prop_assert_eq!(out.body, rest.len() as u64);
+                        prop_assert_eq!(format!("{fast:?}"), format!("{core:?}"));
+                    }
+                    if out.ended {
+                        answered += 1;
+                    }
+                    if out.consumed == 0 {
+                        break;
+                    }
+                    rest = &rest[out.consumed..];
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn body_within_takes_bytes_inside_bodies_only() {
+    let mut f = ResponseFramer::new();
+    f.feed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+        Some(Other),
+    );
+    assert!(f.body_within(9));
+    assert!(!f.body_within(1), "the byte that ends the body");
+    assert!(!f.body_within(0));
+    let p = f.feed(b"z", Some(Other));
+    assert!(p.ended && p.body == 1);
+    assert!(!f.body_within(3), "between messages");
+    f.feed(b"HTTP/1.0 200 OK\r\n\r\n", Some(Other));
+    assert!(f.body_within(1000), "until close");
+}
