@@ -9,6 +9,14 @@
 //! keep header values and does not decode bodies beyond counting their bytes: the
 //! exchange analyzer does the rest. Every function is panic-free, linear in its input
 //! and without recursion.
+//!
+//! The byte-at-a-time machine is the reference. Faster paths give its outcome for the
+//! common shapes and hand anything else back to it: a head whole in one piece is read
+//! at once, 64 bytes at a time from LF/CR bit masks when its lines all end in CRLF
+//! ([`masks`]; only lines whose first letter may start a framing field name are
+//! looked at), else line by line; a framing field's plain value takes effect at once;
+//! body bytes that do not end their message are counted without the machine
+//! ([`RequestFramer::body_within`]). The tests compare each with the path beneath it.
 
 use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
 
@@ -235,7 +243,11 @@ impl RequestFramer {
         self.0.gap(len)
     }
 
-    /// See [`Core::body_within`].
+    /// Whether the next `len` bytes (`len > 0`) are body bytes that do not end the
+    /// message (inside a `Content-Length` body or a chunk's data with more than `len`
+    /// bytes left, or a close-delimited body); if so they are counted, as
+    /// [`Self::feed`] over them would (all consumed, none skipped, `len` body bytes,
+    /// nothing else). Otherwise nothing changes.
     pub fn body_within(&mut self, len: usize) -> bool {
         self.0.body_within(len)
     }
@@ -278,7 +290,11 @@ impl ResponseFramer {
         self.0.gap(len)
     }
 
-    /// See [`Core::body_within`].
+    /// Whether the next `len` bytes (`len > 0`) are body bytes that do not end the
+    /// message (inside a `Content-Length` body or a chunk's data with more than `len`
+    /// bytes left, or a close-delimited body); if so they are counted, as
+    /// [`Self::feed`] over them would (all consumed, none skipped, `len` body bytes,
+    /// nothing else). Otherwise nothing changes.
     pub fn body_within(&mut self, len: usize) -> bool {
         self.0.body_within(len)
     }
