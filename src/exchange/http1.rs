@@ -9,8 +9,18 @@
 //! keep header values and does not decode bodies beyond counting their bytes: the
 //! exchange analyzer does the rest. Every function is panic-free, linear in its input
 //! and without recursion.
+//!
+//! The byte-at-a-time machine is the reference. Faster paths give its outcome for the
+//! common shapes and hand anything else back to it: a head whole in one piece is read
+//! at once, 64 bytes at a time from LF/CR bit masks when its lines all end in CRLF
+//! ([`masks`]; only lines whose first letter may start a framing field name are
+//! looked at), else line by line; a framing field's plain value takes effect at once;
+//! body bytes that do not end their message are counted without the machine
+//! ([`RequestFramer::body_within`]). The tests compare each with the path beneath it.
 
 use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
+
+mod masks;
 
 /// Longest line (start line, field line, chunk-size line, trailer line), its line end
 /// included. RFC 9112 §3 recommends supporting request lines of at least 8000 octets.
@@ -233,6 +243,15 @@ impl RequestFramer {
         self.0.gap(len)
     }
 
+    /// Whether the next `len` bytes (`len > 0`) are body bytes that do not end the
+    /// message (inside a `Content-Length` body or a chunk's data with more than `len`
+    /// bytes left, or a close-delimited body); if so they are counted, as
+    /// [`Self::feed`] over them would (all consumed, none skipped, `len` body bytes,
+    /// nothing else). Otherwise nothing changes.
+    pub fn body_within(&mut self, len: usize) -> bool {
+        self.0.body_within(len)
+    }
+
     pub fn state(&self) -> FramerState {
         self.0.state()
     }
@@ -269,6 +288,15 @@ impl ResponseFramer {
     /// `len` bytes of this direction were missed; see [`GapEffect`].
     pub fn gap(&mut self, len: u64) -> GapEffect {
         self.0.gap(len)
+    }
+
+    /// Whether the next `len` bytes (`len > 0`) are body bytes that do not end the
+    /// message (inside a `Content-Length` body or a chunk's data with more than `len`
+    /// bytes left, or a close-delimited body); if so they are counted, as
+    /// [`Self::feed`] over them would (all consumed, none skipped, `len` body bytes,
+    /// nothing else). Otherwise nothing changes.
+    pub fn body_within(&mut self, len: usize) -> bool {
+        self.0.body_within(len)
     }
 
     pub fn state(&self) -> FramerState {
@@ -530,6 +558,7 @@ const VALUE_CLASS: [u8; 256] = {
 };
 
 /// A head read at once by [`Core::head_at_once`].
+#[derive(Debug, PartialEq, Eq)]
 struct WholeHead {
     /// Bytes of the head, its final line end included.
     taken: usize,
@@ -540,6 +569,25 @@ struct WholeHead {
     /// Its first `Connection` and `Content-Length` lines.
     fields: FieldLines,
 }
+
+/// What the first byte of a field line says to [`Core::head_by_masks`].
+const LEAD_OTHER: u8 = 0;
+/// The first letter of one of [`NAMES`], in either case.
+const LEAD_NAME: u8 = 1;
+const LEAD_BLANK: u8 = 2;
+const LINE_LEAD: [u8; 256] = {
+    let mut table = [LEAD_OTHER; 256];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let first = NAMES[i][0];
+        table[first as usize] = LEAD_NAME;
+        table[first.to_ascii_uppercase() as usize] = LEAD_NAME;
+        i += 1;
+    }
+    table[b' ' as usize] = LEAD_BLANK;
+    table[b'\t' as usize] = LEAD_BLANK;
+    table
+};
 
 /// The framing field a field line names, and its name's length (the colon follows it).
 /// A name equal to one of [`NAMES`] holds no colon, so a colon right after it is the
@@ -742,6 +790,27 @@ impl Core {
                 self.flags = 0;
                 GapEffect::LostSync
             }
+        }
+    }
+
+    /// The next `len` bytes (`len > 0`) are body bytes that do not end their message:
+    /// inside a `Content-Length` body or a chunk's data with more than `len` bytes
+    /// left, or in a close-delimited body. Counts them and returns true: what `feed`
+    /// over them would do and report (all consumed, none skipped, `len` body bytes,
+    /// nothing else), without its set-up. Otherwise changes nothing and returns false.
+    #[inline]
+    fn body_within(&mut self, len: usize) -> bool {
+        let Ok(len) = u64::try_from(len) else {
+            return false;
+        };
+        match self.st {
+            _ if len == 0 => false,
+            St::Length | St::ChunkData if len < self.n => {
+                self.n -= len;
+                true
+            }
+            St::UntilClose => true,
+            _ => false,
         }
     }
 
@@ -1009,14 +1078,146 @@ impl Core {
         bytes: &[u8],
     ) -> Option<WholeHead> {
         let saved = self.clone();
-        let result = self.head_at_once_inner(side, request, bytes);
+        let result = match self.head_by_masks(side, request, bytes) {
+            Some(whole) => Some(whole),
+            None => {
+                *self = saved.clone();
+                self.head_by_lines(side, request, bytes)
+            }
+        };
         if result.is_none() {
             *self = saved;
         }
         result
     }
 
-    fn head_at_once_inner(
+    /// [`Core::head_at_once`] for the commonest head: whole within the first
+    /// [`MAX_LINE`] bytes, every line ending in CRLF with no other CR, no line starting
+    /// with a blank. Reads the head 64 bytes at a time ([`masks`]): the line starts come
+    /// from the LF mask and only lines whose first byte may start a framing field name
+    /// are read. The outcome is [`Core::head_by_lines`']; `None` for any other head
+    /// (the state is then the caller's to restore).
+    fn head_by_masks(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        bytes: &[u8],
+    ) -> Option<WholeHead> {
+        // Every line of a head within MAX_LINE bytes is within MAX_LINE bytes, and the
+        // head within MAX_HEAD: no bound needs a check of its own.
+        let bytes = bytes.get(..usize::from(MAX_LINE)).unwrap_or(bytes);
+        let mut fields = FieldLines {
+            connection: FieldLines::ABSENT,
+            content_length: FieldLines::ABSENT,
+        };
+        // Whether the start line was read, and bit 0 of the next block's line starts
+        // and of its expected LFs (a CR ending the block before).
+        let (mut start_read, mut carry_lf, mut carry_cr) = (false, 0u64, 0u64);
+        // A candidate field line whose LF is in a later block.
+        let mut pending = None;
+        let mut base = 0;
+        loop {
+            let rest = bytes.get(base..)?;
+            if rest.is_empty() {
+                return None;
+            }
+            let m = masks::block(rest);
+            // Lines after the start line begin after an LF (block 0's bit 0 is the start
+            // line's own first byte, read separately).
+            let starts = (m.lf << 1) | carry_lf;
+            // The empty line that ends the head: a line starting with CR (in a head that
+            // passes the CRLF test below, a CR is always followed by its LF).
+            let blank = starts & m.cr;
+            let end = (blank != 0).then(|| blank.trailing_zeros() as usize);
+            // The bits before the empty line's CR, or the whole block.
+            let valid = match end {
+                Some(end) => (1u64 << end) - 1,
+                None => !0,
+            };
+            // Every LF right after a CR, every CR right before an LF.
+            if (((m.cr << 1) | carry_cr) ^ m.lf) & valid != 0 {
+                return None;
+            }
+            if !start_read {
+                let first = m.lf & valid;
+                if first != 0 {
+                    let lf = base + first.trailing_zeros() as usize;
+                    // A head's first byte is never an LF; the CR before the LF is the
+                    // CRLF test's.
+                    let start = bytes.get(..lf.checked_sub(1)?)?;
+                    self.start_line(side, start, false)?;
+                    start_read = true;
+                }
+            }
+            // A candidate line whose LF the block before did not hold ends at this
+            // block's first LF (the lines after it start here).
+            if let Some(line_start) = pending {
+                if m.lf != 0 {
+                    pending = None;
+                    let lf = base + m.lf.trailing_zeros() as usize;
+                    self.field_line_to(bytes, line_start, lf, &mut fields)?;
+                }
+            }
+            let mut lines = starts & valid;
+            while lines != 0 {
+                let at = lines.trailing_zeros() as usize;
+                lines &= lines - 1;
+                let line_start = base + at;
+                match bytes.get(line_start).map(|&b| LINE_LEAD[usize::from(b)]) {
+                    Some(LEAD_OTHER) | None => continue,
+                    // Folding, or whitespace before the first field line: the byte
+                    // path's.
+                    Some(LEAD_BLANK) => return None,
+                    _ => {}
+                }
+                // The line's LF: in this block, or (this being its last line) in a
+                // later one.
+                let later = m.lf & (!0u64 << at);
+                if later == 0 {
+                    pending = Some(line_start);
+                    break;
+                }
+                let lf = base + later.trailing_zeros() as usize;
+                self.field_line_to(bytes, line_start, lf, &mut fields)?;
+            }
+            if let Some(end) = end {
+                let at = base + end;
+                if !start_read || pending.is_some() || bytes.get(at + 1) != Some(&b'\n') {
+                    return None;
+                }
+                let next = at + 2;
+                let head = self.finish_head(side, request, next);
+                return Some(WholeHead {
+                    taken: next,
+                    head,
+                    crlf_only: true,
+                    fields,
+                });
+            }
+            carry_lf = m.lf >> 63;
+            carry_cr = m.cr >> 63;
+            base += masks::BLOCK;
+        }
+    }
+
+    /// The field line from `line_start` to its LF at `lf`, in a head whose lines end
+    /// in CRLF (else the head is given up when the block holding the LF is tested).
+    #[inline(always)]
+    fn field_line_to(
+        &mut self,
+        bytes: &[u8],
+        line_start: usize,
+        lf: usize,
+        fields: &mut FieldLines,
+    ) -> Option<()> {
+        // Without its CR: lf > line_start, the line's first byte being no LF.
+        let line = bytes.get(line_start..lf.saturating_sub(1).max(line_start))?;
+        self.field_line(bytes, line_start, line, lf + 1, fields);
+        Some(())
+    }
+
+    /// [`Core::head_at_once`] line by line, for any head of the plain shape.
+    fn head_by_lines(
         &mut self,
         side: Side,
         request: Option<RequestKind>,
@@ -1025,10 +1226,46 @@ impl Core {
         // Every line so far ended in CRLF, with no other CR.
         let mut crlf_only = true;
         // The first `Connection` and `Content-Length` lines' starts.
-        let (mut connection, mut content_length) = (None, None);
+        let mut fields = FieldLines {
+            connection: FieldLines::ABSENT,
+            content_length: FieldLines::ABSENT,
+        };
         let (start, mut at) = line_at(bytes, 0, &mut crlf_only)?;
         // A start line that ends in CRLF holds no other CR.
         let start_has_cr = !crlf_only && start.contains(&b'\r');
+        self.start_line(side, start, start_has_cr)?;
+        loop {
+            if at > MAX_HEAD as usize {
+                return None;
+            }
+            let line_start = at;
+            let (line, next) = line_at(bytes, at, &mut crlf_only)?;
+            if line.is_empty() {
+                if next > MAX_HEAD as usize {
+                    return None;
+                }
+                let head = self.finish_head(side, request, next);
+                return Some(WholeHead {
+                    taken: next,
+                    head,
+                    crlf_only,
+                    fields,
+                });
+            }
+            // Folding, a whitespace line, or a CR at the line start (skipped byte by
+            // byte before the name): the byte path's business.
+            if matches!(line[0], b' ' | b'\t' | b'\r') {
+                return None;
+            }
+            self.field_line(bytes, line_start, line, next, &mut fields);
+            at = next;
+        }
+    }
+
+    /// The start line `start` (without its line end) of the plain shape: what byte
+    /// steps over it set. `None` for any other shape, or with a CR in it.
+    #[inline(always)]
+    fn start_line(&mut self, side: Side, start: &[u8], has_cr: bool) -> Option<()> {
         let version_minor = |v: &[u8]| -> Option<u8> {
             match v.strip_prefix(VERSION_PREFIX)? {
                 [d] if d.is_ascii_digit() => Some(*d),
@@ -1044,7 +1281,7 @@ impl Core {
                 if method.is_empty()
                     || !method.iter().all(|&c| is_tchar(c))
                     || target.is_empty()
-                    || start_has_cr
+                    || has_cr
                 {
                     return None;
                 }
@@ -1073,7 +1310,7 @@ impl Core {
                     _ => return None,
                 };
                 let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-                if status < 100 || start_has_cr {
+                if status < 100 || has_cr {
                     return None;
                 }
                 self.status = status;
@@ -1082,64 +1319,69 @@ impl Core {
                 }
             }
         }
-        loop {
-            if at > MAX_HEAD as usize {
-                return None;
+        Some(())
+    }
+
+    /// A field line (`line`, without its line end, starting at `line_start` in
+    /// `bytes`; `next` is the offset after its LF) of a head read at once: ends the
+    /// field before it, and reads its value if framing depends on it. Notes the first
+    /// `Connection` and `Content-Length` lines in `fields`.
+    #[inline(always)]
+    fn field_line(
+        &mut self,
+        bytes: &[u8],
+        line_start: usize,
+        line: &[u8],
+        next: usize,
+        fields: &mut FieldLines,
+    ) {
+        // (The field before ended with its line: `field` is `NoneYet`.)
+        // A line without a colon, or with one first, names no field byte by byte
+        // either (and no folding follows here): as any other field.
+        let (field, name_len) = field_of_line(line);
+        // A line past the offsets' range is not told (0).
+        let told = || {
+            u16::try_from(line_start)
+                .ok()
+                .filter(|&at| at != FieldLines::ABSENT)
+                .unwrap_or(0)
+        };
+        match field {
+            Field::Connection if fields.connection == FieldLines::ABSENT => {
+                fields.connection = told();
             }
-            let line_start = at;
-            let (line, next) = line_at(bytes, at, &mut crlf_only)?;
-            if line.is_empty() {
-                if next > MAX_HEAD as usize {
-                    return None;
-                }
-                self.end_field();
-                self.st = St::LineStart;
-                self.block = next as u32;
-                self.line = 0;
-                let head = self.end_head(side, request);
-                // A line past the offsets' range is not told (0).
-                let told = |at: Option<usize>| match at {
-                    None => FieldLines::ABSENT,
-                    Some(at) => u16::try_from(at)
-                        .ok()
-                        .filter(|&at| at != FieldLines::ABSENT)
-                        .unwrap_or(0),
-                };
-                let fields = FieldLines {
-                    connection: told(connection),
-                    content_length: told(content_length),
-                };
-                return Some(WholeHead {
-                    taken: next,
-                    head,
-                    crlf_only,
-                    fields,
-                });
+            Field::ContentLength if fields.content_length == FieldLines::ABSENT => {
+                fields.content_length = told();
             }
-            // Folding, a whitespace line, or a CR at the line start (skipped byte by
-            // byte before the name): the byte path's business.
-            if matches!(line[0], b' ' | b'\t' | b'\r') {
-                return None;
-            }
-            self.end_field();
-            // A line without a colon, or with one first, names no field byte by byte
-            // either (and no folding follows here): as any other field.
-            let (field, name_len) = field_of_line(line);
-            self.field = field;
-            match field {
-                Field::Connection => connection = connection.or(Some(line_start)),
-                Field::ContentLength => content_length = content_length.or(Some(line_start)),
-                _ => {}
-            }
-            if field != Field::Other {
-                self.phase = LEAD;
-                self.pos = 0;
-                self.n = 0;
-                // The value's bytes as byte steps see them: up to the LF, a CR included.
-                self.value_at_once(&bytes[line_start + name_len + 1..next - 1]);
-            }
-            at = next;
+            _ => {}
         }
+        if field != Field::Other {
+            self.field = field;
+            self.phase = LEAD;
+            self.pos = 0;
+            self.n = 0;
+            // The value's bytes as byte steps see them: up to the LF, a CR included.
+            if let Some(value) = bytes.get(line_start + name_len + 1..next - 1) {
+                self.whole_value(value);
+            }
+        }
+    }
+
+    /// The empty line ending a head read at once was read; `next` is the offset after
+    /// it. What the byte path's end of the head decides.
+    #[inline(always)]
+    fn finish_head(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        next: usize,
+    ) -> Option<(BodyFraming, Option<Handoff>)> {
+        self.end_field();
+        self.st = St::LineStart;
+        // next <= MAX_HEAD (the callers' bounds).
+        self.block = next as u32;
+        self.line = 0;
+        self.end_head(side, request)
     }
 
     /// At the start of a field line (`rest[0]` begins its name): when the line's colon
@@ -1481,6 +1723,59 @@ impl Core {
         }
     }
 
+    /// A framing field's whole value, as [`Core::value_at_once`] takes it, and the end
+    /// of its field: the state `value_at_once` then [`Core::end_field`] leave. The
+    /// commonest values (one number, one known token, between blanks) take effect at
+    /// once; others go through `value_at_once`.
+    #[inline(always)]
+    fn whole_value(&mut self, value: &[u8]) {
+        let blank = |c: &u8| VALUE_CLASS[usize::from(*c)] == V_BLANK;
+        let start = value.iter().position(|c| !blank(c)).unwrap_or(value.len());
+        let end = value
+            .iter()
+            .rposition(|c| !blank(c))
+            .map_or(start, |last| last + 1);
+        let (token, trailing) = (value.get(start..end).unwrap_or_default(), end < value.len());
+        match self.field {
+            // `value_byte`'s digits, then `end_length`. 19 digits cannot overflow a u64.
+            Field::ContentLength
+                if !token.is_empty()
+                    && token.len() <= 19
+                    && token.iter().all(u8::is_ascii_digit) =>
+            {
+                let n = token.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'));
+                if self.flags & F_CL != 0 && self.cl != n {
+                    self.flags |= F_CL_BAD;
+                }
+                self.cl = n;
+                self.flags |= F_CL;
+                self.phase = LEAD;
+                self.n = 0;
+                self.field = Field::NoneYet;
+                return;
+            }
+            // `known_token`, then `end_field`: the token ends once, at a trailing blank
+            // or with the field.
+            Field::TransferEncoding | Field::Connection | Field::Upgrade => {
+                if let Some(hit) = self
+                    .tokens()
+                    .iter()
+                    .position(|cand| same_ignoring_case(token, cand))
+                {
+                    self.mask = 1 << hit;
+                    self.pos = token.len() as u8;
+                    self.phase = if trailing { SKIP } else { TOKEN };
+                    self.token_ended(Some(hit));
+                    self.field = Field::NoneYet;
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.value_at_once(value);
+        self.end_field();
+    }
+
     /// The commonest value of a list field, at once: one of its known tokens whole
     /// between blanks (`keep-alive`, `close`, `chunked`…). No token is a prefix of
     /// another of its field, so `match_byte` leaves exactly that token's candidate.
@@ -1594,7 +1889,12 @@ impl Core {
     }
 
     fn end_token(&mut self) {
-        let hit = matched(self.tokens(), self.mask, self.pos);
+        self.token_ended(matched(self.tokens(), self.mask, self.pos));
+    }
+
+    /// A token of the current list field ended; `hit`: the known token it was.
+    #[inline(always)]
+    fn token_ended(&mut self, hit: Option<usize>) {
         match self.field {
             Field::TransferEncoding => {
                 // Chunked iff the last coding is `chunked` (RFC 9112 §6.3 rule 4).

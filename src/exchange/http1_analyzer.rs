@@ -93,7 +93,16 @@ fn gather_head(
 impl Http1Analyzer {
     /// Keeps the tail of skipped bytes; returns the last `early` of them when a
     /// message was found to start there.
+    #[inline(always)]
     fn note_skipped(&mut self, side: usize, skipped: &[u8], early: usize) -> Vec<u8> {
+        // The common case (no bytes skipped, none taken back) changes nothing.
+        if skipped.is_empty() && early == 0 {
+            return Vec::new();
+        }
+        self.keep_skipped(side, skipped, early)
+    }
+
+    fn keep_skipped(&mut self, side: usize, skipped: &[u8], early: usize) -> Vec<u8> {
         let kept = &mut self.skipped[side];
         if !skipped.is_empty() {
             kept.extend_from_slice(skipped);
@@ -111,6 +120,13 @@ impl Http1Analyzer {
     }
 
     fn requests(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        // Body bytes that do not end the request (most segments of a large body):
+        // what the loop below does with them, without its steps.
+        if self.head[0].is_empty() && self.requests.body_within(bytes.len()) {
+            x.request_data_head(ts, bytes, None);
+            x.newest_mut().facts.request_body += bytes.len() as u64;
+            return Handoff::Stay;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.requests.state() == FramerState::Broken {
@@ -143,8 +159,10 @@ impl Http1Analyzer {
                 x.request_data_head(ts, message, known);
             }
             let in_head = p.head.is_none() && self.requests.state() == FramerState::Head;
-            if in_head || p.head.is_some() || !self.head[0].is_empty() {
-                let ended = p.head.map(|h| h.upgrade != super::http1::Upgrade::None);
+            let ended = p.head.map(|h| h.upgrade != super::http1::Upgrade::None);
+            // A whole head that is not wanted, nothing gathered: nothing to do.
+            let unwanted = ended == Some(false) && self.head[0].capacity() == 0;
+            if !unwanted && (in_head || p.head.is_some() || !self.head[0].is_empty()) {
                 if let Some(head) =
                     gather_head(&mut self.head[0], p.started, &early, message, ended)
                 {
@@ -176,6 +194,15 @@ impl Http1Analyzer {
     }
 
     fn responses(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
+        // Body bytes that do not end the response, as for requests.
+        if self.head[1].is_empty() && self.responses.body_within(bytes.len()) {
+            x.response_data_head(ts, bytes, None);
+            if let Some(e) = x.answering_mut() {
+                e.facts.framed = true;
+                e.facts.response_body += bytes.len() as u64;
+            }
+            return Handoff::Stay;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.responses.state() == FramerState::Broken {
@@ -205,8 +232,9 @@ impl Http1Analyzer {
                 x.response_data_head(ts, message, known);
             }
             let in_head = p.head.is_none() && self.responses.state() == FramerState::Head;
-            if in_head || p.head.is_some() || !self.head[1].is_empty() {
-                let ended = p.head.map(|h| h.status == 101);
+            let ended = p.head.map(|h| h.status == 101);
+            let unwanted = ended == Some(false) && self.head[1].capacity() == 0;
+            if !unwanted && (in_head || p.head.is_some() || !self.head[1].is_empty()) {
                 if let Some(head) =
                     gather_head(&mut self.head[1], p.started, &early, message, ended)
                 {

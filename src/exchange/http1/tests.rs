@@ -1139,3 +1139,254 @@ fn no_known_token_is_a_prefix_of_another_of_its_list() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The head read by masks against the head read line by line.
+
+/// Field lines of all the shapes the two at-once readers meet: framing fields in any
+/// case and spacing, other fields, lines long enough to cross 64-byte blocks, and the
+/// shapes both hand back (folding, no colon, bare LF, a stray CR).
+fn head_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"Host: example.com\r\n".to_vec()),
+        Just(b"Connection: keep-alive\r\n".to_vec()),
+        Just(b"connection: close, Upgrade\r\n".to_vec()),
+        Just(b"Content-Length: 12\r\n".to_vec()),
+        Just(b"content-length:0 \r\n".to_vec()),
+        Just(b"Content-Type: text/plain\r\n".to_vec()),
+        Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
+        Just(b"TE: trailers\r\n".to_vec()),
+        Just(b"Upgrade: websocket\r\n".to_vec()),
+        Just(b"User-Agent: rustniffer\r\n".to_vec()),
+        Just(
+            b"X-Long: 0123456789012345678901234567890123456789012345678901234567890123\r\n"
+                .to_vec()
+        ),
+        Just(b" folded\r\n".to_vec()),
+        Just(b"\tx\r\n".to_vec()),
+        Just(b"no colon\r\n".to_vec()),
+        Just(b"bare: lf\n".to_vec()),
+        Just(b"a\rb: c\r\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        (name_or_value(), name_or_value()).prop_map(|(name, value)| [
+            name,
+            b":".to_vec(),
+            value,
+            b"\r\n".to_vec()
+        ]
+        .concat()),
+    ]
+}
+
+fn start_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"GET /item/0 HTTP/1.1\r\n".to_vec()),
+        Just(b"HEAD / HTTP/1.0\r\n".to_vec()),
+        Just(b"CONNECT example.com:443 HTTP/1.1\r\n".to_vec()),
+        Just(
+            b"POST /a/very/long/target/that/fills/most/of/a/block/of/sixty-four HTTP/1.1\r\n"
+                .to_vec()
+        ),
+        Just(b"HTTP/1.1 200 OK\r\n".to_vec()),
+        Just(b"HTTP/1.0 101 Switching Protocols\r\n".to_vec()),
+        Just(b"HTTP/1.1 204\r\n".to_vec()),
+        Just(b"GET / HTTP/1.1\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..12),
+    ]
+}
+
+fn plain_head() -> impl Strategy<Value = Vec<u8>> {
+    (
+        start_line(),
+        proptest::collection::vec(head_line(), 0..12),
+        proptest::collection::vec(any::<u8>(), 0..4),
+    )
+        .prop_map(|(start, lines, after)| [start, lines.concat(), b"\r\n".to_vec(), after].concat())
+}
+
+/// Both at-once readers from a message's first byte: the masks' outcome when it has
+/// one, the lines', and the states each leaves.
+fn read_both(side: Side, kind: RequestKind, data: &[u8]) -> [(Option<WholeHead>, String); 2] {
+    let mut by_masks = Core::default();
+    by_masks.begin(side, false);
+    let mut by_lines = by_masks.clone();
+    let masks = by_masks.head_by_masks(side, Some(kind), data);
+    let lines = by_lines.head_by_lines(side, Some(kind), data);
+    [
+        (masks, format!("{by_masks:?}")),
+        (lines, format!("{by_lines:?}")),
+    ]
+}
+
+proptest! {
+    /// Wherever the mask reader reads a head, it reads it as the line reader does.
+    #[test]
+    fn heads_by_masks_match_heads_by_lines(data in plain_head(), kind in 0usize..3) {
+        let kind = [Head, Connect, Other][kind];
+        for side in [Side::Request, Side::Response] {
+            let [masks, lines] = read_both(side, kind, &data);
+            if masks.0.is_some() {
+                prop_assert_eq!(masks, lines);
+            }
+        }
+    }
+
+    /// Plain heads, whole or split anywhere, frame as they do byte by byte.
+    #[test]
+    fn plain_heads_do_not_depend_on_segmentation(data in plain_head(), cut in any::<usize>()) {
+        let ops = [Op::Data(&data)];
+        let cut = |len: usize| vec![cut % (len + 1)];
+        let whole_log = run_requests(&ops, &whole);
+        prop_assert_eq!(&run_requests(&ops, &cut), &whole_log);
+        prop_assert_eq!(&run_requests(&ops, &bytewise), &whole_log);
+        let kinds = [Other, Head];
+        let whole_log = run_responses(&ops, &kinds, &whole);
+        prop_assert_eq!(&run_responses(&ops, &kinds, &cut), &whole_log);
+        prop_assert_eq!(&run_responses(&ops, &kinds, &bytewise), &whole_log);
+    }
+
+    /// A framing field's whole value taken at once leaves the state that its value
+    /// read at once (or byte by byte) and the end of its field leave.
+    #[test]
+    fn whole_values_match_values_and_field_ends(
+        value in name_or_value(),
+        field in 0usize..4,
+        earlier_length in proptest::option::of(0u64..20),
+    ) {
+        let mut start = Core {
+            field: field_of(Some(field)),
+            ..Core::default()
+        };
+        start.flags = F_KEEP;
+        if let Some(cl) = earlier_length {
+            start.flags |= F_CL;
+            start.cl = cl;
+        }
+        let mut whole = start.clone();
+        whole.whole_value(&value);
+        let mut at_once = start.clone();
+        at_once.value_at_once(&value);
+        at_once.end_field();
+        let mut bytewise = start;
+        for &c in &value {
+            bytewise.value_byte(c);
+        }
+        bytewise.end_field();
+        prop_assert_eq!(format!("{whole:?}"), format!("{at_once:?}"));
+        prop_assert_eq!(format!("{whole:?}"), format!("{bytewise:?}"));
+    }
+}
+
+/// A plain head read by masks whatever 64-byte block boundary its lines, their CRLFs
+/// and its empty line fall on, and split at every byte.
+#[test]
+fn plain_heads_are_read_by_masks_at_every_block_offset() {
+    for pad in 0..140 {
+        let head = format!(
+            "GET /item/0 HTTP/1.1\r\nHost: bench.example\r\nX-Pad: {}\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nab",
+            "p".repeat(pad)
+        );
+        let data = head.as_bytes();
+        let [masks, lines] = read_both(Side::Request, Other, data);
+        assert!(masks.0.is_some(), "pad {pad}");
+        assert_eq!(masks, lines, "pad {pad}");
+        let ops = [Op::Data(data)];
+        let reference = run_requests(&ops, &whole);
+        assert_eq!(run_requests(&ops, &bytewise), reference, "pad {pad}");
+        for cut in 0..=data.len() {
+            assert_eq!(
+                run_requests(&ops, &|_| vec![cut]),
+                reference,
+                "pad {pad} cut {cut}"
+            );
+        }
+    }
+}
+
+/// The shapes the mask reader hands to the line reader (which takes some of them).
+#[test]
+fn heads_the_masks_do_not_read() {
+    for (head, lines_read) in [
+        (&b"GET / HTTP/1.1\nHost: a\n\n"[..], true),
+        (b"GET / HTTP/1.1\r\nHost: a\n\r\n", true),
+        (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", true),
+        (b"GET / HTTP/1.1\r\n folded\r\n\r\n", false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r", false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", false),
+        (b"GET / HTTP/1.1\r\n\rX: a\r\n\r\n", false),
+    ] {
+        let [masks, lines] = read_both(Side::Request, Other, head);
+        assert_eq!(masks.0, None, "{}", String::from_utf8_lossy(head));
+        assert_eq!(
+            lines.0.is_some(),
+            lines_read,
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+    // A head over MAX_LINE bytes, its lines within: the line reader's.
+    let line = format!("X: {}\r\n", "x".repeat(usize::from(MAX_LINE) / 2));
+    let long = format!("GET / HTTP/1.1\r\n{line}{line}{line}\r\n");
+    let [masks, lines] = read_both(Side::Request, Other, long.as_bytes());
+    assert_eq!(masks.0, None);
+    assert!(lines.0.is_some());
+}
+
+proptest! {
+    /// Wherever `body_within` takes bytes, `feed` over them reports what it says (all
+    /// consumed, none skipped, that many body bytes, nothing else) and leaves the same
+    /// state; streams cut anywhere.
+    #[test]
+    fn body_within_is_what_feed_does(
+        data in input(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        kinds in kinds(),
+    ) {
+        let cut: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        for side in [Side::Request, Side::Response] {
+            let mut core = Core::default();
+            let mut answered = 0;
+            for piece in pieces(&data, &cut) {
+                let mut rest = piece;
+                while !rest.is_empty() {
+                    let mut fast = core.clone();
+                    let taken = fast.body_within(rest.len());
+                    let out = core.feed(side, rest, kinds.get(answered).copied());
+                    if taken {
+                        prop_assert_eq!(out.consumed, rest.len());
+                        prop_assert_eq!(
+                            (out.skipped, out.started, out.early, out.head, out.ended, out.known),
+                            (0, false, 0, None, false, None)
+                        );
+                        prop_assert_eq!(out.body, rest.len() as u64);
+                        prop_assert_eq!(format!("{fast:?}"), format!("{core:?}"));
+                    }
+                    if out.ended {
+                        answered += 1;
+                    }
+                    if out.consumed == 0 {
+                        break;
+                    }
+                    rest = &rest[out.consumed..];
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn body_within_takes_bytes_inside_bodies_only() {
+    let mut f = ResponseFramer::new();
+    f.feed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+        Some(Other),
+    );
+    assert!(f.body_within(9));
+    assert!(!f.body_within(1), "the byte that ends the body");
+    assert!(!f.body_within(0));
+    let p = f.feed(b"z", Some(Other));
+    assert!(p.ended && p.body == 1);
+    assert!(!f.body_within(3), "between messages");
+    f.feed(b"HTTP/1.0 200 OK\r\n\r\n", Some(Other));
+    assert!(f.body_within(1000), "until close");
+}
