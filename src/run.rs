@@ -12,8 +12,8 @@ use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::metrics::{Metered, Metrics};
 use crate::output::{
-    python, report::ReportSink, ExtensionError, Extensions, Output, Pipeline, RecordSink,
-    TemplateSink, WriterSink,
+    python, report::ReportSink, ExtensionError, Extensions, Output, OutputStage, Pipeline,
+    RecordSink, TemplateSink, WriterSink,
 };
 use crate::time::Timestamp;
 
@@ -408,7 +408,8 @@ pub fn process<R: RecordSink>(
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
         if summaries {
-            tracker = tracker.with_connection_records();
+            // Connection records print the keep-alive values; metrics do not read them.
+            tracker = tracker.with_connection_records(options.connections);
         }
         return process_events(source, options, filter, tracker);
     }
@@ -421,17 +422,21 @@ pub fn process<R: RecordSink>(
         let mut config = options.report.config().unwrap_or_default();
         // HTTP/2 and WebSocket facts are read in messages mode only.
         config.protocol_facts = options.exchanges == Mode::Messages;
-        let sink = Metered::new(ReportSink::new(sink, config), metrics, file);
+        let sink = ReportSink::new(sink, config);
+        // The text report replaces the records: it reads only whether keep-alive was
+        // asked, not the values.
+        let values = options.connections && sink.renders_records();
+        let sink = Metered::new(sink, metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)
-            .with_connection_records();
+            .with_connection_records(values);
         return process_events(source, options, filter, tracker);
     }
     let sink = Metered::new(sink, metrics, file);
     let mut tracker =
         ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     if summaries {
-        tracker = tracker.with_connection_records();
+        tracker = tracker.with_connection_records(options.connections);
     }
     process_events(source, options, filter, tracker)
 }
