@@ -30,17 +30,30 @@ struct ConnState {
 }
 
 /// What connection records count beside the connection states (`--connections`, the
-/// report, metrics): a [`ConnSummary`] per connection slot and, when records are
-/// rendered, the first exchange's keep-alive values. Rows are indexed like the states,
-/// reused by the slot's next connection and cleared when their connection ends; the
-/// tables stay empty when records are not asked for.
+/// report, metrics): a [`ConnSummary`] per connection slot, the bytes missed in gaps
+/// and, when records are rendered, the first exchange's keep-alive values. Rows are
+/// indexed like the states, reused by the slot's next connection and cleared when their
+/// connection ends. A table grows to a slot when the slot's connection first writes to
+/// it, not when it opens (a row not there yet reads as clean): the rows of hundreds of
+/// thousands of connections opened together are not written once more for nothing.
+/// The tables stay empty when records are not asked for.
 #[derive(Default)]
 struct Summaries {
     on: bool,
     /// Keep the keep-alive values (records that print them).
     values: bool,
     rows: ChunkedVec<ConnSummary>,
+    /// Payload bytes missed in gaps, `[client, server]`.
+    missed: ChunkedVec<[u64; 2]>,
     keep_alive: ChunkedVec<KeepAliveValues>,
+}
+
+/// Slot `i` of `table`, grown to it with clean rows if needed.
+fn grown<T: Default>(table: &mut ChunkedVec<T>, i: usize) -> Option<&mut T> {
+    if table.len() <= i {
+        table.resize_with(i + 1, T::default);
+    }
+    table.get_mut(i)
 }
 
 /// One connection's rows in [`Summaries`].
@@ -50,35 +63,49 @@ struct SummaryRow<'a> {
 }
 
 impl Summaries {
-    /// Makes room for slot `conn` (a new connection; its rows are clean).
-    fn open(&mut self, conn: ConnId) {
-        let len = conn as usize + 1;
-        if self.rows.len() < len {
-            self.rows.resize_with(len, ConnSummary::default);
-        }
-        if self.values && self.keep_alive.len() < len {
-            self.keep_alive.resize_with(len, KeepAliveValues::default);
-        }
-    }
-
+    /// Connection `conn`'s rows, to write (only with connection records).
     fn row(&mut self, conn: ConnId) -> Option<SummaryRow<'_>> {
-        let summary = self.rows.get_mut(conn as usize)?;
+        if !self.on {
+            return None;
+        }
+        let i = conn as usize;
+        let summary = grown(&mut self.rows, i)?;
+        let keep_alive = match self.values {
+            true => grown(&mut self.keep_alive, i),
+            false => None,
+        };
         Some(SummaryRow {
             summary,
-            keep_alive: self.keep_alive.get_mut(conn as usize),
+            keep_alive,
         })
     }
 
-    fn summary(&self, conn: ConnId) -> Option<&ConnSummary> {
-        self.rows.get(conn as usize)
+    /// Connection `conn`'s summary so far.
+    fn summary(&self, conn: ConnId) -> ConnSummary {
+        self.rows.get(conn as usize).copied().unwrap_or_default()
+    }
+
+    fn missed(&self, conn: ConnId) -> [u64; 2] {
+        self.missed.get(conn as usize).copied().unwrap_or_default()
+    }
+
+    fn add_missed(&mut self, conn: ConnId, dir: Direction, len: u64) {
+        if let Some(missed) = grown(&mut self.missed, conn as usize) {
+            let i = usize::from(dir == Direction::FromServer);
+            missed[i] = missed[i].saturating_add(len);
+        }
     }
 
     /// Clears slot `conn`'s rows for its next connection.
     fn clear(&mut self, conn: ConnId) {
-        if let Some(row) = self.rows.get_mut(conn as usize) {
+        let i = conn as usize;
+        if let Some(row) = self.rows.get_mut(i) {
             *row = ConnSummary::default();
         }
-        if let Some(values) = self.keep_alive.get_mut(conn as usize) {
+        if let Some(missed) = self.missed.get_mut(i) {
+            *missed = [0; 2];
+        }
+        if let Some(values) = self.keep_alive.get_mut(i) {
             *values = KeepAliveValues::default();
         }
     }
@@ -588,9 +615,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         close: Option<Timestamp>,
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
-        let Some(summary) = self.summaries.rows.get(conn as usize) else {
-            return Ok(());
-        };
+        let summary = &self.summaries.summary(conn);
         let lifecycle = match self.ending.take() {
             Some((id, lifecycle)) if id == conn => lifecycle,
             _ => Lifecycle::default(),
@@ -618,6 +643,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let record = ConnectionRecord {
             lifecycle: &lifecycle,
             summary,
+            missed: self.summaries.missed(conn),
             keep_alive: self.summaries.keep_alive.get(conn as usize),
             opening: state.opening,
             open: state.open.get(),
@@ -649,10 +675,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
             return Ok(());
         };
-        match self.summaries.summary(conn) {
-            Some(summary) => {
+        match self.summaries.on {
+            true => {
                 // Exchanges finished but not printed yet count too.
-                let mut summary = *summary;
+                let mut summary = self.summaries.summary(conn);
                 let q = &state.queue;
                 let pending = std::iter::once(&q.head)
                     .chain(&q.rest)
@@ -662,6 +688,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 let record = ConnectionRecord {
                     lifecycle,
                     summary,
+                    missed: self.summaries.missed(conn),
                     keep_alive: self.summaries.keep_alive.get(conn as usize),
                     opening: state.opening,
                     open: state.open.get(),
@@ -678,7 +705,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 carrier.connection = Some(&record);
                 self.sink.interim(&carrier)
             }
-            None => {
+            false => {
                 let mut record =
                     state.exchange(&state.queue.head, streams, Some(now), None, None, false);
                 record.position = Position::Open;
@@ -693,8 +720,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         if !self.tracks(conn) {
             return;
         }
-        if let Some(summary) = self.summaries.rows.get_mut(conn as usize) {
-            f(summary);
+        if let Some(row) = self.summaries.row(conn) {
+            f(row.summary);
         }
     }
 }
@@ -727,12 +754,9 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                     state.protocol_facts.get_or_insert_with(Box::default).tunnel =
                         Some(self.tunnel);
                 }
-                if self.summaries.on {
+                if self.summaries.on && self.conns[idx].is_some() {
                     // A state left there never ended: its rows are not clean.
-                    if self.conns[idx].is_some() {
-                        self.summaries.clear(conn);
-                    }
-                    self.summaries.open(conn);
+                    self.summaries.clear(conn);
                 }
                 self.conns[idx] = Some(state);
                 self.sink.opening(conn, id, client, server, ts)
@@ -756,8 +780,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 Ok(())
             }
             FlowEventKind::Gap { dir, len } => {
-                if self.summaries.on {
-                    self.summarize(conn, |s| s.missed(dir, len));
+                if self.summaries.on && self.tracks(conn) {
+                    self.summaries.add_missed(conn, dir, len);
                 }
                 if self.analyze(conn, |a, x| a.gap(x, dir, ts, len)) {
                     self.report(conn, streams, ts)?;
