@@ -1,16 +1,23 @@
-//! Runs rustniffer (default format, the article format, `-r`, `--connections`,
-//! `--report`, and `--json` with its default fields, the article's and all) and the
+//! Runs rustniffer (default format, the article format, `-r`, the article format with
+//! `--exchanges messages`, `--connections`, `--report` and `--connections --report`, and
+//! `--json` with its default fields, the article's and all) and the
 //! `tcpdump -r FILE -w /dev/null` floor over the captures `gen_bench` wrote, alternately,
-//! and prints a table of medians. Wall time is taken around each run, peak RSS and CPU
+//! and prints a table of medians, then each variant's wall time, CPU time and peak RSS
+//! against the article format's. Wall time is taken around each run, peak RSS and CPU
 //! time from the kernel when the run is reaped (`wait4`).
 //!
 //! ```text
-//! bench_measure --binary PATH --dir DIR [--runs N] [SCENARIO...]
+//! bench_measure --binary PATH --dir DIR [--runs N] [--commands LIST] [SCENARIO...]
 //! ```
+//!
+//! `--commands` runs only the listed commands (`default`, `messages`, `raw`,
+//! `connections`, `report`, `connections-report`, `json`, `json-article`, `json-all`)
+//! beside tcpdump and the article format.
 //!
 //! Before the timed runs, one untimed run per format checks the records: the default,
 //! article and JSON outputs must print one line per exchange, every default-format line
-//! with status 200, every JSON line an exchange with its response time. Timed runs write to /dev/null, as tcpdump does.
+//! with status 200, every JSON line an exchange with its response time. Timed runs write
+//! to /dev/null, as tcpdump does.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -42,6 +49,9 @@ enum Tool {
     Connections,
     /// The article format with `--report`: the diagnosis report instead of the records.
     Report,
+    /// `--connections --report` in one run: the report counted from connection records
+    /// (the issue's speed target).
+    ConnectionsReport,
     /// `--json`: JSON lines, the default fields.
     Json,
     /// `--json -l ARTICLE`: the fields of the article format's keywords.
@@ -51,7 +61,7 @@ enum Tool {
 }
 
 impl Tool {
-    const ALL: [Tool; 10] = [
+    const ALL: [Tool; 11] = [
         Tool::Tcpdump,
         Tool::Default,
         Tool::Article,
@@ -59,10 +69,28 @@ impl Tool {
         Tool::Raw,
         Tool::Connections,
         Tool::Report,
+        Tool::ConnectionsReport,
         Tool::Json,
         Tool::JsonArticle,
         Tool::JsonAll,
     ];
+
+    /// The name `--commands` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Tcpdump => "tcpdump",
+            Tool::Default => "default",
+            Tool::Article => "article",
+            Tool::Messages => "messages",
+            Tool::Raw => "raw",
+            Tool::Connections => "connections",
+            Tool::Report => "report",
+            Tool::ConnectionsReport => "connections-report",
+            Tool::Json => "json",
+            Tool::JsonArticle => "json-article",
+            Tool::JsonAll => "json-all",
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -73,6 +101,7 @@ impl Tool {
             Tool::Raw => "rustniffer -r",
             Tool::Connections => "rustniffer --connections -l ARTICLE",
             Tool::Report => "rustniffer --report -l ARTICLE",
+            Tool::ConnectionsReport => "rustniffer --connections --report -l ARTICLE",
             Tool::Json => "rustniffer --json",
             Tool::JsonArticle => "rustniffer --json -l ARTICLE",
             Tool::JsonAll => "rustniffer --json --json-fields all",
@@ -108,6 +137,9 @@ impl Tool {
             Tool::Report => {
                 c.args(["--report", "-l", ARTICLE]);
             }
+            Tool::ConnectionsReport => {
+                c.args(["--connections", "--report", "-l", ARTICLE]);
+            }
             Tool::Json => {
                 c.arg("--json");
             }
@@ -142,18 +174,22 @@ fn main() {
     let mut dir = None;
     let mut runs = 5usize;
     let mut scenarios = Vec::new();
+    let mut tools = Tool::ALL.to_vec();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--binary" => binary = args.next().map(PathBuf::from),
             "--dir" => dir = args.next().map(PathBuf::from),
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            "--commands" => tools = commands(&args.next().unwrap_or_default()),
             name if SCENARIOS.contains(&name) => scenarios.push(name.to_string()),
             other => fail(&format!("unknown argument {other:?}")),
         }
     }
     let (Some(binary), Some(dir)) = (binary, dir) else {
-        fail("usage: bench_measure --binary PATH --dir DIR [--runs N] [SCENARIO...]");
+        fail(
+            "usage: bench_measure --binary PATH --dir DIR [--runs N] [--commands LIST] [SCENARIO...]",
+        );
     };
     if runs < 1 {
         fail("--runs needs a positive number");
@@ -169,6 +205,7 @@ fn main() {
         "| scenario | command | wall s | MB/s | packets/s | exchanges/s | peak RSS MiB | CPU s | × tcpdump |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
     for name in &scenarios {
         let capture = dir.join(format!("{name}.pcap"));
         let info = read_info(&dir.join(format!("{name}.info")))
@@ -177,15 +214,15 @@ fn main() {
         let mut samples: BTreeMap<Tool, Vec<Sample>> = BTreeMap::new();
         for round in 0..runs {
             // Alternate, and rotate who goes first, so drift hits every command alike.
-            for k in 0..Tool::ALL.len() {
-                let tool = Tool::ALL[(round + k) % Tool::ALL.len()];
+            for k in 0..tools.len() {
+                let tool = tools[(round + k) % tools.len()];
                 let sample = measure(tool.command(&binary, &capture))
                     .unwrap_or_else(|e| fail(&format!("{name}: {}: {e}", tool.label())));
                 samples.entry(tool).or_default().push(sample);
             }
         }
         let floor = median(samples[&Tool::Tcpdump].iter().map(|s| s.wall));
-        for tool in Tool::ALL {
+        for &tool in &tools {
             let s = &samples[&tool];
             let wall = median(s.iter().map(|s| s.wall));
             let cpu = median(s.iter().map(|s| s.cpu));
@@ -204,30 +241,53 @@ fn main() {
                 wall / floor,
             );
         }
-        let article = median(samples[&Tool::Article].iter().map(|s| s.wall));
-        let messages = median(samples[&Tool::Messages].iter().map(|s| s.wall));
-        let rss = |tool: Tool| median(samples[&tool].iter().map(|s| s.peak_rss as f64));
-        println!(
-            "| {name} | messages / turns (ARTICLE) | time {:.2}x | peak RSS {:+.1} MiB |",
-            messages / article,
-            (rss(Tool::Messages) - rss(Tool::Article)) / (1024.0 * 1024.0),
-        );
-        for tool in [
-            Tool::Connections,
-            Tool::Report,
-            Tool::Json,
-            Tool::JsonArticle,
-            Tool::JsonAll,
-        ] {
-            let wall = median(samples[&tool].iter().map(|s| s.wall));
-            println!(
-                "| {name} | {} / ARTICLE | time {:.2}x | peak RSS {:+.1} MiB |",
-                tool.label(),
-                wall / article,
-                (rss(tool) - rss(Tool::Article)) / (1024.0 * 1024.0),
-            );
+        let of = |tool: Tool, f: fn(&Sample) -> f64| median(samples[&tool].iter().map(f));
+        let relative = [
+            (Tool::Messages, "messages / turns (ARTICLE)"),
+            (Tool::Connections, "--connections / ARTICLE"),
+            (Tool::Report, "--report / ARTICLE"),
+            (Tool::ConnectionsReport, "--connections --report / ARTICLE"),
+            (Tool::Json, "--json / ARTICLE"),
+            (Tool::JsonArticle, "--json -l ARTICLE / ARTICLE"),
+            (Tool::JsonAll, "--json --json-fields all / ARTICLE"),
+        ];
+        for (tool, label) in relative {
+            if !samples.contains_key(&tool) {
+                continue;
+            }
+            ratios.push(format!(
+                "| {name} | {label} | {:.2}x | {:.2}x | {:+.1} MiB |",
+                of(tool, |s| s.wall) / of(Tool::Article, |s| s.wall),
+                of(tool, |s| s.cpu) / of(Tool::Article, |s| s.cpu),
+                (of(tool, |s| s.peak_rss as f64) - of(Tool::Article, |s| s.peak_rss as f64))
+                    / (1024.0 * 1024.0),
+            ));
         }
     }
+    // Ratios of medians, each against the article format of the same scenario and run.
+    println!();
+    println!("| scenario | against ARTICLE | wall | CPU | peak RSS |");
+    println!("|---|---|---:|---:|---:|");
+    for line in ratios {
+        println!("{line}");
+    }
+}
+
+/// The commands `--commands` names (comma-separated, see [`Tool::name`]); tcpdump and
+/// the article format are always run, every ratio needs them.
+fn commands(list: &str) -> Vec<Tool> {
+    let mut tools = vec![Tool::Tcpdump, Tool::Article];
+    for name in list.split(',').filter(|n| !n.is_empty()) {
+        match Tool::ALL.iter().find(|t| t.name() == name) {
+            Some(t) if !tools.contains(t) => tools.push(*t),
+            Some(_) => {}
+            None => fail(&format!(
+                "--commands: unknown command {name:?} (one of: {})",
+                Tool::ALL.map(Tool::name).join(", ")
+            )),
+        }
+    }
+    tools
 }
 
 fn fail(message: &str) -> ! {
@@ -254,8 +314,11 @@ fn read_info(path: &Path) -> io::Result<Info> {
 /// every exchange, untimed.
 fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
     // The report counts turns mode's exchanges; HTTP/2 is measured in messages mode only.
-    if name != H2 {
-        let report = Tool::Report
+    for tool in [Tool::Report, Tool::ConnectionsReport] {
+        if name == H2 {
+            break;
+        }
+        let report = tool
             .command(binary, capture)
             .output()
             .unwrap_or_else(|e| fail(&format!("starting {}: {e}", binary.display())));
@@ -263,7 +326,8 @@ fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
         let counted = format!(" {} exchange(s)", info.exchanges);
         if !report.status.success() || !text.lines().next().is_some_and(|l| l.contains(&counted)) {
             fail(&format!(
-                "{name}: --report: its first line does not count {} exchanges: {:?}",
+                "{name}: {}: its first line does not count {} exchanges: {:?}",
+                tool.label(),
                 info.exchanges,
                 text.lines().next()
             ));

@@ -5,10 +5,13 @@
 #
 # Builds release, writes the deterministic captures into $BENCH_DIR (default
 # ${TMPDIR:-/tmp}/rustniffer-bench; regenerated only when the generator changed),
-# checks the records once, then runs rustniffer (default format, article format, -r)
-# and `tcpdump -r FILE -w /dev/null` alternately $RUNS times (default 5) and prints a
-# table of medians: wall time, MB/s, packets/s, exchanges/s, peak RSS, CPU time and
-# the ratio to tcpdump measured in the same run.
+# checks the records once, then runs rustniffer (default format, article format, -r, and
+# the article format with --exchanges messages, --connections, --report and both
+# --connections --report) and `tcpdump -r FILE -w /dev/null` alternately $RUNS times
+# (default 5) and prints a table of medians: wall time, MB/s, packets/s, exchanges/s,
+# peak RSS, CPU time and the ratio to tcpdump measured in the same run; then each
+# variant against the article format. COMMANDS=connections-report,... runs only those
+# beside tcpdump and the article format (names in bench/measure.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,4 +49,5 @@ for s in "${scenarios[@]}"; do
 done
 
 echo "rustniffer $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), captures in $DIR"
-exec "$target/release/examples/bench_measure" --binary "$target/release/rustniffer" --dir "$DIR" --runs "$RUNS" "${scenarios[@]}"
+exec "$target/release/examples/bench_measure" --binary "$target/release/rustniffer" --dir "$DIR" --runs "$RUNS" \
+    ${COMMANDS:+--commands "$COMMANDS"} "${scenarios[@]}"

@@ -12,8 +12,8 @@ use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::metrics::{Metered, Metrics};
 use crate::output::{
-    python, report::ReportSink, ExtensionError, Extensions, Output, Pipeline, RecordSink,
-    TemplateSink, WriterSink,
+    python, report::ReportSink, ExtensionError, Extensions, Output, OutputStage, Pipeline,
+    RecordSink, TemplateSink, WriterSink,
 };
 use crate::time::Timestamp;
 
@@ -415,17 +415,20 @@ pub fn process<R: RecordSink>(
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
         if report {
-            let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
+            let sink = ReportSink::new(sink, report_config(options));
+            let values = options.connections && sink.renders_records();
+            let sink = Metered::new(sink, metrics, file);
             let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
                 .with_options(options.analyzers)
-                .with_connection_records();
+                .with_connection_records(values);
             return process_events(source, options, filter, tracker);
         }
         let sink = Metered::new(sink, metrics, file);
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
         if summaries {
-            tracker = tracker.with_connection_records();
+            // Connection records print the keep-alive values; metrics do not read them.
+            tracker = tracker.with_connection_records(options.connections);
         }
         return process_events(source, options, filter, tracker);
     }
@@ -434,17 +437,21 @@ pub fn process<R: RecordSink>(
         .per_connection(options.connections)
         .with_values(python);
     if report {
-        let sink = Metered::new(ReportSink::new(sink, report_config(options)), metrics, file);
+        let sink = ReportSink::new(sink, report_config(options));
+        // The text report replaces the records: it reads only whether keep-alive was
+        // asked, not the values.
+        let values = options.connections && sink.renders_records();
+        let sink = Metered::new(sink, metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)
-            .with_connection_records();
+            .with_connection_records(values);
         return process_events(source, options, filter, tracker);
     }
     let sink = Metered::new(sink, metrics, file);
     let mut tracker =
         ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     if summaries {
-        tracker = tracker.with_connection_records();
+        tracker = tracker.with_connection_records(options.connections);
     }
     process_events(source, options, filter, tracker)
 }

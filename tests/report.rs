@@ -466,3 +466,107 @@ fn a_silent_websocket_is_a_zombie_past_the_threshold() {
     let text = args("60");
     assert!(findings(&text).is_empty(), "{text}");
 }
+
+/// tests/protocols/pcaps/ws_zombie.pcap: three messages and their echoes, then only the
+/// client's keepalive pings (Python websockets, every second) and the server's pongs for
+/// about 5 s, and the capture ends with the connection open.
+fn zombie() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocols/pcaps/ws_zombie.pcap");
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_websocket_kept_open_by_pings_alone_is_a_zombie_still_open_at_the_end() {
+    let path = zombie();
+    let text = rustniffer(&[
+        "-f",
+        &path,
+        "-q",
+        "--exchanges",
+        "messages",
+        "--report",
+        "--report-threshold",
+        "ws-silence=2",
+    ]);
+    assert_eq!(findings(&text), ["zombie-websocket"], "{text}");
+    assert!(
+        text.contains("1 still open at the end of the capture, 0 closed after the silence"),
+        "{text}"
+    );
+    // The pings do not break the silence: from the last message to the end of the capture.
+    let silence = number_after(&text, "longest silence per WebSocket: p50", "s,");
+    assert!((4.5..6.5).contains(&silence), "{text}");
+    assert_eq!(
+        row(&text, "WebSocket connections"),
+        "1; silent over 2.00 s: 1 still open, 0 closed after it"
+    );
+    assert!(
+        row(&text, "closed by").ends_with("still open 100 %"),
+        "{text}"
+    );
+    let text = rustniffer(&["-f", &path, "-q", "--exchanges", "messages", "--report"]);
+    assert!(findings(&text).is_empty(), "under the default 60 s: {text}");
+}
+
+#[test]
+fn a_zombie_websockets_record_says_truncated_with_its_silence_and_pings() {
+    let path = zombie();
+    let fields = "%conn.close.how %conn.state %conn.close.by %conn.idle.before_close \
+        %conn.idle.now %ws.messages %ws.pings %ws.pongs %ws.ping.sender %ws.end \
+        %ws.silence.max %ws.silence.now";
+    let text = rustniffer(&[
+        "-f",
+        &path,
+        "--exchanges",
+        "messages",
+        "--connections",
+        "-l",
+        fields,
+    ]);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    // Open at the end: truncated, established and not closed (Zeek's S1), no closer, no
+    // idle before a close, no WebSocket end.
+    assert_eq!(f[..4], ["truncated", "S1", "-", "-"], "{text}");
+    assert_eq!(f[9], "-", "{text}");
+    // TCP never idle for long (a ping a second), the application silent since its last
+    // message: the zombie's signature.
+    let secs = |s: &str| -> f64 { s.parse().unwrap() };
+    assert!(secs(f[4]) < 1.1, "{text}");
+    assert_eq!(f[5], "6", "three messages and their echoes: {text}");
+    let pings: u32 = f[6].parse().unwrap();
+    assert!(pings >= 3 && f[7] == f[6] && f[8] == "client", "{text}");
+    assert!(secs(f[10]) < 0.5, "the messages came together: {text}");
+    assert!((4.5..6.5).contains(&secs(f[11])), "{text}");
+}
+
+#[test]
+fn open_reports_show_the_zombie_open_its_silence_growing() {
+    let path = zombie();
+    let text = rustniffer(&[
+        "-f",
+        &path,
+        "--exchanges",
+        "messages",
+        "--connections",
+        "--open-report",
+        "2",
+        "-l",
+        "%conn.state %conn.close.how %conn.idle.now %ws.pings %ws.silence.now",
+    ]);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Two interim records (2 s and 4 s after the first packet), then the final one.
+    assert_eq!(lines.len(), 3, "{text}");
+    let secs = |s: &str| -> f64 { s.parse().unwrap() };
+    for (line, at) in lines[..2].iter().zip([2.0, 4.0]) {
+        assert_eq!(line[..2], ["open", "open"], "{text}");
+        assert!(secs(line[2]) < 1.1, "pings keep TCP busy: {text}");
+        assert!((at - 0.1..at).contains(&secs(line[4])), "{text}");
+    }
+    let pings = |line: &[&str]| line[3].parse::<u32>().unwrap();
+    assert!(pings(&lines[0]) < pings(&lines[1]), "{text}");
+    assert_eq!(lines[2][..2], ["S1", "truncated"], "{text}");
+}

@@ -5,7 +5,7 @@
 
 use super::analyzer::{AnalyzerSlot, ExchangeQueue, Exchanges, PayloadLog};
 use super::conn_facts::ProtocolFacts;
-use super::connection::{CloseHow, ConnSummary, ConnectionRecord};
+use super::connection::{CloseHow, ConnSummary, ConnectionRecord, KeepAliveValues};
 use super::record::{CloseOriginator, Exchange, Position};
 use super::state::{ConnFacts, ExchangeState, KeptBudget, MaybeTime};
 use super::{AnalyzerOptions, ExchangeSink, Mode, Needs, Protocol};
@@ -27,9 +27,88 @@ struct ConnState {
     analyzer: AnalyzerSlot,
     /// Connection-level protocol facts, once an analyzer had some.
     protocol_facts: Option<Box<ProtocolFacts>>,
-    /// What the connection's record counts (only when the tracker keeps connection
-    /// summaries).
-    summary: Option<Box<ConnSummary>>,
+}
+
+/// What connection records count beside the connection states (`--connections`, the
+/// report, metrics): a [`ConnSummary`] per connection slot, the bytes missed in gaps
+/// and, when records are rendered, the first exchange's keep-alive values. Rows are
+/// indexed like the states, reused by the slot's next connection and cleared when their
+/// connection ends. A table grows to a slot when the slot's connection first writes to
+/// it, not when it opens (a row not there yet reads as clean): the rows of hundreds of
+/// thousands of connections opened together are not written once more for nothing.
+/// The tables stay empty when records are not asked for.
+#[derive(Default)]
+struct Summaries {
+    on: bool,
+    /// Keep the keep-alive values (records that print them).
+    values: bool,
+    rows: ChunkedVec<ConnSummary>,
+    /// Payload bytes missed in gaps, `[client, server]`.
+    missed: ChunkedVec<[u64; 2]>,
+    keep_alive: ChunkedVec<KeepAliveValues>,
+}
+
+/// Slot `i` of `table`, grown to it with clean rows if needed.
+fn grown<T: Default>(table: &mut ChunkedVec<T>, i: usize) -> Option<&mut T> {
+    if table.len() <= i {
+        table.resize_with(i + 1, T::default);
+    }
+    table.get_mut(i)
+}
+
+/// One connection's rows in [`Summaries`].
+struct SummaryRow<'a> {
+    summary: &'a mut ConnSummary,
+    keep_alive: Option<&'a mut KeepAliveValues>,
+}
+
+impl Summaries {
+    /// Connection `conn`'s rows, to write (only with connection records).
+    fn row(&mut self, conn: ConnId) -> Option<SummaryRow<'_>> {
+        if !self.on {
+            return None;
+        }
+        let i = conn as usize;
+        let summary = grown(&mut self.rows, i)?;
+        let keep_alive = match self.values {
+            true => grown(&mut self.keep_alive, i),
+            false => None,
+        };
+        Some(SummaryRow {
+            summary,
+            keep_alive,
+        })
+    }
+
+    /// Connection `conn`'s summary so far.
+    fn summary(&self, conn: ConnId) -> ConnSummary {
+        self.rows.get(conn as usize).copied().unwrap_or_default()
+    }
+
+    fn missed(&self, conn: ConnId) -> [u64; 2] {
+        self.missed.get(conn as usize).copied().unwrap_or_default()
+    }
+
+    fn add_missed(&mut self, conn: ConnId, dir: Direction, len: u64) {
+        if let Some(missed) = grown(&mut self.missed, conn as usize) {
+            let i = usize::from(dir == Direction::FromServer);
+            missed[i] = missed[i].saturating_add(len);
+        }
+    }
+
+    /// Clears slot `conn`'s rows for its next connection.
+    fn clear(&mut self, conn: ConnId) {
+        let i = conn as usize;
+        if let Some(row) = self.rows.get_mut(i) {
+            *row = ConnSummary::default();
+        }
+        if let Some(missed) = self.missed.get_mut(i) {
+            *missed = [0; 2];
+        }
+        if let Some(values) = self.keep_alive.get_mut(i) {
+            *values = KeepAliveValues::default();
+        }
+    }
 }
 
 impl ConnState {
@@ -59,7 +138,6 @@ impl ConnState {
             },
             analyzer: AnalyzerSlot::for_mode(mode),
             protocol_facts: None,
-            summary: None,
         }
     }
 
@@ -76,6 +154,7 @@ impl ConnState {
             Option<CloseOriginator>,
         ),
         last_at_close: bool,
+        row: Option<&mut SummaryRow<'_>>,
     ) -> std::io::Result<()> {
         let (streams, print, close, originator) = at;
         let record = self.exchange(
@@ -87,24 +166,30 @@ impl ConnState {
             last_at_close,
         );
         let result = sink.exchange(&record);
-        self.drop_head(budget);
+        self.drop_head(budget, row);
         result
     }
 
     /// The oldest exchange counts as printed; its kept bytes go back to the budget.
-    fn drop_head(&mut self, budget: &mut KeptBudget) {
-        if let Some(summary) = self.summary.as_deref_mut() {
+    /// `row`: the connection's summary rows, with connection records.
+    fn drop_head(&mut self, budget: &mut KeptBudget, row: Option<&mut SummaryRow<'_>>) {
+        if let Some(row) = row {
             let e = &self.queue.head;
+            let summary = &mut *row.summary;
             if e.begun() {
                 if summary.exchanges == 0 {
                     let (request, response) =
                         e.kept.split_at((e.request.kept as usize).min(e.kept.len()));
-                    summary.first_headers(
-                        request,
-                        e.request.header_len().map(|n| n as usize),
-                        response,
-                        e.response.header_len().map(|n| n as usize),
-                    );
+                    let request_header_len = e.request.header_len().map(|n| n as usize);
+                    summary.first_request(request, request_header_len, e.request.fields);
+                    if let Some(values) = row.keep_alive.as_deref_mut() {
+                        *values = KeepAliveValues::first_headers(
+                            request,
+                            request_header_len,
+                            response,
+                            e.response.header_len().map(|n| n as usize),
+                        );
+                    }
                 }
                 let end = e.response.last.get().or(e.request.last.get());
                 summary.exchange(
@@ -207,9 +292,9 @@ pub struct ExchangeTracker<S> {
     serial: u64,
     /// The payload one flow event gave to exchanges, for a sink that wants it.
     payload: PayloadLog,
-    /// Keep a summary of each connection and hand its record to the sink at the end
-    /// ([`ExchangeSink::connection`]).
-    connections: bool,
+    /// With connection records: each connection's summary, handed to the sink in its
+    /// record at the end ([`ExchangeSink::connection`]).
+    summaries: Summaries,
     /// Connection records handed to the sink.
     connection_records: u64,
     /// The lifecycle the flow layer gave for the connection about to end.
@@ -244,7 +329,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
             open_overflow: 0,
             serial: 0,
             payload,
-            connections: false,
+            summaries: Summaries::default(),
             connection_records: 0,
             ending: None,
             idle_timed_out: false,
@@ -265,9 +350,13 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
 
     /// Keeps a summary of each connection and hands its record to the sink when it ends
     /// ([`ExchangeSink::connection`]); the flow table must report lifecycles
-    /// ([`crate::flow::FlowConfig::lifecycle`]).
-    pub fn with_connection_records(mut self) -> Self {
-        self.connections = true;
+    /// ([`crate::flow::FlowConfig::lifecycle`]). `keep_alive_values`: keep the first
+    /// exchange's `Connection` and `Keep-Alive` values (`%conn.connection.asked`...),
+    /// which only rendered records print; without them the record still says whether
+    /// keep-alive was asked ([`ConnectionRecord::keep_alive_asked`]).
+    pub fn with_connection_records(mut self, keep_alive_values: bool) -> Self {
+        self.summaries.on = true;
+        self.summaries.values = keep_alive_values;
         self
     }
 
@@ -436,6 +525,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 &mut self.budget,
                 (streams, Some(ts), None, None),
                 false,
+                self.summaries.row(conn).as_mut(),
             );
             if state.queue.rest.is_empty() {
                 // Printed before anything followed it: an empty exchange takes its
@@ -470,11 +560,12 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let nothing_left =
             state.facts.printed > 0 && state.queue.rest.is_empty() && !state.queue.head.begun();
         if !nothing_left {
-            result = self.print_all(&mut state, streams, print, close, originator);
+            result = self.print_all(conn, &mut state, streams, print, close, originator);
         }
-        if result.is_ok() && state.summary.is_some() {
+        if result.is_ok() && self.summaries.on {
             result = self.print_connection(conn, &state, streams, ts, close, originator);
         }
+        self.summaries.clear(conn);
         result
     }
 
@@ -482,6 +573,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
     /// connection's last when it closed.
     fn print_all(
         &mut self,
+        conn: ConnId,
         state: &mut ConnState,
         streams: usize,
         print: Option<Timestamp>,
@@ -489,6 +581,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
         let mut result = Ok(());
+        let mut row = self.summaries.row(conn);
         loop {
             let last = state.queue.rest.is_empty();
             self.exchanges += 1;
@@ -498,10 +591,11 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                     &mut self.budget,
                     (streams, print, close, Some(originator)),
                     last && close.is_some(),
+                    row.as_mut(),
                 );
             } else {
                 // The sink failed: the rest are counted and dropped, not printed.
-                state.drop_head(&mut self.budget);
+                state.drop_head(&mut self.budget, row.as_mut());
             }
             if last {
                 return result;
@@ -521,9 +615,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         close: Option<Timestamp>,
         originator: CloseOriginator,
     ) -> std::io::Result<()> {
-        let Some(summary) = state.summary.as_deref() else {
-            return Ok(());
-        };
+        let summary = &self.summaries.summary(conn);
         let lifecycle = match self.ending.take() {
             Some((id, lifecycle)) if id == conn => lifecycle,
             _ => Lifecycle::default(),
@@ -551,6 +643,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let record = ConnectionRecord {
             lifecycle: &lifecycle,
             summary,
+            missed: self.summaries.missed(conn),
+            keep_alive: self.summaries.keep_alive.get(conn as usize),
             opening: state.opening,
             open: state.open.get(),
             end: ts,
@@ -581,10 +675,10 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         let Some(state) = self.conns.get(conn as usize).and_then(Option::as_ref) else {
             return Ok(());
         };
-        match state.summary.as_deref() {
-            Some(summary) => {
+        match self.summaries.on {
+            true => {
                 // Exchanges finished but not printed yet count too.
-                let mut summary = summary.clone();
+                let mut summary = self.summaries.summary(conn);
                 let q = &state.queue;
                 let pending = std::iter::once(&q.head)
                     .chain(&q.rest)
@@ -594,6 +688,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 let record = ConnectionRecord {
                     lifecycle,
                     summary,
+                    missed: self.summaries.missed(conn),
+                    keep_alive: self.summaries.keep_alive.get(conn as usize),
                     opening: state.opening,
                     open: state.open.get(),
                     end: now,
@@ -609,7 +705,7 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
                 carrier.connection = Some(&record);
                 self.sink.interim(&carrier)
             }
-            None => {
+            false => {
                 let mut record =
                     state.exchange(&state.queue.head, streams, Some(now), None, None, false);
                 record.position = Position::Open;
@@ -620,20 +716,19 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
 
     /// Runs `f` on connection `conn`'s summary (`--connections`).
     fn summarize(&mut self, conn: ConnId, f: impl FnOnce(&mut ConnSummary)) {
-        if let Some(summary) = self
-            .conns
-            .get_mut(conn as usize)
-            .and_then(Option::as_mut)
-            .and_then(|s| s.summary.as_deref_mut())
-        {
-            f(summary);
+        // Only a tracked connection's row: the others stay clean for their next one.
+        if !self.tracks(conn) {
+            return;
+        }
+        if let Some(row) = self.summaries.row(conn) {
+            f(row.summary);
         }
     }
 }
 
 impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
     fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
-        if self.connections {
+        if self.summaries.on {
             self.ending = Some((conn, *lifecycle));
         }
         Ok(())
@@ -659,8 +754,9 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                     state.protocol_facts.get_or_insert_with(Box::default).tunnel =
                         Some(self.tunnel);
                 }
-                if self.connections {
-                    state.summary = Some(Box::default());
+                if self.summaries.on && self.conns[idx].is_some() {
+                    // A state left there never ended: its rows are not clean.
+                    self.summaries.clear(conn);
                 }
                 self.conns[idx] = Some(state);
                 self.sink.opening(conn, id, client, server, ts)
@@ -675,7 +771,7 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 self.sink.open(conn, ts)
             }
             FlowEventKind::Data { dir, bytes } => {
-                if self.connections {
+                if self.summaries.on {
                     self.summarize(conn, |s| s.data(dir, bytes.len(), ts));
                 }
                 if self.analyze(conn, |a, x| a.data(x, dir, ts, bytes)) {
@@ -684,8 +780,8 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
                 Ok(())
             }
             FlowEventKind::Gap { dir, len } => {
-                if self.connections {
-                    self.summarize(conn, |s| s.missed(dir, len));
+                if self.summaries.on && self.tracks(conn) {
+                    self.summaries.add_missed(conn, dir, len);
                 }
                 if self.analyze(conn, |a, x| a.gap(x, dir, ts, len)) {
                     self.report(conn, streams, ts)?;

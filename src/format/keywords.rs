@@ -130,6 +130,8 @@ pub enum WsKey {
     /// The time of a side's last data message.
     Last(Dir),
     SilenceMax,
+    /// From the last data message (the upgrade when none) to the record's time.
+    SilenceNow,
     Close,
     CloseReason,
     End,
@@ -372,6 +374,7 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("ws.last.client", Key::Ws(WsKey::Last(Rq)), "%ws.last.client[(NF)]", "time of the client's last WebSocket data message, as seconds.microseconds"),
     kw("ws.last.server", Key::Ws(WsKey::Last(Rs)), "%ws.last.server[(NF)]", "time of the server's last WebSocket data message, as seconds.microseconds"),
     kw("ws.silence.max", Key::Ws(WsKey::SilenceMax), "%ws.silence.max[(NF)]", "longest time without a WebSocket data message or Close either way, from the upgrade to the last message so far"),
+    kw("ws.silence.now", Key::Ws(WsKey::SilenceNow), "%ws.silence.now[(NF)]", "time from the last WebSocket data message or Close (the upgrade when none) to the record's time (an interim record's report time, a connection record's end): a WebSocket kept open by pings alone shows its silence growing"),
     kw("ws.close", Key::Ws(WsKey::Close), "%ws.close[(NF)]", "on a --ws-messages record, its own Close frame (1000 normal by client; not found on other messages); on other records the connection's first Close so far, or 1006 abnormal once TCP closed without one"),
     kw("ws.close.reason", Key::Ws(WsKey::CloseReason), "%ws.close.reason[(NF)]", "reason text of the connection's first WebSocket Close"),
     kw("ws.end", Key::Ws(WsKey::End), "%ws.end[(NF)]", "how the WebSocket ended, known once TCP closed: clean (Close frames both ways, then the TCP close), unanswered (one Close only) or abnormal (no Close frame: the 1006 closure)"),

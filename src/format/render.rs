@@ -522,6 +522,13 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
             Some(us) => write_micros(out, us),
             None => return false,
         },
+        WsKey::SilenceNow => {
+            let at = ex.connection.map(|c| c.end).or(ex.print);
+            match (ws.last_activity.or(ws.upgraded), at) {
+                (Some(last), Some(at)) => write_micros(out, at.micros_since(last)),
+                _ => return false,
+            }
+        }
         WsKey::Close => return ws.write_close(out),
         WsKey::CloseReason => match ws.close.as_ref().filter(|c| !c.reason.is_empty()) {
             Some(c) => out.extend_from_slice(&c.reason),

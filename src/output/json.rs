@@ -152,6 +152,7 @@ static FIELDS: &[Field] = &[
     f("ws.last.client", "rustniffer.websocket.client.last", Kind::Time, Scope::Both),
     f("ws.last.server", "rustniffer.websocket.server.last", Kind::Time, Scope::Both),
     f("ws.silence.max", "rustniffer.websocket.silence.max", Kind::Seconds, Scope::Both),
+    f("ws.silence.now", "rustniffer.websocket.silence.now", Kind::Seconds, Scope::Both),
     f("ws.close", "rustniffer.websocket.close", Kind::Str, Scope::Both),
     f("ws.close.reason", "rustniffer.websocket.close.reason", Kind::Str, Scope::Both),
     f("ws.end", "rustniffer.websocket.end", Kind::Str, Scope::Both),

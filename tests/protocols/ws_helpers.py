@@ -7,7 +7,8 @@ python3-websockets 10.x), on 127.0.0.1 only.
 
 The server echoes every message (a fragmented one as one message) and, on a text
 message `close-please`, closes with 4001 "server done". Keepalive pings are off on both
-sides, so every ping in a capture is one a scenario sent. Scenarios:
+sides but for the `zombie` client, so every other ping in a capture is one a scenario
+sent. Scenarios:
 
   chat        text, binary, a fragmented text (3 fragments), a ping with a payload and
               its pong, a clean close started by the client (1000 "bye")
@@ -17,7 +18,12 @@ sides, so every ping in a capture is one a scenario sent. Scenarios:
   vanish      one message, then the client resets the connection (SO_LINGER 0, no
               Close frame)
   silent      one message, 2.5 s of silence, a ping, 1 s of silence, close 1000
+  zombie      keepalive pings every second (websockets' own), three messages, then
+              silence but for the pings until the file named by $WS_RELEASE exists
+              (make_ws_captures.sh creates it once the capture has ended), then close
+              1001: the capture ends with the connection open
 """
+import os
 import asyncio
 import socket
 import struct
@@ -61,7 +67,9 @@ async def serve(port, kind):
 
 async def client(port, scenario, kind):
     uri = f"ws://{HOST}:{port}/{scenario}"
-    ws = await websockets.connect(uri, ping_interval=None, compression=None,
+    # The zombie keeps its connection alive with pings only, as an abandoned client does.
+    ping_interval = 1.0 if scenario == "zombie" else None
+    ws = await websockets.connect(uri, ping_interval=ping_interval, compression=None,
                                   extensions=extensions(kind, False),
                                   subprotocols=["chat.v1"] if scenario == "chat" else None)
     if scenario == "chat":
@@ -105,6 +113,14 @@ async def client(port, scenario, kind):
         await pong
         await asyncio.sleep(1.0)
         await ws.close(1000, "")
+    elif scenario == "zombie":
+        for text in ("subscribe", "tick 1", "tick 2"):
+            await ws.send(text)
+            await ws.recv()
+        # Bounded by the 20 s of the whole client (main).
+        while not os.path.exists(os.environ["WS_RELEASE"]):
+            await asyncio.sleep(0.1)
+        await ws.close(1001, "")
     else:
         raise SystemExit(f"unknown scenario {scenario}")
 
