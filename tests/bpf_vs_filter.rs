@@ -39,8 +39,7 @@ fn corpus_frames() -> Vec<Frame> {
             continue;
         };
         while let Next::Packet(p) = source.next_packet() {
-            // The filter compiles for the link types libpcap's generator knows here
-            // (not the PPP, C-HDLC and NFLOG tunnel captures).
+            // The filter compiles for the link types libpcap's generator knows.
             if Filter::compile("").is_ok_and(|f| f.to_bpf(p.link).is_ok()) {
                 frames.push((p.link, p.data.to_vec(), p.orig_len));
             }
@@ -99,6 +98,11 @@ fn all_frames() -> Vec<Frame> {
         LinkType::RAW,
         LinkType::IPV4,
         LinkType::IPV6,
+        LinkType::PPP,
+        LinkType::PPP_HDLC,
+        LinkType::PPP_ETHER,
+        LinkType::C_HDLC,
+        LinkType::NFLOG,
     ] {
         for frame in framed(link) {
             let wire = frame.len() as u32;
