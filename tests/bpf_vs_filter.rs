@@ -152,6 +152,11 @@ const BPF_EXPRESSIONS: &[&str] = &[
     "icmp6[ip6[4:2] - 8] = 0",
     "1 + (2 + (3 + (4 + (5 + (6 + (7 + (ip[0] + ip[1]))))))) > 100",
     "ip[0] ^ ip[1] | ip[2] & ip[3] = ip[4] * ip[5] - ip[6] + ip[7] / (ip[8] + 1)",
+    // Computed indexes from offsets a `geneve` stored, and arithmetic above its words.
+    "geneve and ether[ether[0] & 7] = 2",
+    "geneve and tcp[tcp[12] >> 4] = 0 or ip6[ip6[4] & 3] = 0",
+    "geneve and geneve and udp[udp[0] & 7] = 1 or icmp6[icmp6[0] & 1] = 0",
+    "not geneve 42 and ip[0] + ip[1] * (ip[2] - ip[3]) > ip[4] / (ip[5] + 1)",
 ];
 
 #[test]
