@@ -334,7 +334,6 @@ impl Decoder {
                     {
                         return Ok(found);
                     }
-                    self.tunnels.clear();
                 }
                 let layer = Layer::Upper {
                     protocol: h.protocol,
@@ -348,8 +347,8 @@ impl Decoder {
 
     /// The common overlay packet, TCP over untagged IPv4 in Ethernet in VXLAN, whose
     /// UDP header is at `udp_at` of `data` (the outer datagram ends at `end`), found
-    /// without the general walk: the same checks in a straight line. `None` (with
-    /// perhaps a level recorded) for anything else, which the walk then decodes.
+    /// without the general walk: the same checks in a straight line. `None` (nothing
+    /// recorded) for anything else, which the walk then decodes.
     #[inline]
     fn vxlan_ipv4_tcp(
         &mut self,
@@ -381,6 +380,20 @@ impl Decoder {
         if h.is_fragment() || h.protocol != ip::proto::TCP {
             return None;
         }
+        let datagram = ip.get(..h.total_len)?;
+        // The inner datagram's first byte, in `data`.
+        let base = udp_at + tunnel::UDP_HEADER_LEN + encap.at + ETHERNET_HEADER_LEN;
+        let found = Found::tcp(
+            datagram,
+            h.header_len,
+            base,
+            IpAddr::V4(Ipv4Addr::from(h.src)),
+            IpAddr::V4(Ipv4Addr::from(h.dst)),
+            false,
+        )
+        .ok()?;
+        // Last, so that nothing is left recorded (levels the link layer recorded stay)
+        // when the walk takes over.
         self.tunnels
             .push(Tunnel {
                 kind: encap.kind,
@@ -389,18 +402,7 @@ impl Decoder {
                 dst,
             })
             .ok()?;
-        let datagram = ip.get(..h.total_len)?;
-        // The inner datagram's first byte, in `data`.
-        let base = udp_at + tunnel::UDP_HEADER_LEN + encap.at + ETHERNET_HEADER_LEN;
-        Found::tcp(
-            datagram,
-            h.header_len,
-            base,
-            IpAddr::V4(Ipv4Addr::from(h.src)),
-            IpAddr::V4(Ipv4Addr::from(h.dst)),
-            false,
-        )
-        .ok()
+        Some(found)
     }
 
     /// The general walk of [`Decoder::locate`]: `layer` is what `bytes` of the packet

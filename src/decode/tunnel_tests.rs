@@ -125,6 +125,25 @@ fn the_vxlan_shortcut_decodes_as_the_general_walk() {
         vxlan_frame(7, 8472, &inner6()),
         vxlan_frame(7, 6081, &inner()),
     ];
+    // Levels the link layer records stay when the walk takes over (PPPoE, then VXLAN
+    // around IPv6).
+    let v6_in_vxlan = build::udp(1, 4789, &build::vxlan(3, &inner6().frame()));
+    let outer = build::ipv4_datagram(
+        "192.0.2.1".parse().expect("address"),
+        "192.0.2.2".parse().expect("address"),
+        proto::UDP,
+        1,
+        &v6_in_vxlan,
+    );
+    let in_pppoe = build::ethernet(
+        ethertype::PPPOE_SESSION,
+        &build::pppoe_session(9, ppp::IPV4, &outer),
+    );
+    assert_eq!(
+        decode(LinkType::ETHERNET, &in_pppoe).tunnel,
+        "pppoe session=9, vxlan vni=3 192.0.2.1>192.0.2.2"
+    );
+    frames.push(in_pppoe);
     frames.extend(
         build::ipv4_fragments(&inner().ipv4(), 24)
             .into_iter()
