@@ -39,8 +39,7 @@ fn corpus_frames() -> Vec<Frame> {
             continue;
         };
         while let Next::Packet(p) = source.next_packet() {
-            // The filter compiles for the link types libpcap's generator knows here
-            // (not the PPP, C-HDLC and NFLOG tunnel captures).
+            // The filter compiles for the link types libpcap's generator knows.
             if Filter::compile("").is_ok_and(|f| f.to_bpf(p.link).is_ok()) {
                 frames.push((p.link, p.data.to_vec(), p.orig_len));
             }
@@ -99,6 +98,11 @@ fn all_frames() -> Vec<Frame> {
         LinkType::RAW,
         LinkType::IPV4,
         LinkType::IPV6,
+        LinkType::PPP,
+        LinkType::PPP_HDLC,
+        LinkType::PPP_ETHER,
+        LinkType::C_HDLC,
+        LinkType::NFLOG,
     ] {
         for frame in framed(link) {
             let wire = frame.len() as u32;
@@ -148,6 +152,11 @@ const BPF_EXPRESSIONS: &[&str] = &[
     "icmp6[ip6[4:2] - 8] = 0",
     "1 + (2 + (3 + (4 + (5 + (6 + (7 + (ip[0] + ip[1]))))))) > 100",
     "ip[0] ^ ip[1] | ip[2] & ip[3] = ip[4] * ip[5] - ip[6] + ip[7] / (ip[8] + 1)",
+    // Computed indexes from offsets a `geneve` stored, and arithmetic above its words.
+    "geneve and ether[ether[0] & 7] = 2",
+    "geneve and tcp[tcp[12] >> 4] = 0 or ip6[ip6[4] & 3] = 0",
+    "geneve and geneve and udp[udp[0] & 7] = 1 or icmp6[icmp6[0] & 1] = 0",
+    "not geneve 42 and ip[0] + ip[1] * (ip[2] - ip[3]) > ip[4] / (ip[5] + 1)",
 ];
 
 #[test]

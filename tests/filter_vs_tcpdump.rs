@@ -172,6 +172,11 @@ fn filter_accepts_the_same_frames_as_tcpdump() {
         LinkType::RAW,
         LinkType::IPV4,
         LinkType::IPV6,
+        LinkType::PPP,
+        LinkType::PPP_HDLC,
+        LinkType::PPP_ETHER,
+        LinkType::C_HDLC,
+        LinkType::NFLOG,
     ]
     .into_iter()
     .map(|link| write_synthetic(&scratch, link))
@@ -181,15 +186,11 @@ fn filter_accepts_the_same_frames_as_tcpdump() {
         write_capture(&path, link, &garbage(link));
         captures.push(path);
     }
-    // The tunnel captures on Ethernet (the filter has no PPP, C-HDLC or NFLOG framing).
+    // The tunnel captures (Ethernet, PPP, PPP in HDLC framing, PPPoE, C-HDLC, NFLOG).
     let mut tunnels: Vec<PathBuf> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tunnels/pcaps"))
             .expect("tests/tunnels/pcaps")
             .filter_map(|e| e.ok().map(|e| e.path()))
-            // Classic little-endian pcap files: the link type is at byte 20 of the header.
-            .filter(|p| {
-                std::fs::read(p).is_ok_and(|b| b.get(20..24) == Some(&1u32.to_le_bytes()[..]))
-            })
             .collect();
     tunnels.sort();
     captures.extend(tunnels);

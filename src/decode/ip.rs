@@ -66,7 +66,7 @@ pub(crate) struct Ipv4 {
 impl Ipv4 {
     /// Reads and checks an IPv4 header at the start of `ip` (which may extend beyond the
     /// datagram, e.g. Ethernet padding). Options are skipped, the checksum is not verified.
-    #[inline]
+    #[inline(always)]
     pub fn parse(ip: &[u8]) -> Result<Ipv4, Skip> {
         let h = Ipv4HeaderSlice::from_slice(ip).map_err(|e| match e {
             err::ipv4::HeaderSliceError::Len(_) => Skip::Short,

@@ -104,6 +104,7 @@ use std::ops::Range;
 
 use crate::capture::Packet;
 
+use tunnel::UdpEncap;
 pub use tunnel::{Tunnel, TunnelKind, TunnelPorts, Tunnels};
 
 pub use frag::{DATAGRAM_MAX, HOST_BYTES_MAX, RANGES_MAX, TIMEOUT_NS, TOTAL_BYTES_MAX};
@@ -212,12 +213,15 @@ pub struct Decoder {
     stats: DecodeStats,
     frag: frag::Reassembler,
     /// UDP ports of the encapsulations; `None` with tunnel decoding off.
-    ports: Option<TunnelPorts>,
+    ports: Option<tunnel::PortTable>,
     /// The encapsulations of the packet decoded last.
     tunnels: Tunnels,
     /// A fragment found inside a reassembled datagram, copied out of the reassembler's
     /// buffer before it goes back in (at most one datagram: 65535 bytes).
     scratch: Vec<u8>,
+    /// Tests turn the VXLAN shortcut off to compare it with the general walk.
+    #[cfg(test)]
+    walk_only: bool,
 }
 
 impl Decoder {
@@ -228,16 +232,18 @@ impl Decoder {
         Decoder {
             stats: DecodeStats::default(),
             frag: frag::Reassembler::new(max_fragmented_hosts),
-            ports: Some(TunnelPorts::default()),
+            ports: Some(tunnel::PortTable::new(&TunnelPorts::default())),
             tunnels: Tunnels::default(),
             scratch: Vec::new(),
+            #[cfg(test)]
+            walk_only: false,
         }
     }
 
     /// Decodes encapsulations with UDP ports `ports`, or not at all with `None`
     /// (`--no-tunnels`: MPLS, PPPoE and tunnel packets then count as not TCP or not IP).
     pub fn with_tunnels(mut self, ports: Option<TunnelPorts>) -> Self {
-        self.ports = ports;
+        self.ports = ports.as_ref().map(tunnel::PortTable::new);
         self
     }
 
@@ -321,6 +327,14 @@ impl Decoder {
                     let datagram = ip.get(..h.total_len).ok_or(Skip::Bad)?;
                     return Found::tcp(datagram, h.header_len, at, src, dst, false);
                 }
+                if h.protocol == ip::proto::UDP {
+                    let udp_at = at + h.header_len;
+                    if let Some(found) =
+                        self.vxlan_ipv4_tcp(pkt.data, udp_at, at + h.total_len, src, dst)
+                    {
+                        return Ok(found);
+                    }
+                }
                 let layer = Layer::Upper {
                     protocol: h.protocol,
                 };
@@ -329,6 +343,66 @@ impl Decoder {
         }
         let no_address = (tunnel::NO_ADDRESS, tunnel::NO_ADDRESS);
         self.walk(pkt, Layer::Net(net), at..pkt.data.len(), no_address)
+    }
+
+    /// The common overlay packet, TCP over untagged IPv4 in Ethernet in VXLAN, whose
+    /// UDP header is at `udp_at` of `data` (the outer datagram ends at `end`), found
+    /// without the general walk: the same checks in a straight line. `None` (nothing
+    /// recorded) for anything else, which the walk then decodes.
+    #[inline]
+    fn vxlan_ipv4_tcp(
+        &mut self,
+        data: &[u8],
+        udp_at: usize,
+        end: usize,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Option<Found> {
+        const ETHERNET_HEADER_LEN: usize = 14;
+        const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+        #[cfg(test)]
+        if self.walk_only {
+            return None;
+        }
+        let udp = data.get(udp_at..end)?;
+        let port = tunnel::udp_dst_port(udp)?;
+        if self.ports.as_ref()?.kind(port)? != UdpEncap::Vxlan {
+            return None;
+        }
+        let payload = tunnel::udp_payload(udp).ok()?;
+        let encap = tunnel::vxlan(payload).ok()?;
+        let frame = payload.get(encap.at..)?;
+        if frame.get(12..14)? != ETHERTYPE_IPV4 {
+            return None;
+        }
+        let ip = frame.get(ETHERNET_HEADER_LEN..)?;
+        let h = ip::Ipv4::parse(ip).ok()?;
+        if h.is_fragment() || h.protocol != ip::proto::TCP {
+            return None;
+        }
+        let datagram = ip.get(..h.total_len)?;
+        // The inner datagram's first byte, in `data`.
+        let base = udp_at + tunnel::UDP_HEADER_LEN + encap.at + ETHERNET_HEADER_LEN;
+        let found = Found::tcp(
+            datagram,
+            h.header_len,
+            base,
+            IpAddr::V4(Ipv4Addr::from(h.src)),
+            IpAddr::V4(Ipv4Addr::from(h.dst)),
+            false,
+        )
+        .ok()?;
+        // Last, so that nothing is left recorded (levels the link layer recorded stay)
+        // when the walk takes over.
+        self.tunnels
+            .push(Tunnel {
+                kind: encap.kind,
+                id: encap.id,
+                src,
+                dst,
+            })
+            .ok()?;
+        Some(found)
     }
 
     /// The general walk of [`Decoder::locate`]: `layer` is what `bytes` of the packet
@@ -449,18 +523,12 @@ impl Decoder {
                         ip::proto::GRE => tunnel::gre(b)?,
                         ip::proto::UDP => {
                             let port = tunnel::udp_dst_port(b).ok_or(Skip::NotTcp)?;
-                            if !ports.any(port) {
-                                return Err(Skip::NotTcp);
-                            }
+                            let kind = ports.kind(port).ok_or(Skip::NotTcp)?;
                             let payload = tunnel::udp_payload(b)?;
-                            let encap = if ports.vxlan.contains(&port) {
-                                tunnel::vxlan(payload)?
-                            } else if ports.geneve.contains(&port) {
-                                tunnel::geneve(payload)?
-                            } else if ports.gtp_u.contains(&port) {
-                                tunnel::gtp_u(payload)?
-                            } else {
-                                return Err(Skip::NotTcp);
+                            let encap = match kind {
+                                UdpEncap::Vxlan => tunnel::vxlan(payload)?,
+                                UdpEncap::Geneve => tunnel::geneve(payload)?,
+                                UdpEncap::GtpU => tunnel::gtp_u(payload)?,
                             };
                             end = start + tunnel::UDP_HEADER_LEN + payload.len();
                             tunnel::Encap {

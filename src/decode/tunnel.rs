@@ -206,10 +206,60 @@ pub struct TunnelPorts {
     pub gtp_u: Vec<u16>,
 }
 
-impl TunnelPorts {
-    /// Whether `port` carries any encapsulation.
-    pub(crate) fn any(&self, port: u16) -> bool {
-        self.vxlan.contains(&port) || self.geneve.contains(&port) || self.gtp_u.contains(&port)
+/// An encapsulation announced by a UDP destination port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UdpEncap {
+    Vxlan,
+    Geneve,
+    GtpU,
+}
+
+/// [`TunnelPorts`] as one lookup per datagram: two bits per UDP port (16 KiB), 0 for
+/// none, else the [`UdpEncap`]. A port given for two encapsulations is VXLAN before
+/// Geneve before GTP-U.
+#[derive(Clone)]
+pub(crate) struct PortTable {
+    words: Box<[u64; PortTable::WORDS]>,
+}
+
+impl PortTable {
+    const PORTS_PER_WORD: usize = 32;
+    const WORDS: usize = 65536 / Self::PORTS_PER_WORD;
+
+    pub(crate) fn new(ports: &TunnelPorts) -> PortTable {
+        let mut table = PortTable {
+            words: Box::new([0; Self::WORDS]),
+        };
+        // Lowest priority first: a later assignment overwrites.
+        for (list, code) in [(&ports.gtp_u, 3), (&ports.geneve, 2), (&ports.vxlan, 1)] {
+            for &port in list {
+                let (word, shift) = Self::slot(port);
+                if let Some(w) = table.words.get_mut(word) {
+                    *w = (*w & !(3 << shift)) | (code << shift);
+                }
+            }
+        }
+        table
+    }
+
+    fn slot(port: u16) -> (usize, u32) {
+        let port = usize::from(port);
+        (
+            port / Self::PORTS_PER_WORD,
+            2 * (port % Self::PORTS_PER_WORD) as u32,
+        )
+    }
+
+    /// The encapsulation UDP destination port `port` announces, if any.
+    #[inline]
+    pub(crate) fn kind(&self, port: u16) -> Option<UdpEncap> {
+        let (word, shift) = Self::slot(port);
+        match (self.words.get(word).copied().unwrap_or(0) >> shift) & 3 {
+            1 => Some(UdpEncap::Vxlan),
+            2 => Some(UdpEncap::Geneve),
+            3 => Some(UdpEncap::GtpU),
+            _ => None,
+        }
     }
 }
 

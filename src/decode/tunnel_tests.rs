@@ -102,6 +102,81 @@ fn vxlan_on_the_linux_port_and_on_added_ports() {
 }
 
 #[test]
+fn the_vxlan_shortcut_decodes_as_the_general_walk() {
+    let plain = vxlan_frame(42, 4789, &inner());
+    let mut tagged_inner = build::vxlan(5, &inner().frame());
+    // An 802.1Q tag in the inner frame: not the shortcut's case.
+    tagged_inner.splice(8 + 12..8 + 12, [0x81, 0x00, 0x00, 0x64]);
+    let tagged = build::outer_ipv4(
+        "192.0.2.1",
+        "192.0.2.2",
+        proto::UDP,
+        &build::udp(1, 4789, &tagged_inner),
+    );
+    let mut no_flag = plain.clone();
+    no_flag[14 + 20 + 8] = 0;
+    let mut long_udp = plain.clone();
+    long_udp[14 + 20 + 4] = 0xFF;
+    let mut frames = vec![
+        plain,
+        tagged,
+        no_flag,
+        long_udp,
+        vxlan_frame(7, 8472, &inner6()),
+        vxlan_frame(7, 6081, &inner()),
+    ];
+    // Levels the link layer records stay when the walk takes over (PPPoE, then VXLAN
+    // around IPv6).
+    let v6_in_vxlan = build::udp(1, 4789, &build::vxlan(3, &inner6().frame()));
+    let outer = build::ipv4_datagram(
+        "192.0.2.1".parse().expect("address"),
+        "192.0.2.2".parse().expect("address"),
+        proto::UDP,
+        1,
+        &v6_in_vxlan,
+    );
+    let in_pppoe = build::ethernet(
+        ethertype::PPPOE_SESSION,
+        &build::pppoe_session(9, ppp::IPV4, &outer),
+    );
+    assert_eq!(
+        decode(LinkType::ETHERNET, &in_pppoe).tunnel,
+        "pppoe session=9, vxlan vni=3 192.0.2.1>192.0.2.2"
+    );
+    frames.push(in_pppoe);
+    frames.extend(
+        build::ipv4_fragments(&inner().ipv4(), 24)
+            .into_iter()
+            .map(|f| {
+                let frame = build::ethernet(ethertype::IPV4, &f);
+                let udp = build::udp(1, 4789, &build::vxlan(9, &frame));
+                build::outer_ipv4("192.0.2.1", "192.0.2.2", proto::UDP, &udp)
+            }),
+    );
+    // 6081 as a VXLAN port too: VXLAN comes first.
+    let mut ports = TunnelPorts::default();
+    ports.vxlan.push(6081);
+    let (mut shortcut, mut walk) = (
+        Decoder::default().with_tunnels(Some(ports.clone())),
+        Decoder::default().with_tunnels(Some(ports)),
+    );
+    walk.walk_only = true;
+    for frame in &frames {
+        for cut in 0..=frame.len() {
+            let p = Packet {
+                orig_len: frame.len() as u32,
+                ..build::packet(LinkType::ETHERNET, &frame[..cut])
+            };
+            let a = decode_with(&mut shortcut, LinkType::ETHERNET, p.data);
+            let b = decode_with(&mut walk, LinkType::ETHERNET, p.data);
+            assert_eq!(a, b, "cut {cut} of {frame:02x?}");
+            assert_eq!(shortcut.stats(), walk.stats(), "cut {cut} of {frame:02x?}");
+        }
+    }
+    assert!(shortcut.stats().tcp_segments >= 4);
+}
+
+#[test]
 fn the_vni_is_part_of_the_connection_key_and_other_ids_are_not() {
     let a = decode(LinkType::ETHERNET, &vxlan_frame(1, 4789, &inner()));
     let b = decode(LinkType::ETHERNET, &vxlan_frame(2, 4789, &inner()));

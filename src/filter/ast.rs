@@ -26,36 +26,30 @@ pub(super) enum Expr {
     },
 }
 
-/// The encapsulations a test sits behind in an Ethernet frame, in the only order libpcap
-/// accepts: VLAN tags, then PPPoE session headers, then MPLS label stack entries.
+/// The encapsulations a test sits behind, in the only order libpcap accepts: the
+/// payload of the last of `geneve` Geneve headers (none when 0), and inside it (or in the
+/// outer frame) VLAN tags, then PPPoE session headers, then MPLS label stack entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Depth {
     pub vlan_tags: u8,
     pub pppoe_headers: u8,
     pub mpls_labels: u8,
+    /// `geneve` keywords before the test: its offsets count from where the last one
+    /// found its payload, at run time (the counts above start again after each).
+    pub geneve: u8,
 }
 
 /// Bytes of a PPPoE session header (RFC 2516 §4) and its PPP protocol field.
-const PPPOE_AND_PPP_LEN: u64 = 8;
+pub(super) const PPPOE_AND_PPP_LEN: u64 = 8;
 /// Bytes of a VLAN tag and of an MPLS label stack entry.
-const TAG_LEN: u64 = 4;
-
-impl Depth {
-    /// Offset of the EtherType after the VLAN tags.
-    pub fn ethertype_offset(self) -> u64 {
-        12 + TAG_LEN * u64::from(self.vlan_tags)
-    }
-
-    /// Offset of the PPP protocol field of the last PPPoE header (when there is one).
-    pub fn ppp_protocol_offset(self) -> u64 {
-        self.ethertype_offset() + PPPOE_AND_PPP_LEN * u64::from(self.pppoe_headers)
-    }
-
-    /// Offset of the network header in an Ethernet frame.
-    pub fn ethernet_network_offset(self) -> u64 {
-        self.ppp_protocol_offset() + 2 + TAG_LEN * u64::from(self.mpls_labels)
-    }
-}
+pub(super) const TAG_LEN: u64 = 4;
+/// The most `geneve` keywords in one expression: each keeps three offsets in the BPF
+/// program's 16 scratch words, as libpcap's do.
+pub(super) const MAX_GENEVE: usize = 4;
+/// Geneve's UDP destination port (RFC 8926 §3.3), the one libpcap's `geneve` tests.
+pub(super) const GENEVE_PORT: u16 = 6081;
+/// RFC 1701 "transparent Ethernet bridging": Geneve's protocol type for Ethernet.
+pub(super) const ETHERTYPE_TEB: u16 = 0x6558;
 
 /// The PPP protocol number libpcap tests for an EtherType behind `pppoes`
 /// (`ethertype_to_ppptype`; RFC 1661 and IANA "PPP DLL Protocol Numbers").
@@ -68,6 +62,28 @@ pub(super) fn ppp_type(ethertype: u16) -> u16 {
         0x0600 => 0x0025, // Xerox NS
         self::ethertype::MPLS => 0x0281,
         other => other,
+    }
+}
+
+/// The most `geneve` keywords any test of the tree sits behind, or the tree uses.
+pub(super) fn geneve_depth(expr: &Expr) -> u8 {
+    fn value_depth(value: &Value) -> u8 {
+        match value {
+            Value::Const(_) | Value::WireLen => 0,
+            Value::Neg(inner) => value_depth(inner),
+            Value::Binary { lhs, rhs, .. } => value_depth(lhs).max(value_depth(rhs)),
+            Value::Load { index, depth, .. } => depth.geneve.max(value_depth(index)),
+        }
+    }
+    match expr {
+        Expr::All(items) | Expr::Any(items) => items.iter().map(geneve_depth).max().unwrap_or(0),
+        Expr::Not(inner) => geneve_depth(inner),
+        Expr::Test(test) => match test.kind {
+            TestKind::Geneve { .. } => test.depth.geneve + 1,
+            _ => test.depth.geneve,
+        },
+        Expr::Const(_) => 0,
+        Expr::Compare { lhs, rhs, .. } => value_depth(lhs).max(value_depth(rhs)),
     }
 }
 
@@ -116,8 +132,12 @@ pub(super) enum TestKind {
     Vlan { id: Option<u16> },
     /// An MPLS label stack entry here, optionally with this label (Ethernet only).
     Mpls { label: Option<u32> },
-    /// A PPPoE session header here, optionally with this session id (Ethernet only).
+    /// A PPPoE session header here, optionally with this session id.
     Pppoes { session: Option<u16> },
+    /// IPv4 or IPv6, UDP to port 6081, Geneve version 0, optionally with this VNI: as
+    /// libpcap's `geneve`, which then stores where the Geneve payload's protocol type
+    /// and payload are (for the tests at the next Geneve depth).
+    Geneve { vni: Option<u32> },
 }
 
 /// The 32-bit words of an IPv6 address test that its mask covers, as `(index, address

@@ -16,10 +16,10 @@
 use std::fmt;
 
 use super::ast::{
-    ethertype, ip_protocol, ipv6_masked_words, ppp_type, ArithOp, Comparison, Depth, Dir, Expr,
-    IpVersion, Layer, NetProto, Test, TestKind, Value,
+    ethertype, ip_protocol, ipv6_masked_words, ArithOp, Comparison, Depth, Dir, Expr, IpVersion,
+    Layer, NetProto, Test, TestKind, Value, ETHERTYPE_TEB, GENEVE_PORT,
 };
-use super::eval::Framing;
+use super::eval::{At, Framing, GeneveReg, GENEVE_REGS};
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,19 +141,32 @@ struct Gen {
     items: Vec<Item>,
     labels: usize,
     reject: Label,
+    /// The first scratch word free for arithmetic: those below hold the offsets the
+    /// `geneve` tests store.
+    first_scratch: usize,
 }
 
 /// Compiles a (simplified) tree for frames of `framing`.
 pub(super) fn compile(expr: &Expr, framing: Framing) -> Compiled<Vec<BpfInsn>> {
+    let geneve_regs = GENEVE_REGS * usize::from(super::ast::geneve_depth(expr));
     let mut gen = Gen {
         framing,
         items: Vec::new(),
         labels: 0,
         reject: Label(0),
+        first_scratch: geneve_regs,
     };
     let accept = gen.label();
     gen.reject = gen.label();
     let reject = gen.reject;
+    // The kernel refuses a program that may read a scratch word before writing it, and
+    // the evaluator reads 0 from an offset no `geneve` stored.
+    if geneve_regs > 0 {
+        gen.insn(BPF_LD | BPF_IMM, 0);
+        for slot in 0..geneve_regs {
+            gen.insn(BPF_ST, Gen::scratch_word(slot)?);
+        }
+    }
     gen.expr(expr, accept, reject)?;
     gen.mark(accept);
     gen.insn(BPF_RET | BPF_K, ACCEPT);
@@ -220,16 +233,50 @@ impl Gen {
         }
     }
 
-    /// `X = 4 * (byte at offset & 0xf)`: the IPv4 header length.
-    fn load_ipv4_header_len(&mut self, net: u64) {
-        match u32::try_from(net) {
-            Ok(k) if net <= MAX_OFFSET => self.insn(BPF_LDX | BPF_B | BPF_MSH, k),
-            _ => self.ja(self.reject),
+    /// `X =` the stored offset `at` counts from, when it has one.
+    fn load_base(&mut self, at: At) -> Compiled<()> {
+        if let Some(reg) = at.reg {
+            self.insn(BPF_LDX | BPF_MEM, Self::scratch_word(reg)?);
         }
+        Ok(())
     }
 
-    fn network_offset(&self, depth: Depth) -> u64 {
-        self.framing.network_offset(depth)
+    /// `A = size bytes at at`.
+    fn load(&mut self, size: u8, at: At) -> Compiled<()> {
+        if at.reg.is_some() {
+            self.load_base(at)?;
+            self.load_ind(size, at.k);
+        } else {
+            self.load_abs(size, at.k);
+        }
+        Ok(())
+    }
+
+    /// `X =` the offset of the transport header of the IPv4 datagram at `net`, less
+    /// `net.k`: loads at `X + net.k + n` then read its byte `n`.
+    fn load_ipv4_transport(&mut self, net: At) -> Compiled<()> {
+        match u32::try_from(net.k) {
+            Ok(k) if net.k <= MAX_OFFSET => {
+                if net.reg.is_some() {
+                    // X = base + 4 * (byte at base + k & 0xf), as libpcap computes it
+                    // when the network header's offset is variable.
+                    self.load_base(net)?;
+                    self.insn(BPF_LD | BPF_B | BPF_IND, k);
+                    self.insn(BPF_ALU | BPF_AND | BPF_K, 0x0F);
+                    self.insn(BPF_ALU | BPF_LSH | BPF_K, 2);
+                    self.insn(BPF_ALU | BPF_ADD | BPF_X, 0);
+                    self.insn(BPF_MISC | BPF_TAX, 0);
+                } else {
+                    self.insn(BPF_LDX | BPF_B | BPF_MSH, k);
+                }
+            }
+            _ => self.ja(self.reject),
+        }
+        Ok(())
+    }
+
+    fn network(&self, depth: Depth) -> At {
+        self.framing.network(depth)
     }
 
     fn expr(&mut self, expr: &Expr, t: Label, f: Label) -> Compiled<()> {
@@ -271,10 +318,11 @@ impl Gen {
                         (BPF_K, *c)
                     }
                     _ => {
+                        let m = self.scratch(0)?;
                         self.value(rhs, 0)?;
-                        self.insn(BPF_ST, 0);
+                        self.insn(BPF_ST, m);
                         self.value(lhs, 1)?;
-                        self.insn(BPF_LDX | BPF_MEM, 0);
+                        self.insn(BPF_LDX | BPF_MEM, m);
                         (BPF_X, 0)
                     }
                 };
@@ -294,46 +342,41 @@ impl Gen {
 
     /// Jumps to `t` when the link layer announces `proto`, else to `f` (as
     /// `Frame::carries`).
-    fn carries(&mut self, proto: NetProto, depth: Depth, t: Label, f: Label) {
-        let wanted = u32::from(proto.ethertype());
-        match self.framing {
-            Framing::Ethernet if depth.mpls_labels > 0 => {
+    fn carries(&mut self, proto: NetProto, depth: Depth, t: Label, f: Label) -> Compiled<()> {
+        if let Some((type_at, net)) = self.framing.type_and_network(depth) {
+            if depth.mpls_labels > 0 {
                 let version = match proto {
                     NetProto::Ipv4 => 0x40,
                     NetProto::Ipv6 => 0x60,
-                    _ => return self.ja(f),
+                    _ => {
+                        self.ja(f);
+                        return Ok(());
+                    }
                 };
-                let net = depth.ethernet_network_offset();
                 let bottom = self.label();
-                self.load_abs(1, net - 2);
+                self.load(1, net.minus(2))?;
                 self.insn(BPF_ALU | BPF_AND | BPF_K, 0x01);
                 self.jump(BPF_JEQ, 0x01, bottom, f);
                 self.mark(bottom);
-                self.load_abs(1, net);
+                self.load(1, net)?;
                 self.insn(BPF_ALU | BPF_AND | BPF_K, 0xF0);
                 self.jump(BPF_JEQ, version, t, f);
-            }
-            Framing::Ethernet if depth.pppoe_headers > 0 => {
-                self.load_abs(2, depth.ppp_protocol_offset());
-                self.jump(BPF_JEQ, u32::from(ppp_type(proto.ethertype())), t, f);
-            }
-            Framing::Ethernet => {
-                self.load_abs(2, depth.ethertype_offset());
+            } else {
+                self.load(2, type_at)?;
+                let wanted = self.framing.type_value(proto, depth);
                 self.jump(BPF_JEQ, wanted, t, f);
             }
-            Framing::LinuxSll => {
-                self.load_abs(2, 14);
-                self.jump(BPF_JEQ, wanted, t, f);
-            }
-            Framing::LinuxSll2 => {
-                self.load_abs(2, 0);
-                self.jump(BPF_JEQ, wanted, t, f);
-            }
+            return Ok(());
+        }
+        match self.framing {
             Framing::Null | Framing::Loop => {
                 let families: &[u32] = match proto {
                     NetProto::Ipv4 => &[super::eval::AF_INET],
                     NetProto::Ipv6 => &super::eval::AF_INET6_BSD,
-                    _ => return self.ja(f),
+                    _ => {
+                        self.ja(f);
+                        return Ok(());
+                    }
                 };
                 self.load_abs(4, 0);
                 let mut candidates: Vec<u32> = families.to_vec();
@@ -351,7 +394,10 @@ impl Gen {
                 let version = match proto {
                     NetProto::Ipv4 => 0x40,
                     NetProto::Ipv6 => 0x60,
-                    _ => return self.ja(f),
+                    _ => {
+                        self.ja(f);
+                        return Ok(());
+                    }
                 };
                 self.load_abs(1, 0);
                 self.insn(BPF_ALU | BPF_AND | BPF_K, 0xF0);
@@ -359,56 +405,61 @@ impl Gen {
             }
             Framing::RawIpv4 => self.ja(if proto == NetProto::Ipv4 { t } else { f }),
             Framing::RawIpv6 => self.ja(if proto == NetProto::Ipv6 { t } else { f }),
+            _ => self.ja(f),
         }
+        Ok(())
     }
 
     /// Falls through when the link layer announces `proto`, else jumps to `f`.
-    fn require_carries(&mut self, proto: NetProto, depth: Depth, f: Label) {
+    fn require_carries(&mut self, proto: NetProto, depth: Depth, f: Label) -> Compiled<()> {
         let next = self.label();
-        self.carries(proto, depth, next, f);
+        self.carries(proto, depth, next, f)?;
         self.mark(next);
+        Ok(())
     }
 
-    /// Falls through when the byte at `offset` is `value`, else jumps to `f`.
-    fn require_byte(&mut self, offset: u64, value: u32, f: Label) {
+    /// Falls through when the byte at `at` is `value`, else jumps to `f`.
+    fn require_byte(&mut self, at: At, value: u32, f: Label) -> Compiled<()> {
         let next = self.label();
-        self.load_abs(1, offset);
+        self.load(1, at)?;
         self.jump(BPF_JEQ, value, next, f);
         self.mark(next);
+        Ok(())
     }
 
     /// Falls through for an IPv4 datagram at `net` that is not a later fragment.
-    fn require_first_fragment(&mut self, net: u64, f: Label) {
+    fn require_first_fragment(&mut self, net: At, f: Label) -> Compiled<()> {
         let next = self.label();
-        self.load_abs(2, net + 6);
+        self.load(2, net.plus(6))?;
         self.jump(BPF_JSET, 0x1FFF, f, next);
         self.mark(next);
+        Ok(())
     }
 
     /// Applies `field` to the source, the destination, or both (as `by_direction`).
     fn by_direction(
         &mut self,
         dir: Dir,
-        src: u64,
-        dst: u64,
+        src: At,
+        dst: At,
         t: Label,
         f: Label,
-        field: &mut dyn FnMut(&mut Gen, u64, Label, Label),
-    ) {
+        field: &mut dyn FnMut(&mut Gen, At, Label, Label) -> Compiled<()>,
+    ) -> Compiled<()> {
         match dir {
             Dir::Src => field(self, src, t, f),
             Dir::Dst => field(self, dst, t, f),
             Dir::Either => {
                 let next = self.label();
-                field(self, src, t, next);
+                field(self, src, t, next)?;
                 self.mark(next);
-                field(self, dst, t, f);
+                field(self, dst, t, f)
             }
             Dir::Both => {
                 let next = self.label();
-                field(self, src, next, f);
+                field(self, src, next, f)?;
                 self.mark(next);
-                field(self, dst, t, f);
+                field(self, dst, t, f)
             }
         }
     }
@@ -431,27 +482,27 @@ impl Gen {
 
     fn test(&mut self, test: &Test, t: Label, f: Label) -> Compiled<()> {
         let depth = test.depth;
-        let net = self.network_offset(depth);
+        let net = self.network(depth);
         match test.kind {
-            TestKind::NetProto(proto) => self.carries(proto, depth, t, f),
+            TestKind::NetProto(proto) => self.carries(proto, depth, t, f)?,
             TestKind::Ipv4Protocol(protocol) => {
-                self.require_carries(NetProto::Ipv4, depth, f);
-                self.load_abs(1, net + 9);
+                self.require_carries(NetProto::Ipv4, depth, f)?;
+                self.load(1, net.plus(9))?;
                 self.jump(BPF_JEQ, protocol, t, f);
             }
             TestKind::Ipv6Protocol(protocol) => {
-                self.require_carries(NetProto::Ipv6, depth, f);
-                self.load_abs(1, net + 6);
+                self.require_carries(NetProto::Ipv6, depth, f)?;
+                self.load(1, net.plus(6))?;
                 let fragment = self.label();
                 self.jump(BPF_JEQ, protocol, t, fragment);
                 self.mark(fragment);
                 self.require_byte_in_a(u32::from(ip_protocol::IPV6_FRAGMENT), f);
-                self.load_abs(1, net + 40);
+                self.load(1, net.plus(40))?;
                 self.jump(BPF_JEQ, protocol, t, f);
             }
             TestKind::Ipv6NextHeader(protocol) => {
-                self.require_carries(NetProto::Ipv6, depth, f);
-                self.load_abs(1, net + 6);
+                self.require_carries(NetProto::Ipv6, depth, f)?;
+                self.load(1, net.plus(6))?;
                 self.jump(BPF_JEQ, protocol, t, f);
             }
             TestKind::Ipv4Address {
@@ -460,53 +511,72 @@ impl Gen {
                 addr,
                 mask,
             } => {
-                self.require_carries(carrier, depth, f);
+                self.require_carries(carrier, depth, f)?;
                 let (src, dst) = if carrier == NetProto::Ipv4 {
                     (12, 16)
                 } else {
                     (14, 24)
                 };
-                self.by_direction(dir, net + src, net + dst, t, f, &mut |gen, at, t, f| {
-                    if mask == 0 {
-                        return gen.ja(t);
-                    }
-                    gen.load_abs(4, at);
-                    if mask != u32::MAX {
-                        gen.insn(BPF_ALU | BPF_AND | BPF_K, mask);
-                    }
-                    gen.jump(BPF_JEQ, addr, t, f);
-                });
+                self.by_direction(
+                    dir,
+                    net.plus(src),
+                    net.plus(dst),
+                    t,
+                    f,
+                    &mut |gen, at, t, f| {
+                        if mask == 0 {
+                            gen.ja(t);
+                            return Ok(());
+                        }
+                        gen.load(4, at)?;
+                        if mask != u32::MAX {
+                            gen.insn(BPF_ALU | BPF_AND | BPF_K, mask);
+                        }
+                        gen.jump(BPF_JEQ, addr, t, f);
+                        Ok(())
+                    },
+                )?;
             }
             TestKind::Ipv6Address { dir, addr, mask } => {
-                self.require_carries(NetProto::Ipv6, depth, f);
-                self.by_direction(dir, net + 8, net + 24, t, f, &mut |gen, at, t, f| {
-                    for (word, addr_word, mask_word) in ipv6_masked_words(addr, mask) {
-                        gen.load_abs(4, at + 4 * u64::from(word));
-                        if mask_word != u32::MAX {
-                            gen.insn(BPF_ALU | BPF_AND | BPF_K, mask_word);
+                self.require_carries(NetProto::Ipv6, depth, f)?;
+                self.by_direction(
+                    dir,
+                    net.plus(8),
+                    net.plus(24),
+                    t,
+                    f,
+                    &mut |gen, at, t, f| {
+                        for (word, addr_word, mask_word) in ipv6_masked_words(addr, mask) {
+                            gen.load(4, at.plus(4 * u64::from(word)))?;
+                            if mask_word != u32::MAX {
+                                gen.insn(BPF_ALU | BPF_AND | BPF_K, mask_word);
+                            }
+                            let next = gen.label();
+                            gen.jump(BPF_JEQ, addr_word, next, f);
+                            gen.mark(next);
                         }
-                        let next = gen.label();
-                        gen.jump(BPF_JEQ, addr_word, next, f);
-                        gen.mark(next);
-                    }
-                    gen.ja(t);
-                });
+                        gen.ja(t);
+                        Ok(())
+                    },
+                )?;
             }
             TestKind::EtherAddress { dir, mac } => {
-                if self.framing != Framing::Ethernet {
+                if !self.framing.ethernet_at(depth) {
                     self.ja(f);
                     return Ok(());
                 }
                 let tail = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]);
                 let head = u32::from(u16::from_be_bytes([mac[0], mac[1]]));
-                self.by_direction(dir, 6, 0, t, f, &mut |gen, at, t, f| {
+                let link = self.framing.link_header(depth);
+                self.by_direction(dir, link.plus(6), link, t, f, &mut |gen, at, t, f| {
                     let next = gen.label();
-                    gen.load_abs(4, at + 2);
+                    gen.load(4, at.plus(2))?;
                     gen.jump(BPF_JEQ, tail, next, f);
                     gen.mark(next);
-                    gen.load_abs(2, at);
+                    gen.load(2, at)?;
                     gen.jump(BPF_JEQ, head, t, f);
-                });
+                    Ok(())
+                })?;
             }
             TestKind::Port {
                 ip,
@@ -528,36 +598,49 @@ impl Gen {
                 let ok = self.label();
                 match ip {
                     IpVersion::V4 => {
-                        self.require_carries(NetProto::Ipv4, depth, f);
-                        self.load_abs(1, net + 9);
+                        self.require_carries(NetProto::Ipv4, depth, f)?;
+                        self.load(1, net.plus(9))?;
                         self.protocol_in(protocols, ok, f);
                         self.mark(ok);
-                        self.require_first_fragment(net, f);
-                        self.load_ipv4_header_len(net);
-                        self.by_direction(dir, net, net + 2, t, f, &mut |gen, at, t, f| {
-                            gen.load_ind(2, at);
+                        self.require_first_fragment(net, f)?;
+                        self.load_ipv4_transport(net)?;
+                        let at = At::abs(net.k);
+                        self.by_direction(dir, at, at.plus(2), t, f, &mut |gen, at, t, f| {
+                            gen.load_ind(2, at.k);
                             range(gen, t, f);
-                        });
+                            Ok(())
+                        })?;
                     }
                     IpVersion::V6 => {
-                        self.require_carries(NetProto::Ipv6, depth, f);
-                        self.load_abs(1, net + 6);
+                        self.require_carries(NetProto::Ipv6, depth, f)?;
+                        self.load(1, net.plus(6))?;
                         self.protocol_in(protocols, ok, f);
                         self.mark(ok);
-                        self.by_direction(dir, net + 40, net + 42, t, f, &mut |gen, at, t, f| {
-                            gen.load_abs(2, at);
-                            range(gen, t, f);
-                        });
+                        self.by_direction(
+                            dir,
+                            net.plus(40),
+                            net.plus(42),
+                            t,
+                            f,
+                            &mut |gen, at, t, f| {
+                                gen.load(2, at)?;
+                                range(gen, t, f);
+                                Ok(())
+                            },
+                        )?;
                     }
                 }
             }
             TestKind::Vlan { id } => {
-                if self.framing != Framing::Ethernet {
+                let Some((type_at, net)) = self.framing.type_and_network(depth) else {
+                    self.ja(f);
+                    return Ok(());
+                };
+                if !self.framing.ethernet_at(depth) {
                     self.ja(f);
                     return Ok(());
                 }
-                let type_at = depth.ethertype_offset();
-                self.load_abs(2, type_at);
+                self.load(2, type_at)?;
                 let tagged = self.label();
                 for tpid in ethertype::VLAN_TAGS {
                     let next = self.label();
@@ -568,7 +651,7 @@ impl Gen {
                 self.mark(tagged);
                 match id {
                     Some(id) => {
-                        self.load_abs(2, type_at + 2);
+                        self.load(2, net)?;
                         self.insn(BPF_ALU | BPF_AND | BPF_K, 0x0FFF);
                         self.jump(BPF_JEQ, u32::from(id), t, f);
                     }
@@ -576,22 +659,22 @@ impl Gen {
                 }
             }
             TestKind::Mpls { label } => {
-                if self.framing != Framing::Ethernet {
+                if self.framing.type_and_network(depth).is_none() {
                     self.ja(f);
                     return Ok(());
                 }
                 let here = self.label();
                 if depth.mpls_labels > 0 {
                     // Another label follows only when the previous one is not the bottom.
-                    self.load_abs(1, net - 2);
+                    self.load(1, net.minus(2))?;
                     self.jump(BPF_JSET, 0x01, f, here);
                 } else {
-                    self.carries(NetProto::Ethertype(ethertype::MPLS), depth, here, f);
+                    self.carries(NetProto::Ethertype(ethertype::MPLS), depth, here, f)?;
                 }
                 self.mark(here);
                 match label {
                     Some(label) => {
-                        self.load_abs(4, net);
+                        self.load(4, net)?;
                         self.insn(BPF_ALU | BPF_AND | BPF_K, 0xFFFF_F000);
                         self.jump(BPF_JEQ, label << 12, t, f);
                     }
@@ -599,7 +682,7 @@ impl Gen {
                 }
             }
             TestKind::Pppoes { session } => {
-                if self.framing != Framing::Ethernet {
+                if self.framing.type_and_network(depth).is_none() {
                     self.ja(f);
                     return Ok(());
                 }
@@ -609,18 +692,103 @@ impl Gen {
                     depth,
                     here,
                     f,
-                );
+                )?;
                 self.mark(here);
                 match session {
                     Some(id) => {
-                        self.load_abs(4, net);
+                        self.load(4, net)?;
                         self.insn(BPF_ALU | BPF_AND | BPF_K, 0xFFFF);
                         self.jump(BPF_JEQ, u32::from(id), t, f);
                     }
                     None => self.ja(t),
                 }
             }
+            TestKind::Geneve { vni } => self.geneve(depth, vni, t, f)?,
         }
+        Ok(())
+    }
+
+    /// `geneve [vni]` (as `eval::geneve`): the IPv4 checks leave the Geneve header's
+    /// offset in A, else the IPv6 checks do; then the offsets for the tests behind it go
+    /// to its three scratch words.
+    fn geneve(&mut self, depth: Depth, vni: Option<u32>, t: Label, f: Label) -> Compiled<()> {
+        let net = self.network(depth);
+        let (found, try_v6) = (self.label(), self.label());
+        // Falls through when the Geneve header at X + k has version 0 (and the VNI).
+        let header_checks = |gen: &mut Gen, k: u64, f: Label| {
+            let version_ok = gen.label();
+            gen.load_ind(1, k);
+            gen.insn(BPF_ALU | BPF_AND | BPF_K, 0xC0);
+            gen.jump(BPF_JEQ, 0, version_ok, f);
+            gen.mark(version_ok);
+            if let Some(vni) = vni {
+                let vni_ok = gen.label();
+                gen.load_ind(4, k + 4);
+                gen.insn(BPF_ALU | BPF_AND | BPF_K, 0xFFFF_FF00);
+                gen.jump(BPF_JEQ, vni << 8, vni_ok, f);
+                gen.mark(vni_ok);
+            }
+        };
+        let const_k = |gen: &mut Gen, k: u64| match u32::try_from(k) {
+            Ok(k) if u64::from(k) <= MAX_OFFSET => gen.insn(BPF_LD | BPF_IMM, k),
+            _ => gen.ja(gen.reject),
+        };
+        // IPv4: UDP, not a later fragment, to the Geneve port.
+        self.require_carries(NetProto::Ipv4, depth, try_v6)?;
+        self.require_byte(net.plus(9), u32::from(ip_protocol::UDP), try_v6)?;
+        self.require_first_fragment(net, try_v6)?;
+        self.load_ipv4_transport(net)?;
+        let port_ok = self.label();
+        self.load_ind(2, net.k + 2);
+        self.jump(BPF_JEQ, u32::from(GENEVE_PORT), port_ok, try_v6);
+        self.mark(port_ok);
+        header_checks(self, net.k + 8, try_v6);
+        self.insn(BPF_MISC | BPF_TXA, 0);
+        match u32::try_from(net.k + 8) {
+            Ok(k) if net.k + 8 <= MAX_OFFSET => self.insn(BPF_ALU | BPF_ADD | BPF_K, k),
+            _ => self.ja(self.reject),
+        }
+        self.ja(found);
+        // IPv6: UDP right after the fixed header, to the Geneve port.
+        self.mark(try_v6);
+        self.require_carries(NetProto::Ipv6, depth, f)?;
+        self.require_byte(net.plus(6), u32::from(ip_protocol::UDP), f)?;
+        let port_ok = self.label();
+        self.load(2, net.plus(42))?;
+        self.jump(BPF_JEQ, u32::from(GENEVE_PORT), port_ok, f);
+        self.mark(port_ok);
+        self.load_base(net)?;
+        if net.reg.is_none() {
+            self.insn(BPF_LDX | BPF_IMM, 0);
+        }
+        header_checks(self, net.k + 48, f);
+        const_k(self, net.k + 48);
+        self.insn(BPF_ALU | BPF_ADD | BPF_X, 0);
+        // A = the Geneve header's offset.
+        self.mark(found);
+        let slot = GENEVE_REGS * usize::from(depth.geneve);
+        let word = |reg: GeneveReg| Self::scratch_word(slot + reg as usize);
+        self.insn(BPF_MISC | BPF_TAX, 0);
+        self.insn(BPF_ALU | BPF_ADD | BPF_K, 2);
+        self.insn(BPF_ST, word(GeneveReg::LinkType)?);
+        // End of the header: X + 8 + 4 * options length (low 6 bits of the first byte).
+        self.load_ind(1, 0);
+        self.insn(BPF_ALU | BPF_AND | BPF_K, 0x3F);
+        self.insn(BPF_ALU | BPF_LSH | BPF_K, 2);
+        self.insn(BPF_ALU | BPF_ADD | BPF_K, 8);
+        self.insn(BPF_ALU | BPF_ADD | BPF_X, 0);
+        self.insn(BPF_ST, word(GeneveReg::LinkHeader)?);
+        self.insn(BPF_ST, word(GeneveReg::Payload)?);
+        let ethernet = self.label();
+        self.load_ind(2, 2);
+        self.jump(BPF_JEQ, u32::from(ETHERTYPE_TEB), ethernet, t);
+        self.mark(ethernet);
+        self.insn(BPF_LD | BPF_MEM, word(GeneveReg::LinkHeader)?);
+        self.insn(BPF_ALU | BPF_ADD | BPF_K, 12);
+        self.insn(BPF_ST, word(GeneveReg::LinkType)?);
+        self.insn(BPF_ALU | BPF_ADD | BPF_K, 2);
+        self.insn(BPF_ST, word(GeneveReg::Payload)?);
+        self.ja(t);
         Ok(())
     }
 
@@ -648,18 +816,18 @@ impl Gen {
                 ..
             } => {
                 self.requirements(index, f)?;
-                let net = self.network_offset(*depth);
+                let net = self.network(*depth);
                 match *layer {
                     Layer::Link => {}
-                    Layer::Network(proto) => self.require_carries(proto, *depth, f),
+                    Layer::Network(proto) => self.require_carries(proto, *depth, f)?,
                     Layer::AfterIpv4(protocol) => {
-                        self.require_carries(NetProto::Ipv4, *depth, f);
-                        self.require_byte(net + 9, u32::from(protocol), f);
-                        self.require_first_fragment(net, f);
+                        self.require_carries(NetProto::Ipv4, *depth, f)?;
+                        self.require_byte(net.plus(9), u32::from(protocol), f)?;
+                        self.require_first_fragment(net, f)?;
                     }
                     Layer::Icmp6 => {
-                        self.require_carries(NetProto::Ipv6, *depth, f);
-                        self.require_byte(net + 6, u32::from(ip_protocol::ICMPV6), f);
+                        self.require_carries(NetProto::Ipv6, *depth, f)?;
+                        self.require_byte(net.plus(6), u32::from(ip_protocol::ICMPV6), f)?;
                     }
                 }
             }
@@ -667,7 +835,8 @@ impl Gen {
         Ok(())
     }
 
-    fn scratch(slot: usize) -> Compiled<u32> {
+    /// Scratch word `slot`, if there is one.
+    fn scratch_word(slot: usize) -> Compiled<u32> {
         if slot < BPF_MEMWORDS {
             Ok(slot as u32)
         } else {
@@ -675,6 +844,11 @@ impl Gen {
                 "arithmetic nested too deeply for the 16 scratch words".to_string(),
             ))
         }
+    }
+
+    /// The scratch word for arithmetic at nesting `slot`, above the `geneve` offsets.
+    fn scratch(&self, slot: usize) -> Compiled<u32> {
+        Self::scratch_word(self.first_scratch + slot)
     }
 
     /// Computes `value` into A, using scratch words from `slot` up.
@@ -712,7 +886,7 @@ impl Gen {
                     }
                     return Ok(());
                 }
-                let m = Self::scratch(slot)?;
+                let m = self.scratch(slot)?;
                 self.value(rhs, slot)?;
                 self.insn(BPF_ST, m);
                 self.value(lhs, slot + 1)?;
@@ -740,19 +914,19 @@ impl Gen {
                 size,
                 depth,
             } => {
-                let net = self.network_offset(*depth);
+                let net = self.network(*depth);
                 let base = match layer {
-                    Layer::Link => 0,
+                    Layer::Link => self.framing.link_header(*depth),
                     Layer::Network(_) | Layer::AfterIpv4(_) => net,
-                    Layer::Icmp6 => net + 40,
+                    Layer::Icmp6 => net.plus(40),
                 };
                 let after_ipv4 = matches!(layer, Layer::AfterIpv4(_));
                 if let Value::Const(i) = **index {
                     if after_ipv4 {
-                        self.load_ipv4_header_len(net);
-                        self.load_ind(*size, base + u64::from(i));
+                        self.load_ipv4_transport(net)?;
+                        self.load_ind(*size, base.k + u64::from(i));
                     } else {
-                        self.load_abs(*size, base + u64::from(i));
+                        self.load(*size, base.plus(u64::from(i)))?;
                     }
                     return Ok(());
                 }
@@ -761,15 +935,21 @@ impl Gen {
                 let fits = self.label();
                 self.jump(BPF_JGT, MAX_OFFSET as u32, self.reject, fits);
                 self.mark(fits);
-                if after_ipv4 {
-                    let m = Self::scratch(slot)?;
+                if after_ipv4 || base.reg.is_some() {
+                    // A += the variable part of the base (X), a frame offset that a
+                    // successful read produced: far from overflow.
+                    let m = self.scratch(slot)?;
                     self.insn(BPF_ST, m);
-                    self.load_ipv4_header_len(net);
+                    if after_ipv4 {
+                        self.load_ipv4_transport(net)?;
+                    } else {
+                        self.load_base(base)?;
+                    }
                     self.insn(BPF_LD | BPF_MEM, m);
                     self.insn(BPF_ALU | BPF_ADD | BPF_X, 0);
                 }
                 self.insn(BPF_MISC | BPF_TAX, 0);
-                self.load_ind(*size, base);
+                self.load_ind(*size, base.k);
             }
         }
         Ok(())

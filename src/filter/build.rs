@@ -360,6 +360,18 @@ impl Builder {
         Ok(self.test(TestKind::Pppoes { session }))
     }
 
+    /// `geneve [vni]`.
+    pub fn geneve(&self, vni: Option<u32>) -> Built {
+        if self.depth.mpls_labels > 0 {
+            // libpcap would go on testing MPLS labels inside the Geneve payload.
+            return Err("'geneve' after 'mpls' is not supported".into());
+        }
+        if let Some(vni) = vni.filter(|&v| v > 0xFF_FFFF) {
+            return Err(format!("Geneve VNI {vni} greater than maximum 16777215"));
+        }
+        Ok(self.test(TestKind::Geneve { vni }))
+    }
+
     /// An IPv4 address test in the headers the protocol qualifier allows.
     fn ipv4_host(&self, q: Qual, addr: u32, mask: u32) -> Built {
         let what = if q.addr == AddrQual::Net {

@@ -25,6 +25,7 @@ pub(super) enum Keyword {
     Vlan,
     Mpls,
     Pppoes,
+    Geneve,
     /// `ether`, `link` and their libpcap synonyms: the link-layer header.
     Link,
     Ip,
@@ -68,6 +69,7 @@ pub(super) fn keyword(word: &str) -> Option<Keyword> {
         "vlan" => Vlan,
         "mpls" => Mpls,
         "pppoes" => Pppoes,
+        "geneve" => Geneve,
         "ether" | "link" | "ppp" | "slip" | "fddi" | "tr" | "wlan" => Link,
         "ip" => Ip,
         "ip6" => Ip6,
@@ -106,7 +108,6 @@ const UNSUPPORTED_KEYWORDS: &[&str] = &[
     "outbound",
     "ifindex",
     "pppoed",
-    "geneve",
     "vxlan",
     "radio",
     "atalk",

@@ -14,7 +14,7 @@
 //! Nesting is bounded ([`MAX_DEPTH`]) so that no expression can exhaust the stack, here
 //! or when the tree is evaluated or dropped.
 
-use super::ast::{ArithOp, Comparison, Depth, Expr, Layer, NetProto, Value};
+use super::ast::{ArithOp, Comparison, Depth, Expr, Layer, NetProto, Value, MAX_GENEVE};
 use super::build::{AddrQual, Builder, DirQual, Mask, ProtoQual, Qual};
 use super::lex::{tokenize, Token, TokenKind};
 use super::names::Keyword;
@@ -470,6 +470,26 @@ impl Parser<'_> {
                     ));
                 }
                 self.link_depth.pppoe_headers += 1;
+                Ok(leaf(expr, None))
+            }
+            Keyword::Geneve => {
+                self.advance();
+                let vni = self.optional_parenthesised_number();
+                let expr = self
+                    .builder()
+                    .geneve(vni)
+                    .map_err(|m| self.error_at(m, token))?;
+                if usize::from(self.link_depth.geneve) >= MAX_GENEVE {
+                    return Err(
+                        self.error_at(format!("more than {MAX_GENEVE} 'geneve' keywords"), token)
+                    );
+                }
+                // Later tests look into the Geneve payload, whose own tags and headers
+                // count from there.
+                self.link_depth = Depth {
+                    geneve: self.link_depth.geneve + 1,
+                    ..Depth::default()
+                };
                 Ok(leaf(expr, None))
             }
             Keyword::Len => self.comparison(),

@@ -153,7 +153,8 @@ fn test_preconditions(test: &Test) -> Vec<Fact> {
         TestKind::EtherAddress { .. }
         | TestKind::Vlan { .. }
         | TestKind::Mpls { .. }
-        | TestKind::Pppoes { .. } => Vec::new(),
+        | TestKind::Pppoes { .. }
+        | TestKind::Geneve { .. } => Vec::new(),
     }
 }
 

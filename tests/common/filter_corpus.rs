@@ -134,6 +134,30 @@ pub const EXPRESSIONS: &[&str] = &[
     "ip6 net fd00::/64 and udp",
     "net 127 or net 192.0",
     "ip proto 6 or 17 and not src 198.51.100.20",
+    // Geneve (network_packets' Geneve datagrams, tests/tunnels/pcaps/synthetic-geneve).
+    "geneve",
+    "geneve 42",
+    "geneve 5001",
+    "geneve and tcp port 80",
+    "geneve and host 10.1.0.2",
+    "geneve and host fd01::2",
+    "geneve 42 and ip and tcp[13] & 2 != 0",
+    "not geneve",
+    "geneve or tcp",
+    "vlan and geneve",
+    "vlan 100 and geneve and tcp",
+    "geneve and vlan and ip",
+    "geneve and ip6 and tcp dst port 80",
+    "geneve and ether src 02:00:00:00:00:0a",
+    "geneve and ether[12:2] = 0x0800",
+    "geneve and arp",
+    "geneve and mpls and ip",
+    "geneve and pppoes and ip",
+    "geneve 1 and geneve 2 and tcp port 80",
+    "geneve and geneve",
+    "udp port 6081 and not geneve",
+    "geneve 16777216",
+    "geneve and ip[9] = 6 and len > 100",
 ];
 
 // ---- synthetic captures ---------------------------------------------------------------
@@ -211,6 +235,78 @@ pub fn network_packets() -> Vec<(u16, Vec<u8>)> {
         0x86DD,
         ipv6(f1, f2, 6, &tcp(40000, 80, 0x02, &[]))[..30].to_vec(),
     ));
+    // Geneve (RFC 8926): Ethernet inside (IPv4, IPv6, VLAN-tagged), with options, IPv4
+    // or MPLS directly inside (other protocol types), over IPv6, in Geneve, version 1,
+    // another port, and cut inside the header.
+    let (g1, g2) = ([10, 1, 0, 1], [10, 1, 0, 2]);
+    let inner_v4 = inner_ethernet(0x0800, &ipv4(g1, g2, 6, &tcp(40000, 80, 0x02, &[]), &[]));
+    let inner_v6 = inner_ethernet(
+        0x86DD,
+        &ipv6(v6("fd01::1"), v6("fd01::2"), 6, &tcp(40000, 80, 0x12, &[])),
+    );
+    let mut tagged = inner_ethernet(0x8100, &[0x00, 100]);
+    tagged.extend(0x0800u16.to_be_bytes());
+    tagged.extend(ipv4(g1, g2, 6, &tcp(40000, 80, 0x10, &[]), &[]));
+    let option = [0x01, 0x02, 0x80, 0x01, 0xAA, 0xBB, 0xCC, 0xDD];
+    let over_v4 = |vni: u32, protocol: u16, options: &[u8], payload: &[u8]| {
+        ipv4(
+            a,
+            b,
+            17,
+            &udp(30000, 6081, &geneve(vni, protocol, options, payload)),
+            &[],
+        )
+    };
+    v.push((0x0800, over_v4(42, 0x6558, &[], &inner_v4)));
+    v.push((0x0800, over_v4(42, 0x6558, &option, &inner_v6)));
+    v.push((0x0800, over_v4(5001, 0x6558, &[], &tagged)));
+    let mut mpls_ip = vec![0x00, 0x01, 0x01, 0x40]; // label 16, bottom of stack
+    mpls_ip.extend(ipv4(g1, g2, 6, &tcp(40000, 80, 0x02, &[]), &[]));
+    v.push((
+        0x0800,
+        over_v4(
+            7,
+            0x0800,
+            &option,
+            &ipv4(g1, g2, 6, &tcp(1, 80, 0x02, &[]), &[]),
+        ),
+    ));
+    v.push((0x0800, over_v4(7, 0x8847, &[], &mpls_ip)));
+    v.push((
+        0x86DD,
+        ipv6(
+            f1,
+            f2,
+            17,
+            &udp(30000, 6081, &geneve(42, 0x6558, &[], &inner_v4)),
+        ),
+    ));
+    v.push((
+        0x0800,
+        over_v4(
+            1,
+            0x6558,
+            &[],
+            &inner_ethernet(0x0800, &over_v4(2, 0x6558, &[], &inner_v4)),
+        ),
+    ));
+    let mut version1 = over_v4(42, 0x6558, &[], &inner_v4);
+    version1[28] |= 0x40;
+    v.push((0x0800, version1));
+    v.push((
+        0x0800,
+        ipv4(
+            a,
+            b,
+            17,
+            &udp(30000, 6082, &geneve(42, 0x6558, &[], &inner_v4)),
+            &[],
+        ),
+    ));
+    v.push((
+        0x0800,
+        over_v4(42, 0x6558, &option, &inner_v4)[..31].to_vec(),
+    ));
     // ARP request and reply, RARP, LLDP.
     v.push((0x0806, arp(1, a, b)));
     v.push((0x0806, arp(2, b, a)));
@@ -267,6 +363,25 @@ pub fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
     u
 }
 
+/// A Geneve header (RFC 8926 §3.4: version 0, options length, protocol type, VNI),
+/// `options` (a multiple of 4 bytes) and the payload.
+pub fn geneve(vni: u32, protocol: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut g = vec![(options.len() / 4) as u8, 0];
+    g.extend(protocol.to_be_bytes());
+    g.extend((vni << 8).to_be_bytes());
+    g.extend(options);
+    g.extend(payload);
+    g
+}
+
+/// An Ethernet frame inside an encapsulation (source 02:00:00:00:00:0a).
+pub fn inner_ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
+    f.extend(ethertype.to_be_bytes());
+    f.extend(payload);
+    f
+}
+
 pub fn arp(op: u16, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4];
     a.extend(op.to_be_bytes());
@@ -319,6 +434,36 @@ pub fn framed(link: LinkType) -> Vec<Vec<u8>> {
             LinkType::RAW if is_ip => Vec::new(),
             LinkType::IPV4 if ethertype == 0x0800 => Vec::new(),
             LinkType::IPV6 if ethertype == 0x86DD => Vec::new(),
+            // PPP (RFC 1662 address and control, then the PPP protocol: IPv4 0x0021,
+            // IPv6 0x0057); ARP is not carried.
+            LinkType::PPP | LinkType::PPP_HDLC if is_ip => {
+                let mut h = vec![0xFF, 0x03];
+                h.extend(ppp_protocol(ethertype).to_be_bytes());
+                h
+            }
+            // PPPoE session header (RFC 2516 §4) of session 0x1234, then the PPP protocol.
+            LinkType::PPP_ETHER if is_ip => {
+                let mut h = vec![0x11, 0x00, 0x12, 0x34];
+                h.extend(((packet.len() + 2) as u16).to_be_bytes());
+                h.extend(ppp_protocol(ethertype).to_be_bytes());
+                h
+            }
+            // Cisco HDLC: unicast address, control 0, the EtherType.
+            LinkType::C_HDLC => {
+                let mut h = vec![0x0F, 0x00];
+                h.extend(ethertype.to_be_bytes());
+                h
+            }
+            // NFLOG: family, version 0, resource id, a prefix TLV, and the packet TLV
+            // (type 9), lengths little-endian.
+            LinkType::NFLOG if is_ip => {
+                let family = if ethertype == 0x86DD { 10 } else { 2 };
+                let mut h = vec![family, 0, 0, 1];
+                h.extend([8, 0, 10, 0, b'f', b'w', 0, 0]);
+                h.extend(((packet.len() + 4) as u16).to_le_bytes());
+                h.extend(9u16.to_le_bytes());
+                h
+            }
             _ => continue,
         };
         let mut frame = header;
@@ -330,6 +475,15 @@ pub fn framed(link: LinkType) -> Vec<Vec<u8>> {
     frames.push(vec![0; 3]);
     frames.push(vec![0; 13]);
     frames
+}
+
+/// The PPP protocol number for IPv4 or IPv6 (RFC 1332, RFC 5072).
+fn ppp_protocol(ethertype: u16) -> u16 {
+    if ethertype == 0x86DD {
+        0x0057
+    } else {
+        0x0021
+    }
 }
 
 /// Frames with a plausible link header and random bytes after it, of random lengths:
