@@ -1,11 +1,13 @@
 //! JSON lines (`--json`): one object per record, with OpenTelemetry semantic-convention
 //! names where one exists and `tcp.*` / `rustniffer.*` names elsewhere.
 //!
-//! The values are the format language's: a fixed [`Template`] of every keyword this
-//! output carries is rendered once per record ([`Template::render_spans`]) and each
-//! keyword's text becomes a typed field — numbers as numbers, durations as seconds,
-//! times as RFC 3339 in UTC with microseconds plus the epoch in microseconds, `yes`/`no`
-//! as booleans. A value the template cannot find is left out (not `"-"`). Header
+//! The values are the format language's: a [`Template`] of the chosen fields' keywords
+//! is built once ([`JsonFormat`]: every field, the default set [`DEFAULT_FIELDS`], or the
+//! keywords of `-l`), with each field's key and way of writing resolved then; per record
+//! each keyword's value is rendered op by op ([`crate::format::OpRenderer`]) straight
+//! into the output line after its key, and typed there — numbers as numbers, durations
+//! as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
+//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out (not `"-"`). Header
 //! blocks become `http.request.header.NAME` / `http.response.header.NAME` arrays (lower
 //! case names, OpenTelemetry style). Strings that are not UTF-8 are written as
 //! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
