@@ -6,7 +6,9 @@
 #   bench/instructions.sh [BINARY]      default: target/release/rustniffer
 #
 # rustniffer runs with the article format (the default format for `bulk`, as in the
-# targets). Nothing here runs in CI.
+# targets); with JSON=1 it also counts `--json` and `--json -l ARTICLE` and prints their
+# ratios to the article format. SCENARIOS="keepalive churn" limits the captures.
+# Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/rustniffer-bench}
@@ -25,7 +27,8 @@ count() {
 
 echo "| scenario | tcpdump -r -w instructions | rustniffer instructions | ratio |"
 echo "|---|---:|---:|---:|"
-for s in concurrent keepalive churn bulk; do
+json_rows=()
+for s in ${SCENARIOS:-concurrent keepalive churn bulk}; do
     file=$DIR/$s.pcap
     [ -f "$file" ] || { echo "bench/instructions.sh: $file missing (run bench/run.sh)" >&2; exit 1; }
     floor=$(count tcpdump -r "$file" -w /dev/null)
@@ -35,4 +38,16 @@ for s in concurrent keepalive churn bulk; do
         ours=$(count "$BINARY" -f "$file" -l "$ARTICLE")
     fi
     awk -v s="$s" -v f="$floor" -v o="$ours" 'BEGIN { printf "| %s | %.0f | %.0f | %.2f |\n", s, f, o, o / f }'
+    if [ "${JSON:-0}" = 1 ]; then
+        article=$(count "$BINARY" -f "$file" -l "$ARTICLE")
+        json=$(count "$BINARY" -f "$file" --json)
+        json_article=$(count "$BINARY" -f "$file" --json -l "$ARTICLE")
+        json_rows+=("$(awk -v s="$s" -v a="$article" -v j="$json" -v k="$json_article" 'BEGIN { printf "| %s | %.0f | %.0f (%.2f) | %.0f (%.2f) |", s, a, j, j / a, k, k / a }')")
+    fi
 done
+if [ ${#json_rows[@]} -gt 0 ]; then
+    echo
+    echo "| scenario | -l ARTICLE instructions | --json (÷ ARTICLE) | --json -l ARTICLE (÷ ARTICLE) |"
+    echo "|---|---:|---:|---:|"
+    printf '%s\n' "${json_rows[@]}"
+fi

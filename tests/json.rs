@@ -1,8 +1,10 @@
 //! `--json` through the built binary: every record of the shipped and test captures, in
 //! every record type (exchanges in both modes, connections, interim records), is valid
 //! against `schema/record.schema.json` (checked by the `jsonschema` Python package), the
-//! committed schema is what `schema/make_schema.py` writes from the field table, and the
-//! values are the format language's.
+//! committed schema is what `schema/make_schema.py` writes from the field table, the
+//! values are the format language's, the default fields are a subset of all of them with
+//! the same values, and `--report --json` says what the text report of the same capture
+//! says (each report capture, both modes; its records validated too).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -297,7 +297,7 @@ fn command() -> Command {
                 .long("json")
                 .action(ArgAction::SetTrue)
                 .help_heading(OUTPUT)
-                .help("one JSON object per line instead of text: the connection's identity, the request (time, method, target, Referer, User-Agent), the response (status, body size), the timings and, for --connections, the connection's fields (--json-fields all: every keyword's value; -l FORMAT: the fields of the format's keywords), under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
+                .help("one JSON object per line instead of text (with --report, the report's findings and service tables): by default the connection's identity, the request (time, method, target, User-Agent), the response (status, body size), the timings and, for --connections, the connection's fields (--json-fields all: every keyword's value; -l FORMAT: the fields of the format's keywords); each value under its OpenTelemetry name (client.address, http.request.method, url.path, http.response.status_code, tls.server.name...) or a tcp.*/rustniffer.* one; numbers as numbers, durations in seconds, times as RFC 3339 UTC plus NAME_us; not-found values left out (docs/json.md, schema/record.schema.json)"),
         )
         .arg(
             Arg::new("json-fields")
@@ -305,7 +305,7 @@ fn command() -> Command {
                 .value_name("SET")
                 .action(ArgAction::Set)
                 .help_heading(OUTPUT)
-                .help("with --json: 'default' (the set above) or 'all' (every field of every keyword: about three times the bytes)"),
+                .help("with --json: 'default' (the set above) or 'all' (every field of every keyword: about 2.5 times the bytes)"),
         )
         .arg(
             Arg::new("metrics-listen")

@@ -1,11 +1,13 @@
 //! JSON lines (`--json`): one object per record, with OpenTelemetry semantic-convention
 //! names where one exists and `tcp.*` / `rustniffer.*` names elsewhere.
 //!
-//! The values are the format language's: a fixed [`Template`] of every keyword this
-//! output carries is rendered once per record ([`Template::render_spans`]) and each
-//! keyword's text becomes a typed field — numbers as numbers, durations as seconds,
-//! times as RFC 3339 in UTC with microseconds plus the epoch in microseconds, `yes`/`no`
-//! as booleans. A value the template cannot find is left out (not `"-"`). Header
+//! The values are the format language's: a [`Template`] of the chosen fields' keywords
+//! is built once ([`JsonFormat`]: every field, the default set [`DEFAULT_FIELDS`], or the
+//! keywords of `-l`), with each field's key and way of writing resolved then; per record
+//! each keyword's value is rendered op by op ([`crate::format::OpRenderer`]) straight
+//! into the output line after its key, and typed there — numbers as numbers, durations
+//! as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
+//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out (not `"-"`). Header
 //! blocks become `http.request.header.NAME` / `http.response.header.NAME` arrays (lower
 //! case names, OpenTelemetry style). Strings that are not UTF-8 are written as
 //! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
@@ -582,8 +584,8 @@ fn plain_word(w: u64) -> bool {
 /// A time as `"KEY":"RFC 3339","KEY_us":MICROS`, the second's texts from the cache.
 fn write_time(out: &mut Vec<u8>, cache: &mut Second, slot: &Slot, us: i64) {
     put_key(out, &slot.key);
-    let second = cache.at(us.div_euclid(1_000_000));
-    let frac = micros_digits(us.rem_euclid(1_000_000));
+    let (second, into) = cache.split(us);
+    let frac = micros_digits(into);
     let mut text = [0u8; 29];
     text[0] = b'"';
     text[1..20].copy_from_slice(&second.date);
@@ -936,51 +938,64 @@ struct Second {
 }
 
 impl Second {
-    fn at(&mut self, secs: i64) -> &Second {
-        if self.secs != Some(secs) {
-            let mut date = [b'0'; 19];
-            if let Some(t) = chrono::DateTime::from_timestamp(secs, 0) {
-                let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-                if text.len() == 19 {
-                    date.copy_from_slice(text.as_bytes());
-                }
+    /// The second holding `us` (from the cache when it is the last one), and the
+    /// microseconds into it.
+    fn split(&mut self, us: i64) -> (&Second, u32) {
+        if let Some(secs) = self.secs {
+            // No division when the time falls in the cached second.
+            let into = us.wrapping_sub(secs.wrapping_mul(1_000_000));
+            if let Ok(into @ 0..=999_999) = u32::try_from(into) {
+                return (self, into);
             }
-            let mut digits = Vec::with_capacity(20);
-            crate::format::write_u64(&mut digits, secs.max(0).unsigned_abs());
-            let len = digits.len().min(20);
-            self.digits = [b'0'; 20];
-            self.digits[..len].copy_from_slice(&digits[..len]);
-            *self = Second {
-                secs: Some(secs),
-                date,
-                digits: self.digits,
-                len,
-            };
         }
-        self
+        self.fill(us.div_euclid(1_000_000));
+        let into = u32::try_from(us.rem_euclid(1_000_000)).unwrap_or(0);
+        (self, into)
+    }
+
+    fn fill(&mut self, secs: i64) {
+        let mut date = [b'0'; 19];
+        if let Some(t) = chrono::DateTime::from_timestamp(secs, 0) {
+            let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if text.len() == 19 {
+                date.copy_from_slice(text.as_bytes());
+            }
+        }
+        let mut text = Vec::with_capacity(20);
+        crate::format::write_u64(&mut text, secs.max(0).unsigned_abs());
+        let len = text.len().min(20);
+        let mut digits = [b'0'; 20];
+        digits[..len].copy_from_slice(&text[..len]);
+        *self = Second {
+            secs: Some(secs),
+            date,
+            digits,
+            len,
+        };
     }
 }
 
 /// The six decimals of a fraction of a second given in microseconds (< 1,000,000).
-fn micros_digits(frac: i64) -> [u8; 6] {
-    let f = frac.unsigned_abs() % 1_000_000;
+fn micros_digits(into: u32) -> [u8; 6] {
+    let f = into % 1_000_000;
+    let (high, low) = (f / 1_000, f % 1_000);
     [
-        b'0' + (f / 100_000) as u8,
-        b'0' + (f / 10_000 % 10) as u8,
-        b'0' + (f / 1_000 % 10) as u8,
-        b'0' + (f / 100 % 10) as u8,
-        b'0' + (f / 10 % 10) as u8,
-        b'0' + (f % 10) as u8,
+        b'0' + (high / 100) as u8,
+        b'0' + (high / 10 % 10) as u8,
+        b'0' + (high % 10) as u8,
+        b'0' + (low / 100) as u8,
+        b'0' + (low / 10 % 10) as u8,
+        b'0' + (low % 10) as u8,
     ]
 }
 
 /// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
 fn rfc3339(out: &mut Vec<u8>, cache: &mut Second, us: i64) {
-    let second = cache.at(us.div_euclid(1_000_000));
+    let (second, into) = cache.split(us);
     let mut text = [0u8; 27];
     text[..19].copy_from_slice(&second.date);
     text[19] = b'.';
-    text[20..26].copy_from_slice(&micros_digits(us.rem_euclid(1_000_000)));
+    text[20..26].copy_from_slice(&micros_digits(into));
     text[26] = b'Z';
     out.extend_from_slice(&text);
 }
