@@ -381,6 +381,14 @@ impl Decoder {
             return None;
         }
         let datagram = ip.get(..h.total_len)?;
+        self.tunnels
+            .push(Tunnel {
+                kind: encap.kind,
+                id: encap.id,
+                src,
+                dst,
+            })
+            .ok()?;
         // The inner datagram's first byte, in `data`.
         let base = udp_at + tunnel::UDP_HEADER_LEN + encap.at + ETHERNET_HEADER_LEN;
         let found = Found::tcp(
@@ -390,19 +398,12 @@ impl Decoder {
             IpAddr::V4(Ipv4Addr::from(h.src)),
             IpAddr::V4(Ipv4Addr::from(h.dst)),
             false,
-        )
-        .ok()?;
-        // Last, so that nothing is left recorded (levels the link layer recorded stay)
-        // when the walk takes over.
-        self.tunnels
-            .push(Tunnel {
-                kind: encap.kind,
-                id: encap.id,
-                src,
-                dst,
-            })
-            .ok()?;
-        Some(found)
+        );
+        if found.is_err() {
+            // The walk records the level again; levels the link layer recorded stay.
+            self.tunnels.pop();
+        }
+        found.ok()
     }
 
     /// The general walk of [`Decoder::locate`]: `layer` is what `bytes` of the packet

@@ -163,6 +163,11 @@ impl Tunnels {
         Ok(())
     }
 
+    /// Forgets the innermost level.
+    pub(crate) fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
     /// The id `%tunnel.id` prints: the innermost level's that has one.
     pub fn id(&self) -> Option<u32> {
         self.levels().iter().rev().find_map(|t| t.id)

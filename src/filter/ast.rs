@@ -3,8 +3,9 @@
 //!
 //! Every test that looks past the link-layer header carries the encapsulations the
 //! expression had stepped over when it was written ([`Depth`]: `vlan`, `pppoes`,
-//! `mpls`): libpcap moves every later test further into an Ethernet frame after each of
-//! these keywords, whatever the parentheses or `or`s, and so do we.
+//! `mpls`, `geneve`): libpcap moves every later test further into the frame after each
+//! of these keywords, whatever the parentheses or `or`s, and so do we. After `geneve`
+//! the offsets are known only at run time: that test stores them (see `eval::At`).
 
 /// A boolean expression over one frame.
 #[derive(Clone, Debug, PartialEq)]
