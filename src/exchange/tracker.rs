@@ -49,11 +49,19 @@ struct Summaries {
 }
 
 /// Slot `i` of `table`, grown to it with clean rows if needed.
+#[inline]
 fn grown<T: Default>(table: &mut ChunkedVec<T>, i: usize) -> Option<&mut T> {
     if table.len() <= i {
-        table.resize_with(i + 1, T::default);
+        grow(table, i + 1);
     }
     table.get_mut(i)
+}
+
+/// Once per slot at most: off the path of every payload event.
+#[cold]
+#[inline(never)]
+fn grow<T: Default>(table: &mut ChunkedVec<T>, len: usize) {
+    table.resize_with(len, T::default);
 }
 
 /// One connection's rows in [`Summaries`].
@@ -78,6 +86,16 @@ impl Summaries {
             summary,
             keep_alive,
         })
+    }
+
+    /// Connection `conn`'s summary, to write (only with connection records): the row
+    /// alone, for what every payload event counts.
+    #[inline]
+    fn summary_mut(&mut self, conn: ConnId) -> Option<&mut ConnSummary> {
+        match self.on {
+            true => grown(&mut self.rows, conn as usize),
+            false => None,
+        }
     }
 
     /// Connection `conn`'s summary so far.
@@ -720,8 +738,8 @@ impl<S: ExchangeSink> ExchangeTracker<S> {
         if !self.tracks(conn) {
             return;
         }
-        if let Some(row) = self.summaries.row(conn) {
-            f(row.summary);
+        if let Some(summary) = self.summaries.summary_mut(conn) {
+            f(summary);
         }
     }
 }

@@ -228,7 +228,50 @@ fn power_of_ten(n: u16) -> bool {
 impl Lifecycle {
     /// Counts one packet of the connection and updates the history and the endpoint
     /// states; `seq` is the packet's sequence number, `len` its payload length.
+    #[inline]
     pub fn packet(
+        &mut self,
+        ts: Timestamp,
+        dir: Direction,
+        flags: TcpFlags,
+        seq: u32,
+        len: usize,
+        window: u16,
+    ) {
+        if self.routine(dir, flags, len, window) {
+            // Most packets of a connection: only the count and the time change.
+            self.last_packet = ts.0;
+            let c = &mut self.counters[side(dir)];
+            c.packets = c.packets.saturating_add(1);
+            return;
+        }
+        self.packet_general(ts, dir, flags, seq, len, window);
+    }
+
+    /// Whether [`Self::packet_general`] would only count the packet and keep its time:
+    /// no SYN, FIN or RST; a window that is not zero; a sender past its inactive state
+    /// (the only state that moves without those flags); and the history letter the
+    /// packet would add (data, else a pure ACK) already recorded for its direction.
+    #[inline]
+    fn routine(&self, dir: Direction, flags: TcpFlags, len: usize, window: u16) -> bool {
+        let s = side(dir);
+        let letter_seen = |letter: Letter| {
+            letter
+                .once_bit()
+                .is_some_and(|bit| self.once & (1u8 << (4 * s as u8 + bit)) != 0)
+        };
+        flags.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0
+            && window != 0
+            && self.state_of(s) != EndpointState::Inactive
+            && if len > 0 {
+                letter_seen(Letter::Data)
+            } else {
+                !flags.ack() || letter_seen(Letter::Ack)
+            }
+    }
+
+    /// [`Self::packet`] for any packet.
+    fn packet_general(
         &mut self,
         ts: Timestamp,
         dir: Direction,
@@ -748,6 +791,42 @@ mod tests {
         }
         let (h, _) = run(&p);
         assert_eq!(h, format!("{}+", "S".repeat(MAX_HISTORY)));
+    }
+
+    /// The shortcut for routine packets changes what the general path would: every
+    /// flag combination, with and without payload and window, in each direction, from
+    /// the states a connection goes through.
+    #[test]
+    fn routine_packets_count_as_the_general_path_does() {
+        let mut prefixes = vec![Vec::new(), handshake()];
+        let mut data = handshake();
+        data.extend([(C, ACK | PSH, 101, 10), (S, ACK, 501, 0), (S, ACK, 501, 30)]);
+        prefixes.push(data.clone());
+        data.push((C, FIN | ACK, 111, 0));
+        prefixes.push(data.clone());
+        data.push((S, RST, 531, 0));
+        prefixes.push(data);
+        prefixes.push(vec![(C, ACK | PSH, 100, 10)]);
+        for prefix in &prefixes {
+            let mut start = Lifecycle::default();
+            for &(dir, flags, seq, len) in prefix {
+                start.packet(Timestamp(1), dir, TcpFlags(flags), seq, len, 1000);
+            }
+            for flags in 0..=u8::MAX {
+                for (dir, len, window) in [C, S]
+                    .into_iter()
+                    .flat_map(|d| [(d, 0, 0), (d, 0, 512), (d, 7, 0), (d, 7, 512)])
+                {
+                    let (mut fast, mut general) = (start, start);
+                    fast.packet(Timestamp(2), dir, TcpFlags(flags), 900, len, window);
+                    general.packet_general(Timestamp(2), dir, TcpFlags(flags), 900, len, window);
+                    assert_eq!(
+                        fast, general,
+                        "{prefix:?} then {dir:?} {flags:#x} {len} {window}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
