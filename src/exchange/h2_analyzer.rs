@@ -25,11 +25,14 @@
 #[cfg(doc)]
 use super::analyzer::MAX_OPEN_EXCHANGES;
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
-use super::h2::frame::{Frame, FrameError, FrameReader, HeaderBlock};
+use super::h2::frame::{Frame, FrameError, FrameReader, HeaderBlock, Settings, MAX_HEADER_BLOCK};
 use super::h2::hpack::{Decoder, Field};
+use super::h2::upgrade::decode_settings_header;
 use super::h2_facts::{
     H2Facts, H2Goaway, H2PingRtt, H2Reset, H2StreamFacts, Side, MAX_GOAWAY_DEBUG,
 };
+use super::http::{find_cr_or_lf, FieldLines};
+use super::http1::KnownHead;
 use super::turns::Turns;
 use crate::flow::Direction;
 use crate::time::Timestamp;
@@ -79,14 +82,21 @@ struct Stream {
     head: [bool; 2],
 }
 
-/// The header block being joined in one direction.
-#[derive(Debug, Default)]
-struct OpenBlock {
+/// What the frame that began a header block said of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct BlockStart {
     /// The stream it belongs to, its END_STREAM flag, and for a PUSH_PROMISE the
     /// promised stream.
     stream: u32,
     end_stream: bool,
     promised: Option<u32>,
+}
+
+/// The header block being joined in one direction (only when CONTINUATION frames
+/// follow its first frame: a block whole in one frame is decoded where it lies).
+#[derive(Debug, Default)]
+struct OpenBlock {
+    start: BlockStart,
     fragments: HeaderBlock,
 }
 
@@ -154,9 +164,25 @@ impl H2Analyzer {
 
     /// A connection upgraded from HTTP/1.1 (`Upgrade: h2c` answered `101`): the
     /// upgrade request is stream 1, whose exchange is `exchange`; the client sends the
-    /// preface next, the server its response on stream 1.
-    pub fn upgraded(x: &mut Exchanges<'_>, exchange: u64) -> Self {
+    /// preface next, the server its response on stream 1. `request_head`: the upgrade
+    /// request's head, whose `HTTP2-Settings` header holds the client's SETTINGS (RFC
+    /// 7540 §3.2.1); a value that does not decode is kept in
+    /// [`H2Facts::upgrade_settings_error`].
+    pub fn upgraded(x: &mut Exchanges<'_>, exchange: u64, request_head: &[u8]) -> Self {
         let mut a = Self::prior_knowledge();
+        match super::http::header_value(request_head, b"http2-settings") {
+            Some(value) => {
+                let mut payload = Vec::new();
+                match decode_settings_header(value, &mut payload) {
+                    Ok(params) => a.conn.settings(x, 0, params),
+                    Err(e) => Conn::facts(x).upgrade_settings_error = Some(e.reason()),
+                }
+                if let Some(n) = a.conn.frame_size[0].take() {
+                    a.readers[1].set_max_frame_size(n);
+                }
+            }
+            None => Conn::facts(x).upgrade_settings_error = Some("no HTTP2-Settings"),
+        }
         a.conn.streams.push(Stream {
             id: 1,
             exchange,
@@ -292,7 +318,7 @@ impl Conn {
                 }
                 if end_headers {
                     if let Some(open) = self.blocks[i].take() {
-                        self.end_block(x, i, ts, &open);
+                        self.end_block(x, i, ts, open.start, open.fragments.bytes());
                     }
                 }
             }
@@ -337,23 +363,7 @@ impl Conn {
                     self.close(x, at, false);
                 }
             }
-            Frame::Settings { ack: false, params } => {
-                if let Some(n) = params.header_table_size() {
-                    // The sender's decoder table: it bounds what the other side encodes.
-                    self.decoders[1 - i].set_table_limit(n as usize);
-                    let overruns = self.decoders.iter().map(Decoder::overruns).sum();
-                    Self::facts(x).table_overruns = overruns;
-                }
-                if let Some(n) = params.max_frame_size() {
-                    self.frame_size[i] = Some(n);
-                }
-                let s = Self::facts(x).settings_mut(side(i));
-                s.header_table_size = params.header_table_size().or(s.header_table_size);
-                s.max_concurrent_streams =
-                    params.max_concurrent_streams().or(s.max_concurrent_streams);
-                s.initial_window_size = params.initial_window_size().or(s.initial_window_size);
-                s.max_frame_size = params.max_frame_size().or(s.max_frame_size);
-            }
+            Frame::Settings { ack: false, params } => self.settings(x, i, params),
             Frame::Ping {
                 ack: false,
                 payload,
@@ -397,6 +407,25 @@ impl Conn {
         }
     }
 
+    /// The SETTINGS side `i` announced (a frame, or the `HTTP2-Settings` header of an
+    /// upgrade request).
+    fn settings(&mut self, x: &mut Exchanges<'_>, i: usize, params: Settings<'_>) {
+        if let Some(n) = params.header_table_size() {
+            // The sender's decoder table: it bounds what the other side encodes.
+            self.decoders[1 - i].set_table_limit(n as usize);
+            let overruns = self.decoders.iter().map(Decoder::overruns).sum();
+            Self::facts(x).table_overruns = overruns;
+        }
+        if let Some(n) = params.max_frame_size() {
+            self.frame_size[i] = Some(n);
+        }
+        let s = Self::facts(x).settings_mut(side(i));
+        s.header_table_size = params.header_table_size().or(s.header_table_size);
+        s.max_concurrent_streams = params.max_concurrent_streams().or(s.max_concurrent_streams);
+        s.initial_window_size = params.initial_window_size().or(s.initial_window_size);
+        s.max_frame_size = params.max_frame_size().or(s.max_frame_size);
+    }
+
     /// Counts `len` wire bytes of a stream's frame on its exchange.
     fn count(&self, x: &mut Exchanges<'_>, stream: u32, dir: Direction, ts: Timestamp, len: usize) {
         if let Some(at) = self.find(stream) {
@@ -416,27 +445,34 @@ impl Conn {
         end_headers: bool,
         block: &[u8],
     ) {
+        let start = BlockStart {
+            stream,
+            end_stream,
+            promised,
+        };
+        if end_headers && block.len() <= MAX_HEADER_BLOCK {
+            // Whole in this frame (the usual case): decoded where it lies.
+            self.end_block(x, i, ts, start, block);
+            return;
+        }
         let mut fragments = HeaderBlock::new();
         if !fragments.push(block) {
             self.broken = Some("header block over its bound");
             return;
         }
-        let open = OpenBlock {
-            stream,
-            end_stream,
-            promised,
-            fragments,
-        };
-        if end_headers {
-            self.end_block(x, i, ts, &open);
-        } else {
-            self.blocks[i] = Some(open);
-        }
+        self.blocks[i] = Some(OpenBlock { start, fragments });
     }
 
     /// A whole header block of side `i`: decoded (always, to keep the HPACK table in
     /// step), then given to its stream as a head or trailers.
-    fn end_block(&mut self, x: &mut Exchanges<'_>, i: usize, ts: Timestamp, open: &OpenBlock) {
+    fn end_block(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        i: usize,
+        ts: Timestamp,
+        open: BlockStart,
+        block: &[u8],
+    ) {
         let dir = dir_of(i);
         // The stream the block opens or continues.
         let mut at = match open.promised {
@@ -465,8 +501,7 @@ impl Conn {
         // Without the template reading heads, only the pseudo-fields are kept (:status
         // tells an interim response).
         head.lines_wanted = wants;
-        let result =
-            self.decoders[i].decode(open.fragments.bytes(), &mut |field| head.field(field));
+        let result = self.decoders[i].decode(block, &mut |field| head.field(field));
         if self.decoders[i].overruns() > 0 {
             let overruns = self.decoders.iter().map(Decoder::overruns).sum();
             Self::facts(x).table_overruns = overruns;
@@ -475,7 +510,7 @@ impl Conn {
             self.broken = Some("HPACK decoding error");
         } else if let Some(at) = at {
             let how = (i, ts, dir, head_dir);
-            self.give_head(x, how, open, at, fresh, trailers, &head, wants);
+            self.give_head(x, how, open, block.len(), at, fresh, trailers, &head, wants);
         }
         self.head = head;
     }
@@ -488,7 +523,8 @@ impl Conn {
         &mut self,
         x: &mut Exchanges<'_>,
         (i, ts, dir, head_dir): (usize, Timestamp, Direction, Direction),
-        open: &OpenBlock,
+        open: BlockStart,
+        block_len: usize,
         at: usize,
         fresh: bool,
         trailers: bool,
@@ -498,7 +534,7 @@ impl Conn {
         if fresh {
             // The first frame of the stream was counted before it was known.
             let exchange = self.streams[at].exchange;
-            x.count_for(exchange, dir, ts, open.fragments.len() as u64);
+            x.count_for(exchange, dir, ts, block_len as u64);
         }
         let exchange = self.streams[at].exchange;
         if head.unknown {
@@ -529,8 +565,8 @@ impl Conn {
                 }
             }
             if wants {
-                head.text(head_dir, &mut self.text);
-                x.keep_for(exchange, head_dir, ts, &self.text);
+                let known = head.text(head_dir, &mut self.text);
+                x.keep_head_for(exchange, head_dir, ts, &self.text, known);
             }
         }
         if open.end_stream {
@@ -559,19 +595,31 @@ struct Head {
     status: Vec<u8>,
     /// The regular fields as `name: value\r\n` lines.
     lines: Vec<u8>,
+    /// Where in `lines` the first `connection` and `content-length` lines start.
+    connection: Option<usize>,
+    content_length: Option<usize>,
     /// Some field could not be decoded.
     unknown: bool,
 }
 
+/// Whether a line that starts with `name` starts with `field:` (ASCII case ignored), as
+/// the header look-up of [`super::http::header_value`] matches it.
+fn names(name: &[u8], field: &[u8]) -> bool {
+    name.get(..field.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(field))
+        && matches!(name.get(field.len()), None | Some(b':'))
+}
+
 /// Appends `bytes` with CR and LF made spaces, so a hostile value cannot end the line.
 fn put_clean(out: &mut Vec<u8>, bytes: &[u8]) {
-    if !bytes.iter().any(|&b| b == b'\r' || b == b'\n') {
+    let Some(first) = find_cr_or_lf(bytes) else {
         out.extend_from_slice(bytes);
         return;
-    }
+    };
+    let (clean, rest) = bytes.split_at(first);
+    out.extend_from_slice(clean);
     out.extend(
-        bytes
-            .iter()
+        rest.iter()
             .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
     );
 }
@@ -590,6 +638,13 @@ impl Head {
                         if self.lines_wanted
                             && self.lines.len() + name.len() + value.len() + 4 <= MAX_HEAD
                         {
+                            let at = self.lines.len();
+                            if self.connection.is_none() && names(name, b"connection") {
+                                self.connection = Some(at);
+                            }
+                            if self.content_length.is_none() && names(name, b"content-length") {
+                                self.content_length = Some(at);
+                            }
                             put_clean(&mut self.lines, name);
                             self.lines.extend_from_slice(b": ");
                             put_clean(&mut self.lines, value);
@@ -611,8 +666,10 @@ impl Head {
     }
 
     /// `METHOD PATH HTTP/2` or `HTTP/2 STATUS`, `host:` from `:authority`, the other
-    /// fields, and the empty line.
-    fn text(&self, dir: Direction, out: &mut Vec<u8>) {
+    /// fields, and the empty line; and what is known of it without reading it again:
+    /// every line ends in CRLF and holds no other CR or LF, so its header block ends at
+    /// the final CRLF, and where the `connection` and `content-length` lines are.
+    fn text(&self, dir: Direction, out: &mut Vec<u8>) -> KnownHead {
         out.clear();
         fn word(w: &[u8]) -> &[u8] {
             if w.is_empty() {
@@ -645,8 +702,31 @@ impl Head {
                 out.extend_from_slice(b"\r\n");
             }
         }
+        let lines_at = out.len();
+        // The look-up reads the start line too: a method shaped like `connection:`
+        // leaves that name to it.
+        let line_of = |found: Option<usize>, field: &[u8]| {
+            if names(out, field) {
+                return 0;
+            }
+            match found {
+                None => FieldLines::ABSENT,
+                Some(at) => u16::try_from(lines_at + at)
+                    .ok()
+                    .filter(|&at| at != FieldLines::ABSENT)
+                    .unwrap_or(0),
+            }
+        };
+        let fields = FieldLines {
+            connection: line_of(self.connection, b"connection"),
+            content_length: line_of(self.content_length, b"content-length"),
+        };
         out.extend_from_slice(&self.lines);
         out.extend_from_slice(b"\r\n");
+        KnownHead {
+            header_end: out.len() - 2,
+            fields,
+        }
     }
 
     /// Empty again, keeping the buffers (released when a hostile head made them large).
@@ -663,6 +743,8 @@ impl Head {
             }
             v.clear();
         }
+        self.connection = None;
+        self.content_length = None;
         self.unknown = false;
     }
 }
@@ -847,6 +929,8 @@ mod tests {
         goaway: String,
         ping: Option<i64>,
         interim: Option<u16>,
+        client_settings: Option<super::super::h2_facts::H2Settings>,
+        settings_error: Option<&'static str>,
     }
 
     #[derive(Default)]
@@ -877,6 +961,8 @@ mod tests {
                 goaway: String::from_utf8_lossy(&goaway).into_owned(),
                 ping: e.h2.and_then(|h| h.last_ping).map(|p| p.micros),
                 interim: e.interim,
+                client_settings: e.h2.map(|h| h.settings[0]),
+                settings_error: e.h2.and_then(|h| h.upgrade_settings_error),
             });
             Ok(())
         }
@@ -941,6 +1027,80 @@ mod tests {
 
     fn client_start() -> Vec<u8> {
         [PREFACE, &frame(SETTINGS, 0, 0, &[])].concat()
+    }
+
+    #[test]
+    fn a_synthesised_head_tells_what_a_reading_of_it_would_find() {
+        use super::super::h2::hpack::Field;
+        use super::super::http::{header_split, header_value, header_value_indexed};
+        use super::{Head, MAX_HEAD};
+        let long = "v".repeat(MAX_HEAD / 2);
+        let cases: [(&str, &[(&str, &str)]); 7] = [
+            (":method GET", &[("accept", "*/*")]),
+            (
+                ":method GET",
+                &[("connection", "close"), ("content-length", "3")],
+            ),
+            // Case, a name with a colon in it, CR and LF in values.
+            (
+                ":method POST",
+                &[("Connection:x", "a\r\n\r\nb"), ("CONTENT-LENGTH", "\n7")],
+            ),
+            // `connectionx` is not `connection`; the second `connection` is not first.
+            (
+                ":method GET",
+                &[
+                    ("connectionx", "1"),
+                    ("connection", "2"),
+                    ("connection", "3"),
+                ],
+            ),
+            // A method the look-up takes for a field line.
+            (":method connection:up", &[("connection", "down")]),
+            (":status 200", &[("content-length", "12")]),
+            // Lines past the 16-bit offsets of the field lines.
+            (
+                ":status 200",
+                &[("a", &long), ("b", &long), ("connection", "far")],
+            ),
+        ];
+        for (pseudo, fields) in cases {
+            let (pname, pvalue) = pseudo.split_once(' ').unwrap();
+            let mut head = Head {
+                lines_wanted: true,
+                ..Head::default()
+            };
+            let dir = if pname == ":status" { FS } else { FC };
+            head.field(Field::Header {
+                name: pname.as_bytes(),
+                value: pvalue.as_bytes(),
+            });
+            head.field(Field::Header {
+                name: b":path",
+                value: b"/",
+            });
+            for (name, value) in fields {
+                head.field(Field::Header {
+                    name: name.as_bytes(),
+                    value: value.as_bytes(),
+                });
+            }
+            let mut text = Vec::new();
+            let known = head.text(dir, &mut text);
+            assert_eq!(
+                header_split(&text).0,
+                known.header_end,
+                "{pseudo} {fields:?}"
+            );
+            let block = &text[..known.header_end];
+            for name in [&b"connection"[..], b"content-length", b"Connection"] {
+                assert_eq!(
+                    header_value_indexed(block, name, known.fields),
+                    header_value(block, name),
+                    "{pseudo} {fields:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1263,6 +1423,53 @@ Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
         assert_eq!(seen[0].interim, Some(1));
         assert_eq!(seen[1].stream, Some(3));
         assert!(seen[1].request.starts_with("GET /next HTTP/2\r\n"));
+        // The client's settings came in the upgrade request's HTTP2-Settings (curl's).
+        let client = seen[1].client_settings.unwrap();
+        assert_eq!(client.max_concurrent_streams, Some(100));
+        assert_eq!(client.initial_window_size, Some(0x0200_0000));
+        assert_eq!(seen[1].settings_error, None);
+    }
+
+    #[test]
+    fn a_malformed_http2_settings_is_reported_and_the_upgrade_goes_on() {
+        for (header, why) in [
+            (
+                "HTTP2-Settings: AAMAAABk+AQC\r\n",
+                "HTTP2-Settings is not base64url",
+            ),
+            (
+                "HTTP2-Settings: AAMAAA\r\n",
+                "HTTP2-Settings is not a whole number of settings",
+            ),
+            ("", "no HTTP2-Settings"),
+        ] {
+            let request = format!(
+                "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n{header}\r\n"
+            );
+            let switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
+            let server = [
+                &switching[..],
+                &frame(SETTINGS, 0, 0, &[]),
+                &frame(HEADERS, END_HEADERS | END_STREAM, 1, &ok(&[])),
+            ]
+            .concat();
+            let seen = run(
+                &[
+                    (FC, request.into_bytes()),
+                    (FS, server),
+                    (FC, client_start()),
+                ],
+                None,
+            );
+            assert_eq!(seen.len(), 1, "{seen:#?}");
+            assert_eq!(seen[0].stream, Some(1));
+            assert_eq!(seen[0].complete, Some(true));
+            assert_eq!(seen[0].settings_error, Some(why));
+            assert_eq!(
+                seen[0].client_settings.unwrap().max_concurrent_streams,
+                None
+            );
+        }
     }
 
     #[test]
