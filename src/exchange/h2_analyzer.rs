@@ -25,8 +25,11 @@
 #[cfg(doc)]
 use super::analyzer::MAX_OPEN_EXCHANGES;
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
-use super::h2::frame::{Frame, FrameError, FrameReader, HeaderBlock, Settings, MAX_HEADER_BLOCK};
+use super::h2::frame::{
+    Frame, FrameError, FrameReader, HeaderBlock, Settings, MAX_HEADER_BLOCK, MAX_MAX_FRAME_SIZE,
+};
 use super::h2::hpack::{Decoder, Field};
+use super::h2::resync::frame_run_start;
 use super::h2::upgrade::decode_settings_header;
 use super::h2_facts::{
     H2Facts, H2Goaway, H2PingRtt, H2Reset, H2StreamFacts, Side, MAX_GOAWAY_DEBUG,
@@ -125,10 +128,18 @@ struct Conn {
     text: Vec<u8>,
 }
 
+/// Payload events of one side read, on a connection picked up mid-stream, for a frame
+/// boundary ([`frame_run_start`]) before the analysis gives up.
+const MAX_RESYNC_EVENTS: u8 = 8;
+
 /// One HTTP/2 connection's state.
 #[derive(Debug)]
 pub(crate) struct H2Analyzer {
     readers: [FrameReader; 2],
+    /// Per side, whether its reader stands on a frame boundary; else (picked up
+    /// mid-stream) how many of its payload events were read looking for one.
+    synced: [bool; 2],
+    resync_events: [u8; 2],
     conn: Conn,
     /// Once the analysis stopped at a gap (which cannot hand the connection over), the
     /// turns rule that takes the rest.
@@ -139,6 +150,8 @@ impl H2Analyzer {
     fn with(decoders: [Decoder; 2]) -> Self {
         H2Analyzer {
             readers: [FrameReader::new(), FrameReader::new()],
+            synced: [true, true],
+            resync_events: [0, 0],
             conn: Conn {
                 decoders,
                 blocks: [None, None],
@@ -159,6 +172,20 @@ impl H2Analyzer {
     pub fn prior_knowledge() -> Self {
         let mut a = Self::with([Decoder::new(), Decoder::new()]);
         a.readers[0].expect_preface();
+        a
+    }
+
+    /// A connection picked up mid-stream (`-m`): no preface; each side's first frame
+    /// boundary is found in its first payload ([`frame_run_start`], the bytes before it
+    /// dropped); the HPACK tables' earlier entries are unknown ([`Decoder::mid_stream`]:
+    /// fields that refer to them are not found and the stream says so); the frame size
+    /// the peers agreed on is unknown, so frames up to RFC 9113's largest are read.
+    pub fn mid_stream() -> Self {
+        let mut a = Self::with([Decoder::mid_stream(), Decoder::mid_stream()]);
+        for reader in &mut a.readers {
+            reader.set_max_frame_size(MAX_MAX_FRAME_SIZE);
+        }
+        a.synced = [false, false];
         a
     }
 
@@ -761,6 +788,22 @@ impl super::analyzer::Analyzer for H2Analyzer {
             return turns.data(x, dir, ts, bytes);
         }
         let i = side_of(dir);
+        let mut bytes = bytes;
+        if !self.synced[i] {
+            match frame_run_start(bytes, i == 0) {
+                Some(at) => {
+                    self.synced[i] = true;
+                    bytes = &bytes[at..];
+                }
+                None => {
+                    self.resync_events[i] += 1;
+                    if self.resync_events[i] >= MAX_RESYNC_EVENTS {
+                        return self.stop(x, "no HTTP/2 frame boundary found mid-stream");
+                    }
+                    return Handoff::Stay;
+                }
+            }
+        }
         self.conn.wants_heads = x.wants_kept();
         let conn = &mut self.conn;
         let result = self.readers[i].feed(bytes, &mut |frame| conn.frame(x, i, ts, frame));
@@ -784,6 +827,11 @@ impl super::analyzer::Analyzer for H2Analyzer {
             return;
         }
         let i = side_of(dir);
+        if !self.synced[i] {
+            // Before the first frame boundary: nothing is lost that was being read.
+            x.gap(dir, len);
+            return;
+        }
         let conn = &mut self.conn;
         let result = self.readers[i].gap(len, &mut |frame| conn.frame(x, i, ts, frame));
         if let Err(e) = result {
@@ -882,6 +930,7 @@ mod tests {
     const SETTINGS: u8 = 4;
     const PING: u8 = 6;
     const GOAWAY: u8 = 7;
+    const WINDOW_UPDATE: u8 = 8;
     const END_STREAM: u8 = 1;
     const END_HEADERS: u8 = 4;
 
@@ -930,6 +979,7 @@ mod tests {
         ping: Option<i64>,
         interim: Option<u16>,
         client_settings: Option<super::super::h2_facts::H2Settings>,
+        unknown_headers: Option<bool>,
         settings_error: Option<&'static str>,
     }
 
@@ -962,6 +1012,7 @@ mod tests {
                 ping: e.h2.and_then(|h| h.last_ping).map(|p| p.micros),
                 interim: e.interim,
                 client_settings: e.h2.map(|h| h.settings[0]),
+                unknown_headers: e.h2_stream.map(|h| h.unknown_headers),
                 settings_error: e.h2.and_then(|h| h.upgrade_settings_error),
             });
             Ok(())
@@ -977,6 +1028,15 @@ mod tests {
     /// Feeds one connection's payload, each piece at its own microsecond, then closes
     /// it (by the client); every piece is also fed cut at `cut` when given.
     fn run(pieces: &[(Direction, Vec<u8>)], cut: Option<usize>) -> Vec<Seen> {
+        run_with(pieces, cut, false)
+    }
+
+    /// [`run`], the connection picked up mid-stream when `mid_stream`.
+    fn run_with(
+        pieces: &[(Direction, Vec<u8>)],
+        cut: Option<usize>,
+        mid_stream: bool,
+    ) -> Vec<Seen> {
         let needs = Needs {
             request: ALL,
             response: ALL,
@@ -1005,6 +1065,9 @@ mod tests {
                 server: ep(80),
             },
         );
+        if mid_stream {
+            tracker.picked_up_mid_stream(0);
+        }
         event(&mut tracker, FlowEventKind::Established);
         for (dir, bytes) in pieces {
             let at = cut.unwrap_or(0).min(bytes.len());
@@ -1428,6 +1491,54 @@ Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
         assert_eq!(client.max_concurrent_streams, Some(100));
         assert_eq!(client.initial_window_size, Some(0x0200_0000));
         assert_eq!(seen[1].settings_error, None);
+    }
+
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_http2_from_its_next_frame_boundary() {
+        // The client's first captured bytes end a frame sent before the pickup.
+        let tail = vec![0x5a; 30];
+        // GET (static), :scheme http (static), a dynamic entry from before the pickup,
+        // then a literal :path.
+        let mut request = vec![0x82, 0x86, 0xbe];
+        request.extend(literal(":path", "/later"));
+        let client = [
+            tail,
+            frame(HEADERS, END_HEADERS | END_STREAM, 7, &request),
+            frame(WINDOW_UPDATE, 0, 0, &[0, 0, 1, 0]),
+        ]
+        .concat();
+        let server = [
+            // The end of the answer to stream 5, asked before the pickup.
+            frame(DATA, END_STREAM, 5, b"earlier"),
+            frame(HEADERS, END_HEADERS, 7, &[0x88, 0xbf]),
+            frame(DATA, END_STREAM, 7, b"later"),
+        ]
+        .concat();
+        let pieces = [(FC, client), (FS, server)];
+        let seen = run_with(&pieces, None, true);
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        let s = &seen[0];
+        assert_eq!((s.protocol, s.stream), (Some("h2c"), Some(7)));
+        assert!(s.request.starts_with("GET /later HTTP/2\r\n"), "{s:#?}");
+        assert_eq!(s.response, "HTTP/2 200\r\n\r\nlater");
+        assert_eq!(s.unknown_headers, Some(true));
+        assert_eq!(s.complete, Some(true));
+        // The same bytes from a connection's start are not HTTP/2.
+        let seen = run_with(&pieces, None, false);
+        assert!(seen.iter().all(|s| s.stream.is_none()), "{seen:#?}");
+        assert!(seen.iter().all(|s| s.protocol == Some("unknown")));
+    }
+
+    #[test]
+    fn mid_stream_bytes_that_are_no_frames_stay_with_the_turns_rule() {
+        let pieces = [
+            (FC, b"\x00\x00\x05\x00\x02 binary protocol".to_vec()),
+            (FS, b"reply".to_vec()),
+        ];
+        let seen = run_with(&pieces, None, true);
+        assert!(!seen.is_empty());
+        assert!(seen.iter().all(|s| s.stream.is_none()), "{seen:#?}");
+        assert!(seen.iter().all(|s| s.protocol == Some("unknown")));
     }
 
     #[test]

@@ -450,4 +450,7 @@ pub(crate) struct ConnFacts {
     pub printed: u32,
     /// The end of the last finished response (`%idle.time.before` of the next request).
     pub last_response_end: MaybeTime,
+    /// Picked up mid-stream (`-m`): detection also looks for protocol messages that do
+    /// not start the connection.
+    pub mid_stream: bool,
 }
