@@ -637,18 +637,20 @@ fn names(name: &[u8], field: &[u8]) -> bool {
         && matches!(name.get(field.len()), None | Some(b':'))
 }
 
-/// Appends `bytes` with CR and LF made spaces, so a hostile value cannot end the line.
-fn put_clean(out: &mut Vec<u8>, bytes: &[u8]) {
-    let Some(first) = find_cr_or_lf(bytes) else {
-        out.extend_from_slice(bytes);
+/// Makes every CR and LF of `out` from `from` on a space, so that a hostile name or
+/// value cannot end its line. One search over a whole line: most have neither.
+fn clean_from(out: &mut [u8], from: usize) {
+    let Some(tail) = out.get_mut(from..) else {
         return;
     };
-    let (clean, rest) = bytes.split_at(first);
-    out.extend_from_slice(clean);
-    out.extend(
-        rest.iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
+    let Some(first) = find_cr_or_lf(tail) else {
+        return;
+    };
+    for b in &mut tail[first..] {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
 }
 
 impl Head {
@@ -672,16 +674,18 @@ impl Head {
                             if self.content_length.is_none() && names(name, b"content-length") {
                                 self.content_length = Some(at);
                             }
-                            put_clean(&mut self.lines, name);
+                            self.lines.extend_from_slice(name);
                             self.lines.extend_from_slice(b": ");
-                            put_clean(&mut self.lines, value);
+                            self.lines.extend_from_slice(value);
+                            clean_from(&mut self.lines, at);
                             self.lines.extend_from_slice(b"\r\n");
                         }
                         return;
                     }
                 };
                 slot.clear();
-                put_clean(slot, value.get(..MAX_HEAD / 4).unwrap_or(value));
+                slot.extend_from_slice(value.get(..MAX_HEAD / 4).unwrap_or(value));
+                clean_from(slot, 0);
             }
             Field::Unknown { .. } => self.unknown = true,
         }
