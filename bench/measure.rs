@@ -31,11 +31,20 @@ const ARTICLE: &str = "%request.timestamp %dest.ip %dest.port c=%connection.time
     req=%request.time resp=%response.time i2=%idle.time.1 s=%session.time %connection \
     %close.originator req_h=%request.header.connection resp_h=%response.header.connection";
 
-const SCENARIOS: [&str; 5] = ["concurrent", "keepalive", "churn", "bulk", "h2"];
+const SCENARIOS: [&str; 6] = [
+    "concurrent",
+    "keepalive",
+    "churn",
+    "bulk",
+    "h2",
+    "h2-serial",
+];
 
 /// Recorded by `bench/h2_capture.sh` (real HTTP/2 traffic), not written by `gen_bench`:
-/// its exchanges are streams, which only `--exchanges messages` cuts.
-const H2: &str = "h2";
+/// their exchanges are streams, which only `--exchanges messages` cuts.
+fn is_h2(name: &str) -> bool {
+    name == "h2" || name == "h2-serial"
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Tool {
@@ -315,7 +324,7 @@ fn read_info(path: &Path) -> io::Result<Info> {
 fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
     // The report counts turns mode's exchanges; HTTP/2 is measured in messages mode only.
     for tool in [Tool::Report, Tool::ConnectionsReport] {
-        if name == H2 {
+        if is_h2(name) {
             break;
         }
         let report = tool
@@ -335,7 +344,7 @@ fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
     }
     // HTTP/2: `turns` mode cuts direction turns of many streams; only messages mode
     // has one record per exchange.
-    let tools: &[Tool] = if name == H2 {
+    let tools: &[Tool] = if is_h2(name) {
         &[Tool::Messages]
     } else {
         &[

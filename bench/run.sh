@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark harness (not part of the test suite; nothing here is asserted on time).
 #
-#   bench/run.sh [SCENARIO...]        scenarios: concurrent keepalive churn bulk h2
+#   bench/run.sh [SCENARIO...]        scenarios: concurrent keepalive churn bulk h2 h2-serial
 #
 # Builds release, writes the deterministic captures into $BENCH_DIR (default
 # ${TMPDIR:-/tmp}/rustniffer-bench; regenerated only when the generator changed),
@@ -34,12 +34,15 @@ mkdir -p "$DIR"
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
     scenarios=(concurrent keepalive churn bulk)
-    # h2 is real traffic recorded once on loopback: only where its programs exist.
-    if command -v nghttpd >/dev/null && command -v h2load >/dev/null; then scenarios+=(h2); fi
+    # h2 and h2-serial are real traffic recorded once on loopback: only where their
+    # programs exist.
+    if command -v nghttpd >/dev/null && command -v h2load >/dev/null; then
+        scenarios+=(h2 h2-serial)
+    fi
 fi
 for s in "${scenarios[@]}"; do
-    if [ "$s" = h2 ]; then
-        bash bench/h2_capture.sh "$DIR"
+    if [ "$s" = h2 ] || [ "$s" = h2-serial ]; then
+        bash bench/h2_capture.sh "$DIR" "$s"
         continue
     fi
     if [ "$(cat "$DIR/$s.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$DIR/$s.pcap" ]; then

@@ -19,7 +19,9 @@ fn http2_streams_agree_with_tshark() {
     let stdout = oracle::run_comparison("tests/protocols/compare_h2.py");
     // Every capture was compared, and the total covers their streams.
     assert!(
-        stdout.contains("h2_h2load.pcap") && stdout.contains("h2_grpc.pcap"),
+        stdout.contains("h2_h2load.pcap")
+            && stdout.contains("h2_grpc.pcap")
+            && stdout.contains("h2_midstream.pcap"),
         "{stdout}"
     );
 }
@@ -86,4 +88,43 @@ fn tls_with_alpn_h2_is_reported_h2_with_its_tls_facts_and_record_turns() {
     let (request, response): (u64, u64) = (r[4].parse().unwrap(), r[5].parse().unwrap());
     assert!(request > 0 && response > request, "{stdout}");
     assert_eq!((r[6], r[7]), ("-", "-"));
+}
+
+/// A connection captured from its third request on (`h2_midstream.pcap`, recorded by
+/// `make_h2_captures.sh` with `h2_midstream.py`): with `-m` it is HTTP/2 from its first
+/// frame; the static-table and literal fields decode (`:method`, `:status`, the new
+/// `:path`s), the ones that refer to HPACK entries made before the capture started do
+/// not (`:authority`, the repeated `/page1`), and each stream says so.
+#[test]
+fn a_connection_picked_up_mid_stream_decodes_what_its_hpack_state_allows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pcap = root.join("tests/protocols/pcaps/h2_midstream.pcap");
+    let format = "%protocol|%h2.stream|%request.method|%request.url|%request.header.host|\
+                  %response.code|%response.body.size|%exchange.complete|%h2.headers.unknown";
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+            .arg("-f")
+            .arg(&pcap)
+            .args(["--exchanges", "messages", "-l", format])
+            .args(extra)
+            .output()
+            .expect("run rustniffer");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let stdout = run(&["-m"]);
+    let records: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        records,
+        [
+            "h2c|5|GET|/page3|-|200|15|yes|yes",
+            "h2c|7|GET|-|-|200|15|yes|yes",
+            "h2c|9|GET|/missing|-|404|148|yes|yes",
+            "h2c|11|GET|/page4|-|200|15|yes|yes",
+            "h2c|13|GET|/page5|-|200|15|yes|yes",
+        ],
+        "{stdout}"
+    );
+    // Without -m the connection is not followed at all (no SYN).
+    assert_eq!(run(&[]), "");
 }

@@ -267,8 +267,28 @@ impl Exchanges<'_> {
             return;
         };
         if let Some(e) = self.queue.get_mut(at) {
-            e.keep_decoded(dir, bytes, needs, self.budget);
+            e.keep_decoded(dir, bytes, needs, self.budget, None);
             self.payload.note(id, dir, ts, bytes);
+        }
+    }
+
+    /// [`Self::keep_for`] of a message's synthesised head, `known` telling where its
+    /// header block ends and its field lines are (no scan of the kept bytes for them).
+    pub fn keep_head_for(
+        &mut self,
+        id: u64,
+        dir: Direction,
+        ts: Timestamp,
+        head: &[u8],
+        known: KnownHead,
+    ) {
+        let needs = self.needs;
+        let Some(at) = self.queue.position(id) else {
+            return;
+        };
+        if let Some(e) = self.queue.get_mut(at) {
+            e.keep_decoded(dir, head, needs, self.budget, Some(known));
+            self.payload.note(id, dir, ts, head);
         }
     }
 

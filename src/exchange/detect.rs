@@ -6,8 +6,14 @@
 //! preface, also split across segments). Server first: an HTTP/2 SETTINGS frame (an
 //! HTTP/2 server does not wait for the preface) → `h2c` too, the client's preface
 //! expected next. Anything else, or the server speaking first → the turns rule, `unknown`.
+//!
+//! A connection picked up mid-stream (`-m`) may also be HTTP/2 without its preface:
+//! first bytes of either side that are no other protocol but a run of frames
+//! ([`super::h2::resync`]) → `h2c`, the HTTP/2 analyzer for a connection picked up in
+//! the middle ([`H2Analyzer::mid_stream`]).
 
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
+use super::h2::resync::frame_run_start;
 use super::h2_analyzer::H2Analyzer;
 use super::record::Protocol;
 use super::turns::Turns;
@@ -96,6 +102,20 @@ pub(crate) fn is_h2_server_start(bytes: &[u8]) -> bool {
     }
 }
 
+/// Whether the first bytes of a connection picked up mid-stream are HTTP/2 frames: no
+/// other protocol's start (a client's), and a run of frames from `dir`'s side.
+fn is_h2_mid_stream(dir: Direction, bytes: &[u8]) -> bool {
+    let from_client = dir == Direction::FromClient;
+    if from_client && classify(bytes) != Detected::Unknown {
+        return false;
+    }
+    if !from_client && is_h2_server_start(bytes) {
+        // A server's first SETTINGS: the connection's start, the preface expected.
+        return false;
+    }
+    frame_run_start(bytes, from_client).is_some()
+}
+
 /// First client bytes too short to tell, with the time they came.
 #[derive(Debug)]
 struct Held {
@@ -157,6 +177,11 @@ impl super::analyzer::Analyzer for Detect {
         ts: Timestamp,
         bytes: &[u8],
     ) -> Handoff {
+        if x.facts.mid_stream && self.held.is_none() && is_h2_mid_stream(dir, bytes) {
+            x.set_protocol(Protocol::H2c);
+            let next = AnalyzerSlot::H2(Box::new(H2Analyzer::mid_stream()));
+            return Handoff::To { next, consumed: 0 };
+        }
         if dir == Direction::FromServer && self.held.is_none() && is_h2_server_start(bytes) {
             // An HTTP/2 server sends its SETTINGS without waiting for the client's
             // preface (RFC 9113 §3.4): the client's preface must follow.

@@ -25,11 +25,17 @@
 #[cfg(doc)]
 use super::analyzer::MAX_OPEN_EXCHANGES;
 use super::analyzer::{AnalyzerSlot, Exchanges, Handoff};
-use super::h2::frame::{Frame, FrameError, FrameReader, HeaderBlock};
+use super::h2::frame::{
+    Frame, FrameError, FrameReader, HeaderBlock, Settings, MAX_HEADER_BLOCK, MAX_MAX_FRAME_SIZE,
+};
 use super::h2::hpack::{Decoder, Field};
+use super::h2::resync::frame_run_start;
+use super::h2::upgrade::decode_settings_header;
 use super::h2_facts::{
     H2Facts, H2Goaway, H2PingRtt, H2Reset, H2StreamFacts, Side, MAX_GOAWAY_DEBUG,
 };
+use super::http::{find_cr_or_lf, FieldLines};
+use super::http1::KnownHead;
 use super::turns::Turns;
 use crate::flow::Direction;
 use crate::time::Timestamp;
@@ -79,14 +85,21 @@ struct Stream {
     head: [bool; 2],
 }
 
-/// The header block being joined in one direction.
-#[derive(Debug, Default)]
-struct OpenBlock {
+/// What the frame that began a header block said of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct BlockStart {
     /// The stream it belongs to, its END_STREAM flag, and for a PUSH_PROMISE the
     /// promised stream.
     stream: u32,
     end_stream: bool,
     promised: Option<u32>,
+}
+
+/// The header block being joined in one direction (only when CONTINUATION frames
+/// follow its first frame: a block whole in one frame is decoded where it lies).
+#[derive(Debug, Default)]
+struct OpenBlock {
+    start: BlockStart,
     fragments: HeaderBlock,
 }
 
@@ -115,10 +128,18 @@ struct Conn {
     text: Vec<u8>,
 }
 
+/// Payload events of one side read, on a connection picked up mid-stream, for a frame
+/// boundary ([`frame_run_start`]) before the analysis gives up.
+const MAX_RESYNC_EVENTS: u8 = 8;
+
 /// One HTTP/2 connection's state.
 #[derive(Debug)]
 pub(crate) struct H2Analyzer {
     readers: [FrameReader; 2],
+    /// Per side, whether its reader stands on a frame boundary; else (picked up
+    /// mid-stream) how many of its payload events were read looking for one.
+    synced: [bool; 2],
+    resync_events: [u8; 2],
     conn: Conn,
     /// Once the analysis stopped at a gap (which cannot hand the connection over), the
     /// turns rule that takes the rest.
@@ -129,6 +150,8 @@ impl H2Analyzer {
     fn with(decoders: [Decoder; 2]) -> Self {
         H2Analyzer {
             readers: [FrameReader::new(), FrameReader::new()],
+            synced: [true, true],
+            resync_events: [0, 0],
             conn: Conn {
                 decoders,
                 blocks: [None, None],
@@ -152,11 +175,41 @@ impl H2Analyzer {
         a
     }
 
+    /// A connection picked up mid-stream (`-m`): no preface; each side's first frame
+    /// boundary is found in its first payload ([`frame_run_start`], the bytes before it
+    /// dropped); the HPACK tables' earlier entries are unknown ([`Decoder::mid_stream`]:
+    /// fields that refer to them are not found and the stream says so); the frame size
+    /// the peers agreed on is unknown, so frames up to RFC 9113's largest are read.
+    pub fn mid_stream() -> Self {
+        let mut a = Self::with([Decoder::mid_stream(), Decoder::mid_stream()]);
+        for reader in &mut a.readers {
+            reader.set_max_frame_size(MAX_MAX_FRAME_SIZE);
+        }
+        a.synced = [false, false];
+        a
+    }
+
     /// A connection upgraded from HTTP/1.1 (`Upgrade: h2c` answered `101`): the
     /// upgrade request is stream 1, whose exchange is `exchange`; the client sends the
-    /// preface next, the server its response on stream 1.
-    pub fn upgraded(x: &mut Exchanges<'_>, exchange: u64) -> Self {
+    /// preface next, the server its response on stream 1. `request_head`: the upgrade
+    /// request's head, whose `HTTP2-Settings` header holds the client's SETTINGS (RFC
+    /// 7540 §3.2.1); a value that does not decode is kept in
+    /// [`H2Facts::upgrade_settings_error`].
+    pub fn upgraded(x: &mut Exchanges<'_>, exchange: u64, request_head: &[u8]) -> Self {
         let mut a = Self::prior_knowledge();
+        match super::http::header_value(request_head, b"http2-settings") {
+            Some(value) => {
+                let mut payload = Vec::new();
+                match decode_settings_header(value, &mut payload) {
+                    Ok(params) => a.conn.settings(x, 0, params),
+                    Err(e) => Conn::facts(x).upgrade_settings_error = Some(e.reason()),
+                }
+                if let Some(n) = a.conn.frame_size[0].take() {
+                    a.readers[1].set_max_frame_size(n);
+                }
+            }
+            None => Conn::facts(x).upgrade_settings_error = Some("no HTTP2-Settings"),
+        }
         a.conn.streams.push(Stream {
             id: 1,
             exchange,
@@ -292,7 +345,7 @@ impl Conn {
                 }
                 if end_headers {
                     if let Some(open) = self.blocks[i].take() {
-                        self.end_block(x, i, ts, &open);
+                        self.end_block(x, i, ts, open.start, open.fragments.bytes());
                     }
                 }
             }
@@ -337,23 +390,7 @@ impl Conn {
                     self.close(x, at, false);
                 }
             }
-            Frame::Settings { ack: false, params } => {
-                if let Some(n) = params.header_table_size() {
-                    // The sender's decoder table: it bounds what the other side encodes.
-                    self.decoders[1 - i].set_table_limit(n as usize);
-                    let overruns = self.decoders.iter().map(Decoder::overruns).sum();
-                    Self::facts(x).table_overruns = overruns;
-                }
-                if let Some(n) = params.max_frame_size() {
-                    self.frame_size[i] = Some(n);
-                }
-                let s = Self::facts(x).settings_mut(side(i));
-                s.header_table_size = params.header_table_size().or(s.header_table_size);
-                s.max_concurrent_streams =
-                    params.max_concurrent_streams().or(s.max_concurrent_streams);
-                s.initial_window_size = params.initial_window_size().or(s.initial_window_size);
-                s.max_frame_size = params.max_frame_size().or(s.max_frame_size);
-            }
+            Frame::Settings { ack: false, params } => self.settings(x, i, params),
             Frame::Ping {
                 ack: false,
                 payload,
@@ -397,6 +434,25 @@ impl Conn {
         }
     }
 
+    /// The SETTINGS side `i` announced (a frame, or the `HTTP2-Settings` header of an
+    /// upgrade request).
+    fn settings(&mut self, x: &mut Exchanges<'_>, i: usize, params: Settings<'_>) {
+        if let Some(n) = params.header_table_size() {
+            // The sender's decoder table: it bounds what the other side encodes.
+            self.decoders[1 - i].set_table_limit(n as usize);
+            let overruns = self.decoders.iter().map(Decoder::overruns).sum();
+            Self::facts(x).table_overruns = overruns;
+        }
+        if let Some(n) = params.max_frame_size() {
+            self.frame_size[i] = Some(n);
+        }
+        let s = Self::facts(x).settings_mut(side(i));
+        s.header_table_size = params.header_table_size().or(s.header_table_size);
+        s.max_concurrent_streams = params.max_concurrent_streams().or(s.max_concurrent_streams);
+        s.initial_window_size = params.initial_window_size().or(s.initial_window_size);
+        s.max_frame_size = params.max_frame_size().or(s.max_frame_size);
+    }
+
     /// Counts `len` wire bytes of a stream's frame on its exchange.
     fn count(&self, x: &mut Exchanges<'_>, stream: u32, dir: Direction, ts: Timestamp, len: usize) {
         if let Some(at) = self.find(stream) {
@@ -416,27 +472,34 @@ impl Conn {
         end_headers: bool,
         block: &[u8],
     ) {
+        let start = BlockStart {
+            stream,
+            end_stream,
+            promised,
+        };
+        if end_headers && block.len() <= MAX_HEADER_BLOCK {
+            // Whole in this frame (the usual case): decoded where it lies.
+            self.end_block(x, i, ts, start, block);
+            return;
+        }
         let mut fragments = HeaderBlock::new();
         if !fragments.push(block) {
             self.broken = Some("header block over its bound");
             return;
         }
-        let open = OpenBlock {
-            stream,
-            end_stream,
-            promised,
-            fragments,
-        };
-        if end_headers {
-            self.end_block(x, i, ts, &open);
-        } else {
-            self.blocks[i] = Some(open);
-        }
+        self.blocks[i] = Some(OpenBlock { start, fragments });
     }
 
     /// A whole header block of side `i`: decoded (always, to keep the HPACK table in
     /// step), then given to its stream as a head or trailers.
-    fn end_block(&mut self, x: &mut Exchanges<'_>, i: usize, ts: Timestamp, open: &OpenBlock) {
+    fn end_block(
+        &mut self,
+        x: &mut Exchanges<'_>,
+        i: usize,
+        ts: Timestamp,
+        open: BlockStart,
+        block: &[u8],
+    ) {
         let dir = dir_of(i);
         // The stream the block opens or continues.
         let mut at = match open.promised {
@@ -465,8 +528,7 @@ impl Conn {
         // Without the template reading heads, only the pseudo-fields are kept (:status
         // tells an interim response).
         head.lines_wanted = wants;
-        let result =
-            self.decoders[i].decode(open.fragments.bytes(), &mut |field| head.field(field));
+        let result = self.decoders[i].decode(block, &mut |field| head.field(field));
         if self.decoders[i].overruns() > 0 {
             let overruns = self.decoders.iter().map(Decoder::overruns).sum();
             Self::facts(x).table_overruns = overruns;
@@ -475,7 +537,7 @@ impl Conn {
             self.broken = Some("HPACK decoding error");
         } else if let Some(at) = at {
             let how = (i, ts, dir, head_dir);
-            self.give_head(x, how, open, at, fresh, trailers, &head, wants);
+            self.give_head(x, how, open, block.len(), at, fresh, trailers, &head, wants);
         }
         self.head = head;
     }
@@ -488,7 +550,8 @@ impl Conn {
         &mut self,
         x: &mut Exchanges<'_>,
         (i, ts, dir, head_dir): (usize, Timestamp, Direction, Direction),
-        open: &OpenBlock,
+        open: BlockStart,
+        block_len: usize,
         at: usize,
         fresh: bool,
         trailers: bool,
@@ -498,7 +561,7 @@ impl Conn {
         if fresh {
             // The first frame of the stream was counted before it was known.
             let exchange = self.streams[at].exchange;
-            x.count_for(exchange, dir, ts, open.fragments.len() as u64);
+            x.count_for(exchange, dir, ts, block_len as u64);
         }
         let exchange = self.streams[at].exchange;
         if head.unknown {
@@ -529,8 +592,8 @@ impl Conn {
                 }
             }
             if wants {
-                head.text(head_dir, &mut self.text);
-                x.keep_for(exchange, head_dir, ts, &self.text);
+                let known = head.text(head_dir, &mut self.text);
+                x.keep_head_for(exchange, head_dir, ts, &self.text, known);
             }
         }
         if open.end_stream {
@@ -559,21 +622,35 @@ struct Head {
     status: Vec<u8>,
     /// The regular fields as `name: value\r\n` lines.
     lines: Vec<u8>,
+    /// Where in `lines` the first `connection` and `content-length` lines start.
+    connection: Option<usize>,
+    content_length: Option<usize>,
     /// Some field could not be decoded.
     unknown: bool,
 }
 
-/// Appends `bytes` with CR and LF made spaces, so a hostile value cannot end the line.
-fn put_clean(out: &mut Vec<u8>, bytes: &[u8]) {
-    if !bytes.iter().any(|&b| b == b'\r' || b == b'\n') {
-        out.extend_from_slice(bytes);
+/// Whether a line that starts with `name` starts with `field:` (ASCII case ignored), as
+/// the header look-up of [`super::http::header_value`] matches it.
+fn names(name: &[u8], field: &[u8]) -> bool {
+    name.get(..field.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(field))
+        && matches!(name.get(field.len()), None | Some(b':'))
+}
+
+/// Makes every CR and LF of `out` from `from` on a space, so that a hostile name or
+/// value cannot end its line. One search over a whole line: most have neither.
+fn clean_from(out: &mut [u8], from: usize) {
+    let Some(tail) = out.get_mut(from..) else {
         return;
+    };
+    let Some(first) = find_cr_or_lf(tail) else {
+        return;
+    };
+    for b in &mut tail[first..] {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
     }
-    out.extend(
-        bytes
-            .iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
 }
 
 impl Head {
@@ -590,16 +667,25 @@ impl Head {
                         if self.lines_wanted
                             && self.lines.len() + name.len() + value.len() + 4 <= MAX_HEAD
                         {
-                            put_clean(&mut self.lines, name);
+                            let at = self.lines.len();
+                            if self.connection.is_none() && names(name, b"connection") {
+                                self.connection = Some(at);
+                            }
+                            if self.content_length.is_none() && names(name, b"content-length") {
+                                self.content_length = Some(at);
+                            }
+                            self.lines.extend_from_slice(name);
                             self.lines.extend_from_slice(b": ");
-                            put_clean(&mut self.lines, value);
+                            self.lines.extend_from_slice(value);
+                            clean_from(&mut self.lines, at);
                             self.lines.extend_from_slice(b"\r\n");
                         }
                         return;
                     }
                 };
                 slot.clear();
-                put_clean(slot, value.get(..MAX_HEAD / 4).unwrap_or(value));
+                slot.extend_from_slice(value.get(..MAX_HEAD / 4).unwrap_or(value));
+                clean_from(slot, 0);
             }
             Field::Unknown { .. } => self.unknown = true,
         }
@@ -611,8 +697,10 @@ impl Head {
     }
 
     /// `METHOD PATH HTTP/2` or `HTTP/2 STATUS`, `host:` from `:authority`, the other
-    /// fields, and the empty line.
-    fn text(&self, dir: Direction, out: &mut Vec<u8>) {
+    /// fields, and the empty line; and what is known of it without reading it again:
+    /// every line ends in CRLF and holds no other CR or LF, so its header block ends at
+    /// the final CRLF, and where the `connection` and `content-length` lines are.
+    fn text(&self, dir: Direction, out: &mut Vec<u8>) -> KnownHead {
         out.clear();
         fn word(w: &[u8]) -> &[u8] {
             if w.is_empty() {
@@ -645,8 +733,31 @@ impl Head {
                 out.extend_from_slice(b"\r\n");
             }
         }
+        let lines_at = out.len();
+        // The look-up reads the start line too: a method shaped like `connection:`
+        // leaves that name to it.
+        let line_of = |found: Option<usize>, field: &[u8]| {
+            if names(out, field) {
+                return 0;
+            }
+            match found {
+                None => FieldLines::ABSENT,
+                Some(at) => u16::try_from(lines_at + at)
+                    .ok()
+                    .filter(|&at| at != FieldLines::ABSENT)
+                    .unwrap_or(0),
+            }
+        };
+        let fields = FieldLines {
+            connection: line_of(self.connection, b"connection"),
+            content_length: line_of(self.content_length, b"content-length"),
+        };
         out.extend_from_slice(&self.lines);
         out.extend_from_slice(b"\r\n");
+        KnownHead {
+            header_end: out.len() - 2,
+            fields,
+        }
     }
 
     /// Empty again, keeping the buffers (released when a hostile head made them large).
@@ -663,6 +774,8 @@ impl Head {
             }
             v.clear();
         }
+        self.connection = None;
+        self.content_length = None;
         self.unknown = false;
     }
 }
@@ -679,6 +792,22 @@ impl super::analyzer::Analyzer for H2Analyzer {
             return turns.data(x, dir, ts, bytes);
         }
         let i = side_of(dir);
+        let mut bytes = bytes;
+        if !self.synced[i] {
+            match frame_run_start(bytes, i == 0) {
+                Some(at) => {
+                    self.synced[i] = true;
+                    bytes = &bytes[at..];
+                }
+                None => {
+                    self.resync_events[i] += 1;
+                    if self.resync_events[i] >= MAX_RESYNC_EVENTS {
+                        return self.stop(x, "no HTTP/2 frame boundary found mid-stream");
+                    }
+                    return Handoff::Stay;
+                }
+            }
+        }
         self.conn.wants_heads = x.wants_kept();
         let conn = &mut self.conn;
         let result = self.readers[i].feed(bytes, &mut |frame| conn.frame(x, i, ts, frame));
@@ -702,6 +831,11 @@ impl super::analyzer::Analyzer for H2Analyzer {
             return;
         }
         let i = side_of(dir);
+        if !self.synced[i] {
+            // Before the first frame boundary: nothing is lost that was being read.
+            x.gap(dir, len);
+            return;
+        }
         let conn = &mut self.conn;
         let result = self.readers[i].gap(len, &mut |frame| conn.frame(x, i, ts, frame));
         if let Err(e) = result {
@@ -800,6 +934,7 @@ mod tests {
     const SETTINGS: u8 = 4;
     const PING: u8 = 6;
     const GOAWAY: u8 = 7;
+    const WINDOW_UPDATE: u8 = 8;
     const END_STREAM: u8 = 1;
     const END_HEADERS: u8 = 4;
 
@@ -847,6 +982,9 @@ mod tests {
         goaway: String,
         ping: Option<i64>,
         interim: Option<u16>,
+        client_settings: Option<super::super::h2_facts::H2Settings>,
+        unknown_headers: Option<bool>,
+        settings_error: Option<&'static str>,
     }
 
     #[derive(Default)]
@@ -877,6 +1015,9 @@ mod tests {
                 goaway: String::from_utf8_lossy(&goaway).into_owned(),
                 ping: e.h2.and_then(|h| h.last_ping).map(|p| p.micros),
                 interim: e.interim,
+                client_settings: e.h2.map(|h| h.settings[0]),
+                unknown_headers: e.h2_stream.map(|h| h.unknown_headers),
+                settings_error: e.h2.and_then(|h| h.upgrade_settings_error),
             });
             Ok(())
         }
@@ -891,6 +1032,15 @@ mod tests {
     /// Feeds one connection's payload, each piece at its own microsecond, then closes
     /// it (by the client); every piece is also fed cut at `cut` when given.
     fn run(pieces: &[(Direction, Vec<u8>)], cut: Option<usize>) -> Vec<Seen> {
+        run_with(pieces, cut, false)
+    }
+
+    /// [`run`], the connection picked up mid-stream when `mid_stream`.
+    fn run_with(
+        pieces: &[(Direction, Vec<u8>)],
+        cut: Option<usize>,
+        mid_stream: bool,
+    ) -> Vec<Seen> {
         let needs = Needs {
             request: ALL,
             response: ALL,
@@ -919,6 +1069,9 @@ mod tests {
                 server: ep(80),
             },
         );
+        if mid_stream {
+            tracker.picked_up_mid_stream(0);
+        }
         event(&mut tracker, FlowEventKind::Established);
         for (dir, bytes) in pieces {
             let at = cut.unwrap_or(0).min(bytes.len());
@@ -941,6 +1094,80 @@ mod tests {
 
     fn client_start() -> Vec<u8> {
         [PREFACE, &frame(SETTINGS, 0, 0, &[])].concat()
+    }
+
+    #[test]
+    fn a_synthesised_head_tells_what_a_reading_of_it_would_find() {
+        use super::super::h2::hpack::Field;
+        use super::super::http::{header_split, header_value, header_value_indexed};
+        use super::{Head, MAX_HEAD};
+        let long = "v".repeat(MAX_HEAD / 2);
+        let cases: [(&str, &[(&str, &str)]); 7] = [
+            (":method GET", &[("accept", "*/*")]),
+            (
+                ":method GET",
+                &[("connection", "close"), ("content-length", "3")],
+            ),
+            // Case, a name with a colon in it, CR and LF in values.
+            (
+                ":method POST",
+                &[("Connection:x", "a\r\n\r\nb"), ("CONTENT-LENGTH", "\n7")],
+            ),
+            // `connectionx` is not `connection`; the second `connection` is not first.
+            (
+                ":method GET",
+                &[
+                    ("connectionx", "1"),
+                    ("connection", "2"),
+                    ("connection", "3"),
+                ],
+            ),
+            // A method the look-up takes for a field line.
+            (":method connection:up", &[("connection", "down")]),
+            (":status 200", &[("content-length", "12")]),
+            // Lines past the 16-bit offsets of the field lines.
+            (
+                ":status 200",
+                &[("a", &long), ("b", &long), ("connection", "far")],
+            ),
+        ];
+        for (pseudo, fields) in cases {
+            let (pname, pvalue) = pseudo.split_once(' ').unwrap();
+            let mut head = Head {
+                lines_wanted: true,
+                ..Head::default()
+            };
+            let dir = if pname == ":status" { FS } else { FC };
+            head.field(Field::Header {
+                name: pname.as_bytes(),
+                value: pvalue.as_bytes(),
+            });
+            head.field(Field::Header {
+                name: b":path",
+                value: b"/",
+            });
+            for (name, value) in fields {
+                head.field(Field::Header {
+                    name: name.as_bytes(),
+                    value: value.as_bytes(),
+                });
+            }
+            let mut text = Vec::new();
+            let known = head.text(dir, &mut text);
+            assert_eq!(
+                header_split(&text).0,
+                known.header_end,
+                "{pseudo} {fields:?}"
+            );
+            let block = &text[..known.header_end];
+            for name in [&b"connection"[..], b"content-length", b"Connection"] {
+                assert_eq!(
+                    header_value_indexed(block, name, known.fields),
+                    header_value(block, name),
+                    "{pseudo} {fields:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1263,6 +1490,101 @@ Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
         assert_eq!(seen[0].interim, Some(1));
         assert_eq!(seen[1].stream, Some(3));
         assert!(seen[1].request.starts_with("GET /next HTTP/2\r\n"));
+        // The client's settings came in the upgrade request's HTTP2-Settings (curl's).
+        let client = seen[1].client_settings.unwrap();
+        assert_eq!(client.max_concurrent_streams, Some(100));
+        assert_eq!(client.initial_window_size, Some(0x0200_0000));
+        assert_eq!(seen[1].settings_error, None);
+    }
+
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_http2_from_its_next_frame_boundary() {
+        // The client's first captured bytes end a frame sent before the pickup.
+        let tail = vec![0x5a; 30];
+        // GET (static), :scheme http (static), a dynamic entry from before the pickup,
+        // then a literal :path.
+        let mut request = vec![0x82, 0x86, 0xbe];
+        request.extend(literal(":path", "/later"));
+        let client = [
+            tail,
+            frame(HEADERS, END_HEADERS | END_STREAM, 7, &request),
+            frame(WINDOW_UPDATE, 0, 0, &[0, 0, 1, 0]),
+        ]
+        .concat();
+        let server = [
+            // The end of the answer to stream 5, asked before the pickup.
+            frame(DATA, END_STREAM, 5, b"earlier"),
+            frame(HEADERS, END_HEADERS, 7, &[0x88, 0xbf]),
+            frame(DATA, END_STREAM, 7, b"later"),
+        ]
+        .concat();
+        let pieces = [(FC, client), (FS, server)];
+        let seen = run_with(&pieces, None, true);
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        let s = &seen[0];
+        assert_eq!((s.protocol, s.stream), (Some("h2c"), Some(7)));
+        assert!(s.request.starts_with("GET /later HTTP/2\r\n"), "{s:#?}");
+        assert_eq!(s.response, "HTTP/2 200\r\n\r\nlater");
+        assert_eq!(s.unknown_headers, Some(true));
+        assert_eq!(s.complete, Some(true));
+        // The same bytes from a connection's start are not HTTP/2.
+        let seen = run_with(&pieces, None, false);
+        assert!(seen.iter().all(|s| s.stream.is_none()), "{seen:#?}");
+        assert!(seen.iter().all(|s| s.protocol == Some("unknown")));
+    }
+
+    #[test]
+    fn mid_stream_bytes_that_are_no_frames_stay_with_the_turns_rule() {
+        let pieces = [
+            (FC, b"\x00\x00\x05\x00\x02 binary protocol".to_vec()),
+            (FS, b"reply".to_vec()),
+        ];
+        let seen = run_with(&pieces, None, true);
+        assert!(!seen.is_empty());
+        assert!(seen.iter().all(|s| s.stream.is_none()), "{seen:#?}");
+        assert!(seen.iter().all(|s| s.protocol == Some("unknown")));
+    }
+
+    #[test]
+    fn a_malformed_http2_settings_is_reported_and_the_upgrade_goes_on() {
+        for (header, why) in [
+            (
+                "HTTP2-Settings: AAMAAABk+AQC\r\n",
+                "HTTP2-Settings is not base64url",
+            ),
+            (
+                "HTTP2-Settings: AAMAAA\r\n",
+                "HTTP2-Settings is not a whole number of settings",
+            ),
+            ("", "no HTTP2-Settings"),
+        ] {
+            let request = format!(
+                "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n{header}\r\n"
+            );
+            let switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
+            let server = [
+                &switching[..],
+                &frame(SETTINGS, 0, 0, &[]),
+                &frame(HEADERS, END_HEADERS | END_STREAM, 1, &ok(&[])),
+            ]
+            .concat();
+            let seen = run(
+                &[
+                    (FC, request.into_bytes()),
+                    (FS, server),
+                    (FC, client_start()),
+                ],
+                None,
+            );
+            assert_eq!(seen.len(), 1, "{seen:#?}");
+            assert_eq!(seen[0].stream, Some(1));
+            assert_eq!(seen[0].complete, Some(true));
+            assert_eq!(seen[0].settings_error, Some(why));
+            assert_eq!(
+                seen[0].client_settings.unwrap().max_concurrent_streams,
+                None
+            );
+        }
     }
 
     #[test]

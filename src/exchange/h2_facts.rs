@@ -137,6 +137,10 @@ pub struct H2Facts {
     pub table_overruns: u64,
     /// The HTTP/2 analysis stopped at a malformed frame or header block: its reason.
     pub malformed: Option<&'static str>,
+    /// An upgraded connection whose request's `HTTP2-Settings` header is missing or
+    /// does not decode (the client's settings are then not known): why. The analysis
+    /// goes on.
+    pub upgrade_settings_error: Option<&'static str>,
 }
 
 impl H2Facts {

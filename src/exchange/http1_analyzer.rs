@@ -264,7 +264,9 @@ impl Http1Analyzer {
                 }
                 if self.switch == Some((Switch::SwitchingProtocols, Upgrade::H2c)) {
                     self.switch = None;
-                    return upgrade_to_h2c(x, bytes.len() - rest.len());
+                    let request = self.upgrade_heads[0].take().unwrap_or_default();
+                    self.upgrade_heads = Default::default();
+                    return upgrade_to_h2c(x, bytes.len() - rest.len(), &request);
                 }
                 let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
                 x.finish_response(request_done);
@@ -315,13 +317,14 @@ impl Http1Analyzer {
 
 /// A `101` to `Upgrade: h2c` ended: the upgrade request is HTTP/2's stream 1, whose
 /// response is the server's first HTTP/2 response; the 101 was an interim response of
-/// that exchange (RFC 9113 §3.2).
-fn upgrade_to_h2c(x: &mut Exchanges<'_>, consumed: usize) -> Handoff {
+/// that exchange (RFC 9113 §3.2). `request`: the upgrade request's head (its
+/// `HTTP2-Settings`).
+fn upgrade_to_h2c(x: &mut Exchanges<'_>, consumed: usize, request: &[u8]) -> Handoff {
     x.set_protocol(Protocol::H2c);
     let next = match x.answering_id() {
         Some(id) => {
             x.interim_response();
-            AnalyzerSlot::H2(Box::new(H2Analyzer::upgraded(x, id)))
+            AnalyzerSlot::H2(Box::new(H2Analyzer::upgraded(x, id, request)))
         }
         None => AnalyzerSlot::H2(Box::new(H2Analyzer::prior_knowledge())),
     };

@@ -21,6 +21,10 @@ pub const MAX_HEADER_KEPT: usize = 256 << 10;
 /// Most bytes kept across all connections' pending exchanges.
 pub const MAX_KEPT_TOTAL: usize = 1 << 30;
 
+/// First capacity of the kept bytes of an exchange whose messages an analyzer decodes
+/// (HTTP/2): a request head and a response head of usual size, without a reallocation.
+const DECODED_RESERVE: usize = 512;
+
 /// Capacity above which an exchange buffer is released rather than reused.
 const REUSED_CAPACITY: usize = 64 << 10;
 
@@ -361,19 +365,28 @@ impl ExchangeState {
 
     /// Keeps `bytes` of `dir` as the template needs without counting them: the decoded
     /// form of a message whose wire bytes are counted by [`Self::count_wire`]. Request
-    /// bytes after kept response bytes are dropped (the request's come first).
-    pub fn keep_decoded(&mut self, dir: Direction, bytes: &[u8], needs: Needs, b: &mut KeptBudget) {
-        match dir {
-            Direction::FromClient if self.response.kept == 0 => {
-                self.request
-                    .keep(&mut self.kept, bytes, needs.request, b, None);
-            }
-            Direction::FromClient => {}
-            Direction::FromServer => {
-                self.response
-                    .keep(&mut self.kept, bytes, needs.response, b, None)
-            }
+    /// bytes after kept response bytes are dropped (the request's come first). `known`:
+    /// what the analyzer knows of a head that `bytes` are, taken when they are the
+    /// phase's first kept bytes.
+    pub fn keep_decoded(
+        &mut self,
+        dir: Direction,
+        bytes: &[u8],
+        needs: Needs,
+        b: &mut KeptBudget,
+        known: Option<KnownHead>,
+    ) {
+        if self.kept.capacity() == 0 {
+            // Room for both decoded heads of a usual exchange at once.
+            self.kept.reserve(DECODED_RESERVE);
         }
+        let (phase, retention) = match dir {
+            Direction::FromClient if self.response.kept == 0 => (&mut self.request, needs.request),
+            Direction::FromClient => return,
+            Direction::FromServer => (&mut self.response, needs.response),
+        };
+        let known = known.filter(|k| phase.kept == 0 && k.header_end < bytes.len());
+        phase.keep(&mut self.kept, bytes, retention, b, known);
     }
 
     /// Inserts `lines` (whole `name: value\r\n` lines) at the end of the kept header
@@ -399,6 +412,8 @@ impl ExchangeState {
         }
         let at = start + header_len;
         self.kept.splice(at..at, lines.iter().copied());
+        // The inserted lines may name what the field lines said was absent.
+        phase.fields = FieldLines::default();
         budget.used += lines.len();
         phase.kept = phase.kept.saturating_add(lines.len() as u32);
         if phase.header_len != u32::MAX {
@@ -435,4 +450,7 @@ pub(crate) struct ConnFacts {
     pub printed: u32,
     /// The end of the last finished response (`%idle.time.before` of the next request).
     pub last_response_end: MaybeTime,
+    /// Picked up mid-stream (`-m`): detection also looks for protocol messages that do
+    /// not start the connection.
+    pub mid_stream: bool,
 }

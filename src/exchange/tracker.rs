@@ -752,6 +752,12 @@ impl<S: ExchangeSink> FlowEventSink for ExchangeTracker<S> {
         Ok(())
     }
 
+    fn picked_up_mid_stream(&mut self, conn: ConnId) {
+        if let Some(state) = self.conns.get_mut(conn as usize).and_then(Option::as_mut) {
+            state.facts.mid_stream = true;
+        }
+    }
+
     fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()> {
         let FlowEvent {
             conn,

@@ -74,6 +74,12 @@ pub trait FlowEventSink {
         let _ = (conn, lifecycle);
         Ok(())
     }
+
+    /// The connection just opened (`Opening`) was picked up mid-stream (`-m`): no
+    /// handshake seen, and its first payload may start inside a protocol message.
+    fn picked_up_mid_stream(&mut self, conn: ConnId) {
+        let _ = conn;
+    }
 }
 
 #[cfg(test)]

@@ -618,6 +618,7 @@ impl FlowTable {
             streams,
             kind: FlowEventKind::Opening { client, server },
         })?;
+        sink.picked_up_mid_stream(id);
         sink.event(FlowEvent {
             conn: id,
             ts,

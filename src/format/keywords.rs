@@ -97,6 +97,8 @@ pub enum Key {
     H2Reset,
     /// `%h2.concurrent`.
     H2Concurrent,
+    /// `%h2.headers.unknown`.
+    H2HeadersUnknown,
     /// `%h2.ping.rtt`.
     H2PingRtt,
     /// `%h2.goaway`.
@@ -183,6 +185,7 @@ impl Key {
             | Key::H2Stream
             | Key::H2Reset
             | Key::H2Concurrent
+            | Key::H2HeadersUnknown
             | Key::H2PingRtt
             | Key::H2Goaway
             | Key::Ws(_)
@@ -356,6 +359,7 @@ pub static KEYWORDS: &[Keyword] = &[
     kw("h2.stream", Key::H2Stream, "%h2.stream[(NF)]", "HTTP/2 stream id of the exchange (messages mode, h2c)"),
     kw("h2.reset", Key::H2Reset, "%h2.reset[(NF)]", "RST_STREAM that ended the stream: error name and sender, e.g. CANCEL by client"),
     kw("h2.concurrent", Key::H2Concurrent, "%h2.concurrent[(NF)]", "other HTTP/2 streams open on the connection when this one started"),
+    kw("h2.headers.unknown", Key::H2HeadersUnknown, "%h2.headers.unknown[(NF)]", "yes or no: some header of the stream refers to HPACK table entries made before a mid-stream pickup (-m), so it is not known"),
     kw("h2.ping.rtt", Key::H2PingRtt, "%h2.ping.rtt[(NF)]", "last HTTP/2 PING round trip on the connection so far, seen from the capture point"),
     kw("h2.goaway", Key::H2Goaway, "%h2.goaway[(NF)]", "last HTTP/2 GOAWAY so far: error name, sender, last stream, e.g. NO_ERROR by server last=7"),
     kw("ws.messages", Key::Ws(WsKey::Messages(None)), "%ws.messages[(NF)]", "WebSocket data messages (text, binary) so far, both ways (messages mode; the upgrade's record is printed at the 101: see --ws-messages)"),

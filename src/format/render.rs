@@ -412,6 +412,10 @@ fn render_value(key: Key, p: &mut Parsed<'_>, nf: &[u8], out: &mut Vec<u8>) {
             Some(h2) => write_u64(out, u64::from(h2.concurrent)),
             None => out.extend_from_slice(nf),
         },
+        Key::H2HeadersUnknown => match ex.h2_stream {
+            Some(h2) => put_word(out, if h2.unknown_headers { "yes" } else { "no" }),
+            None => out.extend_from_slice(nf),
+        },
         Key::H2Reset => {
             if !ex.h2_stream.is_some_and(|h2| h2.write_reset(out)) {
                 out.extend_from_slice(nf);

@@ -138,6 +138,7 @@ static FIELDS: &[Field] = &[
     f("h2.stream", "rustniffer.http2.stream", Kind::Int, Scope::Exchange),
     f("h2.reset", "rustniffer.http2.reset", Kind::Str, Scope::Exchange),
     f("h2.concurrent", "rustniffer.http2.concurrent", Kind::Int, Scope::Exchange),
+    f("h2.headers.unknown", "rustniffer.http2.headers_unknown", Kind::Bool, Scope::Exchange),
     f("h2.ping.rtt", "rustniffer.http2.ping.rtt", Kind::Seconds, Scope::Both),
     f("h2.goaway", "rustniffer.http2.goaway", Kind::Str, Scope::Both),
     f("ws.messages.client", "rustniffer.websocket.client.messages", Kind::Int, Scope::Both),

@@ -13,7 +13,8 @@ For each capture:
     payload bytes of each direction (padding excluded), grpc-status, and RST_STREAM with
     its sender; a stream is one that carries a HEADERS frame (PRIORITY-only streams are
     not requests); tshark's tcp.stream numbers are mapped to (client, server) through the
-    SYN of each connection;
+    SYN of each connection, or for a capture picked up mid-stream (h2_midstream*.pcap,
+    read with -m) through its first packet, whose sender rustniffer takes for the client;
   * rustniffer ($RUSTNIFFER, default target/ci/rustniffer) prints one tab-separated record
     per exchange with %h2.stream;
   * per connection and stream id, the fields are compared.
@@ -30,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import KNOWN, PCAPS, ROOT, is_known, load_known, run  # noqa: E402
 
 # The ports of make_h2_captures.sh: 18183 is the h2c upgrade (HTTP/1.1 first).
-H2_PORTS = [18180, 18181, 18182, 18184]
+H2_PORTS = [18180, 18181, 18182, 18184, 18502]
 UPGRADE_PORTS = [18183]
 DECODE_AS = [a for p in H2_PORTS for a in ("-d", f"tcp.port=={p},http2")] + \
             [a for p in UPGRADE_PORTS for a in ("-d", f"tcp.port=={p},http")]
@@ -83,9 +84,15 @@ def first(elem, name):
     return None
 
 
+def mid_stream(cap):
+    """Whether the capture starts after its connections opened (read with -m)."""
+    return os.path.basename(cap).startswith("h2_midstream")
+
+
 def tshark_side(cap):
     base = ["tshark", "-r", cap, "-n"] + DECODE_AS + TSHARK_PREFS
-    conns_cmd = base + ["-Y", "tcp.flags.syn==1 && tcp.flags.ack==0", "-T", "fields",
+    opening = "tcp" if mid_stream(cap) else "tcp.flags.syn==1 && tcp.flags.ack==0"
+    conns_cmd = base + ["-Y", opening, "-T", "fields",
                         "-E", "separator=/t", "-e", "tcp.stream", "-e", "ip.src",
                         "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport"]
     conns = {}
@@ -143,6 +150,8 @@ def tshark_side(cap):
 
 def rustniffer_side(binary, cap):
     cmd = [binary, "-f", cap, "--exchanges", "messages", "-l", RUSTNIFFER_FORMAT, "-n", "-"]
+    if mid_stream(cap):
+        cmd.append("-m")
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()

@@ -27,6 +27,7 @@ P_PRIOR=18182    # nghttpd: h2_curl_prior.pcap
 P_UPGRADE=18183  # h2_grpc.py upgrade (nghttpd does not answer Upgrade: h2c): h2_curl_upgrade.pcap
 P_GRPC=18184     # h2_grpc.py: h2_grpc.pcap
 P_TLS=18185      # openssl s_server: h2_tls12_alpn.pcap
+P_MID=18502      # nghttpd: h2_midstream.pcap
 
 tmp=$(mktemp -d /tmp/rustniffer-h2-captures.XXXXXX)
 pids=()
@@ -76,7 +77,7 @@ head -c 20000 /dev/zero | tr '\0' 'x' >"$www/medium"
 
 # One nghttpd per scenario, clear text; each waits for its port before its capture (the
 # probe's connection is outside the capture).
-for port in $P_LOAD $P_NGHTTP $P_PRIOR; do
+for port in $P_LOAD $P_NGHTTP $P_PRIOR $P_MID; do
     nghttpd --no-tls -d "$www" "$port" >/dev/null 2>&1 &
     pids+=($!)
     wait_port "$port"
@@ -117,6 +118,19 @@ sleep 0.5
 start_capture "$out/h2_grpc.pcap" "tcp port $P_GRPC"
 timeout 10 /usr/bin/python3 "$here/h2_grpc.py" client "$P_GRPC"
 stop_capture "$out/h2_grpc.pcap"
+
+# --- h2_midstream.pcap: a connection captured from its third request on (read with -m) ----
+/usr/bin/python3 "$here/h2_midstream.py" "$P_MID" "$tmp/go" >"$tmp/mid.out" &
+mid_pid=$!
+pids+=($mid_pid)
+for _ in $(seq 100); do
+    grep -q "waiting for the capture" "$tmp/mid.out" && break
+    sleep 0.1
+done
+start_capture "$out/h2_midstream.pcap" "tcp port $P_MID"
+touch "$tmp/go"
+wait "$mid_pid"
+stop_capture "$out/h2_midstream.pcap"
 
 # --- h2_tls12_alpn.pcap: TLS 1.2 whose ServerHello chooses ALPN h2 (visible in 1.2) -----
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \

@@ -147,6 +147,12 @@ pub struct Settings<'a> {
 }
 
 impl<'a> Settings<'a> {
+    /// A SETTINGS payload that did not come in a frame (the `HTTP2-Settings` header of
+    /// an upgrade, [`super::upgrade`]): `None` unless a whole number of settings.
+    pub fn from_payload(bytes: &'a [u8]) -> Option<Self> {
+        (bytes.len() % 6 == 0).then_some(Settings { bytes })
+    }
+
     /// The pairs in order (a trailing partial pair, which the reader never lets
     /// through, would be ignored).
     pub fn iter(&self) -> impl Iterator<Item = (u16, u32)> + 'a {
