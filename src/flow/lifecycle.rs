@@ -227,8 +227,10 @@ fn power_of_ten(n: u16) -> bool {
 
 impl Lifecycle {
     /// Counts one packet of the connection and updates the history and the endpoint
-    /// states; `seq` is the packet's sequence number, `len` its payload length.
-    #[inline]
+    /// states; `seq` is the packet's sequence number, `len` its payload length. Not
+    /// inlined into the flow table's packet path, which a run without lifecycles takes
+    /// too.
+    #[inline(never)]
     pub fn packet(
         &mut self,
         ts: Timestamp,
