@@ -18,14 +18,14 @@ use crate::format::Template;
 
 /// The kind of record (`type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RecordType {
+pub enum RecordType {
     Exchange,
     Connection,
     Open,
 }
 
 impl RecordType {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RecordType::Exchange => "exchange",
             RecordType::Connection => "connection",
@@ -277,28 +277,38 @@ impl Default for JsonFormat {
     }
 }
 
-/// Writes records as JSON lines to a [`RecordSink`].
-pub struct JsonSink<R> {
-    format: JsonFormat,
-    per_connection: bool,
-    values: Vec<u8>,
-    spans: Vec<std::ops::Range<usize>>,
-    line: Vec<u8>,
-    records: R,
-    /// The last second formatted as RFC 3339 (`YYYY-MM-DDTHH:MM:SS`), and its epoch.
-    second: Option<(i64, [u8; 19])>,
+/// Where a record's typed fields go: a JSON line ([`JsonSink`]) or OpenTelemetry
+/// attributes (`output::otlp`). Names are the field table's.
+pub trait Fields {
+    /// Text (`value` may not be UTF-8).
+    fn text(&mut self, name: &str, value: &[u8]);
+    /// A whole number: ASCII digits, at most 19.
+    fn int(&mut self, name: &str, digits: &[u8]);
+    /// Seconds as the renderer writes them: `[-]seconds.micros`, a JSON number.
+    fn seconds(&mut self, name: &str, text: &[u8]);
+    /// A time in microseconds since the epoch: `name` (RFC 3339) and `epoch_name` (the
+    /// number).
+    fn time(&mut self, name: &str, epoch_name: &str, us: i64);
+    /// `yes`/`no`; `None` for anything else.
+    fn bool(&mut self, name: &str, value: Option<bool>);
+    /// One header name's values, in order (`name` as it came; written lower case).
+    fn header<'v>(&mut self, prefix: &str, name: &[u8], values: impl Iterator<Item = &'v [u8]>);
 }
 
-impl<R: RecordSink> JsonSink<R> {
-    pub fn new(format: JsonFormat, records: R, per_connection: bool) -> Self {
-        JsonSink {
+/// Renders records through a [`JsonFormat`] and hands each present field, typed, to a
+/// [`Fields`].
+pub struct FieldRenderer {
+    format: JsonFormat,
+    values: Vec<u8>,
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+impl FieldRenderer {
+    pub fn new(format: JsonFormat) -> Self {
+        FieldRenderer {
             format,
-            per_connection,
             values: Vec::with_capacity(4096),
             spans: Vec::with_capacity(FIELDS.len()),
-            line: Vec::with_capacity(4096),
-            records,
-            second: None,
         }
     }
 
@@ -306,20 +316,13 @@ impl<R: RecordSink> JsonSink<R> {
         self.format.needs()
     }
 
-    pub fn records(&self) -> &R {
-        &self.records
-    }
-
-    fn write(&mut self, kind: RecordType, record: &Exchange<'_>) -> std::io::Result<()> {
+    /// Every field of `record` that has a value, in table order.
+    pub fn fields(&mut self, record: &Exchange<'_>, out: &mut impl Fields) {
         self.values.clear();
         self.spans.clear();
         self.format
             .template
             .render_spans(record, NOT_FOUND, &mut self.values, &mut self.spans);
-        self.line.clear();
-        self.line.extend_from_slice(b"{\"type\":\"");
-        self.line.extend_from_slice(kind.as_str().as_bytes());
-        self.line.push(b'"');
         let connection = record.connection.is_some();
         let mut protocol_written = false;
         for (i, (field, span)) in self.format.fields.iter().zip(&self.spans).enumerate() {
@@ -341,14 +344,116 @@ impl<R: RecordSink> JsonSink<R> {
                 let only = self.format.header_names
                     [usize::from(prefix.starts_with("http.response"))]
                 .as_deref();
-                headers(&mut self.line, prefix, text, only);
+                headers(out, prefix, text, only);
                 continue;
             }
             let epoch_name = &self.format.epoch_names[i];
-            write_field(&mut self.line, &mut self.second, field, epoch_name, text);
+            typed_field(out, field, epoch_name, text);
         }
-        self.line.extend_from_slice(b"}\n");
-        self.records.record(&self.line)
+    }
+}
+
+/// Writes records as JSON lines to a [`RecordSink`].
+pub struct JsonSink<R> {
+    renderer: FieldRenderer,
+    per_connection: bool,
+    line: JsonLine,
+    records: R,
+}
+
+/// A JSON object's fields, written into `out`.
+struct JsonLine {
+    out: Vec<u8>,
+    /// The last second formatted as RFC 3339 (`YYYY-MM-DDTHH:MM:SS`), and its epoch.
+    second: Option<(i64, [u8; 19])>,
+}
+
+impl<R: RecordSink> JsonSink<R> {
+    pub fn new(format: JsonFormat, records: R, per_connection: bool) -> Self {
+        JsonSink {
+            renderer: FieldRenderer::new(format),
+            per_connection,
+            line: JsonLine {
+                out: Vec::with_capacity(4096),
+                second: None,
+            },
+            records,
+        }
+    }
+
+    pub fn needs(&self) -> crate::exchange::Needs {
+        self.renderer.needs()
+    }
+
+    pub fn records(&self) -> &R {
+        &self.records
+    }
+
+    fn write(&mut self, kind: RecordType, record: &Exchange<'_>) -> std::io::Result<()> {
+        let line = &mut self.line;
+        line.out.clear();
+        line.out.extend_from_slice(b"{\"type\":\"");
+        line.out.extend_from_slice(kind.as_str().as_bytes());
+        line.out.push(b'"');
+        self.renderer.fields(record, line);
+        line.out.extend_from_slice(b"}\n");
+        self.records.record(&line.out)
+    }
+}
+
+impl Fields for JsonLine {
+    fn text(&mut self, name: &str, value: &[u8]) {
+        key(&mut self.out, name);
+        string(&mut self.out, value);
+    }
+
+    fn int(&mut self, name: &str, digits: &[u8]) {
+        key(&mut self.out, name);
+        self.out.extend_from_slice(digits);
+    }
+
+    fn seconds(&mut self, name: &str, text: &[u8]) {
+        key(&mut self.out, name);
+        self.out.extend_from_slice(text);
+    }
+
+    fn time(&mut self, name: &str, epoch_name: &str, us: i64) {
+        let out = &mut self.out;
+        key(out, name);
+        out.push(b'"');
+        rfc3339(out, &mut self.second, us);
+        out.push(b'"');
+        key(out, epoch_name);
+        if us < 0 {
+            out.push(b'-');
+        }
+        crate::format::write_u64(out, us.unsigned_abs());
+    }
+
+    fn bool(&mut self, name: &str, value: Option<bool>) {
+        key(&mut self.out, name);
+        self.out.extend_from_slice(match value {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        });
+    }
+
+    fn header<'v>(&mut self, prefix: &str, name: &[u8], values: impl Iterator<Item = &'v [u8]>) {
+        let out = &mut self.out;
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+        out.extend_from_slice(b"\":[");
+        let mut first = true;
+        for value in values {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            string(out, value);
+        }
+        out.push(b']');
     }
 }
 
@@ -386,53 +491,31 @@ fn parse_micros(text: &[u8]) -> Option<i64> {
     Some(if neg { -us } else { us })
 }
 
-fn write_field(
-    out: &mut Vec<u8>,
-    second: &mut Option<(i64, [u8; 19])>,
-    field: &Field,
-    epoch_name: &str,
-    text: &[u8],
-) {
+fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u8]) {
     match field.kind {
-        Kind::Str => {
-            key(out, field.name);
-            string(out, text);
-        }
+        Kind::Str => out.text(field.name, text),
         Kind::Int => {
             // A number, or nothing (a status line whose code is not a number: the raw
             // line is in `rustniffer.response.line`).
             if text.len() <= 19 && text.iter().all(u8::is_ascii_digit) {
-                key(out, field.name);
-                out.extend_from_slice(text);
+                out.int(field.name, text);
             }
         }
-        Kind::Seconds => {
-            // The renderer writes durations as `[-]seconds.micros`: already a JSON number.
-            key(out, field.name);
-            out.extend_from_slice(text);
-        }
+        // The renderer writes durations as `[-]seconds.micros`.
+        Kind::Seconds => out.seconds(field.name, text),
         Kind::Time => {
-            let Some(us) = parse_micros(text) else {
-                return;
-            };
-            key(out, field.name);
-            out.push(b'"');
-            rfc3339(out, second, us);
-            out.push(b'"');
-            key(out, epoch_name);
-            if us < 0 {
-                out.push(b'-');
+            if let Some(us) = parse_micros(text) {
+                out.time(field.name, epoch_name, us);
             }
-            crate::format::write_u64(out, us.unsigned_abs());
         }
-        Kind::Bool => {
-            key(out, field.name);
-            out.extend_from_slice(match text {
-                b"yes" => b"true",
-                b"no" => b"false",
-                _ => b"null",
-            });
-        }
+        Kind::Bool => out.bool(
+            field.name,
+            match text {
+                b"yes" => Some(true),
+                b"no" => Some(false),
+                _ => None,
+            },
+        ),
         Kind::Protocol => {
             // `http/1.1` → http 1.1; `h2`, `h2c` → http 2; others by name.
             let (name, version): (&[u8], Option<&[u8]>) = match text {
@@ -441,46 +524,35 @@ fn write_field(
                 b"h2" | b"h2c" => (b"http", Some(b"2")),
                 other => (other, None),
             };
-            key(out, "network.transport");
-            out.extend_from_slice(b"\"tcp\"");
-            key(out, "network.protocol.name");
-            string(out, name);
+            out.text("network.transport", b"tcp");
+            out.text("network.protocol.name", name);
             if let Some(v) = version {
-                key(out, "network.protocol.version");
-                string(out, v);
+                out.text("network.protocol.version", v);
             }
-            key(out, "rustniffer.protocol");
-            string(out, text);
+            out.text("rustniffer.protocol", text);
         }
         Kind::TlsVersion => {
             let text = String::from_utf8_lossy(text);
             let (name, version) = text.split_once('_').unwrap_or(("tls", &text));
-            key(out, "tls.protocol.name");
-            string(out, name.to_ascii_lowercase().as_bytes());
-            key(out, "tls.protocol.version");
-            string(out, version.as_bytes());
+            out.text("tls.protocol.name", name.to_ascii_lowercase().as_bytes());
+            out.text("tls.protocol.version", version.as_bytes());
         }
         Kind::RequestProtocol => {
             let Some(version) = text.strip_prefix(b"HTTP/") else {
                 return;
             };
-            key(out, "network.transport");
-            out.extend_from_slice(b"\"tcp\"");
-            key(out, "network.protocol.name");
-            out.extend_from_slice(b"\"http\"");
-            key(out, "network.protocol.version");
-            string(out, version);
+            out.text("network.transport", b"tcp");
+            out.text("network.protocol.name", b"http");
+            out.text("network.protocol.version", version);
         }
         Kind::Target => {
             let (path, query) = match text.iter().position(|&b| b == b'?') {
-                Some(at) => (&text[..at], Some(&text[at + 1..])),
+                Some(at) => (&text[..at], text.get(at + 1..)),
                 None => (text, None),
             };
-            key(out, "url.path");
-            string(out, path);
+            out.text("url.path", path);
             if let Some(q) = query {
-                key(out, "url.query");
-                string(out, q);
+                out.text("url.query", q);
             }
         }
         Kind::Headers(prefix) => headers(out, prefix, text, None),
@@ -494,7 +566,7 @@ const MAX_HEADERS: usize = 64;
 /// A header block → one array per lower-case name, in first-seen order; the first line
 /// (request or status line) is skipped, and so is a line whose name is not an HTTP
 /// token (in `turns` mode a header block may be anything, binary included).
-fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8], only: Option<&[Vec<u8>]>) {
+fn headers(out: &mut impl Fields, prefix: &str, block: &[u8], only: Option<&[Vec<u8>]>) {
     if let Some(names) = only {
         // Named headers (`-l` with `%request.header.NAME`): the value the format prints,
         // found as the format finds it.
@@ -504,12 +576,7 @@ fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8], only: Option<&[Vec<u8>
                 if value.is_empty() {
                     continue;
                 }
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(prefix.as_bytes());
-                out.extend_from_slice(name);
-                out.extend_from_slice(b"\":[");
-                string(out, value);
-                out.push(b']');
+                out.header(prefix, name, std::iter::once(value));
             }
         }
         return;
@@ -538,19 +605,11 @@ fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8], only: Option<&[Vec<u8>
         if fields[..i].iter().any(|&(n, _)| same(n)) {
             continue;
         }
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend(name.iter().map(u8::to_ascii_lowercase));
-        out.extend_from_slice(b"\":[");
-        let mut first = true;
-        for &(_, value) in fields[i..].iter().filter(|&&(n, _)| same(n)) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            string(out, value);
-        }
-        out.push(b']');
+        let values = fields[i..]
+            .iter()
+            .filter(|&&(n, _)| same(n))
+            .map(|&(_, v)| v);
+        out.header(prefix, name, values);
     }
 }
 
@@ -616,6 +675,12 @@ fn base64(out: &mut Vec<u8>, data: &[u8]) {
             }
         }
     }
+}
+
+/// `us` (since the epoch) as JSON records write times.
+#[cfg(feature = "otlp")]
+pub(crate) fn rfc3339_utc(out: &mut Vec<u8>, us: i64) {
+    rfc3339(out, &mut None, us);
 }
 
 /// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
@@ -735,7 +800,10 @@ mod tests {
 
     #[test]
     fn headers_become_arrays_by_lower_case_name() {
-        let mut out = Vec::new();
+        let mut out = JsonLine {
+            out: Vec::new(),
+            second: None,
+        };
         headers(
             &mut out,
             "http.request.header.",
@@ -743,7 +811,7 @@ mod tests {
             None,
         );
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.out).unwrap(),
             ",\"http.request.header.host\":[\"a\"],\"http.request.header.accept\":[\"x\",\"y\"]"
         );
     }
