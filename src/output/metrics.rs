@@ -624,10 +624,9 @@ impl Metrics {
             ),
         ];
         for (metric, before, after) in counters {
+            // Told even when 0, so that OpenTelemetry exports the counter from the
+            // start, as Prometheus does.
             let added = after.saturating_sub(before);
-            if added == 0 {
-                continue;
-            }
             let counter = match metric {
                 Metric::Packets => &self.packets,
                 Metric::KernelDrops => &self.kernel_drops,

@@ -158,9 +158,11 @@ impl Exporter {
             .map_err(|e| OtlpError(format!("'{endpoint}' is not a URL: {e}")))?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some("https") => return Err(OtlpError(format!(
+            Some("https") => {
+                return Err(OtlpError(format!(
                 "'{endpoint}': https is not supported; send to a node-local collector over http://"
-            ))),
+            )))
+            }
             _ => {
                 return Err(OtlpError(format!(
                     "'{endpoint}' is not an http:// URL (such as http://127.0.0.1:4318)"
