@@ -247,8 +247,11 @@ mod with_the_feature {
         ("rustniffer.websocket.end", "end"),
     ];
 
-    /// `name{labels} value` lines of a classic exposition, labels sorted.
-    fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+    /// One sample of an exposition: name, labels (sorted), value.
+    type Sample = (String, Vec<(String, String)>, f64);
+
+    /// `name{labels} value` lines of a classic exposition.
+    fn samples(text: &str) -> Vec<Sample> {
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(|l| {
