@@ -4,7 +4,9 @@
 //! typed, as the same run's `--json` records; the OTLP metrics carry the same figures as
 //! its `--metrics-file`; an endpoint where nothing listens is a warning and counted
 //! failures; a collector that answers 503 is retried until it accepts; one that never
-//! answers does not hold the records back and the run ends in bounded time.
+//! answers does not hold the records back and the run ends in bounded time; and a live
+//! capture on the loopback interface exports its records and metrics while it runs
+//! (needs root or CAP_NET_RAW).
 //!
 //! test.sh installs `opentelemetry-proto` and `protobuf` (PyPI) and sets
 //! RUSTNIFFER_REQUIRE_OTLP_PROTO: there (or with CI=true) a missing package fails the
@@ -50,7 +52,7 @@ fn without_the_feature_the_option_is_one_clear_error() {
 mod with_the_feature {
     use super::*;
     use serde_json_lite::{parse, Json};
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Child;
     use std::time::{Duration, Instant};
 
@@ -564,6 +566,149 @@ mod with_the_feature {
             Some(11),
             "{stderr}"
         );
+    }
+
+    fn may_capture() -> bool {
+        // SAFETY: plain system call; the descriptor is closed right away.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        if fd < 0 {
+            return false;
+        }
+        // SAFETY: `fd` was just opened here and is closed once.
+        unsafe { libc::close(fd) };
+        true
+    }
+
+    /// A tiny HTTP/1.1 server on `port` answering every request `200 OK` and closing.
+    fn start_server(port: u16) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 1024];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            }
+        });
+    }
+
+    fn http_get(port: u16, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    /// The value of `name`'s data points added up, in the last metrics export that has it.
+    fn metric_total(requests: &[Json], name: &str) -> Option<f64> {
+        requests.iter().rev().find_map(|r| {
+            let m = r
+                .get("metrics")?
+                .as_array()?
+                .iter()
+                .find(|m| m.get("name").and_then(Json::as_str) == Some(name))?;
+            let points = m.get("points")?.as_array()?;
+            Some(
+                points
+                    .iter()
+                    .filter_map(|p| p.get("count").or_else(|| p.get("value")))
+                    .filter_map(Json::as_f64)
+                    .sum(),
+            )
+        })
+    }
+
+    #[test]
+    fn live_capture_exports_while_it_runs() {
+        if !may_capture() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "live capture needs root in CI"
+            );
+            eprintln!("note: live OTLP test skipped: capture needs root or CAP_NET_RAW");
+            return;
+        }
+        if !have_proto() {
+            return;
+        }
+        const SERVER: u16 = 18710;
+        let receiver = Receiver::start(18711, "ok");
+        start_server(SERVER);
+        let mut sniffer = Command::new(binary())
+            .args(["-i", "lo", "-q", "-p", &format!("tcp port {SERVER}")])
+            .args(["--otlp-endpoint", "http://127.0.0.1:18711"])
+            // A metrics export every second instead of every minute.
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(sniffer.stderr.take().unwrap()).lines();
+        let listening = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(listening.contains("listening on"), "{listening}");
+        let stderr = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        let stdout = sniffer.stdout.take().unwrap();
+        let records = std::thread::spawn(move || BufReader::new(stdout).lines().count());
+        const LOAD: usize = 20;
+        for i in 0..LOAD {
+            let reply = http_get(SERVER, &format!("/item/{i}"));
+            assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        }
+        // While capture goes on: the log records within a batch interval or so, and
+        // the metrics at the next periodic export.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut seen = (0, None, None);
+        while Instant::now() < deadline {
+            let requests = receiver.requests();
+            seen = (
+                receiver.log_records().len(),
+                metric_total(&requests, "rustniffer.tcp.connections.opened"),
+                metric_total(&requests, "http.server.request.duration"),
+            );
+            if seen == (LOAD, Some(LOAD as f64), Some(LOAD as f64)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(sniffer.try_wait().unwrap().is_none(), "capture still runs");
+        assert_eq!(seen, (LOAD, Some(LOAD as f64), Some(LOAD as f64)));
+        let mut paths: Vec<String> = receiver
+            .log_records()
+            .iter()
+            .map(|l| {
+                let path = l.get("attributes").and_then(|a| a.get("url.path")).unwrap();
+                path.as_array().unwrap()[1].as_str().unwrap().to_string()
+            })
+            .collect();
+        paths.sort();
+        let mut sent: Vec<String> = (0..LOAD).map(|i| format!("/item/{i}")).collect();
+        sent.sort();
+        assert_eq!(paths, sent);
+        let interface = receiver.log_records()[0]
+            .get("resource")
+            .and_then(|r| r.get("rustniffer.capture.interface"))
+            .cloned();
+        assert_eq!(interface, Some(as_attribute(&Json::String("lo".into()))));
+        // SAFETY: plain system call on our own child.
+        unsafe { libc::kill(sniffer.id() as i32, libc::SIGINT) };
+        assert!(sniffer.wait().unwrap().success());
+        assert_eq!(records.join().unwrap(), LOAD);
+        let stderr = stderr.join().unwrap();
+        assert!(!stderr.iter().any(|l| l.contains("OTLP")), "{stderr:?}");
     }
 
     /// A small JSON reader for the receiver's and `--json`'s lines (numbers keep whether
