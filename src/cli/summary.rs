@@ -176,7 +176,7 @@ fn lines(s: &RunStats) -> Vec<Line> {
             ),
             line(0, "OTLP log records not sent", lost, true),
             line(1, "dropped: export queue full", o.log_records_dropped, true)
-                .note("the collector was slower than capture".into()),
+                .note("the collector was slow or unreachable".into()),
             line(1, "export failed after retries", o.log_records_failed, true),
             line(1, "still queued at the end", o.log_records_unsent, true),
             line(0, "OTLP metric exports", o.metric_exports, false),
