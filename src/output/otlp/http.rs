@@ -39,7 +39,9 @@ fn post(request: Request<Bytes>, timeout: Duration) -> Result<Response<Bytes>, H
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut stream = None;
     let mut last_error = None;
-    for addr in (host, port).to_socket_addrs()? {
+    // An IPv6 literal comes in brackets (`http://[::1]:4318`).
+    let name = host.trim_start_matches('[').trim_end_matches(']');
+    for addr in (name, port).to_socket_addrs()? {
         let left = remaining(deadline)?;
         match TcpStream::connect_timeout(&addr, left) {
             Ok(s) => {

@@ -328,6 +328,16 @@ impl Exporter {
     }
 }
 
+/// A run that stops early (an output error) still sends what it can, within the same
+/// bounds.
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        if self.logs.is_some() {
+            self.finish();
+        }
+    }
+}
+
 /// Reads the exporter's counters after the pipeline that owns it has finished.
 #[derive(Clone, Debug)]
 pub struct StatsHandle(Counters);
