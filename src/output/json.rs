@@ -252,8 +252,8 @@ struct Slot {
     field: &'static Field,
     emit: Emit,
     scope: Scope,
-    /// The field's name; a named header's, without its prefix.
-    name: Box<str>,
+    /// A named header's name, as its keyword says it (empty otherwise).
+    header: Box<str>,
     /// `NAME_us` of a time (empty otherwise).
     epoch_name: Box<str>,
     /// `,"NAME":` (with the opening `[` or `"` where the value is written in place).
@@ -355,7 +355,7 @@ impl JsonFormat {
                                 field,
                                 emit: Emit::Header,
                                 scope: field.scope,
-                                name: header.into(),
+                                header: header.into(),
                                 epoch_name: "".into(),
                                 key: key(&format!("{prefix}{header}"), "[\""),
                                 epoch_key: Key::new(String::new()),
@@ -381,7 +381,7 @@ impl JsonFormat {
                 field,
                 emit,
                 scope: field.scope,
-                name: field.name.into(),
+                header: "".into(),
                 epoch_name: epoch_name.into(),
                 key: key(field.name, open),
                 epoch_key: key(&format!("{}_us", field.name), ""),
@@ -599,7 +599,7 @@ impl FieldRenderer {
             }
             match (slot.emit, slot.field.kind) {
                 (Emit::Header, Kind::Headers(prefix)) => {
-                    out.header(prefix, slot.name.as_bytes(), std::iter::once(&value[..]));
+                    out.header(prefix, slot.header.as_bytes(), std::iter::once(&value[..]));
                 }
                 (_, Kind::Protocol) => {
                     protocol_written = true;
@@ -776,13 +776,18 @@ pub trait Fields {
     fn bool(&mut self, name: &str, value: Option<bool>);
     /// One header name's values, in order (`name` as it came; written lower case).
     fn header<'v>(&mut self, prefix: &str, name: &[u8], values: impl Iterator<Item = &'v [u8]>);
-    /// `network.transport` (TCP), `network.protocol.name` and, when known,
+    /// HTTP of `version` over TCP: `network.transport`, `network.protocol.name` and
     /// `network.protocol.version`.
-    fn network_protocol(&mut self, name: &[u8], version: Option<&[u8]>) {
+    fn http_protocol(&mut self, version: &[u8]) {
         self.text("network.transport", b"tcp");
-        self.text("network.protocol.name", name);
-        if let Some(v) = version {
-            self.text("network.protocol.version", v);
+        self.text("network.protocol.name", b"http");
+        self.text("network.protocol.version", version);
+    }
+    /// A request target: `url.path` and, after a `?`, `url.query`.
+    fn url(&mut self, path: &[u8], query: Option<&[u8]>) {
+        self.text("url.path", path);
+        if let Some(q) = query {
+            self.text("url.query", q);
         }
     }
 }
@@ -849,20 +854,26 @@ impl Fields for JsonLine<'_> {
         out.push(b']');
     }
 
-    fn network_protocol(&mut self, name: &[u8], version: Option<&[u8]>) {
+    fn http_protocol(&mut self, version: &[u8]) {
         // The usual versions in one copy each.
         const HTTP: &[u8] =
             b",\"network.transport\":\"tcp\",\"network.protocol.name\":\"http\",\"network.protocol.version\":\"";
-        if let (b"http", Some(version @ (b"1.1" | b"1.0" | b"2"))) = (name, version) {
+        if let b"1.1" | b"1.0" | b"2" = version {
             self.out.extend_from_slice(HTTP);
             self.out.extend_from_slice(version);
             self.out.push(b'"');
             return;
         }
         self.text("network.transport", b"tcp");
-        self.text("network.protocol.name", name);
-        if let Some(v) = version {
-            self.text("network.protocol.version", v);
+        self.text("network.protocol.name", b"http");
+        self.text("network.protocol.version", version);
+    }
+
+    fn url(&mut self, path: &[u8], query: Option<&[u8]>) {
+        self.out.extend_from_slice(b",\"url.path\":");
+        string(self.out, path);
+        if let Some(q) = query {
+            self.text("url.query", q);
         }
     }
 }
@@ -895,13 +906,15 @@ fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u
         ),
         Kind::Protocol => {
             // `http/1.1` → http 1.1; `h2`, `h2c` → http 2; others by name.
-            let (name, version): (&[u8], Option<&[u8]>) = match text {
-                b"http/1.0" => (b"http", Some(b"1.0")),
-                b"http/1.1" => (b"http", Some(b"1.1")),
-                b"h2" | b"h2c" => (b"http", Some(b"2")),
-                other => (other, None),
-            };
-            out.network_protocol(name, version);
+            match text {
+                b"http/1.0" => out.http_protocol(b"1.0"),
+                b"http/1.1" => out.http_protocol(b"1.1"),
+                b"h2" | b"h2c" => out.http_protocol(b"2"),
+                other => {
+                    out.text("network.transport", b"tcp");
+                    out.text("network.protocol.name", other);
+                }
+            }
             out.text("rustniffer.protocol", text);
         }
         Kind::TlsVersion => {
@@ -912,7 +925,7 @@ fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u
         }
         Kind::RequestProtocol => {
             if let Some(version) = text.strip_prefix(b"HTTP/") {
-                out.network_protocol(b"http", Some(version));
+                out.http_protocol(version);
             }
         }
         Kind::Target => {
@@ -920,10 +933,7 @@ fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u
                 Some(at) => (text.get(..at).unwrap_or(text), text.get(at + 1..)),
                 None => (text, None),
             };
-            out.text("url.path", path);
-            if let Some(q) = query {
-                out.text("url.query", q);
-            }
+            out.url(path, query);
         }
         Kind::Headers(prefix) => headers(out, prefix, text),
     }
