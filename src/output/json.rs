@@ -13,6 +13,12 @@
 //! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
 //! text. Payload bytes (`%request`, `%response`, bodies), `%request.grep(...)` and
 //! `%python(...)` are format-only. `schema/record.schema.json` describes every field.
+//!
+//! A value that becomes more than one field, or needs its text looked at (protocol,
+//! TLS version, target, header block, booleans), is rendered aside and typed by
+//! [`typed_field`] through the [`Fields`] trait, which has two writers: the JSON line,
+//! and the OTLP log record's attributes (`output::otlp`, fed by [`FieldRenderer`]), so
+//! both say the same fields with the same types.
 
 use super::{OutputStage, RecordSink};
 use crate::exchange::{Exchange, ExchangeSink};
