@@ -255,7 +255,8 @@ pub struct Prepared {
     extensions: Extensions,
     /// The `%python(...)` handlers, once [`Extensions::start`] loaded them.
     python: Option<python::Handlers>,
-    /// `--metrics-listen` / `--metrics-file`: the metrics, already served when listening.
+    /// `--metrics-listen` / `--metrics-file` / `--otlp-endpoint`: the metrics, already
+    /// served when listening (the OTLP exporter joins them in [`process`]).
     metrics: Option<Metrics>,
 }
 
@@ -289,9 +290,10 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
     })
 }
 
-/// The metrics of `--metrics-listen` / `--metrics-file`, and the endpoint bound and
-/// served: before the capture opens, so that `/metrics` answers once the capture says it
-/// listens, and an address in use is an error before anything else starts.
+/// The metrics of `--metrics-listen` / `--metrics-file` / `--otlp-endpoint`, and the
+/// endpoint bound and served: before the capture opens, so that `/metrics` answers once
+/// the capture says it listens, and an address in use is an error before anything else
+/// starts.
 fn start_metrics(options: &Options) -> Result<Option<Metrics>, RunError> {
     if !options.metered() {
         return Ok(None);
