@@ -1,7 +1,8 @@
 //! OpenTelemetry export through the built binary (`--otlp-endpoint`, feature `otlp`),
 //! against a receiver that decodes OTLP/HTTP with the official `opentelemetry-proto`
 //! Python package (tests/otlp/receiver.py): the log records carry the same attributes,
-//! typed, as the same run's `--json --json-fields all` records; the OTLP metrics carry the same figures as
+//! typed, as the same run's `--json --json-fields all` records (HTTP/1.1 exchanges and
+//! connections, HTTP/2 streams and TLS hellos); the OTLP metrics carry the same figures as
 //! its `--metrics-file`; an endpoint where nothing listens is a warning and counted
 //! failures; a collector that answers 503 is retried until it accepts; one that never
 //! answers does not hold the records back and the run ends in bounded time; and a live
@@ -401,9 +402,14 @@ mod with_the_feature {
         }
         let dir = std::env::temp_dir().join(format!("rustniffer-otlp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // HTTP/1.1 exchanges and connections; HTTP/2 streams (h2c) and TLS hellos in
+        // messages mode, for the fields typed from their text (protocol, TLS version).
+        let messages: &[&str] = &["--exchanges", "messages"];
         for (port, capture, extra) in [
-            (18701, "samples/keepalive.pcap", None),
-            (18705, "samples/keepalive.pcap", Some("--connections")),
+            (18701, "samples/keepalive.pcap", &[][..]),
+            (18705, "samples/keepalive.pcap", &["--connections"][..]),
+            (18701, "tests/protocols/pcaps/h2_nghttp.pcap", messages),
+            (18705, "tests/protocols/pcaps/tls_alpn.pcap", messages),
         ] {
             let receiver = Receiver::start(port, "ok");
             let file = dir.join(format!("metrics-{port}.txt"));
@@ -425,7 +431,7 @@ mod with_the_feature {
             let out = run(&args);
             assert!(out.success, "{}", out.stderr);
             let records = out.stdout.lines().count() as u64;
-            assert!(records > 5, "{}", out.stdout);
+            assert!(records >= 5, "{}", out.stdout);
             assert_eq!(
                 stat(&out.stderr, "OTLP log records exported"),
                 Some(records),
