@@ -10,7 +10,9 @@ COPY src ./src
 COPY build.rs ./
 COPY bench ./bench
 COPY samples ./samples
-RUN cargo build --release --locked --bin rustniffer \
+# `--build-arg FEATURES=otlp` for OpenTelemetry export (--otlp-endpoint, docs/otlp.md).
+ARG FEATURES=""
+RUN cargo build --release --locked --bin rustniffer --features "$FEATURES" \
     && strip target/release/rustniffer
 
 FROM debian:bookworm-slim

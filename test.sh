@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, with its own set-up: formatting, lints, unit and integration
 # tests (the conformance corpus in ../shared/conformance included), for the default
-# build and again with the `python` feature. It installs (as root, with apt-get) what
-# the tests need: tcpdump, tshark and chromium (the HTML report test).
+# build and again with the `python` and `otlp` features. It installs (as root, with apt-get) what
+# the tests need: tcpdump, tshark and chromium (the HTML report test), and with pip the
+# Python packages jsonschema, opentelemetry-proto and protobuf.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -53,6 +54,16 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
         || echo "test.sh: jsonschema cannot be installed here; the JSON schema test will fail" >&2
 fi
 export RUSTNIFFER_REQUIRE_JSONSCHEMA=1
+
+# Set-up: the OTLP receiver of tests/otlp.rs (tests/otlp/receiver.py) decodes what
+# `--otlp-endpoint` sends with the official `opentelemetry-proto` package and `protobuf`
+# (PyPI).
+if ! python3 -c 'import opentelemetry.proto, google.protobuf' >/dev/null 2>&1; then
+    echo "test.sh: installing the opentelemetry-proto and protobuf Python packages (the OTLP receiver)"
+    python3 -m pip install -q opentelemetry-proto protobuf >/dev/null 2>&1 \
+        || echo "test.sh: opentelemetry-proto cannot be installed here; the OTLP test will fail" >&2
+fi
+export RUSTNIFFER_REQUIRE_OTLP_PROTO=1
 
 # Set-up: a real Prometheus (and its promtool) scrapes live capture in tests/metrics.rs.
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
@@ -128,10 +139,10 @@ fi
 # status is 0 only when nothing failed.
 #
 # Builds: the tests use the `ci` profile (Cargo.toml: optimised, no fat LTO, parallel
-# code generation), built once for the default features and once more only for the
-# test binaries that the `python` feature changes; `target/release` is left alone, so
-# `target/release/rustniffer` stays whatever `cargo build --release` made (the default
-# build, without libpython).
+# code generation), built once for the default features and once more for each of the
+# `python` and `otlp` features, only for the test binaries that the feature changes;
+# `target/release` is left alone, so `target/release/rustniffer` stays whatever `cargo
+# build --release` made (the default build, without libpython or OTLP export).
 passed=0
 failed=0
 failed_steps=()
@@ -177,9 +188,12 @@ cargo_tests() {
 check "formatting (cargo fmt --check)" cargo fmt --check
 check "lints, default features" cargo clippy --all-targets --quiet -- -D warnings
 check "lints, feature python" cargo clippy --all-targets --quiet --features python -- -D warnings
+check "lints, feature otlp" cargo clippy --all-targets --quiet --features otlp -- -D warnings
 cargo_tests "tests, default features"
 cargo_tests "tests, feature python (the library, the binary and the tests it changes)" \
     --features python --lib --bins --test extensions --test conformance
+cargo_tests "tests, feature otlp (the library, the binary and the OTLP test)" \
+    --features otlp --lib --bins --test otlp
 
 # Fuzz smoke run: every target for 30 s from the committed corpus (new inputs go to a
 # scratch directory). fuzz/run.sh installs cargo-fuzz when it is missing, builds every

@@ -11,6 +11,7 @@ use crate::filter::{Filter, FilterError};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::metrics::{Metered, Metrics};
+use crate::output::otlp;
 use crate::output::{
     python, report::ReportSink, ExtensionError, Extensions, Output, OutputStage, Pipeline,
     RecordSink, TemplateSink, WriterSink,
@@ -37,6 +38,8 @@ pub enum RunError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// `--otlp-endpoint` is not a usable URL, or the build has no OTLP export.
+    Otlp(crate::output::otlp::OtlpError),
 }
 
 /// Where records go, to say which output failed ([`RunError::Output`]).
@@ -77,6 +80,7 @@ impl fmt::Display for RunError {
             RunError::MetricsListen { addr, source } => {
                 write!(f, "--metrics-listen {addr}: cannot listen there: {source}")
             }
+            RunError::Otlp(e) => write!(f, "{e}"),
         }
     }
 }
@@ -100,6 +104,7 @@ impl std::error::Error for RunError {
             RunError::Output { source, .. } => Some(source),
             RunError::Extension(e) => Some(e),
             RunError::MetricsListen { source, .. } => Some(source),
+            RunError::Otlp(_) => None,
         }
     }
 }
@@ -195,6 +200,24 @@ pub struct RunStats {
     pub max_fragmented_hosts: u64,
     /// Live capture only: the kernel's counters.
     pub kernel: Option<KernelStats>,
+    /// `--otlp-endpoint`: what the exporter sent and lost.
+    pub otlp: Option<OtlpStats>,
+}
+
+/// The OpenTelemetry exporter's counters (`--otlp-endpoint`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtlpStats {
+    /// Log records the collector accepted.
+    pub log_records_exported: u64,
+    /// Log records dropped because the export queue was full.
+    pub log_records_dropped: u64,
+    /// Log records whose export failed after its retries.
+    pub log_records_failed: u64,
+    /// Log records still queued when the end-of-run flush timed out.
+    pub log_records_unsent: u64,
+    /// Metric exports the collector accepted, and those that failed after retries.
+    pub metric_exports: u64,
+    pub metric_export_failures: u64,
 }
 
 /// A live capture's counters from the kernel and the ring.
@@ -232,7 +255,8 @@ pub struct Prepared {
     extensions: Extensions,
     /// The `%python(...)` handlers, once [`Extensions::start`] loaded them.
     python: Option<python::Handlers>,
-    /// `--metrics-listen` / `--metrics-file`: the metrics, already served when listening.
+    /// `--metrics-listen` / `--metrics-file` / `--otlp-endpoint`: the metrics, already
+    /// served when listening (the OTLP exporter joins them in [`process`]).
     metrics: Option<Metrics>,
 }
 
@@ -266,11 +290,12 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
     })
 }
 
-/// The metrics of `--metrics-listen` / `--metrics-file`, and the endpoint bound and
-/// served: before the capture opens, so that `/metrics` answers once the capture says it
-/// listens, and an address in use is an error before anything else starts.
+/// The metrics of `--metrics-listen` / `--metrics-file` / `--otlp-endpoint`, and the
+/// endpoint bound and served: before the capture opens, so that `/metrics` answers once
+/// the capture says it listens, and an address in use is an error before anything else
+/// starts.
 fn start_metrics(options: &Options) -> Result<Option<Metrics>, RunError> {
-    if options.metrics_listen.is_none() && options.metrics_file.is_none() {
+    if !options.metered() {
         return Ok(None);
     }
     let metrics = Metrics::new(options.metrics_services);
@@ -393,10 +418,26 @@ pub fn process<R: RecordSink>(
         python,
         metrics,
     } = prepared;
-    let metered = options.metrics_listen.is_some() || options.metrics_file.is_some();
+    let mut exporter = match &options.otlp_endpoint {
+        None => None,
+        Some(url) => {
+            let source = match &options.input {
+                Input::File(path) => otlp::CaptureSource::File(path.into()),
+                Input::Interface(name) => otlp::CaptureSource::Interface(name.clone()),
+                Input::DefaultInterface => otlp::CaptureSource::Interface("(default)".into()),
+            };
+            Some(otlp::Exporter::start(url, &source).map_err(RunError::Otlp)?)
+        }
+    };
+    let otlp_stats = exporter.as_ref().map(otlp::Exporter::stats_handle);
+    let otlp_needs = exporter.as_ref().map(otlp::Exporter::needs);
+    let metered = options.metered();
     let report = options.report.enabled();
     let summaries = options.connections || metered || report;
     let connection_needs = |mut needs: crate::exchange::Needs| {
+        if let Some(more) = otlp_needs {
+            needs = union(needs, more);
+        }
         if summaries {
             // Connection records read the first exchange's keep-alive headers; metrics
             // read every exchange's first lines; the report names services by Host.
@@ -405,7 +446,22 @@ pub fn process<R: RecordSink>(
         }
         needs
     };
+    // The listener was bound in `prepare`; the exporter adds its health counters to the
+    // same registry and mirrors every measurement.
+    let metrics = match (metrics, &mut exporter) {
+        (Some(metrics), Some(e)) => Some(e.meter(metrics)),
+        (metrics, _) => metrics,
+    };
     let file = options.metrics_file.clone();
+    let summary = |result: Result<Summary, RunError>| {
+        let mut summary = result?;
+        summary.stats.otlp = otlp_stats.as_ref().map(otlp::StatsHandle::stats);
+        Ok(summary)
+    };
+    let per_connection = options.connections;
+    // OTLP log records carry connection records' values even when the report replaces
+    // the records.
+    let logs = exporter.is_some();
     if options.json {
         let format = match (options.json_fields, options.json_all) {
             (true, _) => crate::output::json::JsonFormat::selected(&template),
@@ -415,14 +471,19 @@ pub fn process<R: RecordSink>(
         let sink = crate::output::json::JsonSink::new(format, records, options.connections);
         let needs = connection_needs(sink.needs());
         if report {
-            let sink = ReportSink::new(sink, report_config(options));
-            let values = options.connections && sink.renders_records();
+            let sink = otlp::logged(
+                ReportSink::new(sink, report_config(options)),
+                exporter,
+                per_connection,
+            );
+            let values = options.connections && (sink.renders_records() || logs);
             let sink = Metered::new(sink, metrics, file);
             let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
                 .with_options(options.analyzers)
                 .with_connection_records(values);
-            return process_events(source, options, filter, tracker);
+            return summary(process_events(source, options, filter, tracker));
         }
+        let sink = otlp::logged(sink, exporter, per_connection);
         let sink = Metered::new(sink, metrics, file);
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
@@ -430,7 +491,7 @@ pub fn process<R: RecordSink>(
             // Connection records print the keep-alive values; metrics do not read them.
             tracker = tracker.with_connection_records(options.connections);
         }
-        return process_events(source, options, filter, tracker);
+        return summary(process_events(source, options, filter, tracker));
     }
     let needs = connection_needs(template.needs());
     let sink = TemplateSink::new(template, render, records)
@@ -439,21 +500,37 @@ pub fn process<R: RecordSink>(
     if report {
         let sink = ReportSink::new(sink, report_config(options));
         // The text report replaces the records: it reads only whether keep-alive was
-        // asked, not the values.
-        let values = options.connections && sink.renders_records();
+        // asked, not the values (which OTLP log records still carry).
+        let values = options.connections && (sink.renders_records() || logs);
+        let sink = otlp::logged(sink, exporter, per_connection);
         let sink = Metered::new(sink, metrics, file);
         let tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers)
             .with_connection_records(values);
-        return process_events(source, options, filter, tracker);
+        return summary(process_events(source, options, filter, tracker));
     }
+    let sink = otlp::logged(sink, exporter, per_connection);
     let sink = Metered::new(sink, metrics, file);
     let mut tracker =
         ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     if summaries {
         tracker = tracker.with_connection_records(options.connections);
     }
-    process_events(source, options, filter, tracker)
+    summary(process_events(source, options, filter, tracker))
+}
+
+/// What either of `a` and `b` needs kept.
+fn union(a: crate::exchange::Needs, b: crate::exchange::Needs) -> crate::exchange::Needs {
+    let side =
+        |a: crate::exchange::Retention, b: crate::exchange::Retention| crate::exchange::Retention {
+            all: a.all || b.all,
+            header: a.header || b.header,
+            prefix: a.prefix.max(b.prefix),
+        };
+    crate::exchange::Needs {
+        request: side(a.request, b.request),
+        response: side(a.response, b.response),
+    }
 }
 
 /// The report's configuration for this run.
@@ -520,8 +597,7 @@ fn process_events<P: Pipeline>(
         skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
         syn_data: options.exchanges == Mode::Messages,
         lifecycle: options.connections
-            || options.metrics_listen.is_some()
-            || options.metrics_file.is_some()
+            || options.metered()
             || options.report.enabled()
             || options.idle_timeout.is_some()
             || options.open_report.is_some(),
@@ -651,6 +727,7 @@ fn process_events<P: Pipeline>(
         max_streams: options.max_streams as u64,
         max_fragmented_hosts: options.max_fragmented_hosts as u64,
         kernel: None,
+        otlp: None,
     };
     Ok(summary)
 }

@@ -71,6 +71,8 @@ pub struct Options {
     pub metrics_file: Option<std::path::PathBuf>,
     /// `--metrics-services`: services with labels of their own.
     pub metrics_services: usize,
+    /// `--otlp-endpoint`: the OpenTelemetry collector's OTLP/HTTP base URL.
+    pub otlp_endpoint: Option<String>,
     /// `--open-report`: nanoseconds of capture time between interim records.
     pub open_report: Option<i64>,
     /// `--idle-timeout`: nanoseconds without a packet that end a connection.
@@ -109,6 +111,14 @@ pub struct ReportOptions {
     pub every: Option<u64>,
     /// `--report-threshold NAME=VALUE`, each.
     pub thresholds: Vec<String>,
+}
+
+impl Options {
+    /// Whether the metric set is kept: Prometheus (`--metrics-listen`, `--metrics-file`)
+    /// or OpenTelemetry (`--otlp-endpoint`).
+    pub fn metered(&self) -> bool {
+        self.metrics_listen.is_some() || self.metrics_file.is_some() || self.otlp_endpoint.is_some()
+    }
 }
 
 impl Default for ReportOptions {
@@ -322,6 +332,14 @@ fn command() -> Command {
                 .action(ArgAction::Set)
                 .help_heading(OUTPUT)
                 .help("at the end, write the same metrics to FILE (OpenMetrics text)"),
+        )
+        .arg(
+            Arg::new("otlp-endpoint")
+                .long("otlp-endpoint")
+                .value_name("URL")
+                .action(ArgAction::Set)
+                .help_heading(OUTPUT)
+                .help("also send the records as OpenTelemetry log records and the same metrics to the collector at URL (OTLP/HTTP with protobuf, such as http://127.0.0.1:4318: URL/v1/logs and URL/v1/metrics); batched from a bounded queue that drops and counts rather than slow capture; builds with cargo feature `otlp` (docs/otlp.md)"),
         )
         .arg(
             Arg::new("metrics-services")
@@ -1039,6 +1057,7 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
     Ok(Options {
         metrics_listen,
         metrics_file: all.value("metrics-file").map(std::path::PathBuf::from),
+        otlp_endpoint: all.value("otlp-endpoint"),
         metrics_services: number(
             "metrics-services",
             crate::output::metrics::DEFAULT_MAX_SERVICES,

@@ -165,6 +165,30 @@ fn lines(s: &RunStats) -> Vec<Line> {
         )),
         line(0, "records", s.records, false),
     ]);
+    if let Some(o) = &s.otlp {
+        let lost = o.log_records_dropped + o.log_records_failed + o.log_records_unsent;
+        out.extend([
+            line(
+                0,
+                "OTLP log records exported",
+                o.log_records_exported,
+                false,
+            ),
+            line(0, "OTLP log records not sent", lost, true),
+            line(1, "dropped: export queue full", o.log_records_dropped, true)
+                .note("the collector was slow or unreachable".into()),
+            line(1, "export failed after retries", o.log_records_failed, true),
+            line(1, "still queued at the end", o.log_records_unsent, true),
+            line(0, "OTLP metric exports", o.metric_exports, false),
+            line(
+                0,
+                "OTLP metric exports failed",
+                o.metric_export_failures,
+                true,
+            )
+            .note("after retries; the next export carries the totals".into()),
+        ]);
+    }
     if let Some(command) = &s.command {
         out.push(
             line(0, "records -e failed on", s.command_failures, true).note(format!(
@@ -343,6 +367,33 @@ mod tests {
         assert!(full
             .iter()
             .any(|l| l.starts_with("  dropped by the packet filter")));
+    }
+
+    #[test]
+    fn otlp_losses_are_listed_by_default() {
+        let stats = RunStats {
+            otlp: Some(crate::run::OtlpStats {
+                log_records_exported: 5,
+                log_records_failed: 7,
+                metric_export_failures: 1,
+                ..Default::default()
+            }),
+            ..clean()
+        };
+        let text = render(&stats, SummaryMode::Losses).join("\n");
+        assert!(
+            text.contains("  OTLP log records not sent      7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    export failed after retries  7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  OTLP metric exports failed     1  (after retries"),
+            "{text}"
+        );
+        assert!(!text.contains("exported"), "{text}");
     }
 
     #[test]

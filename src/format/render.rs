@@ -172,32 +172,6 @@ impl Template {
     }
 }
 
-impl Template {
-    /// Renders each op of the template into `out`, one after the other, and pushes the
-    /// range of `out` each op wrote to `spans` (structured sinks read the values one by
-    /// one); no encoding, no newline.
-    pub fn render_spans(
-        &self,
-        ex: &Exchange<'_>,
-        not_found: &[u8],
-        out: &mut Vec<u8>,
-        spans: &mut Vec<std::ops::Range<usize>>,
-    ) {
-        let mut parsed = Parsed {
-            ex,
-            request_split: None,
-            response_split: None,
-            tls: None,
-            python: &[],
-        };
-        for op in &self.ops {
-            let start = out.len();
-            render_op(op, &mut parsed, not_found, out);
-            spans.push(start..out.len());
-        }
-    }
-}
-
 /// One record rendered op by op, for structured outputs that put each value where they
 /// want it ([`Template::op_renderer`]): the per-record analysis (header split, TLS
 /// hello) is shared by the ops, as in [`Template::render`].

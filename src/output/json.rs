@@ -13,6 +13,12 @@
 //! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
 //! text. Payload bytes (`%request`, `%response`, bodies), `%request.grep(...)` and
 //! `%python(...)` are format-only. `schema/record.schema.json` describes every field.
+//!
+//! A value that becomes more than one field, or needs its text looked at (protocol,
+//! TLS version, target, header block, booleans), is rendered aside and typed by
+//! [`typed_field`] through the [`Fields`] trait, which has two writers: the JSON line,
+//! and the OTLP log record's attributes (`output::otlp`, fed by [`FieldRenderer`]), so
+//! both say the same fields with the same types.
 
 use super::{OutputStage, RecordSink};
 use crate::exchange::{Exchange, ExchangeSink};
@@ -20,14 +26,14 @@ use crate::format::Template;
 
 /// The kind of record (`type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RecordType {
+pub enum RecordType {
     Exchange,
     Connection,
     Open,
 }
 
 impl RecordType {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RecordType::Exchange => "exchange",
             RecordType::Connection => "connection",
@@ -253,6 +259,10 @@ struct Slot {
     field: &'static Field,
     emit: Emit,
     scope: Scope,
+    /// A named header's name, as its keyword says it (empty otherwise).
+    header: Box<str>,
+    /// `NAME_us` of a time (empty otherwise).
+    epoch_name: Box<str>,
     /// `,"NAME":` (with the opening `[` or `"` where the value is written in place).
     key: Key,
     /// `,"NAME_us":` of a time.
@@ -352,6 +362,8 @@ impl JsonFormat {
                                 field,
                                 emit: Emit::Header,
                                 scope: field.scope,
+                                header: header.into(),
+                                epoch_name: "".into(),
                                 key: key(&format!("{prefix}{header}"), "[\""),
                                 epoch_key: Key::new(String::new()),
                             });
@@ -368,10 +380,16 @@ impl JsonFormat {
                 Emit::Str | Emit::Plain => "\"",
                 _ => "",
             };
+            let epoch_name = match emit {
+                Emit::Time => format!("{}_us", field.name),
+                _ => String::new(),
+            };
             slots.push(Slot {
                 field,
                 emit,
                 scope: field.scope,
+                header: "".into(),
+                epoch_name: epoch_name.into(),
                 key: key(field.name, open),
                 epoch_key: key(&format!("{}_us", field.name), ""),
             });
@@ -527,12 +545,77 @@ impl<R: RecordSink> JsonSink<R> {
                         Kind::RequestProtocol if protocol_written => continue,
                         _ => {}
                     }
-                    write_field(line, second, slot.field, &slot.epoch_key.text, value);
+                    let mut out = JsonLine { out: line, second };
+                    typed_field(&mut out, slot.field, &slot.epoch_name, value);
                 }
             }
         }
         line.extend_from_slice(b"}\n");
         self.records.record(&self.line)
+    }
+}
+
+/// Renders records through a [`JsonFormat`] and hands each present field, typed by
+/// [`typed_field`], to a [`Fields`] (OTLP log records; JSON lines are written in place
+/// by [`JsonSink`], the same fields in the same order).
+pub struct FieldRenderer {
+    format: JsonFormat,
+    value: Vec<u8>,
+}
+
+impl FieldRenderer {
+    pub fn new(format: JsonFormat) -> Self {
+        FieldRenderer {
+            format,
+            value: Vec::with_capacity(4096),
+        }
+    }
+
+    pub fn needs(&self) -> crate::exchange::Needs {
+        self.format.needs()
+    }
+
+    /// Every field of `record` that has a value, in the order of the JSON line.
+    pub fn fields(&mut self, record: &Exchange<'_>, out: &mut impl Fields) {
+        let FieldRenderer { format, value } = self;
+        let connection = record.connection.is_some();
+        let mut protocol_written = false;
+        let mut values = format.template.op_renderer(record);
+        for &i in &format.by_record[usize::from(connection)] {
+            let Some(slot) = format.slots.get(i) else {
+                continue;
+            };
+            if slot.emit == Emit::Time {
+                let us = match values.instant(i) {
+                    Some(us) => us,
+                    None => {
+                        value.clear();
+                        values.render(i, b"", value);
+                        parse_micros(value)
+                    }
+                };
+                if let Some(us) = us {
+                    out.time(slot.field.name, &slot.epoch_name, us);
+                }
+                continue;
+            }
+            value.clear();
+            values.render(i, b"", value);
+            if value.is_empty() {
+                continue;
+            }
+            match (slot.emit, slot.field.kind) {
+                (Emit::Header, Kind::Headers(prefix)) => {
+                    out.header(prefix, slot.header.as_bytes(), std::iter::once(&value[..]));
+                }
+                (_, Kind::Protocol) => {
+                    protocol_written = true;
+                    typed_field(out, slot.field, &slot.epoch_name, value);
+                }
+                (_, Kind::RequestProtocol) if protocol_written => {}
+                _ => typed_field(out, slot.field, &slot.epoch_name, value),
+            }
+        }
     }
 }
 
@@ -683,111 +766,181 @@ fn parse_micros(text: &[u8]) -> Option<i64> {
     Some(if neg { -us } else { us })
 }
 
-fn write_field(
-    out: &mut Vec<u8>,
-    second: &mut Second,
-    field: &Field,
-    epoch_key: &[u8],
-    text: &[u8],
-) {
-    match field.kind {
-        Kind::Str => {
-            key(out, field.name);
-            string(out, text);
+/// Where a record's typed fields go: a JSON line ([`JsonSink`]'s values rendered aside)
+/// or OpenTelemetry log-record attributes (`output::otlp`). Names are the field table's;
+/// [`typed_field`] is the one place that says how a keyword's text becomes fields.
+pub trait Fields {
+    /// Text (`value` may not be UTF-8).
+    fn text(&mut self, name: &str, value: &[u8]);
+    /// A whole number: ASCII digits, at most 19, no leading zero.
+    fn int(&mut self, name: &str, digits: &[u8]);
+    /// Seconds as the renderer writes them: `[-]seconds.micros`, a JSON number.
+    fn seconds(&mut self, name: &str, text: &[u8]);
+    /// A time in microseconds since the epoch: `name` (RFC 3339) and `epoch_name` (the
+    /// number).
+    fn time(&mut self, name: &str, epoch_name: &str, us: i64);
+    /// `yes`/`no`; `None` for anything else.
+    fn bool(&mut self, name: &str, value: Option<bool>);
+    /// One header name's values, in order (`name` as it came; written lower case).
+    fn header<'v>(&mut self, prefix: &str, name: &[u8], values: impl Iterator<Item = &'v [u8]>);
+    /// HTTP of `version` over TCP: `network.transport`, `network.protocol.name` and
+    /// `network.protocol.version`.
+    fn http_protocol(&mut self, version: &[u8]) {
+        self.text("network.transport", b"tcp");
+        self.text("network.protocol.name", b"http");
+        self.text("network.protocol.version", version);
+    }
+    /// A request target: `url.path` and, after a `?`, `url.query`.
+    fn url(&mut self, path: &[u8], query: Option<&[u8]>) {
+        self.text("url.path", path);
+        if let Some(q) = query {
+            self.text("url.query", q);
         }
+    }
+}
+
+/// A JSON line being written: fields are appended to `out`.
+struct JsonLine<'a> {
+    out: &'a mut Vec<u8>,
+    second: &'a mut Second,
+}
+
+impl Fields for JsonLine<'_> {
+    fn text(&mut self, name: &str, value: &[u8]) {
+        key(self.out, name);
+        string(self.out, value);
+    }
+
+    fn int(&mut self, name: &str, digits: &[u8]) {
+        key(self.out, name);
+        self.out.extend_from_slice(digits);
+    }
+
+    fn seconds(&mut self, name: &str, text: &[u8]) {
+        // The renderer writes durations as `[-]seconds.micros`: already a JSON number.
+        key(self.out, name);
+        self.out.extend_from_slice(text);
+    }
+
+    fn time(&mut self, name: &str, epoch_name: &str, us: i64) {
+        let out = &mut *self.out;
+        key(out, name);
+        out.push(b'"');
+        rfc3339(out, self.second, us);
+        out.push(b'"');
+        key(out, epoch_name);
+        if us < 0 {
+            out.push(b'-');
+        }
+        crate::format::write_u64(out, us.unsigned_abs());
+    }
+
+    fn bool(&mut self, name: &str, value: Option<bool>) {
+        key(self.out, name);
+        self.out.extend_from_slice(match value {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        });
+    }
+
+    fn header<'v>(&mut self, prefix: &str, name: &[u8], values: impl Iterator<Item = &'v [u8]>) {
+        let out = &mut *self.out;
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+        out.extend_from_slice(b"\":[");
+        let mut first = true;
+        for value in values {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            string(out, value);
+        }
+        out.push(b']');
+    }
+
+    fn http_protocol(&mut self, version: &[u8]) {
+        // The usual versions in one copy each.
+        const HTTP: &[u8] =
+            b",\"network.transport\":\"tcp\",\"network.protocol.name\":\"http\",\"network.protocol.version\":\"";
+        if let b"1.1" | b"1.0" | b"2" = version {
+            self.out.extend_from_slice(HTTP);
+            self.out.extend_from_slice(version);
+            self.out.push(b'"');
+            return;
+        }
+        self.text("network.transport", b"tcp");
+        self.text("network.protocol.name", b"http");
+        self.text("network.protocol.version", version);
+    }
+
+    fn url(&mut self, path: &[u8], query: Option<&[u8]>) {
+        self.out.extend_from_slice(b",\"url.path\":");
+        string(self.out, path);
+        if let Some(q) = query {
+            self.text("url.query", q);
+        }
+    }
+}
+
+/// A keyword's text as typed fields: the one table of how each kind of value is
+/// written, for JSON lines and OTLP log records alike.
+fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u8]) {
+    match field.kind {
+        Kind::Str => out.text(field.name, text),
         Kind::Int => {
             // A number, or nothing (a status line whose code is not a number: the raw
             // line is in `rustniffer.response.line`).
-            if text.len() <= 19 && text.iter().all(u8::is_ascii_digit) {
-                key(out, field.name);
-                out.extend_from_slice(text);
+            if is_json_uint(text) {
+                out.int(field.name, text);
             }
         }
-        Kind::Seconds => {
-            // The renderer writes durations as `[-]seconds.micros`: already a JSON number.
-            key(out, field.name);
-            out.extend_from_slice(text);
-        }
+        Kind::Seconds => out.seconds(field.name, text),
         Kind::Time => {
-            let Some(us) = parse_micros(text) else {
-                return;
-            };
-            key(out, field.name);
-            out.push(b'"');
-            rfc3339(out, second, us);
-            out.push(b'"');
-            out.extend_from_slice(epoch_key);
-            if us < 0 {
-                out.push(b'-');
+            if let Some(us) = parse_micros(text) {
+                out.time(field.name, epoch_name, us);
             }
-            crate::format::write_u64(out, us.unsigned_abs());
         }
-        Kind::Bool => {
-            key(out, field.name);
-            out.extend_from_slice(match text {
-                b"yes" => b"true",
-                b"no" => b"false",
-                _ => b"null",
-            });
-        }
+        Kind::Bool => out.bool(
+            field.name,
+            match text {
+                b"yes" => Some(true),
+                b"no" => Some(false),
+                _ => None,
+            },
+        ),
         Kind::Protocol => {
             // `http/1.1` → http 1.1; `h2`, `h2c` → http 2; others by name.
-            let (name, version): (&[u8], Option<&[u8]>) = match text {
-                b"http/1.0" => (b"http", Some(b"1.0")),
-                b"http/1.1" => (b"http", Some(b"1.1")),
-                b"h2" | b"h2c" => (b"http", Some(b"2")),
-                other => (other, None),
-            };
-            key(out, "network.transport");
-            out.extend_from_slice(b"\"tcp\"");
-            key(out, "network.protocol.name");
-            string(out, name);
-            if let Some(v) = version {
-                key(out, "network.protocol.version");
-                string(out, v);
+            match text {
+                b"http/1.0" => out.http_protocol(b"1.0"),
+                b"http/1.1" => out.http_protocol(b"1.1"),
+                b"h2" | b"h2c" => out.http_protocol(b"2"),
+                other => {
+                    out.text("network.transport", b"tcp");
+                    out.text("network.protocol.name", other);
+                }
             }
-            key(out, "rustniffer.protocol");
-            string(out, text);
+            out.text("rustniffer.protocol", text);
         }
         Kind::TlsVersion => {
             let text = String::from_utf8_lossy(text);
             let (name, version) = text.split_once('_').unwrap_or(("tls", &text));
-            key(out, "tls.protocol.name");
-            string(out, name.to_ascii_lowercase().as_bytes());
-            key(out, "tls.protocol.version");
-            string(out, version.as_bytes());
+            out.text("tls.protocol.name", name.to_ascii_lowercase().as_bytes());
+            out.text("tls.protocol.version", version.as_bytes());
         }
         Kind::RequestProtocol => {
-            let Some(version) = text.strip_prefix(b"HTTP/") else {
-                return;
-            };
-            // The usual versions in one copy each.
-            const HTTP: &[u8] =
-                b",\"network.transport\":\"tcp\",\"network.protocol.name\":\"http\",\"network.protocol.version\":\"";
-            if let b"1.1" | b"1.0" = version {
-                out.extend_from_slice(HTTP);
-                out.extend_from_slice(version);
-                out.push(b'"');
-                return;
+            if let Some(version) = text.strip_prefix(b"HTTP/") {
+                out.http_protocol(version);
             }
-            key(out, "network.transport");
-            out.extend_from_slice(b"\"tcp\"");
-            key(out, "network.protocol.name");
-            out.extend_from_slice(b"\"http\"");
-            key(out, "network.protocol.version");
-            string(out, version);
         }
         Kind::Target => {
             let (path, query) = match memchr::memchr(b'?', text) {
-                Some(at) => (&text[..at], Some(&text[at + 1..])),
+                Some(at) => (text.get(..at).unwrap_or(text), text.get(at + 1..)),
                 None => (text, None),
             };
-            out.extend_from_slice(b",\"url.path\":");
-            string(out, path);
-            if let Some(q) = query {
-                key(out, "url.query");
-                string(out, q);
-            }
+            out.url(path, query);
         }
         Kind::Headers(prefix) => headers(out, prefix, text),
     }
@@ -800,7 +953,7 @@ const MAX_HEADERS: usize = 64;
 /// A header block → one array per lower-case name, in first-seen order; the first line
 /// (request or status line) is skipped, and so is a line whose name is not an HTTP
 /// token (in `turns` mode a header block may be anything, binary included).
-fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8]) {
+fn headers(out: &mut impl Fields, prefix: &str, block: &[u8]) {
     let mut fields: [(&[u8], &[u8]); MAX_HEADERS] = [(&[], &[]); MAX_HEADERS];
     let mut count = 0;
     for line in block.split(|&b| b == b'\n').skip(1) {
@@ -825,19 +978,11 @@ fn headers(out: &mut Vec<u8>, prefix: &str, block: &[u8]) {
         if fields[..i].iter().any(|&(n, _)| same(n)) {
             continue;
         }
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend(name.iter().map(u8::to_ascii_lowercase));
-        out.extend_from_slice(b"\":[");
-        let mut first = true;
-        for &(_, value) in fields[i..].iter().filter(|&&(n, _)| same(n)) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            string(out, value);
-        }
-        out.push(b']');
+        let values = fields[i..]
+            .iter()
+            .filter(|&&(n, _)| same(n))
+            .map(|&(_, v)| v);
+        out.header(prefix, name, values);
     }
 }
 
@@ -1180,8 +1325,12 @@ mod tests {
     #[test]
     fn headers_become_arrays_by_lower_case_name() {
         let mut out = Vec::new();
+        let mut line = JsonLine {
+            out: &mut out,
+            second: &mut Second::default(),
+        };
         headers(
-            &mut out,
+            &mut line,
             "http.request.header.",
             b"GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\naccept: y\r\nbad line\r\n\x01\xff: z\r\n\r\n",
         );

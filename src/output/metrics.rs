@@ -38,6 +38,128 @@ const REQUEST_DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// How a metric accumulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down (connections open now).
+    UpDown,
+    Histogram(Buckets),
+}
+
+/// Histogram bucket bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buckets {
+    /// `http.server.request.duration`'s, in seconds.
+    RequestDuration,
+    /// Counts per connection: 1, 2, 3, 5, 10 … 10000.
+    Counts,
+    /// 1 ms to ~1 h, doubling.
+    Seconds,
+}
+
+impl Buckets {
+    pub fn bounds(self) -> Vec<f64> {
+        match self {
+            Buckets::RequestDuration => REQUEST_DURATION_BUCKETS.to_vec(),
+            Buckets::Counts => vec![1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10000.0],
+            Buckets::Seconds => {
+                prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 23).collect()
+            }
+        }
+    }
+}
+
+/// One metric of the set, as both exporters name it: `name` is the OpenTelemetry name;
+/// the Prometheus one is the same with `_` for `.` (plus `_seconds` for unit `s`, and
+/// `_total` for counters).
+#[derive(Debug)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// UCUM unit, as OpenTelemetry writes it.
+    pub unit: &'static str,
+    pub kind: Kind,
+}
+
+impl MetricDef {
+    fn prometheus_name(&self) -> String {
+        self.name.replace('.', "_")
+    }
+
+    fn prometheus_unit(&self) -> Option<Unit> {
+        (self.unit == "s").then_some(Unit::Seconds)
+    }
+}
+
+/// The metrics of the set, by position in [`SET`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    RequestDuration,
+    Opened,
+    Closed,
+    Open,
+    Exchanges,
+    Handshake,
+    IdleBeforeClose,
+    H2Streams,
+    H2PingRtt,
+    H2Goaways,
+    WsEnded,
+    WsSilence,
+    Packets,
+    KernelDrops,
+    DecodeFailures,
+    Evictions,
+    OutOfOrderDiscarded,
+}
+
+impl Metric {
+    pub fn def(self) -> &'static MetricDef {
+        &SET[self as usize]
+    }
+}
+
+const fn def(name: &'static str, unit: &'static str, kind: Kind, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        help,
+        unit,
+        kind,
+    }
+}
+
+/// Every metric: the Prometheus registry and the OpenTelemetry meter are both built from
+/// this table (docs/metrics.md lists it).
+#[rustfmt::skip]
+pub static SET: [MetricDef; 17] = [
+    def("http.server.request.duration", "s", Kind::Histogram(Buckets::RequestDuration), "Duration of HTTP exchanges seen on the wire: first request byte to last response byte (OpenTelemetry http.server.request.duration)"),
+    def("rustniffer.tcp.connections.opened", "{connection}", Kind::Counter, "TCP connections opened (first SYN seen)"),
+    def("rustniffer.tcp.connections.closed", "{connection}", Kind::Counter, "TCP connections ended, by the side that closed and how"),
+    def("rustniffer.tcp.connections.open", "{connection}", Kind::UpDown, "TCP connections open now"),
+    def("rustniffer.tcp.connection.exchanges", "{exchange}", Kind::Histogram(Buckets::Counts), "Exchanges carried by each ended connection (1 = not reused)"),
+    def("rustniffer.tcp.handshake.duration", "s", Kind::Histogram(Buckets::Seconds), "SYN to the handshake's ACK"),
+    def("rustniffer.tcp.idle_before_close", "s", Kind::Histogram(Buckets::Seconds), "End of a connection's last exchange to its first FIN or RST"),
+    def("rustniffer.http2.streams_per_connection", "{stream}", Kind::Histogram(Buckets::Counts), "HTTP/2 streams carried by each ended h2c connection (1 = not multiplexed)"),
+    def("rustniffer.http2.ping.rtt", "s", Kind::Histogram(Buckets::Seconds), "Last HTTP/2 PING round trip of each ended connection, seen from the capture point"),
+    def("rustniffer.http2.goaways", "{connection}", Kind::Counter, "HTTP/2 connections that ended with a GOAWAY, by its sender and error code"),
+    def("rustniffer.websocket.connections.ended", "{connection}", Kind::Counter, "WebSocket connections ended, by how: clean, unanswered, abnormal (no Close), open"),
+    def("rustniffer.websocket.silence.max", "s", Kind::Histogram(Buckets::Seconds), "Longest time without a WebSocket message either way, per ended connection"),
+    def("rustniffer.packets", "{packet}", Kind::Counter, "Packets read"),
+    def("rustniffer.capture.kernel.dropped_packets", "{packet}", Kind::Counter, "Packets the kernel dropped because the capture ring was full (live capture)"),
+    def("rustniffer.decode.failures", "{packet}", Kind::Counter, "Packets that could not be decoded (truncated or malformed)"),
+    def("rustniffer.connections.evicted", "{connection}", Kind::Counter, "Connections evicted from a full table"),
+    def("rustniffer.out_of_order.discarded_bytes", "By", Kind::Counter, "Out-of-order bytes discarded at a bound"),
+];
+
+/// A second destination for every measurement (OpenTelemetry, feature `otlp`): told
+/// each value as it is counted, with the labels under their OpenTelemetry names. A
+/// counter's value is its increment, an up-down counter's its change.
+pub trait Mirror: Send {
+    fn record(&mut self, metric: Metric, labels: &[(&'static str, &str)], value: f64);
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServiceLabels {
     server_address: String,
@@ -82,6 +204,63 @@ struct WebSocketEndLabels {
     end: String,
 }
 
+impl ServiceLabels {
+    /// Under their OpenTelemetry names.
+    fn attributes(&self) -> [(&'static str, &str); 2] {
+        [
+            ("server.address", &self.server_address),
+            ("server.port", &self.server_port),
+        ]
+    }
+}
+
+impl RequestLabels {
+    fn attributes(&self) -> [(&'static str, &str); 5] {
+        [
+            ("server.address", &self.server_address),
+            ("server.port", &self.server_port),
+            ("http.request.method", &self.http_request_method),
+            (
+                "http.response.status_class",
+                &self.http_response_status_class,
+            ),
+            ("network.protocol.version", &self.network_protocol_version),
+        ]
+    }
+}
+
+impl CloseLabels {
+    fn attributes(&self) -> [(&'static str, &str); 4] {
+        [
+            ("server.address", &self.server_address),
+            ("server.port", &self.server_port),
+            ("tcp.close.by", &self.closed_by),
+            ("tcp.close.how", &self.close_how),
+        ]
+    }
+}
+
+impl GoawayLabels {
+    fn attributes(&self) -> [(&'static str, &str); 4] {
+        [
+            ("server.address", &self.server_address),
+            ("server.port", &self.server_port),
+            ("rustniffer.http2.goaway.sender", &self.sender),
+            ("rustniffer.http2.goaway.error_code", &self.error_code),
+        ]
+    }
+}
+
+impl WebSocketEndLabels {
+    fn attributes(&self) -> [(&'static str, &str); 3] {
+        [
+            ("server.address", &self.server_address),
+            ("server.port", &self.server_port),
+            ("rustniffer.websocket.end", &self.end),
+        ]
+    }
+}
+
 /// The tool's own counters, copied from the run loop.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Health {
@@ -119,145 +298,84 @@ pub struct Metrics {
     max_services: usize,
     /// Services of the connections open now, by connection id (for `open_now`).
     open_services: Vec<Option<ServiceLabels>>,
+    /// OpenTelemetry's instruments (`--otlp-endpoint`).
+    mirror: Option<Box<dyn Mirror>>,
 }
 
-/// A family of histograms made by `buckets`, registered under `name` (with `unit`'s
-/// suffix when there is one).
-fn histograms<L>(
-    registry: &mut Registry,
-    name: &str,
-    help: &str,
-    unit: Option<Unit>,
-    buckets: fn() -> Histogram,
-) -> Family<L, Histogram, fn() -> Histogram>
+/// A family of `metric`'s histograms, registered.
+fn histograms<L>(registry: &mut Registry, metric: Metric) -> Family<L, Histogram, fn() -> Histogram>
 where
     L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
 {
+    let d = metric.def();
+    let buckets: fn() -> Histogram = match d.kind {
+        Kind::Histogram(Buckets::RequestDuration) => {
+            || Histogram::new(Buckets::RequestDuration.bounds())
+        }
+        Kind::Histogram(Buckets::Counts) => || Histogram::new(Buckets::Counts.bounds()),
+        _ => || Histogram::new(Buckets::Seconds.bounds()),
+    };
     let family = Family::new_with_constructor(buckets);
-    match unit {
-        Some(unit) => registry.register_with_unit(name, help, unit, family.clone()),
-        None => registry.register(name, help, family.clone()),
-    }
+    register(registry, metric, family.clone());
     family
 }
 
-fn request_histogram() -> Histogram {
-    Histogram::new(REQUEST_DURATION_BUCKETS)
+/// `metric` registered under its Prometheus name.
+fn register(
+    registry: &mut Registry,
+    metric: Metric,
+    handle: impl prometheus_client::registry::Metric,
+) {
+    let d = metric.def();
+    match d.prometheus_unit() {
+        Some(unit) => registry.register_with_unit(d.prometheus_name(), d.help, unit, handle),
+        None => registry.register(d.prometheus_name(), d.help, handle),
+    }
 }
 
-fn exchanges_histogram() -> Histogram {
-    Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10000.0])
-}
-
-fn seconds_histogram() -> Histogram {
-    // 1 ms to ~1 h, doubling.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.001, 2.0, 23,
-    ))
+/// A family of `metric`'s counters or gauges, registered.
+fn family<L, M>(registry: &mut Registry, metric: Metric) -> Family<L, M>
+where
+    L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+    M: prometheus_client::metrics::TypedMetric
+        + prometheus_client::encoding::EncodeMetric
+        + Default
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let family = Family::<L, M>::default();
+    register(registry, metric, family.clone());
+    family
 }
 
 impl Metrics {
     pub fn new(max_services: usize) -> Self {
         let mut registry = Registry::default();
-        let requests = histograms(&mut registry, "http_server_request_duration", "Duration of HTTP exchanges seen on the wire: first request byte to last response byte (OpenTelemetry http.server.request.duration)", Some(Unit::Seconds), request_histogram);
-        let opened = Family::<ServiceLabels, Counter>::default();
-        registry.register(
-            "rustniffer_tcp_connections_opened",
-            "TCP connections opened (first SYN seen)",
-            opened.clone(),
-        );
-        let closed = Family::<CloseLabels, Counter>::default();
-        registry.register(
-            "rustniffer_tcp_connections_closed",
-            "TCP connections ended, by the side that closed and how",
-            closed.clone(),
-        );
-        let open_now = Family::<ServiceLabels, Gauge>::default();
-        registry.register(
-            "rustniffer_tcp_connections_open",
-            "TCP connections open now",
-            open_now.clone(),
-        );
-        let exchanges_per_connection = histograms(
-            &mut registry,
-            "rustniffer_tcp_connection_exchanges",
-            "Exchanges carried by each ended connection (1 = not reused)",
-            None,
-            exchanges_histogram,
-        );
-        let handshake = histograms(
-            &mut registry,
-            "rustniffer_tcp_handshake_duration",
-            "SYN to the handshake's ACK",
-            Some(Unit::Seconds),
-            seconds_histogram,
-        );
-        let idle_before_close = histograms(
-            &mut registry,
-            "rustniffer_tcp_idle_before_close",
-            "End of a connection's last exchange to its first FIN or RST",
-            Some(Unit::Seconds),
-            seconds_histogram,
-        );
-        let h2_streams = histograms(
-            &mut registry,
-            "rustniffer_http2_streams_per_connection",
-            "HTTP/2 streams carried by each ended h2c connection (1 = not multiplexed)",
-            None,
-            exchanges_histogram,
-        );
-        let h2_ping_rtt = histograms(
-            &mut registry,
-            "rustniffer_http2_ping_rtt",
-            "Last HTTP/2 PING round trip of each ended connection, seen from the capture point",
-            Some(Unit::Seconds),
-            seconds_histogram,
-        );
-        let h2_goaways = Family::<GoawayLabels, Counter>::default();
-        registry.register(
-            "rustniffer_http2_goaways",
-            "HTTP/2 connections that ended with a GOAWAY, by its sender and error code",
-            h2_goaways.clone(),
-        );
-        let ws_ended = Family::<WebSocketEndLabels, Counter>::default();
-        registry.register(
-            "rustniffer_websocket_connections_ended",
-            "WebSocket connections ended, by how: clean, unanswered, abnormal (no Close), open",
-            ws_ended.clone(),
-        );
-        let ws_silence = histograms(
-            &mut registry,
-            "rustniffer_websocket_silence_max",
-            "Longest time without a WebSocket message either way, per ended connection",
-            Some(Unit::Seconds),
-            seconds_histogram,
-        );
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
+        let r = &mut registry;
+        let requests = histograms(r, Metric::RequestDuration);
+        let opened = family(r, Metric::Opened);
+        let closed = family(r, Metric::Closed);
+        let open_now = family(r, Metric::Open);
+        let exchanges_per_connection = histograms(r, Metric::Exchanges);
+        let handshake = histograms(r, Metric::Handshake);
+        let idle_before_close = histograms(r, Metric::IdleBeforeClose);
+        let h2_streams = histograms(r, Metric::H2Streams);
+        let h2_ping_rtt = histograms(r, Metric::H2PingRtt);
+        let h2_goaways = family(r, Metric::H2Goaways);
+        let ws_ended = family(r, Metric::WsEnded);
+        let ws_silence = histograms(r, Metric::WsSilence);
+        let counter = |registry: &mut Registry, metric: Metric| {
             let c = Counter::default();
-            registry.register(name, help, c.clone());
+            register(registry, metric, c.clone());
             c
         };
-        let packets = counter(&mut registry, "rustniffer_packets", "Packets read");
-        let kernel_drops = counter(
-            &mut registry,
-            "rustniffer_capture_kernel_dropped_packets",
-            "Packets the kernel dropped because the capture ring was full (live capture)",
-        );
-        let decode_failures = counter(
-            &mut registry,
-            "rustniffer_decode_failures",
-            "Packets that could not be decoded (truncated or malformed)",
-        );
-        let evictions = counter(
-            &mut registry,
-            "rustniffer_connections_evicted",
-            "Connections evicted from a full table",
-        );
-        let out_of_order_discarded = counter(
-            &mut registry,
-            "rustniffer_out_of_order_discarded_bytes",
-            "Out-of-order bytes discarded at a bound",
-        );
+        let packets = counter(r, Metric::Packets);
+        let kernel_drops = counter(r, Metric::KernelDrops);
+        let decode_failures = counter(r, Metric::DecodeFailures);
+        let evictions = counter(r, Metric::Evictions);
+        let out_of_order_discarded = counter(r, Metric::OutOfOrderDiscarded);
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             requests,
@@ -281,6 +399,25 @@ impl Metrics {
             services: Vec::new(),
             max_services,
             open_services: Vec::new(),
+            mirror: None,
+        }
+    }
+
+    /// The same metrics, each measurement also told to `mirror`.
+    pub fn with_mirror(mut self, mirror: Box<dyn Mirror>) -> Self {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// Counters kept outside (the OTLP exporter's own), exposed with the rest.
+    pub fn register_counter(&self, name: &str, help: &str, counter: Counter) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(name, help, counter);
+    }
+
+    fn mirror(&mut self, metric: Metric, labels: &[(&'static str, &str)], value: f64) {
+        if let Some(m) = &mut self.mirror {
+            m.record(metric, labels, value);
         }
     }
 
@@ -352,12 +489,15 @@ impl Metrics {
         };
         let seconds = last.micros_since(first) as f64 / 1e6;
         self.requests.get_or_create(&labels).observe(seconds);
+        self.mirror(Metric::RequestDuration, &labels.attributes(), seconds);
     }
 
     fn opening(&mut self, conn: ConnId, server: Endpoint) {
         let service = self.service(server);
         self.opened.get_or_create(&service).inc();
         self.open_now.get_or_create(&service).inc();
+        self.mirror(Metric::Opened, &service.attributes(), 1.0);
+        self.mirror(Metric::Open, &service.attributes(), 1.0);
         let i = conn as usize;
         if self.open_services.len() <= i {
             self.open_services.resize(i + 1, None);
@@ -372,6 +512,7 @@ impl Metrics {
             .and_then(Option::take)
         {
             self.open_now.get_or_create(&service).dec();
+            self.mirror(Metric::Open, &service.attributes(), -1.0);
         }
     }
 
@@ -392,20 +533,26 @@ impl Metrics {
             close_how: c.how.as_str().into(),
         };
         self.closed.get_or_create(&labels).inc();
+        self.mirror(Metric::Closed, &labels.attributes(), 1.0);
+        let attributes = service.attributes();
         if c.how != CloseHow::Open {
+            let exchanges = f64::from(c.exchanges());
             self.exchanges_per_connection
                 .get_or_create(&service)
-                .observe(f64::from(c.exchanges()));
+                .observe(exchanges);
+            self.mirror(Metric::Exchanges, &attributes, exchanges);
         }
         if let Some(us) = c.handshake() {
-            self.handshake
-                .get_or_create(&service)
-                .observe(us as f64 / 1e6);
+            let seconds = us as f64 / 1e6;
+            self.handshake.get_or_create(&service).observe(seconds);
+            self.mirror(Metric::Handshake, &attributes, seconds);
         }
         if let Some(us) = c.idle_when_closed() {
+            let seconds = us.max(0) as f64 / 1e6;
             self.idle_before_close
                 .get_or_create(&service)
-                .observe(us.max(0) as f64 / 1e6);
+                .observe(seconds);
+            self.mirror(Metric::IdleBeforeClose, &attributes, seconds);
         }
         if c.how == CloseHow::Open {
             return;
@@ -417,10 +564,11 @@ impl Metrics {
             self.h2_streams
                 .get_or_create(&service)
                 .observe(f64::from(h2.streams));
+            self.mirror(Metric::H2Streams, &attributes, f64::from(h2.streams));
             if let Some(ping) = &h2.last_ping {
-                self.h2_ping_rtt
-                    .get_or_create(&service)
-                    .observe(ping.micros.max(0) as f64 / 1e6);
+                let seconds = ping.micros.max(0) as f64 / 1e6;
+                self.h2_ping_rtt.get_or_create(&service).observe(seconds);
+                self.mirror(Metric::H2PingRtt, &attributes, seconds);
             }
             if let Some(goaway) = &h2.goaway {
                 let error_code = crate::exchange::h2::frame::error_code_name(goaway.code)
@@ -432,6 +580,7 @@ impl Metrics {
                     error_code,
                 };
                 self.h2_goaways.get_or_create(&labels).inc();
+                self.mirror(Metric::H2Goaways, &labels.attributes(), 1.0);
             }
         }
         if let Some(ws) = &facts.ws {
@@ -447,36 +596,47 @@ impl Metrics {
                 end: end.into(),
             };
             self.ws_ended.get_or_create(&labels).inc();
+            self.mirror(Metric::WsEnded, &labels.attributes(), 1.0);
             if let Some(us) = ws.silence_max {
-                self.ws_silence
-                    .get_or_create(&service)
-                    .observe(us.max(0) as f64 / 1e6);
+                let seconds = us.max(0) as f64 / 1e6;
+                self.ws_silence.get_or_create(&service).observe(seconds);
+                self.mirror(Metric::WsSilence, &attributes, seconds);
             }
         }
     }
 
     /// The run loop's counters so far.
     pub fn health(&mut self, now: Health) {
-        let add = |c: &Counter, before: u64, after: u64| {
-            c.inc_by(after.saturating_sub(before));
-        };
-        add(&self.packets, self.health.packets, now.packets);
-        add(
-            &self.kernel_drops,
-            self.health.kernel_drops,
-            now.kernel_drops,
-        );
-        add(
-            &self.decode_failures,
-            self.health.decode_failures,
-            now.decode_failures,
-        );
-        add(&self.evictions, self.health.evictions, now.evictions);
-        add(
-            &self.out_of_order_discarded,
-            self.health.out_of_order_discarded_bytes,
-            now.out_of_order_discarded_bytes,
-        );
+        let before = self.health;
+        let counters = [
+            (Metric::Packets, before.packets, now.packets),
+            (Metric::KernelDrops, before.kernel_drops, now.kernel_drops),
+            (
+                Metric::DecodeFailures,
+                before.decode_failures,
+                now.decode_failures,
+            ),
+            (Metric::Evictions, before.evictions, now.evictions),
+            (
+                Metric::OutOfOrderDiscarded,
+                before.out_of_order_discarded_bytes,
+                now.out_of_order_discarded_bytes,
+            ),
+        ];
+        for (metric, before, after) in counters {
+            // Told even when 0, so that OpenTelemetry exports the counter from the
+            // start, as Prometheus does.
+            let added = after.saturating_sub(before);
+            let counter = match metric {
+                Metric::Packets => &self.packets,
+                Metric::KernelDrops => &self.kernel_drops,
+                Metric::DecodeFailures => &self.decode_failures,
+                Metric::Evictions => &self.evictions,
+                _ => &self.out_of_order_discarded,
+            };
+            counter.inc_by(added);
+            self.mirror(metric, &[], added as f64);
+        }
         self.health = now;
     }
 }
@@ -771,6 +931,45 @@ mod tests {
             in_label_order(text),
             "# TYPE h histogram\nh_sum{a=\"1\"} 3\nh_bucket{le=\"2.0\",a=\"1\"} 0\nh_bucket{le=\"10.0\",a=\"1\"} 1\nh_sum{a=\"2\"} 1\nh_bucket{le=\"10.0\",a=\"2\"} 1\n# EOF\n"
         );
+    }
+
+    #[test]
+    fn the_set_is_in_metric_order_and_prometheus_names_are_unchanged() {
+        assert_eq!(Metric::OutOfOrderDiscarded as usize + 1, SET.len());
+        assert_eq!(
+            Metric::WsSilence.def().name,
+            "rustniffer.websocket.silence.max"
+        );
+        assert_eq!(
+            Metric::RequestDuration.def().prometheus_name(),
+            "http_server_request_duration"
+        );
+        // The names Prometheus users know: unchanged by the shared table.
+        let names: Vec<String> = SET.iter().map(MetricDef::prometheus_name).collect();
+        assert_eq!(
+            names,
+            [
+                "http_server_request_duration",
+                "rustniffer_tcp_connections_opened",
+                "rustniffer_tcp_connections_closed",
+                "rustniffer_tcp_connections_open",
+                "rustniffer_tcp_connection_exchanges",
+                "rustniffer_tcp_handshake_duration",
+                "rustniffer_tcp_idle_before_close",
+                "rustniffer_http2_streams_per_connection",
+                "rustniffer_http2_ping_rtt",
+                "rustniffer_http2_goaways",
+                "rustniffer_websocket_connections_ended",
+                "rustniffer_websocket_silence_max",
+                "rustniffer_packets",
+                "rustniffer_capture_kernel_dropped_packets",
+                "rustniffer_decode_failures",
+                "rustniffer_connections_evicted",
+                "rustniffer_out_of_order_discarded_bytes",
+            ]
+        );
+        let text = Metrics::new(1).encode();
+        assert!(text.contains("# TYPE rustniffer_out_of_order_discarded_bytes counter\n"));
     }
 
     #[test]

@@ -21,6 +21,13 @@ mod error;
 mod extensions;
 pub mod json;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+// The default build: the same names, the exporter uninhabited, and an error naming the
+// feature.
+#[cfg(not(feature = "otlp"))]
+#[path = "otlp_disabled.rs"]
+pub mod otlp;
 pub mod report;
 pub mod user;
 
