@@ -115,7 +115,8 @@ fuzz_target!(|input: Input| {
     let mut tracker =
         ExchangeTracker::with_mode(template.needs(), mode, sink).with_options(options);
     if records {
-        tracker = tracker.with_connection_records();
+        // Keep-alive values too: the path that prints them is the longer one.
+        tracker = tracker.with_connection_records(true);
     }
     let max_streams = usize::from(input.max_streams % 8) + 1;
     let mut flows = FlowTable::new(FlowConfig {
