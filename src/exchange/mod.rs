@@ -198,3 +198,78 @@ pub trait ExchangeSink {
         Ok(())
     }
 }
+
+/// Writes, inside an `impl ExchangeSink for` a stage that wraps another, the named
+/// methods as plain hand-offs to `self.FIELD`: `forward_exchange_sink!(inner: open,
+/// request)`. Stages that observe the events (metrics, the report, OTLP export) write
+/// only the methods they add work to and forward the rest with this.
+macro_rules! forward_exchange_sink {
+    ($inner:ident: $($method:ident),+ $(,)?) => {
+        $($crate::exchange::forward_exchange_sink!(@ $inner $method);)+
+    };
+    (@ $inner:ident wants_payload) => {
+        fn wants_payload(&self) -> bool {
+            self.$inner.wants_payload()
+        }
+    };
+    (@ $inner:ident opening) => {
+        fn opening(
+            &mut self,
+            conn: $crate::flow::ConnId,
+            exchange: u64,
+            client: $crate::decode::Endpoint,
+            server: $crate::decode::Endpoint,
+            ts: $crate::time::Timestamp,
+        ) -> std::io::Result<()> {
+            self.$inner.opening(conn, exchange, client, server, ts)
+        }
+    };
+    (@ $inner:ident open) => {
+        fn open(&mut self, conn: $crate::flow::ConnId, ts: $crate::time::Timestamp) -> std::io::Result<()> {
+            self.$inner.open(conn, ts)
+        }
+    };
+    (@ $inner:ident request) => {
+        fn request(
+            &mut self,
+            conn: $crate::flow::ConnId,
+            exchange: u64,
+            bytes: &[u8],
+            ts: $crate::time::Timestamp,
+        ) -> std::io::Result<()> {
+            self.$inner.request(conn, exchange, bytes, ts)
+        }
+    };
+    (@ $inner:ident response) => {
+        fn response(
+            &mut self,
+            conn: $crate::flow::ConnId,
+            exchange: u64,
+            bytes: &[u8],
+            ts: $crate::time::Timestamp,
+        ) -> std::io::Result<()> {
+            self.$inner.response(conn, exchange, bytes, ts)
+        }
+    };
+    (@ $inner:ident closed) => {
+        fn closed(
+            &mut self,
+            conn: $crate::flow::ConnId,
+            ts: $crate::time::Timestamp,
+            by: $crate::flow::Direction,
+        ) -> std::io::Result<()> {
+            self.$inner.closed(conn, ts, by)
+        }
+    };
+    (@ $inner:ident timed_out) => {
+        fn timed_out(&mut self, conn: $crate::flow::ConnId, ts: $crate::time::Timestamp) -> std::io::Result<()> {
+            self.$inner.timed_out(conn, ts)
+        }
+    };
+    (@ $inner:ident truncated) => {
+        fn truncated(&mut self, conn: $crate::flow::ConnId) -> std::io::Result<()> {
+            self.$inner.truncated(conn)
+        }
+    };
+}
+pub(crate) use forward_exchange_sink;

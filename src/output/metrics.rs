@@ -818,10 +818,6 @@ impl<S: ExchangeSink> ExchangeSink for Metered<S> {
         self.inner.interim(record)
     }
 
-    fn wants_payload(&self) -> bool {
-        self.inner.wants_payload()
-    }
-
     fn opening(
         &mut self,
         conn: ConnId,
@@ -834,30 +830,6 @@ impl<S: ExchangeSink> ExchangeSink for Metered<S> {
             m.opening(conn, server);
         }
         self.inner.opening(conn, exchange, client, server, ts)
-    }
-
-    fn open(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
-        self.inner.open(conn, ts)
-    }
-
-    fn request(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.request(conn, exchange, bytes, ts)
-    }
-
-    fn response(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.response(conn, exchange, bytes, ts)
     }
 
     fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
@@ -880,6 +852,8 @@ impl<S: ExchangeSink> ExchangeSink for Metered<S> {
         }
         self.inner.truncated(conn)
     }
+
+    crate::exchange::forward_exchange_sink!(inner: wants_payload, open, request, response);
 }
 
 impl<S: OutputStage> OutputStage for Metered<S> {

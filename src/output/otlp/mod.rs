@@ -36,11 +36,8 @@ use prometheus_client::metrics::counter::Counter;
 use super::json::{FieldRenderer, Fields, JsonFormat, RecordType};
 use super::metrics::{Kind, Metric, Metrics, Mirror, SET};
 use super::OutputStage;
-use crate::decode::Endpoint;
 use crate::exchange::{Exchange, ExchangeSink};
-use crate::flow::{ConnId, Direction};
 use crate::run::OtlpStats;
-use crate::time::Timestamp;
 
 /// Most log records waiting for export.
 const QUEUE: usize = 4096;
@@ -807,56 +804,7 @@ impl<S: ExchangeSink> ExchangeSink for Logged<S> {
         self.inner.interim(record)
     }
 
-    fn wants_payload(&self) -> bool {
-        self.inner.wants_payload()
-    }
-
-    fn opening(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        client: Endpoint,
-        server: Endpoint,
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.opening(conn, exchange, client, server, ts)
-    }
-
-    fn open(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
-        self.inner.open(conn, ts)
-    }
-
-    fn request(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.request(conn, exchange, bytes, ts)
-    }
-
-    fn response(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.response(conn, exchange, bytes, ts)
-    }
-
-    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
-        self.inner.closed(conn, ts, by)
-    }
-
-    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
-        self.inner.timed_out(conn, ts)
-    }
-
-    fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
-        self.inner.truncated(conn)
-    }
+    crate::exchange::forward_exchange_sink!(inner: wants_payload, opening, open, request, response, closed, timed_out, truncated);
 }
 
 impl<S: OutputStage> OutputStage for Logged<S> {

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use crate::decode::Endpoint;
 use crate::exchange::connection::CloseHow;
 use crate::exchange::{Exchange, ExchangeSink};
-use crate::flow::{ConnId, Direction};
+use crate::flow::Direction;
 use crate::output::OutputStage;
 use crate::time::Timestamp;
 
@@ -942,56 +942,7 @@ impl<S: OutputStage> ExchangeSink for ReportSink<S> {
         Ok(())
     }
 
-    fn wants_payload(&self) -> bool {
-        self.inner.wants_payload()
-    }
-
-    fn opening(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        client: Endpoint,
-        server: Endpoint,
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.opening(conn, exchange, client, server, ts)
-    }
-
-    fn open(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
-        self.inner.open(conn, ts)
-    }
-
-    fn request(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.request(conn, exchange, bytes, ts)
-    }
-
-    fn response(
-        &mut self,
-        conn: ConnId,
-        exchange: u64,
-        bytes: &[u8],
-        ts: Timestamp,
-    ) -> std::io::Result<()> {
-        self.inner.response(conn, exchange, bytes, ts)
-    }
-
-    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
-        self.inner.closed(conn, ts, by)
-    }
-
-    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
-        self.inner.timed_out(conn, ts)
-    }
-
-    fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
-        self.inner.truncated(conn)
-    }
+    crate::exchange::forward_exchange_sink!(inner: wants_payload, opening, open, request, response, closed, timed_out, truncated);
 }
 
 impl<S: OutputStage> OutputStage for ReportSink<S> {
