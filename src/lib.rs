@@ -26,5 +26,6 @@ pub mod filter;
 pub mod flow;
 pub mod format;
 pub mod output;
+pub mod parallel;
 pub mod run;
 pub mod time;

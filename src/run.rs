@@ -16,6 +16,7 @@ use crate::output::{
     python, report::ReportSink, ExtensionError, Extensions, Output, OutputStage, Pipeline,
     RecordSink, TemplateSink, WriterSink,
 };
+use crate::parallel::Plan;
 use crate::time::Timestamp;
 
 /// Why a run could not start or had to stop: one line for standard error, exit 1.
@@ -274,11 +275,7 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
         Some(expr) => Some(Filter::compile(expr).map_err(RunError::Filter)?),
         None => None,
     };
-    let render = RenderOptions {
-        not_found: options.not_found.clone().into_bytes(),
-        encoding: options.encoding,
-        newline: options.newline,
-    };
+    let render = render_options(options);
     let metrics = start_metrics(options)?;
     Ok(Prepared {
         template,
@@ -288,6 +285,33 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
         python: None,
         metrics,
     })
+}
+
+/// How records are printed (`-n`, `-u`/`-x`, `-N`).
+fn render_options(options: &Options) -> RenderOptions {
+    RenderOptions {
+        not_found: options.not_found.clone().into_bytes(),
+        encoding: options.encoding,
+        newline: options.newline,
+    }
+}
+
+/// The flow table's limits and modes for `options` (a parallel run's workers take the
+/// same, [`crate::parallel`]).
+pub fn flow_config(options: &Options) -> FlowConfig {
+    FlowConfig {
+        max_streams: options.max_streams,
+        midstream: options.midstream,
+        skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
+        syn_data: options.exchanges == Mode::Messages,
+        lifecycle: options.connections
+            || options.metered()
+            || options.report.enabled()
+            || options.idle_timeout.is_some()
+            || options.open_report.is_some(),
+        idle_timeout: options.idle_timeout,
+        ..FlowConfig::default()
+    }
 }
 
 /// The metrics of `--metrics-listen` / `--metrics-file` / `--otlp-endpoint`, and the
@@ -331,6 +355,30 @@ fn process_with_extensions(
     let started = extensions.start().map_err(RunError::Extension)?;
     let flush_each = live || started.handlers.is_some();
     prepared.python = started.handlers;
+    let plan = crate::parallel::plan(options, &prepared.template);
+    if std::env::var_os("RUSTNIFFER_DEBUG_PLAN").is_some() {
+        // For the tests that check which path a run took.
+        match plan {
+            Plan::Parallel(n) => eprintln!("rustniffer: debug: {n} workers"),
+            Plan::OneThread(why) => eprintln!("rustniffer: debug: one thread ({why})"),
+        }
+    }
+    if let Plan::Parallel(threads) = plan {
+        return match started.output {
+            Output::Stdout => {
+                // Unlocked: the merger writes from its own thread, through its buffer.
+                let records = WriterSink::new(std::io::stdout(), flush_each);
+                let Prepared { filter, render, .. } = prepared;
+                crate::parallel::process(source, options, filter, render, threads, records)
+            }
+            Output::Command(records) => {
+                let Prepared { filter, render, .. } = prepared;
+                crate::parallel::process(source, options, filter, render, threads, records)
+            }
+            // `plan` keeps -P on one thread.
+            Output::Python(records) => process(source, options, prepared, records),
+        };
+    }
     match started.output {
         Output::Stdout => {
             let stdout = std::io::stdout().lock();
@@ -591,19 +639,7 @@ fn process_events<P: Pipeline>(
 ) -> Result<Summary, RunError> {
     let mut decoder =
         Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
-    let mut flows = FlowTable::new(FlowConfig {
-        max_streams: options.max_streams,
-        midstream: options.midstream,
-        skip_gaps: options.skip_gaps || options.exchanges == Mode::Messages,
-        syn_data: options.exchanges == Mode::Messages,
-        lifecycle: options.connections
-            || options.metered()
-            || options.report.enabled()
-            || options.idle_timeout.is_some()
-            || options.open_report.is_some(),
-        idle_timeout: options.idle_timeout,
-        ..FlowConfig::default()
-    });
+    let mut flows = FlowTable::new(flow_config(options));
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
     let mut packets_seen = 0u64;

@@ -77,6 +77,9 @@ pub struct Options {
     pub open_report: Option<i64>,
     /// `--idle-timeout`: nanoseconds without a packet that end a connection.
     pub idle_timeout: Option<i64>,
+    /// `--threads`: analysis threads for a capture file (1: today's single thread);
+    /// [`crate::parallel::plan`] says whether the options allow more.
+    pub threads: usize,
     /// `--json`: JSON lines instead of the format.
     pub json: bool,
     /// `--json -l FORMAT`: only the fields of the format's keywords.
@@ -216,6 +219,9 @@ const INPUT: &str = "Input";
 const FORMAT: &str = "Format";
 const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits";
+
+/// `--threads`: what runs in parallel is said in docs/parallel.md.
+const THREADS_HELP: &str = "capture files: analyse with N threads (a reader, N workers each holding part of the connections, and a merger that prints exactly what one thread prints); 0 = the default, 1; live capture, --json, --report, metrics, OTLP, -P, %python and %streams run on one thread whatever N (docs/parallel.md)";
 const EXTENSIONS: &str = "Extensions";
 const OTHER: &str = "Other";
 const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];
@@ -286,6 +292,14 @@ fn command() -> Command {
         .arg(flag("truncated", 't', OUTPUT, "accepted for compatibility: connections cut by the end of the capture are always reported"))
         .arg(value("max-tcp-streams", 's', "N", LIMITS, "track at most 3*N/4+1 connections at once; the oldest is evicted (default 1048576)"))
         .arg(value("max-fragmented-ip", 'd', "N", LIMITS, "most hosts with IP fragments pending at once (default 1024)"))
+        .arg(
+            Arg::new("threads")
+                .long("threads")
+                .value_name("N")
+                .action(ArgAction::Set)
+                .help_heading(LIMITS)
+                .help(THREADS_HELP),
+        )
         .arg(
             Arg::new("buffer-size")
                 .long("buffer-size")
@@ -884,6 +898,7 @@ const KNOWN_CONFIG_KEYS: &[&str] = &[
     "capture-in-the-middle",
     "max-tcp-streams",
     "max-fragmented-ip",
+    "threads",
     "force-read-pcap",
     "buffer-size",
     "execute",
@@ -1064,6 +1079,19 @@ fn resolve(matches: &ArgMatches, config: &[(String, String)]) -> Result<Options,
         )?,
         open_report: seconds("open-report")?,
         idle_timeout: seconds("idle-timeout")?,
+        threads: match all.value("threads") {
+            None => crate::parallel::default_threads(),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(0) => crate::parallel::default_threads(),
+                Ok(n) if n <= crate::parallel::MAX_THREADS => n,
+                _ => {
+                    return Err(UsageError::new(format!(
+                        "--threads takes a whole number from 0 (the default) to {}, not '{v}'",
+                        crate::parallel::MAX_THREADS
+                    )))
+                }
+            },
+        },
         input,
         format,
         not_found: all.value("not-found").unwrap_or_else(|| "-".to_string()),

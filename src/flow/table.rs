@@ -247,6 +247,10 @@ pub struct FlowTable {
     /// connection, and checking it first spares hashing the endpoints and a probe of a
     /// large index (a likely cache miss).
     recent: Option<ConnId>,
+    /// Idle expiry runs only when the caller asks ([`FlowTable::expire_idle_at`]): a
+    /// worker of a parallel run holds part of the connections, and the reader, which
+    /// sees every packet, decides when the one-thread table would have looked.
+    external_clock: bool,
 }
 
 /// The virtual network of a segment's connection (0: none).
@@ -288,7 +292,17 @@ impl FlowTable {
             last_ts: Timestamp::default(),
             next_idle_check: Timestamp(i64::MIN),
             recent: None,
+            external_clock: false,
         }
+    }
+
+    /// Leaves idle expiry to the caller ([`FlowTable::expire_idle_at`],
+    /// [`FlowTable::finish_at`]): for a table that holds part of a run's connections
+    /// (`src/parallel/`). Eviction is the caller's too: give such a table a `max_streams`
+    /// it cannot reach and call [`FlowTable::evict_oldest`].
+    pub fn with_external_clock(mut self) -> Self {
+        self.external_clock = true;
+        self
     }
 
     pub fn stats(&self) -> &FlowStats {
@@ -316,7 +330,10 @@ impl FlowTable {
         sink: &mut dyn FlowEventSink,
     ) -> std::io::Result<()> {
         self.last_ts = seg.ts;
-        if self.config.idle_timeout.is_some() && seg.ts >= self.next_idle_check {
+        if self.config.idle_timeout.is_some()
+            && !self.external_clock
+            && seg.ts >= self.next_idle_check
+        {
             self.expire_idle(seg.ts, sink)?;
         }
         let (src, dst) = (&seg.key.src, &seg.key.dst);
@@ -403,6 +420,58 @@ impl FlowTable {
         Ok(())
     }
 
+    /// Runs the idle check at `now` as [`FlowTable::process`] would have at a packet of
+    /// that time ([`FlowTable::with_external_clock`]).
+    pub fn expire_idle_at(
+        &mut self,
+        now: Timestamp,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        self.expire_idle(now, sink)
+    }
+
+    /// [`FlowTable::finish`] with the time of the run's last packet, which this table
+    /// may not have seen ([`FlowTable::with_external_clock`]).
+    pub fn finish_at(
+        &mut self,
+        last_ts: Timestamp,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        self.last_ts = last_ts;
+        self.finish(sink)
+    }
+
+    /// Whether `seg` would open a connection: it belongs to none tracked and may start
+    /// one (a SYN, or with `-m` any packet without SYN).
+    pub fn would_open(&self, seg: &Segment<'_>) -> bool {
+        let f = seg.flags;
+        let may_open = (f.syn() && !f.ack() && !f.rst()) || (self.config.midstream && !f.syn());
+        if !may_open {
+            return false;
+        }
+        let (src, dst) = (&seg.key.src, &seg.key.dst);
+        let segment = segment_of(seg);
+        let hash = self.hasher.key(src, dst, segment);
+        let slots = &self.slots;
+        let is = |id: ConnId| {
+            slots
+                .get(id as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| {
+                    c.hash == hash
+                        && c.segment == segment
+                        && ((c.client == *src && c.server == *dst)
+                            || (c.client == *dst && c.server == *src))
+                })
+        };
+        self.index.find(hash, is).is_none()
+    }
+
+    /// The oldest connection tracked, the next one eviction ends.
+    pub fn oldest(&self) -> Option<ConnId> {
+        self.oldest
+    }
+
     /// Connections still open, oldest first, with their lifecycle so far (interim
     /// records; empty lifecycles without [`FlowConfig::lifecycle`]).
     pub fn open_connections(&self) -> impl Iterator<Item = (ConnId, Lifecycle)> + '_ {
@@ -438,18 +507,29 @@ impl FlowTable {
 
     fn make_room(&mut self, ts: Timestamp, sink: &mut dyn FlowEventSink) -> std::io::Result<()> {
         if self.limit_reached() {
-            if let Some(oldest) = self.oldest {
-                let streams = self.tracked;
-                self.report_lifecycle(oldest, sink)?;
-                sink.event(FlowEvent {
-                    conn: oldest,
-                    ts,
-                    streams,
-                    kind: FlowEventKind::TimedOut,
-                })?;
-                self.remove(oldest);
-                self.stats.evicted += 1;
-            }
+            self.evict_oldest(ts, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the oldest connection as timed out, at `ts`, to make room for a new one:
+    /// what a full table does at a creation (`-s`).
+    pub fn evict_oldest(
+        &mut self,
+        ts: Timestamp,
+        sink: &mut dyn FlowEventSink,
+    ) -> std::io::Result<()> {
+        if let Some(oldest) = self.oldest {
+            let streams = self.tracked;
+            self.report_lifecycle(oldest, sink)?;
+            sink.event(FlowEvent {
+                conn: oldest,
+                ts,
+                streams,
+                kind: FlowEventKind::TimedOut,
+            })?;
+            self.remove(oldest);
+            self.stats.evicted += 1;
         }
         Ok(())
     }

@@ -1,0 +1,298 @@
+//! A worker: its part of the connections (a [`FlowTable`] and an [`ExchangeTracker`]),
+//! fed by the reader, rendering records into chunks tagged with their [`Key`]s.
+//!
+//! Nothing here is shared with another thread but the channels: the outbox is shared
+//! between the loop, the flow-event tap and the record sink of this thread only.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
+
+use super::key::{
+    Batch, Chunk, Entry, Item, Key, SegmentHead, What, CHUNK_BYTES, CHUNK_ITEMS, END, PHASE_IDLE,
+    PHASE_OPEN_REPORT, PHASE_PACKET, SUB_EVICTION, SUB_OWN,
+};
+use crate::cli::Options;
+use crate::decode::Tunnels;
+use crate::exchange::ExchangeTracker;
+use crate::flow::{
+    ConnId, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
+};
+use crate::format::{RenderOptions, Template};
+use crate::output::{Pipeline, RecordSink, TemplateSink};
+use crate::time::Timestamp;
+
+/// What the reader asks of a worker.
+pub enum ToWorker {
+    Batch(Batch),
+    /// Say how many connections are tracked and the creation index of the oldest.
+    Report(Sender<Report>),
+    /// Say whether this segment would open a connection (payload left out).
+    Probe(SegmentHead, Box<Option<Tunnels>>, Sender<bool>),
+    /// End of capture: `last_ts` is the run's last segment's time.
+    Finish {
+        last_ts: Timestamp,
+    },
+}
+
+/// A worker's state at a synchronisation point (`-s` near its limit).
+#[derive(Clone, Copy, Debug)]
+pub struct Report {
+    pub worker: usize,
+    pub tracked: usize,
+    /// The creation index of the oldest connection tracked.
+    pub oldest: Option<u64>,
+}
+
+/// A worker's counters at its end, summed by the caller.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub flow: FlowStats,
+    pub discarded_bytes: u64,
+    pub discarded_segments: u64,
+    pub abandoned_bytes: u64,
+    pub refused_bytes: u64,
+    pub pipeline_overflow: u64,
+    pub open_overflow: u64,
+    pub records: u64,
+}
+
+/// Records and connection changes waiting to go to the merger, and the key the next one
+/// gets.
+struct Outbox {
+    key: Key,
+    /// In the idle phase and at the end, each event's key names its connection's
+    /// creation index.
+    by_connection: bool,
+    /// The creation index of each tracked connection, by id (as long as the table's
+    /// slots).
+    creation: Vec<u64>,
+    chunk: Chunk,
+    out: SyncSender<Chunk>,
+}
+
+/// The merger is gone (its output failed): stop.
+fn stopped() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the merger stopped")
+}
+
+impl Outbox {
+    fn creation_of(&self, conn: ConnId) -> u64 {
+        self.creation.get(conn as usize).copied().unwrap_or(0)
+    }
+
+    fn push(&mut self, what: What) -> std::io::Result<()> {
+        self.chunk.items.push(Item {
+            key: self.key,
+            what,
+        });
+        if self.chunk.bytes.len() >= CHUNK_BYTES || self.chunk.items.len() >= CHUNK_ITEMS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Hands what is gathered to the merger (also when empty: the watermark moved).
+    fn send(&mut self) -> std::io::Result<()> {
+        let watermark = self.chunk.watermark;
+        let chunk = std::mem::replace(
+            &mut self.chunk,
+            Chunk {
+                items: Vec::with_capacity(64),
+                bytes: Vec::with_capacity(CHUNK_BYTES / 8),
+                watermark,
+            },
+        );
+        self.out.send(chunk).map_err(|_| stopped())
+    }
+}
+
+/// The worker's record sink: rendered records go to the outbox under the current key.
+struct KeyedRecords(Rc<RefCell<Outbox>>);
+
+impl RecordSink for KeyedRecords {
+    fn record(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut outbox = self.0.borrow_mut();
+        let start = outbox.chunk.bytes.len();
+        outbox.chunk.bytes.extend_from_slice(bytes);
+        let end = outbox.chunk.bytes.len();
+        outbox.push(What::Record { start, end })
+    }
+}
+
+/// Between the flow table and the tracker: notes creations and ends, and keys the
+/// events of the idle phase and the end by connection.
+struct Tap<'a, P> {
+    pipeline: &'a mut P,
+    outbox: &'a RefCell<Outbox>,
+}
+
+impl<P: Pipeline> Tap<'_, P> {
+    fn keyed(&mut self, conn: ConnId) {
+        let mut outbox = self.outbox.borrow_mut();
+        if outbox.by_connection {
+            outbox.key.sub = outbox.creation_of(conn);
+        }
+    }
+}
+
+impl<P: Pipeline> FlowEventSink for Tap<'_, P> {
+    fn event(&mut self, event: FlowEvent<'_>) -> std::io::Result<()> {
+        self.keyed(event.conn);
+        match event.kind {
+            FlowEventKind::Opening { .. } => {
+                let mut outbox = self.outbox.borrow_mut();
+                let at = outbox.key.index;
+                let slot = event.conn as usize;
+                if outbox.creation.len() <= slot {
+                    outbox.creation.resize(slot + 1, 0);
+                }
+                if let Some(c) = outbox.creation.get_mut(slot) {
+                    *c = at;
+                }
+                outbox.push(What::Opened)?;
+            }
+            FlowEventKind::Closed { .. }
+            | FlowEventKind::TimedOut
+            | FlowEventKind::IdleTimedOut
+            | FlowEventKind::Truncated => self.outbox.borrow_mut().push(What::Ended)?,
+            FlowEventKind::Established | FlowEventKind::Data { .. } | FlowEventKind::Gap { .. } => {
+            }
+        }
+        self.pipeline.event(event)
+    }
+
+    fn lifecycle(&mut self, conn: ConnId, lifecycle: &Lifecycle) -> std::io::Result<()> {
+        self.keyed(conn);
+        self.pipeline.lifecycle(conn, lifecycle)
+    }
+
+    fn picked_up_mid_stream(&mut self, conn: ConnId) {
+        self.pipeline.picked_up_mid_stream(conn);
+    }
+}
+
+/// Runs one worker until the reader finishes or the merger stops.
+pub fn run(
+    worker: usize,
+    options: &Options,
+    render: RenderOptions,
+    input: Receiver<ToWorker>,
+    output: SyncSender<Chunk>,
+) -> std::io::Result<WorkerStats> {
+    // The format parsed when the run was prepared: it parses again.
+    let template = Template::parse(&options.format)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let mut needs = template.needs();
+    if options.connections {
+        // Connection records read the first exchange's keep-alive headers.
+        needs.request.header = true;
+        needs.response.header = true;
+    }
+    let outbox = Rc::new(RefCell::new(Outbox {
+        key: Key::default(),
+        by_connection: false,
+        creation: Vec::new(),
+        chunk: Chunk::default(),
+        out: output,
+    }));
+    let sink = TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
+        .per_connection(options.connections);
+    let mut tracker =
+        ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
+    if options.connections {
+        tracker = tracker.with_connection_records(true);
+    }
+    let mut config = crate::run::flow_config(options);
+    // Eviction is the reader's decision (the oldest connection of all).
+    config.max_streams = usize::MAX;
+    let mut flows = FlowTable::new(config).with_external_clock();
+    let set = |index: u64, phase: u8, sub: u64, by_connection: bool| {
+        let mut o = outbox.borrow_mut();
+        o.key = Key { index, phase, sub };
+        o.by_connection = by_connection;
+    };
+    for message in input {
+        match message {
+            ToWorker::Batch(batch) => {
+                for entry in &batch.entries {
+                    let mut tap = Tap {
+                        pipeline: &mut tracker,
+                        outbox: &outbox,
+                    };
+                    match *entry {
+                        Entry::Segment { index, head } => {
+                            set(index, PHASE_PACKET, SUB_OWN, false);
+                            let seg = batch.segment(&head);
+                            // Only a SYN, or any packet with -m, may open a connection.
+                            if options.midstream || seg.flags.syn() {
+                                tap.pipeline.seen_in(seg.tunnel);
+                            }
+                            flows.process(&seg, &mut tap)?;
+                        }
+                        Entry::OpenReport { index, now } => {
+                            let streams = flows.tracked();
+                            for (conn, lifecycle) in flows.open_connections() {
+                                let sub = outbox.borrow().creation_of(conn);
+                                set(index, PHASE_OPEN_REPORT, sub, false);
+                                tap.pipeline.report_open(conn, &lifecycle, now, streams)?;
+                            }
+                        }
+                        Entry::Idle { index, now } => {
+                            set(index, PHASE_IDLE, 0, true);
+                            flows.expire_idle_at(now, &mut tap)?;
+                        }
+                        Entry::Evict { index, ts } => {
+                            set(index, PHASE_PACKET, SUB_EVICTION, false);
+                            flows.evict_oldest(ts, &mut tap)?;
+                        }
+                    }
+                }
+                let mut o = outbox.borrow_mut();
+                o.chunk.watermark = batch.upto;
+                o.send()?;
+            }
+            ToWorker::Report(reply) => {
+                let oldest = flows.oldest().map(|id| outbox.borrow().creation_of(id));
+                // The reader may have stopped waiting.
+                let _ = reply.send(Report {
+                    worker,
+                    tracked: flows.tracked(),
+                    oldest,
+                });
+            }
+            ToWorker::Probe(head, tunnel, reply) => {
+                let seg = head.with(&[], tunnel.as_ref().as_ref());
+                let _ = reply.send(flows.would_open(&seg));
+            }
+            ToWorker::Finish { last_ts } => {
+                let mut tap = Tap {
+                    pipeline: &mut tracker,
+                    outbox: &outbox,
+                };
+                if options.idle_timeout.is_some() {
+                    set(END, PHASE_IDLE, 0, true);
+                    flows.expire_idle_at(last_ts, &mut tap)?;
+                }
+                set(END, PHASE_PACKET, 0, true);
+                flows.finish_at(last_ts, &mut tap)?;
+                tracker.finish()?;
+                let mut o = outbox.borrow_mut();
+                o.chunk.watermark = END;
+                o.send()?;
+                break;
+            }
+        }
+    }
+    let budget = flows.queue_budget();
+    Ok(WorkerStats {
+        flow: flows.stats().clone(),
+        discarded_bytes: budget.discarded_bytes,
+        discarded_segments: budget.discarded_segments,
+        abandoned_bytes: budget.abandoned_bytes,
+        refused_bytes: tracker.refused_bytes(),
+        pipeline_overflow: tracker.pipeline_overflow(),
+        open_overflow: tracker.open_overflow(),
+        records: Pipeline::records(&tracker),
+    })
+}
