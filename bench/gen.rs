@@ -90,6 +90,9 @@ struct Capture {
     exchanges: u64,
     /// Wrap every frame in VXLAN.
     vxlan: bool,
+    /// Scenarios hold `1/divisor` of their connections or exchanges (tests use small
+    /// copies of the benchmark captures).
+    divisor: u64,
 }
 
 impl Capture {
@@ -114,11 +117,40 @@ fn generate(
     generate_in(dir, name, scenario, false)
 }
 
+/// Writes `DIR/NAME.pcap`, scenario `name` with `1/divisor` of its connections or
+/// exchanges (at least one): the small captures of `tests/parallel.rs`.
+pub fn generate_small(dir: &Path, name: &str, divisor: u64) -> io::Result<PathBuf> {
+    let scenario: fn(&mut Capture) -> io::Result<()> = match name {
+        "concurrent" => concurrent,
+        "keepalive" => keepalive,
+        "churn" => churn,
+        "bulk" => bulk,
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown scenario {other:?}"),
+            ))
+        }
+    };
+    write(dir, name, scenario, false, divisor.max(1))?;
+    Ok(dir.join(format!("{name}.pcap")))
+}
+
 fn generate_in(
     dir: &Path,
     name: &str,
     scenario: fn(&mut Capture) -> io::Result<()>,
     vxlan: bool,
+) -> io::Result<Info> {
+    write(dir, name, scenario, vxlan, 1)
+}
+
+fn write(
+    dir: &Path,
+    name: &str,
+    scenario: fn(&mut Capture) -> io::Result<()>,
+    vxlan: bool,
+    divisor: u64,
 ) -> io::Result<Info> {
     let path = dir.join(format!("{name}.pcap"));
     let out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
@@ -129,6 +161,7 @@ fn generate_in(
         packets: 0,
         exchanges: 0,
         vxlan,
+        divisor,
     };
     scenario(&mut capture)?;
     capture.pcap.into_inner()?.into_inner()?.sync_all()?;
@@ -256,8 +289,8 @@ fn ok(len: usize, keep_alive: bool) -> Vec<u8> {
 /// 200,000 connections from 4 clients × 50,000 ports to 8 servers: all handshakes,
 /// then one GET/200 (and the client's ACK) each, then every close.
 fn concurrent(cap: &mut Capture) -> io::Result<()> {
-    const CONNS: u64 = 200_000;
-    let mut conns: Vec<Conn> = (0..CONNS)
+    let conns_total = (200_000 / cap.divisor).max(1);
+    let mut conns: Vec<Conn> = (0..conns_total)
         .map(|i| {
             let client = addr(
                 0x0a00_0001 + (i / 50_000) as u32,
@@ -288,7 +321,7 @@ fn concurrent(cap: &mut Capture) -> io::Result<()> {
 /// each response is acknowledged by the client.
 fn keepalive(cap: &mut Capture) -> io::Result<()> {
     const CONNS: u64 = 50;
-    const PAIRS: u64 = 4_000;
+    let pairs = (4_000 / cap.divisor).max(1);
     let mut conns: Vec<Conn> = (0..CONNS)
         .map(|i| {
             Conn::new(
@@ -301,7 +334,7 @@ fn keepalive(cap: &mut Capture) -> io::Result<()> {
     for c in &mut conns {
         c.handshake(cap)?;
     }
-    for round in 0..PAIRS {
+    for round in 0..pairs {
         for (i, c) in conns.iter_mut().enumerate() {
             let n = round * CONNS + i as u64;
             let q = c.request(&get(n, true));
@@ -322,11 +355,11 @@ fn keepalive(cap: &mut Capture) -> io::Result<()> {
 /// 4 clients cycle through 2,000 source ports, so every 4-tuple is reused about nine
 /// times, each time after its previous connection closed.
 fn churn(cap: &mut Capture) -> io::Result<()> {
-    const CONNS: u64 = 75_000;
+    let conns_total = (75_000 / cap.divisor).max(1);
     const WAVE: u64 = 50;
     let mut n = 0;
-    while n < CONNS {
-        let mut wave: Vec<Conn> = (n..(n + WAVE).min(CONNS))
+    while n < conns_total {
+        let mut wave: Vec<Conn> = (n..(n + WAVE).min(conns_total))
             .map(|i| {
                 let client = addr(
                     0x0a02_0001 + ((i / 2_000) % 4) as u32,
@@ -367,7 +400,7 @@ fn churn(cap: &mut Capture) -> io::Result<()> {
 /// full-size segments, every second one acknowledged.
 fn bulk(cap: &mut Capture) -> io::Result<()> {
     const CONNS: u64 = 4;
-    const BODY: usize = 50_000_000;
+    let body_len = 50_000_000 / cap.divisor as usize;
     cap.step = 10;
     let chunk: Vec<u8> = (0..MSS).map(|i| b'A' + (i % 26) as u8).collect();
     for i in 0..CONNS {
@@ -381,11 +414,11 @@ fn bulk(cap: &mut Capture) -> io::Result<()> {
         cap.send(&q)?;
         let head = format!(
             "HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: application/octet-stream\r\n\
-             Content-Length: {BODY}\r\n\r\n"
+             Content-Length: {body_len}\r\n\r\n"
         );
         let r = c.response(head.as_bytes());
         cap.send(&r)?;
-        let mut left = BODY;
+        let mut left = body_len;
         let mut segments = 0u64;
         while left > 0 {
             let len = left.min(MSS);

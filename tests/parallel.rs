@@ -1,0 +1,316 @@
+//! `--threads N` prints exactly what one thread prints (docs/parallel.md): standard
+//! output and the `--stats` summary, byte for byte, with 2, 3 and 8 workers, on every
+//! case of the conformance corpus and of `tests/rules`, on the corpus's captures with
+//! the options that need the whole connection table (`--idle-timeout`,
+//! `--open-report`, `-s`), and on small copies of the benchmark captures.
+//!
+//! Each run sets `RUSTNIFFER_DEBUG_PLAN`, which makes the binary say on standard error
+//! which path it took: a case whose options docs/parallel.md calls parallel must have
+//! run on the workers.
+
+#[path = "common/corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+
+#[path = "../bench/gen.rs"]
+#[allow(dead_code)]
+mod gen;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use corpus::{corpus_dir, load_cases};
+
+const THREADS: [usize; 3] = [2, 3, 8];
+
+/// The benchmark's article format (bench/measure.rs).
+const ARTICLE: &str = "%request.timestamp %dest.ip %dest.port c=%connection.time i=%idle.time.0 \
+    req=%request.time resp=%response.time i2=%idle.time.1 s=%session.time %connection \
+    %close.originator req_h=%request.header.connection resp_h=%response.header.connection";
+
+/// What a run printed, without the line that names its path, and that line.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    status: Option<i32>,
+    path: String,
+}
+
+fn run(dir: &Path, args: &[String], threads: usize) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .args(args)
+        .arg("--threads")
+        .arg(threads.to_string())
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .env("RUSTNIFFER_DEBUG_PLAN", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let mut path = String::new();
+    let mut stderr = Vec::new();
+    for line in out.stderr.split_inclusive(|&b| b == b'\n') {
+        match line.strip_prefix(b"rustniffer: debug: ") {
+            Some(rest) => path = String::from_utf8_lossy(rest).trim().to_string(),
+            None => stderr.extend_from_slice(line),
+        }
+    }
+    Run {
+        stdout: out.stdout,
+        stderr,
+        status: out.status.code(),
+        path,
+    }
+}
+
+/// Whether docs/parallel.md says these options run on the workers.
+fn documented_parallel(args: &[String]) -> bool {
+    let one_thread_options = [
+        "--json",
+        "--report",
+        "--report-html",
+        "-P",
+        "--python",
+        "--metrics-listen",
+        "--metrics-file",
+        "--otlp-endpoint",
+        "-i",
+        "--interface",
+    ];
+    !args.iter().any(|a| {
+        one_thread_options.contains(&a.as_str()) || a.contains("%streams") || a.contains("%python")
+    })
+}
+
+/// Runs `args` with one thread and with each of [`THREADS`]; returns a description of
+/// every difference, and whether the parallel path ran.
+fn compare(dir: &Path, label: &str, args: &[String]) -> Vec<String> {
+    let mut args = args.to_vec();
+    // Every counter of the summary, unless the case chose its summary itself.
+    if !args
+        .iter()
+        .any(|a| a == "-q" || a == "--quiet" || a == "--stats")
+    {
+        args.push("--stats".into());
+    }
+    let one = run(dir, &args, 1);
+    let mut problems = Vec::new();
+    if !one.path.starts_with("one thread") && one.status == Some(0) {
+        problems.push(format!("{label}: --threads 1 took path '{}'", one.path));
+    }
+    for threads in THREADS {
+        let many = run(dir, &args, threads);
+        let usage_error = one.status != Some(0) && one.path.is_empty();
+        if !usage_error && documented_parallel(&args) {
+            let expected = format!("{threads} workers");
+            if many.path != expected {
+                problems.push(format!(
+                    "{label}: --threads {threads} took path '{}', expected '{expected}'",
+                    many.path
+                ));
+            }
+        }
+        if many.stdout != one.stdout {
+            problems.push(format!(
+                "{label}: --threads {threads}: standard output differs: {}",
+                first_difference(&one.stdout, &many.stdout)
+            ));
+        }
+        if many.stderr != one.stderr || many.status != one.status {
+            problems.push(format!(
+                "{label}: --threads {threads}: standard error or status differs:\n{}\n--- one thread ({:?}):\n{}",
+                String::from_utf8_lossy(&many.stderr),
+                one.status,
+                String::from_utf8_lossy(&one.stderr)
+            ));
+        }
+    }
+    problems
+}
+
+fn first_difference(expected: &[u8], got: &[u8]) -> String {
+    let (e, g) = (
+        String::from_utf8_lossy(expected),
+        String::from_utf8_lossy(got),
+    );
+    for (n, (a, b)) in e.lines().zip(g.lines()).enumerate() {
+        if a != b {
+            return format!("line {}:\n  one thread: {a}\n  threads:    {b}", n + 1);
+        }
+    }
+    format!(
+        "{} lines against {} lines",
+        e.lines().count(),
+        g.lines().count()
+    )
+}
+
+/// Runs `jobs` on a few threads; all problems found.
+fn run_all(jobs: Vec<(PathBuf, String, Vec<String>)>) -> (usize, Vec<String>) {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let problems = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((dir, label, args)) = jobs.get(i) else {
+                    break;
+                };
+                let found = compare(dir, label, args);
+                problems.lock().expect("no panics").extend(found);
+            });
+        }
+    });
+    let problems = problems.into_inner().expect("no panics");
+    (jobs.len(), problems)
+}
+
+fn assert_none(what: &str, (ran, problems): (usize, Vec<String>)) {
+    assert!(ran > 0, "{what}: nothing ran");
+    assert!(
+        problems.is_empty(),
+        "{what}: {} of {ran} runs differ from one thread:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_corpus_case_prints_the_same_with_several_threads() {
+    let dir = corpus_dir();
+    let cases = load_cases(&dir);
+    assert!(cases.len() > 100, "the corpus looks incomplete");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
+    let rule_cases = load_cases(&rules);
+    assert!(
+        rule_cases.len() >= 6,
+        "tests/rules/cases.tsv looks incomplete"
+    );
+    let parallel = cases
+        .iter()
+        .filter(|c| documented_parallel(&c.args))
+        .count();
+    assert!(
+        parallel > cases.len() / 2,
+        "most corpus cases should be parallel: {parallel} of {}",
+        cases.len()
+    );
+    let mut jobs: Vec<_> = cases
+        .iter()
+        .map(|c| (dir.clone(), c.id.clone(), c.args.clone()))
+        .collect();
+    jobs.extend(
+        rule_cases
+            .iter()
+            .map(|c| (rules.clone(), c.id.clone(), c.args.clone())),
+    );
+    assert_none("corpus", run_all(jobs));
+}
+
+/// The options that need every worker's connections at once, on each corpus capture.
+#[test]
+fn whole_table_options_print_the_same_with_several_threads() {
+    let dir = corpus_dir();
+    let mut pcaps: Vec<String> = load_cases(&dir)
+        .iter()
+        .filter(|c| !c.exit_nonzero)
+        .filter_map(|c| {
+            let i = c.args.iter().position(|a| a == "-f")?;
+            c.args.get(i + 1).cloned()
+        })
+        .collect();
+    pcaps.sort();
+    pcaps.dedup();
+    assert!(pcaps.len() > 20, "the corpus looks incomplete");
+    let variants: [&[&str]; 4] = [
+        &["--idle-timeout", "0.05", "--open-report", "0.02"],
+        &[
+            "--connections",
+            "--idle-timeout",
+            "0.2",
+            "--open-report",
+            "0.1",
+        ],
+        &["-s", "2", "-m"],
+        &["--exchanges", "messages", "-s", "3", "--idle-timeout", "1"],
+    ];
+    let mut jobs = Vec::new();
+    for pcap in &pcaps {
+        for (v, variant) in variants.iter().enumerate() {
+            let mut args = vec!["-f".to_string(), pcap.clone(), "-l".into(), ARTICLE.into()];
+            args.extend(variant.iter().map(|s| s.to_string()));
+            jobs.push((dir.clone(), format!("{pcap} variant {v}"), args));
+        }
+    }
+    assert_none("corpus captures with whole-table options", run_all(jobs));
+}
+
+/// Small copies of the benchmark captures (bench/gen.rs): many connections, so that
+/// every worker holds some, evictions cross workers and idle checks find connections
+/// in all of them.
+#[test]
+fn benchmark_captures_print_the_same_with_several_threads() {
+    let dir = std::env::temp_dir().join(format!("rustniffer-parallel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let keepalive = gen::generate_small(&dir, "keepalive", 40).expect("keepalive capture");
+    let churn = gen::generate_small(&dir, "churn", 50).expect("churn capture");
+    let concurrent = gen::generate_small(&dir, "concurrent", 400).expect("concurrent capture");
+    let path = |p: &PathBuf| p.to_string_lossy().into_owned();
+    let mut jobs = Vec::new();
+    let runs: [(&PathBuf, &[&str]); 9] = [
+        (&keepalive, &[]),
+        (&keepalive, &["--exchanges", "messages"]),
+        (
+            &keepalive,
+            &["--idle-timeout", "0.002", "--open-report", "0.05"],
+        ),
+        (&churn, &[]),
+        (&churn, &["--exchanges", "messages"]),
+        (&churn, &["-s", "64"]),
+        (&churn, &["--connections", "--idle-timeout", "0.0005"]),
+        (&concurrent, &["-s", "300", "--exchanges", "messages"]),
+        (
+            &concurrent,
+            &["--connections", "-s", "1000", "--open-report", "1"],
+        ),
+    ];
+    for (i, (pcap, extra)) in runs.iter().enumerate() {
+        let mut args = vec!["-f".to_string(), path(pcap), "-l".into(), ARTICLE.into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        jobs.push((dir.clone(), format!("benchmark run {i} {args:?}"), args));
+    }
+    let result = run_all(jobs);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_none("benchmark captures", result);
+}
+
+/// The eviction case of the corpus, checked against its expected output as well: the
+/// oldest connection of all goes, whichever worker holds it.
+#[test]
+fn eviction_keeps_its_global_meaning() {
+    let dir = corpus_dir();
+    let cases = load_cases(&dir);
+    let evicting: Vec<_> = cases
+        .iter()
+        .filter(|c| c.args.iter().any(|a| a == "-s") && documented_parallel(&c.args))
+        .collect();
+    assert!(!evicting.is_empty(), "the corpus has an -s case");
+    for case in evicting {
+        let expected = std::fs::read(&case.expected).expect("expected output");
+        for threads in THREADS {
+            let got = run(&dir, &case.args, threads);
+            assert_eq!(got.path, format!("{threads} workers"), "{}", case.id);
+            assert_eq!(
+                String::from_utf8_lossy(&got.stdout),
+                String::from_utf8_lossy(&expected),
+                "{} with --threads {threads}",
+                case.id
+            );
+        }
+    }
+}
