@@ -1,5 +1,6 @@
 //! Runs rustniffer (default format, the article format, `-r`, the article format with
-//! `--exchanges messages`, `--connections`, `--report` and `--connections --report`, and
+//! `--exchanges messages`, `--connections`, `--report`, `--connections --report` and
+//! `--threads 2`, and
 //! `--json` with its default fields, the article's and all) and the
 //! `tcpdump -r FILE -w /dev/null` floor over the captures `gen_bench` wrote, alternately,
 //! and prints a table of medians, then each variant's wall time, CPU time and peak RSS
@@ -11,7 +12,8 @@
 //! ```
 //!
 //! `--commands` runs only the listed commands (`default`, `messages`, `raw`,
-//! `connections`, `report`, `connections-report`, `json`, `json-article`, `json-all`)
+//! `connections`, `report`, `connections-report`, `json`, `json-article`, `json-all`,
+//! `threads2`)
 //! beside tcpdump and the article format.
 //!
 //! Before the timed runs, one untimed run per format checks the records: the default,
@@ -67,10 +69,12 @@ enum Tool {
     JsonArticle,
     /// `--json --json-fields all`: every field.
     JsonAll,
+    /// The article format with `--threads 2` (docs/parallel.md).
+    Threads2,
 }
 
 impl Tool {
-    const ALL: [Tool; 11] = [
+    const ALL: [Tool; 12] = [
         Tool::Tcpdump,
         Tool::Default,
         Tool::Article,
@@ -82,6 +86,7 @@ impl Tool {
         Tool::Json,
         Tool::JsonArticle,
         Tool::JsonAll,
+        Tool::Threads2,
     ];
 
     /// The name `--commands` takes.
@@ -98,6 +103,7 @@ impl Tool {
             Tool::Json => "json",
             Tool::JsonArticle => "json-article",
             Tool::JsonAll => "json-all",
+            Tool::Threads2 => "threads2",
         }
     }
 
@@ -114,6 +120,7 @@ impl Tool {
             Tool::Json => "rustniffer --json",
             Tool::JsonArticle => "rustniffer --json -l ARTICLE",
             Tool::JsonAll => "rustniffer --json --json-fields all",
+            Tool::Threads2 => "rustniffer --threads 2 -l ARTICLE",
         }
     }
 
@@ -136,6 +143,9 @@ impl Tool {
             }
             Tool::Messages => {
                 c.args(["--exchanges", "messages", "-l", ARTICLE]);
+            }
+            Tool::Threads2 => {
+                c.args(["--threads", "2", "-l", ARTICLE]);
             }
             Tool::Raw => {
                 c.arg("-r");
@@ -259,6 +269,7 @@ fn main() {
             (Tool::Json, "--json / ARTICLE"),
             (Tool::JsonArticle, "--json -l ARTICLE / ARTICLE"),
             (Tool::JsonAll, "--json --json-fields all / ARTICLE"),
+            (Tool::Threads2, "--threads 2 / ARTICLE"),
         ];
         for (tool, label) in relative {
             if !samples.contains_key(&tool) {
@@ -350,6 +361,7 @@ fn verify(binary: &Path, capture: &Path, name: &str, info: &Info) {
         &[
             Tool::Default,
             Tool::Article,
+            Tool::Threads2,
             Tool::Messages,
             Tool::Json,
             Tool::JsonArticle,

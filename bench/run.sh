@@ -7,7 +7,7 @@
 # ${TMPDIR:-/tmp}/rustniffer-bench; regenerated only when the generator changed),
 # checks the records once, then runs rustniffer (default format, article format, -r, and
 # the article format with --exchanges messages, --connections, --report and both
-# --connections --report) and `tcpdump -r FILE -w /dev/null` alternately $RUNS times
+# --connections --report, and --threads 2) and `tcpdump -r FILE -w /dev/null` alternately $RUNS times
 # (default 5) and prints a table of medians: wall time, MB/s, packets/s, exchanges/s,
 # peak RSS, CPU time and the ratio to tcpdump measured in the same run; then each
 # variant against the article format. COMMANDS=connections-report,... runs only those

@@ -50,6 +50,16 @@ pub enum What {
     Ended,
 }
 
+impl Chunk {
+    pub fn with_capacity() -> Self {
+        Chunk {
+            items: Vec::with_capacity(CHUNK_ITEMS),
+            bytes: Vec::with_capacity(CHUNK_BYTES),
+            watermark: 0,
+        }
+    }
+}
+
 /// A worker's outputs, sent to the merger: at most [`CHUNK_BYTES`] of records (plus one)
 /// or [`CHUNK_ITEMS`] items.
 #[derive(Debug, Default)]
@@ -61,9 +71,9 @@ pub struct Chunk {
 }
 
 /// Bytes of records a worker gathers before it hands them to the merger.
-pub const CHUNK_BYTES: usize = 256 << 10;
+pub const CHUNK_BYTES: usize = 64 << 10;
 /// Items a worker gathers before it hands them to the merger.
-pub const CHUNK_ITEMS: usize = 4096;
+pub const CHUNK_ITEMS: usize = 1024;
 
 /// A decoded segment without its borrows: the payload is a range of its batch's arena
 /// and the encapsulations an index into its batch's list.
@@ -117,10 +127,10 @@ pub struct Batch {
 }
 
 /// Entries per worker batch before the reader hands every batch over.
-pub const BATCH_ENTRIES: usize = 512;
+pub const BATCH_ENTRIES: usize = 256;
 /// Payload bytes per worker batch before the reader hands every batch over (plus one
 /// segment: at most a 64 KiB datagram).
-pub const BATCH_BYTES: usize = 512 << 10;
+pub const BATCH_BYTES: usize = 128 << 10;
 
 impl Batch {
     pub fn with_capacity() -> Self {
@@ -130,6 +140,14 @@ impl Batch {
             tunnels: Vec::new(),
             upto: 0,
         }
+    }
+
+    /// Empties the batch, keeping its memory for the next one.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.arena.clear();
+        self.tunnels.clear();
+        self.upto = 0;
     }
 
     pub fn is_full(&self) -> bool {

@@ -6,7 +6,7 @@
 //! worker with nothing waiting, whose output channel is then empty: with bounded
 //! channels everywhere, memory stays bounded and output flows while the reader reads.
 
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::key::{Chunk, Item, What};
 use crate::output::RecordSink;
@@ -14,6 +14,8 @@ use crate::output::RecordSink;
 /// One worker's side of the merge.
 struct Lane {
     input: Receiver<Chunk>,
+    /// Where emptied chunks go back to be filled again.
+    spare: SyncSender<Chunk>,
     chunk: Chunk,
     /// The next item of `chunk`.
     next: usize,
@@ -34,17 +36,18 @@ pub struct Merged {
     pub peak: u64,
 }
 
-/// Merges the chunks of `inputs` (one receiver per worker) into `records`, until every
-/// worker has finished. An error writing a record stops the merge (dropping the
+/// Merges the chunks of `inputs` (one receiver per worker, with the way back for its
+/// emptied chunks) into `records`, until every worker has finished. An error writing a record stops the merge (dropping the
 /// receivers stops the workers).
 pub fn merge<R: RecordSink>(
-    inputs: Vec<Receiver<Chunk>>,
+    inputs: Vec<(Receiver<Chunk>, SyncSender<Chunk>)>,
     records: &mut R,
 ) -> std::io::Result<Merged> {
     let mut lanes: Vec<Lane> = inputs
         .into_iter()
-        .map(|input| Lane {
+        .map(|(input, spare)| Lane {
             input,
+            spare,
             chunk: Chunk::default(),
             next: 0,
             done: false,
@@ -76,8 +79,12 @@ pub fn merge<R: RecordSink>(
             };
             match lane.input.recv() {
                 Ok(chunk) => {
-                    lane.chunk = chunk;
+                    let mut done = std::mem::replace(&mut lane.chunk, chunk);
                     lane.next = 0;
+                    done.items.clear();
+                    done.bytes.clear();
+                    // The worker allocates another when none is back.
+                    let _ = lane.spare.try_send(done);
                 }
                 Err(_) => lane.done = true,
             }

@@ -37,10 +37,14 @@ pub const MAX_THREADS: usize = 64;
 
 /// Batches in flight to each worker: the reader is at most this many batches ahead
 /// of the slowest worker.
-const BATCHES_IN_FLIGHT: usize = 4;
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Chunks in flight from each worker to the merger.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Emptied batches and chunks go back to their sender to be filled again (allocated
+/// once, and freed on the thread that allocated them); at most this many wait.
+const SPARES: usize = BATCHES_IN_FLIGHT + 1;
 
 /// `--threads` absent or 0.
 pub fn default_threads() -> usize {
@@ -96,6 +100,8 @@ struct Stopped;
 struct Lane {
     input: SyncSender<ToWorker>,
     batch: Batch,
+    /// Batches the worker is done with.
+    spare: Receiver<Batch>,
 }
 
 /// The reader's side: batches, dispatch and the `-s` bookkeeping.
@@ -147,7 +153,11 @@ impl Dispatch {
     /// on), saying that nothing at or before segment `upto` will follow.
     fn flush(&mut self, upto: u64) -> Result<(), Stopped> {
         for lane in &mut self.lanes {
-            let mut batch = std::mem::replace(&mut lane.batch, Batch::with_capacity());
+            let next = lane
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Batch::with_capacity());
+            let mut batch = std::mem::replace(&mut lane.batch, next);
             batch.upto = upto;
             lane.input
                 .send(ToWorker::Batch(batch))
@@ -235,19 +245,26 @@ pub fn process<R: RecordSink + Send>(
         for w in 0..threads {
             let (input_tx, input_rx) = mpsc::sync_channel::<ToWorker>(BATCHES_IN_FLIGHT);
             let (output_tx, output_rx) = mpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+            let (spare_batch_tx, spare_batch_rx) = mpsc::sync_channel::<Batch>(SPARES);
+            let (spare_chunk_tx, spare_chunk_rx) = mpsc::sync_channel::<Chunk>(SPARES);
             let render = render.clone();
+            let channels = worker::Channels {
+                input: input_rx,
+                output: output_tx,
+                spare_batches: spare_batch_tx,
+                spare_chunks: spare_chunk_rx,
+            };
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("rustniffer-w{w}"))
-                    .spawn_scoped(scope, move || {
-                        worker::run(w, options, render, input_rx, output_tx)
-                    }),
+                    .spawn_scoped(scope, move || worker::run(w, options, render, channels)),
             );
             lanes.push(Lane {
                 input: input_tx,
                 batch: Batch::with_capacity(),
+                spare: spare_batch_rx,
             });
-            outputs.push(output_rx);
+            outputs.push((output_rx, spare_chunk_tx));
         }
         let merger = std::thread::Builder::new()
             .name("rustniffer-merge".into())

@@ -35,6 +35,14 @@ pub enum ToWorker {
     },
 }
 
+/// A worker's channels: batches in and chunks out, and the emptied ones going back.
+pub struct Channels {
+    pub input: Receiver<ToWorker>,
+    pub output: SyncSender<Chunk>,
+    pub spare_batches: SyncSender<Batch>,
+    pub spare_chunks: Receiver<Chunk>,
+}
+
 /// A worker's state at a synchronisation point (`-s` near its limit).
 #[derive(Clone, Copy, Debug)]
 pub struct Report {
@@ -69,6 +77,8 @@ struct Outbox {
     creation: Vec<u64>,
     chunk: Chunk,
     out: SyncSender<Chunk>,
+    /// Chunks the merger is done with.
+    spare: Receiver<Chunk>,
 }
 
 /// The merger is gone (its output failed): stop.
@@ -94,15 +104,12 @@ impl Outbox {
 
     /// Hands what is gathered to the merger (also when empty: the watermark moved).
     fn send(&mut self) -> std::io::Result<()> {
-        let watermark = self.chunk.watermark;
-        let chunk = std::mem::replace(
-            &mut self.chunk,
-            Chunk {
-                items: Vec::with_capacity(64),
-                bytes: Vec::with_capacity(CHUNK_BYTES / 8),
-                watermark,
-            },
-        );
+        let mut next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Chunk::with_capacity());
+        next.watermark = self.chunk.watermark;
+        let chunk = std::mem::replace(&mut self.chunk, next);
         self.out.send(chunk).map_err(|_| stopped())
     }
 }
@@ -177,9 +184,14 @@ pub fn run(
     worker: usize,
     options: &Options,
     render: RenderOptions,
-    input: Receiver<ToWorker>,
-    output: SyncSender<Chunk>,
+    channels: Channels,
 ) -> std::io::Result<WorkerStats> {
+    let Channels {
+        input,
+        output,
+        spare_batches,
+        spare_chunks,
+    } = channels;
     // The format parsed when the run was prepared: it parses again.
     let template = Template::parse(&options.format)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -193,8 +205,9 @@ pub fn run(
         key: Key::default(),
         by_connection: false,
         creation: Vec::new(),
-        chunk: Chunk::default(),
+        chunk: Chunk::with_capacity(),
         out: output,
+        spare: spare_chunks,
     }));
     let sink = TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
         .per_connection(options.connections);
@@ -214,7 +227,7 @@ pub fn run(
     };
     for message in input {
         match message {
-            ToWorker::Batch(batch) => {
+            ToWorker::Batch(mut batch) => {
                 for entry in &batch.entries {
                     let mut tap = Tap {
                         pipeline: &mut tracker,
@@ -251,6 +264,9 @@ pub fn run(
                 let mut o = outbox.borrow_mut();
                 o.chunk.watermark = batch.upto;
                 o.send()?;
+                batch.clear();
+                // The reader allocates another when none is back.
+                let _ = spare_batches.try_send(batch);
             }
             ToWorker::Report(reply) => {
                 let oldest = flows.oldest().map(|id| outbox.borrow().creation_of(id));
