@@ -30,7 +30,7 @@ use crate::run::{OutputTarget, RunError, RunStats, Summary};
 use crate::time::Timestamp;
 
 use key::{Batch, Chunk, Entry, SegmentHead};
-use worker::{Report, ToWorker, WorkerStats};
+use worker::{Ask, Report, ToWorker, WorkerStats};
 
 /// The most `--threads` takes.
 pub const MAX_THREADS: usize = 64;
@@ -152,7 +152,17 @@ impl Dispatch {
     /// Hands every batch over (the empty ones too: their watermark lets the merger go
     /// on), saying that nothing at or before segment `upto` will follow.
     fn flush(&mut self, upto: u64) -> Result<(), Stopped> {
-        for lane in &mut self.lanes {
+        self.flush_asking(upto, |_| None)
+    }
+
+    /// [`Dispatch::flush`], with a question for each worker to answer once it has done
+    /// its batch.
+    fn flush_asking(
+        &mut self,
+        upto: u64,
+        mut ask: impl FnMut(usize) -> Option<Box<Ask>>,
+    ) -> Result<(), Stopped> {
+        for (w, lane) in self.lanes.iter_mut().enumerate() {
             let next = lane
                 .spare
                 .try_recv()
@@ -160,21 +170,24 @@ impl Dispatch {
             let mut batch = std::mem::replace(&mut lane.batch, next);
             batch.upto = upto;
             lane.input
-                .send(ToWorker::Batch(batch))
+                .send(ToWorker::Batch(batch, ask(w)))
                 .map_err(|_| Stopped)?;
         }
         Ok(())
     }
 
-    /// Every worker's count and oldest connection, once it has done all it was given.
-    fn sync(&mut self, upto: u64) -> Result<Vec<Report>, Stopped> {
-        self.flush(upto)?;
+    /// Every worker's count and oldest connection once it has done everything up to
+    /// segment `upto`, and whether worker `w` would open a connection for `seg`: one
+    /// round trip.
+    fn sync(&mut self, upto: u64, w: usize, seg: &Segment<'_>) -> Result<Vec<Report>, Stopped> {
         let (tx, rx) = mpsc::channel();
-        for lane in &self.lanes {
-            lane.input
-                .send(ToWorker::Report(tx.clone()))
-                .map_err(|_| Stopped)?;
-        }
+        let probe = (SegmentHead::of(seg, 0, 0, None), seg.tunnel.copied());
+        self.flush_asking(upto, |worker| {
+            Some(Box::new(Ask {
+                reply: tx.clone(),
+                probe: (worker == w).then_some(probe),
+            }))
+        })?;
         drop(tx);
         let mut reports = Vec::with_capacity(self.lanes.len());
         while reports.len() < self.lanes.len() {
@@ -183,25 +196,15 @@ impl Dispatch {
         Ok(reports)
     }
 
-    /// Whether worker `w` would open a connection for `seg` (after a [`Dispatch::sync`]).
-    fn probe(&mut self, w: usize, seg: &Segment<'_>) -> Result<bool, Stopped> {
-        let (tx, rx) = mpsc::channel();
-        let head = SegmentHead::of(seg, 0, 0, None);
-        let lane = self.lanes.get(w).ok_or(Stopped)?;
-        lane.input
-            .send(ToWorker::Probe(head, Box::new(seg.tunnel.copied()), tx))
-            .map_err(|_| Stopped)?;
-        wait(&rx)
-    }
-
     /// Segment `index` may open a connection: when the table might be full, decide
     /// with every worker whether it evicts, and which worker's connection goes.
     fn make_room(&mut self, index: u64, w: usize, seg: &Segment<'_>) -> Result<(), Stopped> {
         if self.known + self.since > self.limit {
-            let reports = self.sync(index - 1)?;
+            let reports = self.sync(index - 1, w, seg)?;
             self.known = reports.iter().map(|r| r.tracked as u64).sum();
             self.since = 0;
-            if self.known > self.limit && self.probe(w, seg)? {
+            let opens = reports.iter().any(|r| r.worker == w && r.opens);
+            if self.known > self.limit && opens {
                 let oldest = reports
                     .iter()
                     .filter_map(|r| Some((r.oldest?, r.worker)))

@@ -24,15 +24,10 @@ use crate::time::Timestamp;
 
 /// What the reader asks of a worker.
 pub enum ToWorker {
-    Batch(Batch),
-    /// Say how many connections are tracked and the creation index of the oldest.
-    Report(Sender<Report>),
-    /// Say whether this segment would open a connection (payload left out).
-    Probe(SegmentHead, Box<Option<Tunnels>>, Sender<bool>),
+    /// Entries to process; then, when asked, a [`Report`].
+    Batch(Batch, Option<Box<Ask>>),
     /// End of capture: `last_ts` is the run's last segment's time.
-    Finish {
-        last_ts: Timestamp,
-    },
+    Finish { last_ts: Timestamp },
 }
 
 /// A worker's channels: batches in and chunks out, and the emptied ones going back.
@@ -43,13 +38,22 @@ pub struct Channels {
     pub spare_chunks: Receiver<Chunk>,
 }
 
-/// A worker's state at a synchronisation point (`-s` near its limit).
+/// The reader's question at a synchronisation point (`-s` near its limit).
+pub struct Ask {
+    pub reply: Sender<Report>,
+    /// Whether this segment would open a connection (payload left out).
+    pub probe: Option<(SegmentHead, Option<Tunnels>)>,
+}
+
+/// A worker's state at a synchronisation point, once it has done everything before.
 #[derive(Clone, Copy, Debug)]
 pub struct Report {
     pub worker: usize,
     pub tracked: usize,
     /// The creation index of the oldest connection tracked.
     pub oldest: Option<u64>,
+    /// The answer to [`Ask::probe`].
+    pub opens: bool,
 }
 
 /// A worker's counters at its end, summed by the caller.
@@ -227,7 +231,7 @@ pub fn run(
     };
     for message in input {
         match message {
-            ToWorker::Batch(mut batch) => {
+            ToWorker::Batch(mut batch, ask) => {
                 for entry in &batch.entries {
                     let mut tap = Tap {
                         pipeline: &mut tracker,
@@ -264,22 +268,23 @@ pub fn run(
                 let mut o = outbox.borrow_mut();
                 o.chunk.watermark = batch.upto;
                 o.send()?;
+                drop(o);
                 batch.clear();
                 // The reader allocates another when none is back.
                 let _ = spare_batches.try_send(batch);
-            }
-            ToWorker::Report(reply) => {
-                let oldest = flows.oldest().map(|id| outbox.borrow().creation_of(id));
-                // The reader may have stopped waiting.
-                let _ = reply.send(Report {
-                    worker,
-                    tracked: flows.tracked(),
-                    oldest,
-                });
-            }
-            ToWorker::Probe(head, tunnel, reply) => {
-                let seg = head.with(&[], tunnel.as_ref().as_ref());
-                let _ = reply.send(flows.would_open(&seg));
+                if let Some(ask) = ask {
+                    let oldest = flows.oldest().map(|id| outbox.borrow().creation_of(id));
+                    let opens = ask.probe.as_ref().is_some_and(|(head, tunnel)| {
+                        flows.would_open(&head.with(&[], tunnel.as_ref()))
+                    });
+                    // The reader may have stopped waiting.
+                    let _ = ask.reply.send(Report {
+                        worker,
+                        tracked: flows.tracked(),
+                        oldest,
+                        opens,
+                    });
+                }
             }
             ToWorker::Finish { last_ts } => {
                 let mut tap = Tap {
