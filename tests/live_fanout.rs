@@ -1,0 +1,657 @@
+//! Live capture on several sockets in one `PACKET_FANOUT` group ([`LiveGroup`]), read by
+//! one thread per member as the parallel pipeline reads them, beside one ordinary socket
+//! ([`LiveSource`]) that sees the same traffic.
+//!
+//! Each test runs in a network namespace of its own (its loopback interface is a fresh
+//! `lo`): no other traffic of the machine reaches the capture, tests may run at once,
+//! and the fragment test can lower the MTU without touching the machine's `lo`.
+//!
+//! Capturing needs root or CAP_NET_RAW, and a network namespace CAP_SYS_ADMIN. Without
+//! them the tests print a note and pass, unless the `CI` environment variable is set:
+//! then they fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustniffer::capture::live::{
+    kernel_program, KernelFilter, LiveConfig, LiveGroup, LiveSource, LiveStats,
+};
+use rustniffer::capture::{LinkType, Next, PacketSource};
+use rustniffer::filter::Filter;
+
+/// Longest any socket operation of the traffic generators waits.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a whole test may take.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// After the last packet is sent: longer than the ring's retire timeout (10 ms), so
+/// every frame has been handed to user space before the readers are stopped.
+const SETTLE: Duration = Duration::from_millis(300);
+
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "note: {text}");
+}
+
+/// Whether this process may open packet sockets (root or CAP_NET_RAW).
+fn may_capture() -> bool {
+    // SAFETY: plain system call; the descriptor is closed right away.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` was just opened here and is closed once.
+    unsafe { libc::close(fd) };
+    true
+}
+
+/// False, with a note saying why `test` does not run; under CI, a failure instead.
+fn skip(test: &str, why: &str) -> bool {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {why}, and CI is set: not skipping");
+    }
+    note(&format!("{test} skipped: {why}"));
+    false
+}
+
+/// Runs `body` on a thread of its own in a new network namespace whose `lo` is up with
+/// `mtu`; threads it spawns share the namespace. Returns false (with a note) when the
+/// test must be skipped: no privilege, outside CI.
+fn in_private_namespace(
+    test: &str,
+    mtu: Option<i32>,
+    body: impl FnOnce() + Send + 'static,
+) -> bool {
+    if !may_capture() {
+        return skip(test, "live capture needs root or CAP_NET_RAW");
+    }
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let runner = thread::spawn(move || {
+        // SAFETY: plain system call; it changes the network namespace of this thread only.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            let _ = ready_tx.send(Err(std::io::Error::last_os_error()));
+            return;
+        }
+        loopback_up(mtu);
+        let _ = ready_tx.send(Ok(()));
+        body();
+    });
+    if let Ok(Err(e)) = ready_rx.recv() {
+        let _ = runner.join();
+        return skip(
+            test,
+            &format!("a network namespace needs CAP_SYS_ADMIN ({e})"),
+        );
+    }
+    if let Err(panic) = runner.join() {
+        std::panic::resume_unwind(panic);
+    }
+    true
+}
+
+/// Brings `lo` of the current namespace up, with `mtu` if given.
+fn loopback_up(mtu: Option<i32>) {
+    // SAFETY: plain system call; the descriptor is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `ifreq` is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in req.ifr_name.iter_mut().zip(b"lo") {
+        *slot = *byte as libc::c_char;
+    }
+    if let Some(mtu) = mtu {
+        req.ifr_ifru.ifru_mtu = mtu;
+        // SAFETY: SIOCSIFMTU reads the name and `ifru_mtu` of the `ifreq` we pass.
+        let rc = unsafe { libc::ioctl(fd, libc::SIOCSIFMTU, &mut req as *mut libc::ifreq) };
+        assert_eq!(
+            rc,
+            0,
+            "set the MTU of lo: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as i16;
+    // SAFETY: SIOCSIFFLAGS reads the name and `ifru_flags` of the `ifreq` we pass.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &mut req as *mut libc::ifreq) };
+    assert_eq!(rc, 0, "bring lo up: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+}
+
+// ---------------------------------------------------------------------------------------
+// What a frame on `lo` (Ethernet with zero addresses) carries, as far as the tests need.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Endpoint(Ipv4Addr, u16);
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Seen {
+    Tcp {
+        from: Endpoint,
+        to: Endpoint,
+        seq: u32,
+        flags: u8,
+        payload: usize,
+    },
+    /// An IPv4 UDP datagram or a fragment of one (ports only in the first).
+    Udp {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ip_id: u16,
+        ports: Option<(u16, u16)>,
+        /// Bytes after the IP header, and where they start in the datagram.
+        payload: usize,
+        offset: usize,
+        more_fragments: bool,
+    },
+    Other(Vec<u8>),
+}
+
+const SYN: u8 = 0x02;
+const FIN: u8 = 0x01;
+const ACK: u8 = 0x10;
+
+fn parse(frame: &[u8]) -> Seen {
+    let other = || Seen::Other(frame.iter().take(64).copied().collect());
+    let Some(ip) = frame.get(14..) else {
+        return other();
+    };
+    if frame.get(12..14) != Some(&[0x08, 0x00]) || ip.len() < 20 || ip[0] >> 4 != 4 {
+        return other();
+    }
+    let header = usize::from(ip[0] & 0x0F) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let (Some(l4), true) = (ip.get(header..total.min(ip.len())), total <= ip.len()) else {
+        return other();
+    };
+    let ip_id = u16::from_be_bytes([ip[4], ip[5]]);
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    let offset = usize::from(frag & 0x1FFF) * 8;
+    let more_fragments = frag & 0x2000 != 0;
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let port = |at: usize| l4.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    match ip[9] {
+        6 if offset == 0 && !more_fragments && l4.len() >= 20 => {
+            let data_at = usize::from(l4[12] >> 4) * 4;
+            Seen::Tcp {
+                from: Endpoint(src, port(0).unwrap_or(0)),
+                to: Endpoint(dst, port(2).unwrap_or(0)),
+                seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
+                flags: l4[13],
+                payload: l4.len().saturating_sub(data_at),
+            }
+        }
+        17 => Seen::Udp {
+            src,
+            dst,
+            ip_id,
+            ports: (offset == 0).then(|| Some((port(0)?, port(2)?))).flatten(),
+            payload: l4.len(),
+            offset,
+            more_fragments,
+        },
+        _ => other(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading: one thread per source until the stop flag ends it.
+
+/// What one source yielded, and its counters at the end.
+struct Reading {
+    frames: Vec<Seen>,
+    stats: LiveStats,
+}
+
+/// Reads `source` on a thread of its own until it ends; keeps at most `keep` frames
+/// (the others are only counted, in the stats).
+fn read_on_thread(mut source: LiveSource, keep: usize) -> thread::JoinHandle<Reading> {
+    thread::spawn(move || {
+        let mut frames = Vec::new();
+        loop {
+            match source.next_packet() {
+                Next::Packet(packet) => {
+                    assert_eq!(packet.link, LinkType::ETHERNET, "lo is Ethernet");
+                    if frames.len() < keep {
+                        frames.push(parse(packet.data));
+                    }
+                }
+                Next::End => break,
+                Next::Damaged(reason) => panic!("capture failed: {reason}"),
+            }
+        }
+        Reading {
+            frames,
+            stats: source.stats(),
+        }
+    })
+}
+
+fn compiled(expr: &str) -> Vec<libc::sock_filter> {
+    let program = Filter::compile(expr)
+        .expect("filter compiles")
+        .to_bpf(LinkType::ETHERNET)
+        .expect("filter compiles to BPF");
+    kernel_program(&program).expect("short enough for the kernel")
+}
+
+fn config<'a>(buffer_bytes: usize, program: Option<&'a [libc::sock_filter]>) -> LiveConfig<'a> {
+    LiveConfig {
+        interface: "lo".into(),
+        buffer_bytes,
+        kernel_filter: program.map(|program| KernelFilter {
+            link: LinkType::ETHERNET,
+            program,
+        }),
+    }
+}
+
+/// Opens a group of `members` and one ordinary socket, starts a reader for each, runs
+/// `traffic`, waits until everything is in the rings, stops them all; what each read.
+fn capture_while(
+    stop: &'static AtomicBool,
+    group_config: &LiveConfig<'_>,
+    members: usize,
+    plain_config: &LiveConfig<'_>,
+    traffic: impl FnOnce(),
+) -> (Vec<Reading>, Reading, LiveGroupFacts) {
+    let group = LiveGroup::open(group_config, members, stop).expect("open the group");
+    let facts = LiveGroupFacts {
+        members: group.len(),
+        fanout_id: group.fanout_id(),
+        description: group.description(),
+        drops: group.drop_counters(),
+    };
+    let plain = LiveSource::open(plain_config, stop).expect("open the ordinary socket");
+    let readers: Vec<_> = group
+        .into_members()
+        .into_iter()
+        .map(|member| read_on_thread(member, 1 << 20))
+        .collect();
+    let plain = read_on_thread(plain, 1 << 20);
+    traffic();
+    thread::sleep(SETTLE);
+    stop.store(true, Ordering::Relaxed);
+    let reads = readers
+        .into_iter()
+        .map(|r| r.join().expect("member reader"))
+        .collect();
+    (reads, plain.join().expect("plain reader"), facts)
+}
+
+struct LiveGroupFacts {
+    members: usize,
+    fanout_id: Option<u16>,
+    description: String,
+    drops: rustniffer::capture::live::DropCounters,
+}
+
+// ---------------------------------------------------------------------------------------
+// Traffic.
+
+const REQUEST: usize = 100;
+const RESPONSE: usize = 300;
+const EXCHANGES: usize = 3;
+
+/// A server that answers each `REQUEST`-byte request with `RESPONSE` bytes until the
+/// client closes; serves `connections` connections, then returns.
+fn serve(listener: TcpListener, connections: usize) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut handlers = Vec::new();
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept().expect("accept");
+            handlers.push(thread::spawn(move || {
+                stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                let mut request = [0u8; REQUEST];
+                while stream.read_exact(&mut request).is_ok() {
+                    stream.write_all(&[b'r'; RESPONSE]).expect("respond");
+                }
+            }));
+            if handlers.len() >= 16 {
+                for handler in handlers.drain(..) {
+                    handler.join().expect("handler");
+                }
+            }
+        }
+        for handler in handlers {
+            handler.join().expect("handler");
+        }
+    })
+}
+
+/// Opens `connections` connections to `server` from `clients` threads, each with
+/// `EXCHANGES` request/response pairs, the client closing first; the client endpoints.
+fn play_connections(server: SocketAddr, connections: usize, clients: usize) -> Vec<Endpoint> {
+    let per_client = connections / clients;
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut endpoints = Vec::new();
+                for _ in 0..per_client {
+                    let mut stream =
+                        TcpStream::connect_timeout(&server, IO_TIMEOUT).expect("connect");
+                    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                    let local = stream.local_addr().expect("address");
+                    let SocketAddr::V4(local) = local else {
+                        panic!("IPv4 expected")
+                    };
+                    endpoints.push(Endpoint(*local.ip(), local.port()));
+                    let mut response = [0u8; RESPONSE];
+                    for _ in 0..EXCHANGES {
+                        stream.write_all(&[b'q'; REQUEST]).expect("request");
+                        stream.read_exact(&mut response).expect("response");
+                    }
+                    stream.shutdown(std::net::Shutdown::Write).expect("close");
+                    // The server's FIN: end of stream.
+                    assert_eq!(stream.read(&mut response).expect("end"), 0);
+                }
+                endpoints
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("client"))
+        .collect()
+}
+
+/// A UDP socket that receives datagrams on a thread (so that none is refused with an
+/// ICMP error) and counts them.
+struct UdpSink {
+    address: SocketAddr,
+    received: Arc<AtomicUsize>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl UdpSink {
+    /// Receives on `port` until `expected` datagrams came or none came for `IO_TIMEOUT`.
+    fn start(port: u16, expected: usize) -> UdpSink {
+        let socket = UdpSocket::bind(("127.0.0.1", port)).expect("bind a UDP sink");
+        let address = socket.local_addr().expect("address");
+        let received = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&received);
+        let thread = thread::spawn(move || {
+            socket.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+            let mut buf = vec![0u8; 65536];
+            while count.load(Ordering::Relaxed) < expected && socket.recv(&mut buf).is_ok() {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        UdpSink {
+            address,
+            received,
+            thread,
+        }
+    }
+
+    /// Sends `count` datagrams of `size` bytes from each of `sockets` new sockets (one
+    /// source port each), waiting after each socket until the sink has them all (its
+    /// receive buffer would overflow otherwise). Datagrams larger than the MTU are
+    /// fragmented by the kernel.
+    fn send(&self, sockets: usize, count: usize, size: usize) {
+        let payload = vec![b'u'; size];
+        let mut sent = self.received.load(Ordering::Relaxed);
+        for _ in 0..sockets {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            // IP_PMTUDISC_DONT: never set DF, so that a datagram larger than the MTU is
+            // fragmented here rather than refused.
+            let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+            // SAFETY: setsockopt with a pointer to a live `c_int` and its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&socket),
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    (&dont as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "IP_MTU_DISCOVER");
+            for _ in 0..count {
+                socket.send_to(&payload, self.address).expect("send");
+            }
+            sent += count;
+            let deadline = Instant::now() + IO_TIMEOUT;
+            while self.received.load(Ordering::Relaxed) < sent {
+                assert!(Instant::now() < deadline, "the UDP sink stopped receiving");
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Datagrams received.
+    fn finish(self) -> usize {
+        self.thread.join().expect("UDP sink");
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests.
+
+const TCP_PORT: u16 = 18901;
+const UDP_PORT: u16 = 18902;
+const NOISE_PORT: u16 = 18903;
+const CONNECTIONS: usize = 200;
+const UDP_SOCKETS: usize = 30;
+const UDP_PER_SOCKET: usize = 10;
+
+fn sorted<'a>(frames: &[&'a Seen]) -> Vec<&'a Seen> {
+    let mut frames = frames.to_vec();
+    frames.sort();
+    frames
+}
+
+/// A flow, the same in both directions.
+fn flow_key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
+    (a.min(b), a.max(b))
+}
+
+/// Frames per TCP connection (keyed by its client endpoint) in `frames`.
+fn tcp_frames_by_client(frames: &[Seen], server: Endpoint) -> BTreeMap<Endpoint, Vec<&Seen>> {
+    let mut by_client: BTreeMap<Endpoint, Vec<&Seen>> = BTreeMap::new();
+    for seen in frames {
+        if let Seen::Tcp { from, to, .. } = seen {
+            let client = if *from == server { *to } else { *from };
+            by_client.entry(client).or_default().push(seen);
+        }
+    }
+    by_client
+}
+
+#[test]
+fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_socket_sees() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace("fanout_connections", None, move || {
+        let expr = format!("tcp port {TCP_PORT} or udp port {UDP_PORT}");
+        let program = compiled(&expr);
+        let listener = TcpListener::bind(("127.0.0.1", TCP_PORT)).expect("bind the server");
+        let server = listener.local_addr().expect("address");
+        let datagrams = UdpSink::start(UDP_PORT, UDP_SOCKETS * UDP_PER_SOCKET);
+        let noise = UdpSink::start(NOISE_PORT, 50);
+        let mut clients = Vec::new();
+        let (members, plain, group) = capture_while(
+            &STOP,
+            &config(32 << 20, Some(&program)),
+            2,
+            &config(32 << 20, Some(&program)),
+            || {
+                let served = serve(listener, CONNECTIONS);
+                // Traffic the filter rejects: no member nor the socket may see it.
+                noise.send(5, 10, 100);
+                clients = play_connections(server, CONNECTIONS, 4);
+                datagrams.send(UDP_SOCKETS, UDP_PER_SOCKET, 200);
+                served.join().expect("server");
+            },
+        );
+        assert_eq!(datagrams.finish(), UDP_SOCKETS * UDP_PER_SOCKET);
+        assert_eq!(noise.finish(), 50);
+        assert_eq!(group.members, 2);
+        assert!(
+            group.fanout_id.is_some(),
+            "a group of two is a fanout group"
+        );
+        assert!(
+            group
+                .description
+                .contains("2 rings of 16 MiB in fanout group"),
+            "{}",
+            group.description
+        );
+        assert!(
+            group.description.contains("kernel filter"),
+            "{}",
+            group.description
+        );
+        let server = Endpoint(Ipv4Addr::LOCALHOST, TCP_PORT);
+
+        // Nothing outside the filter, in the group or in the ordinary socket.
+        for (who, read) in members
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("member {i}"), r))
+            .chain([("the ordinary socket".to_string(), &plain)])
+        {
+            for seen in &read.frames {
+                let inside = match seen {
+                    Seen::Tcp { from, to, .. } => from.1 == TCP_PORT || to.1 == TCP_PORT,
+                    Seen::Udp {
+                        ports: Some((s, d)),
+                        ..
+                    } => *s == UDP_PORT || *d == UDP_PORT,
+                    _ => false,
+                };
+                assert!(inside, "{who} got a frame the filter rejects: {seen:?}");
+            }
+            assert_eq!(read.stats.captured, read.frames.len() as u64, "{who}");
+            assert_eq!(read.stats.dropped, 0, "{who} dropped frames");
+            assert_eq!(read.stats.malformed, 0, "{who}");
+        }
+
+        // Each connection on one member, whole: SYN to FIN in both directions, every
+        // payload byte, and exactly the frames the ordinary socket saw of it.
+        let plain_tcp = tcp_frames_by_client(&plain.frames, server);
+        let sent: BTreeSet<Endpoint> = clients.iter().copied().collect();
+        assert_eq!(sent.len(), CONNECTIONS);
+        assert_eq!(
+            plain_tcp.keys().copied().collect::<BTreeSet<_>>(),
+            sent,
+            "the ordinary socket saw the connections the client opened"
+        );
+        let per_member: Vec<_> = members
+            .iter()
+            .map(|m| tcp_frames_by_client(&m.frames, server))
+            .collect();
+        for client in &sent {
+            let holders: Vec<usize> = (0..members.len())
+                .filter(|&i| per_member[i].contains_key(client))
+                .collect();
+            assert_eq!(
+                holders.len(),
+                1,
+                "connection {client:?} on members {holders:?}"
+            );
+            let frames = &per_member[holders[0]][client];
+            // As sets of frames: two sockets may order frames handled at once by two
+            // CPUs differently.
+            assert_eq!(
+                sorted(frames),
+                sorted(&plain_tcp[client]),
+                "connection {client:?}: the member's frames are the ordinary socket's"
+            );
+            let mut payload = [BTreeMap::new(), BTreeMap::new()];
+            let mut flags = [0u8; 2];
+            for seen in frames {
+                let Seen::Tcp {
+                    from,
+                    seq,
+                    flags: f,
+                    payload: len,
+                    ..
+                } = seen
+                else {
+                    continue;
+                };
+                let direction = usize::from(*from == server);
+                flags[direction] |= f;
+                if *len > 0 {
+                    payload[direction].insert(*seq, *len);
+                }
+            }
+            assert_eq!(
+                flags[0] & (SYN | FIN),
+                SYN | FIN,
+                "client SYN and FIN of {client:?}"
+            );
+            assert_eq!(
+                flags[1] & (SYN | ACK | FIN),
+                SYN | ACK | FIN,
+                "server SYN-ACK and FIN of {client:?}"
+            );
+            assert_eq!(payload[0].values().sum::<usize>(), EXCHANGES * REQUEST);
+            assert_eq!(payload[1].values().sum::<usize>(), EXCHANGES * RESPONSE);
+        }
+        let flows_per_member: Vec<usize> = per_member.iter().map(BTreeMap::len).collect();
+        assert!(
+            flows_per_member.iter().all(|&n| n > 0),
+            "the hash sends connections to every member: {flows_per_member:?}"
+        );
+
+        // Datagrams: each flow on one member, all of them counted.
+        let mut udp_member: BTreeMap<(Endpoint, Endpoint), BTreeSet<usize>> = BTreeMap::new();
+        let mut udp_total = 0;
+        for (i, m) in members.iter().enumerate() {
+            for seen in &m.frames {
+                if let Seen::Udp {
+                    src,
+                    dst,
+                    ports: Some((s, d)),
+                    ..
+                } = seen
+                {
+                    udp_member
+                        .entry(flow_key(Endpoint(*src, *s), Endpoint(*dst, *d)))
+                        .or_default()
+                        .insert(i);
+                    udp_total += 1;
+                }
+            }
+        }
+        let plain_udp = plain
+            .frames
+            .iter()
+            .filter(|s| matches!(s, Seen::Udp { .. }))
+            .count();
+        assert_eq!(
+            udp_total,
+            UDP_SOCKETS * UDP_PER_SOCKET,
+            "datagrams in the group"
+        );
+        assert_eq!(
+            plain_udp,
+            UDP_SOCKETS * UDP_PER_SOCKET,
+            "datagrams in the socket"
+        );
+        assert_eq!(udp_member.len(), UDP_SOCKETS);
+        assert!(udp_member.values().all(|m| m.len() == 1), "{udp_member:?}");
+
+        // Counters: the members' add up to the ordinary socket's; the drops to the sum.
+        let sum: LiveStats = members.iter().map(|m| m.stats).sum();
+        assert_eq!(sum.captured, plain.stats.captured);
+        assert_eq!(
+            group.drops.per_member(),
+            members.iter().map(|m| m.stats.dropped).collect::<Vec<_>>()
+        );
+        assert_eq!(group.drops.total(), sum.dropped);
+    });
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
