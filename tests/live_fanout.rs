@@ -655,3 +655,301 @@ fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_soc
         started.elapsed()
     );
 }
+
+#[test]
+fn one_member_is_an_ordinary_socket_and_members_of_a_group_share_its_id() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    in_private_namespace(
+        "one_member_is_an_ordinary_socket_and_members_of_a_group_share_its_id",
+        None,
+        || {
+            let single = LiveGroup::open(&config(4 << 20, None), 1, &STOP).expect("open");
+            assert_eq!(single.fanout_id(), None);
+            assert!(
+                single.description().contains("ring of 4 MiB"),
+                "{}",
+                single.description()
+            );
+            let members = single.into_members();
+            assert_eq!(members.len(), 1);
+            assert_eq!(
+                members[0].fanout_id(),
+                None,
+                "no fanout option with one member"
+            );
+
+            for n in [2, 3] {
+                let group = LiveGroup::open(&config(4 << 20, None), n, &STOP).expect("open");
+                let id = group.fanout_id().expect("a group");
+                let members = group.into_members();
+                assert_eq!(members.len(), n);
+                for member in &members {
+                    assert_eq!(member.fanout_id(), Some(id));
+                }
+            }
+            // Two groups at once: two ids (the kernel chooses them).
+            let a = LiveGroup::open(&config(4 << 20, None), 2, &STOP).expect("open");
+            let b = LiveGroup::open(&config(4 << 20, None), 2, &STOP).expect("open");
+            assert_ne!(a.fanout_id(), b.fanout_id());
+        },
+    );
+}
+
+const BULK_PORT: u16 = 18911;
+const BULK_CONNECTIONS: usize = 8;
+const BULK_BYTES: usize = 2 << 20;
+
+#[test]
+fn drops_of_full_rings_are_counted_per_member_and_summed() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace(
+        "drops_of_full_rings_are_counted_per_member_and_summed",
+        None,
+        || {
+            let program = compiled(&format!("tcp port {BULK_PORT}"));
+            // The smallest rings (2 MiB each), not read while the traffic runs: they fill.
+            let group = LiveGroup::open(&config(0, Some(&program)), 2, &STOP).expect("open");
+            let counters = group.drop_counters();
+            let members = group.into_members();
+            // Room for all the traffic, and read all along: it misses nothing.
+            let plain = LiveSource::open(&config(64 << 20, Some(&program)), &STOP)
+                .expect("open the ordinary socket");
+            let plain = read_on_thread(plain, 1 << 20);
+
+            let listener = TcpListener::bind(("127.0.0.1", BULK_PORT)).expect("bind");
+            let server = thread::spawn(move || {
+                let mut total = 0;
+                for _ in 0..BULK_CONNECTIONS {
+                    let (mut stream, _) = listener.accept().expect("accept");
+                    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                    let mut sink = Vec::new();
+                    total += stream.read_to_end(&mut sink).expect("read");
+                }
+                total
+            });
+            for _ in 0..BULK_CONNECTIONS {
+                let mut stream = TcpStream::connect_timeout(
+                    &SocketAddr::from(([127, 0, 0, 1], BULK_PORT)),
+                    IO_TIMEOUT,
+                )
+                .expect("connect");
+                stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+                stream.write_all(&vec![b'b'; BULK_BYTES]).expect("send");
+            }
+            assert_eq!(
+                server.join().expect("server"),
+                BULK_CONNECTIONS * BULK_BYTES
+            );
+            thread::sleep(SETTLE);
+            // Read from here while the members are not read at all.
+            let dropped_meanwhile = counters.total();
+            assert!(dropped_meanwhile > 0, "the small rings dropped nothing");
+
+            let readers: Vec<_> = members
+                .into_iter()
+                .map(|member| read_on_thread(member, 1 << 20))
+                .collect();
+            thread::sleep(SETTLE);
+            STOP.store(true, Ordering::Relaxed);
+            let members: Vec<Reading> = readers
+                .into_iter()
+                .map(|r| r.join().expect("member reader"))
+                .collect();
+            let plain = plain.join().expect("plain reader");
+
+            assert_eq!(plain.stats.dropped, 0, "the ordinary socket dropped frames");
+            let sum: LiveStats = members.iter().map(|m| m.stats).sum();
+            assert!(sum.dropped >= dropped_meanwhile);
+            assert_eq!(
+                counters.per_member(),
+                members.iter().map(|m| m.stats.dropped).collect::<Vec<_>>()
+            );
+            assert_eq!(counters.total(), sum.dropped);
+            // Every frame the group was given was either read or counted as dropped.
+            assert_eq!(
+                sum.captured + sum.dropped,
+                plain.stats.captured,
+                "members {:?}, ordinary socket {:?}",
+                members.iter().map(|m| m.stats).collect::<Vec<_>>(),
+                plain.stats
+            );
+        },
+    );
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+const FRAGMENT_PORT: u16 = 18921;
+const FRAGMENT_SOCKETS: usize = 20;
+const FRAGMENT_DATAGRAMS: usize = 5;
+/// UDP payload: with the 8-byte UDP header, 4,008 bytes in three fragments at MTU 1500.
+const FRAGMENT_SIZE: usize = 4000;
+
+/// The pieces of each IPv4 datagram in `frames` (whole or fragments), by source,
+/// destination and IP id: how many, and their payload bytes together.
+fn datagrams(frames: &[Seen]) -> BTreeMap<(Ipv4Addr, Ipv4Addr, u16), (usize, usize)> {
+    let mut by_id = BTreeMap::new();
+    for seen in frames {
+        if let Seen::Udp {
+            src,
+            dst,
+            ip_id,
+            payload,
+            ..
+        } = seen
+        {
+            let entry: &mut (usize, usize) = by_id.entry((*src, *dst, *ip_id)).or_default();
+            entry.0 += 1;
+            entry.1 += payload;
+        }
+    }
+    by_id
+}
+
+#[test]
+fn fragments_of_a_datagram_reach_one_member_reassembled() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace(
+        "fragments_of_a_datagram_reach_one_member_reassembled",
+        Some(1500),
+        || {
+            let sink = UdpSink::start(FRAGMENT_PORT, FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            let (members, plain, _) = capture_while(
+                &STOP,
+                &config(8 << 20, None),
+                2,
+                &config(8 << 20, None),
+                || sink.send(FRAGMENT_SOCKETS, FRAGMENT_DATAGRAMS, FRAGMENT_SIZE),
+            );
+            assert_eq!(sink.finish(), FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            let whole = FRAGMENT_SIZE + 8;
+
+            // The ordinary socket sees each datagram as its fragments.
+            let plain_datagrams = datagrams(&plain.frames);
+            assert_eq!(plain_datagrams.len(), FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            for (id, (pieces, bytes)) in &plain_datagrams {
+                assert_eq!(*pieces, 3, "fragments of {id:?}");
+                assert_eq!(*bytes, whole, "bytes of {id:?}");
+            }
+
+            // The group: each datagram on one member, reassembled by the kernel.
+            let per_member: Vec<_> = members.iter().map(|m| datagrams(&m.frames)).collect();
+            for id in plain_datagrams.keys() {
+                let holders: Vec<usize> = (0..members.len())
+                    .filter(|&i| per_member[i].contains_key(id))
+                    .collect();
+                assert_eq!(holders.len(), 1, "datagram {id:?} on members {holders:?}");
+                assert_eq!(per_member[holders[0]][id], (1, whole), "datagram {id:?}");
+            }
+            for member in &members {
+                for seen in &member.frames {
+                    let Seen::Udp {
+                        offset,
+                        more_fragments,
+                        ports,
+                        ..
+                    } = seen
+                    else {
+                        panic!("a frame that is not UDP: {seen:?}");
+                    };
+                    assert_eq!((*offset, *more_fragments), (0, false), "{seen:?}");
+                    assert_eq!(ports.map(|p| p.1), Some(FRAGMENT_PORT), "{seen:?}");
+                }
+            }
+            let total: usize = per_member.iter().map(BTreeMap::len).sum();
+            assert_eq!(total, plain_datagrams.len(), "no datagram twice");
+            assert!(
+                per_member.iter().all(|m| !m.is_empty()),
+                "the hash sends datagrams to every member: {:?}",
+                per_member.iter().map(BTreeMap::len).collect::<Vec<_>>()
+            );
+        },
+    );
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+const STARTUP_PORT: u16 = 18931;
+const STARTUP_SOCKETS: usize = 64;
+
+#[test]
+fn a_group_opened_during_traffic_gives_each_flow_to_one_member() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace(
+        "a_group_opened_during_traffic_gives_each_flow_to_one_member",
+        None,
+        || {
+            // A receiver that never reads: the datagrams are dropped at its queue, and no
+            // ICMP error is sent back.
+            let _receiver = UdpSocket::bind(("127.0.0.1", STARTUP_PORT)).expect("bind");
+            let sending = Arc::new(AtomicBool::new(true));
+            let still = Arc::clone(&sending);
+            let sender = thread::spawn(move || {
+                let sockets: Vec<UdpSocket> = (0..STARTUP_SOCKETS)
+                    .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
+                    .collect();
+                let deadline = Instant::now() + IO_TIMEOUT;
+                let mut sent = 0usize;
+                while still.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    for socket in &sockets {
+                        socket
+                            .send_to(b"flow", ("127.0.0.1", STARTUP_PORT))
+                            .expect("send");
+                        sent += 1;
+                    }
+                }
+                sent
+            });
+            thread::sleep(Duration::from_millis(50));
+            let program = compiled(&format!("udp port {STARTUP_PORT}"));
+            let group = LiveGroup::open(&config(8 << 20, Some(&program)), 2, &STOP)
+                .expect("open the group");
+            let readers: Vec<_> = group
+                .into_members()
+                .into_iter()
+                .map(|member| read_on_thread(member, 1 << 20))
+                .collect();
+            thread::sleep(Duration::from_millis(100));
+            sending.store(false, Ordering::Relaxed);
+            let sent = sender.join().expect("sender");
+            thread::sleep(SETTLE);
+            STOP.store(true, Ordering::Relaxed);
+            let members: Vec<Reading> = readers
+                .into_iter()
+                .map(|r| r.join().expect("member reader"))
+                .collect();
+
+            let mut holders: BTreeMap<u16, BTreeSet<usize>> = BTreeMap::new();
+            for (i, member) in members.iter().enumerate() {
+                assert_eq!(member.stats.dropped, 0, "member {i} dropped frames");
+                for seen in &member.frames {
+                    if let Seen::Udp {
+                        ports: Some((from, _)),
+                        ..
+                    } = seen
+                    {
+                        holders.entry(*from).or_default().insert(i);
+                    }
+                }
+            }
+            assert!(sent > STARTUP_SOCKETS * 10, "sent only {sent}");
+            assert_eq!(holders.len(), STARTUP_SOCKETS, "every flow was seen");
+            let split: Vec<_> = holders.iter().filter(|(_, m)| m.len() > 1).collect();
+            assert!(split.is_empty(), "flows on two members: {split:?}");
+        },
+    );
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -433,6 +433,16 @@ impl LiveSource {
         self.stats
     }
 
+    /// The id of the fanout group the socket is in, as the kernel says (`None`: alone).
+    pub fn fanout_id(&self) -> Option<u16> {
+        let value: u32 =
+            sys::get_option(&self.socket, libc::SOL_PACKET, sys::PACKET_FANOUT).ok()?;
+        // Zero when the socket is in no group (the kernel's answer then); a group's value
+        // also holds its mode and flags above the id, and the mode `PACKET_FANOUT_HASH`
+        // is zero, so a group is known by its flags (we always give some).
+        (value != 0).then_some((value & 0xFFFF) as u16)
+    }
+
     /// A handle that reads this source's drop count from any thread.
     pub fn drop_counters(&self) -> DropCounters {
         DropCounters::of(std::slice::from_ref(self))
