@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -147,6 +147,16 @@ enum Seen {
         offset: usize,
         more_fragments: bool,
     },
+    /// An IPv6 fragment of a UDP datagram.
+    Udp6Fragment {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        id: u32,
+        /// Bytes after the fragment header, and where they start in the datagram.
+        payload: usize,
+        offset: usize,
+        more_fragments: bool,
+    },
     Other(Vec<u8>),
 }
 
@@ -159,6 +169,9 @@ fn parse(frame: &[u8]) -> Seen {
     let Some(ip) = frame.get(14..) else {
         return other();
     };
+    if frame.get(12..14) == Some(&[0x86, 0xDD]) {
+        return parse_ipv6(ip).unwrap_or_else(other);
+    }
     if frame.get(12..14) != Some(&[0x08, 0x00]) || ip.len() < 20 || ip[0] >> 4 != 4 {
         return other();
     }
@@ -196,6 +209,31 @@ fn parse(frame: &[u8]) -> Seen {
         },
         _ => other(),
     }
+}
+
+/// An IPv6 packet whose first extension header is a fragment header of UDP (RFC 8200
+/// §4.5); `None` for anything else.
+fn parse_ipv6(ip: &[u8]) -> Option<Seen> {
+    const FRAGMENT: u8 = 44;
+    const UDP: u8 = 17;
+    let payload_len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
+    let address = |at: usize| -> Option<Ipv6Addr> {
+        let bytes: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
+        Some(Ipv6Addr::from(bytes))
+    };
+    let fragment = ip.get(40..48)?;
+    if *ip.get(6)? != FRAGMENT || fragment[0] != UDP {
+        return None;
+    }
+    let offset_and_more = u16::from_be_bytes([fragment[2], fragment[3]]);
+    Some(Seen::Udp6Fragment {
+        src: address(8)?,
+        dst: address(24)?,
+        id: u32::from_be_bytes([fragment[4], fragment[5], fragment[6], fragment[7]]),
+        payload: payload_len.checked_sub(8)?,
+        offset: usize::from(offset_and_more >> 3) * 8,
+        more_fragments: offset_and_more & 1 != 0,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -368,9 +406,10 @@ struct UdpSink {
 }
 
 impl UdpSink {
-    /// Receives on `port` until `expected` datagrams came or none came for `IO_TIMEOUT`.
-    fn start(port: u16, expected: usize) -> UdpSink {
-        let socket = UdpSocket::bind(("127.0.0.1", port)).expect("bind a UDP sink");
+    /// Receives on `ip`, `port` until `expected` datagrams came or none came for
+    /// `IO_TIMEOUT`.
+    fn start(ip: IpAddr, port: u16, expected: usize) -> UdpSink {
+        let socket = UdpSocket::bind((ip, port)).expect("bind a UDP sink");
         let address = socket.local_addr().expect("address");
         let received = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&received);
@@ -396,21 +435,32 @@ impl UdpSink {
         let payload = vec![b'u'; size];
         let mut sent = self.received.load(Ordering::Relaxed);
         for _ in 0..sockets {
-            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-            // IP_PMTUDISC_DONT: never set DF, so that a datagram larger than the MTU is
-            // fragmented here rather than refused.
-            let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+            let socket = UdpSocket::bind(SocketAddr::new(self.address.ip(), 0)).expect("bind");
+            // PMTUDISC_DONT: a datagram larger than the MTU is fragmented here (IPv4: and
+            // sent without DF) rather than refused.
+            let (level, option, dont) = match self.address {
+                SocketAddr::V4(_) => (
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    libc::IP_PMTUDISC_DONT,
+                ),
+                SocketAddr::V6(_) => (
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MTU_DISCOVER,
+                    libc::IPV6_PMTUDISC_DONT,
+                ),
+            };
             // SAFETY: setsockopt with a pointer to a live `c_int` and its size.
             let rc = unsafe {
                 libc::setsockopt(
                     std::os::fd::AsRawFd::as_raw_fd(&socket),
-                    libc::IPPROTO_IP,
-                    libc::IP_MTU_DISCOVER,
+                    level,
+                    option,
                     (&dont as *const libc::c_int).cast(),
                     std::mem::size_of::<libc::c_int>() as libc::socklen_t,
                 )
             };
-            assert_eq!(rc, 0, "IP_MTU_DISCOVER");
+            assert_eq!(rc, 0, "MTU_DISCOVER");
             for _ in 0..count {
                 socket.send_to(&payload, self.address).expect("send");
             }
@@ -433,6 +483,7 @@ impl UdpSink {
 // ---------------------------------------------------------------------------------------
 // The tests.
 
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const TCP_PORT: u16 = 18901;
 const UDP_PORT: u16 = 18902;
 const NOISE_PORT: u16 = 18903;
@@ -472,8 +523,8 @@ fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_soc
         let program = compiled(&expr);
         let listener = TcpListener::bind(("127.0.0.1", TCP_PORT)).expect("bind the server");
         let server = listener.local_addr().expect("address");
-        let datagrams = UdpSink::start(UDP_PORT, UDP_SOCKETS * UDP_PER_SOCKET);
-        let noise = UdpSink::start(NOISE_PORT, 50);
+        let datagrams = UdpSink::start(LOCALHOST, UDP_PORT, UDP_SOCKETS * UDP_PER_SOCKET);
+        let noise = UdpSink::start(LOCALHOST, NOISE_PORT, 50);
         let mut clients = Vec::new();
         let (members, plain, group) = capture_while(
             &STOP,
@@ -818,7 +869,11 @@ fn fragments_of_a_datagram_reach_one_member_reassembled() {
         "fragments_of_a_datagram_reach_one_member_reassembled",
         Some(1500),
         || {
-            let sink = UdpSink::start(FRAGMENT_PORT, FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            let sink = UdpSink::start(
+                LOCALHOST,
+                FRAGMENT_PORT,
+                FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS,
+            );
             let (members, plain, _) = capture_while(
                 &STOP,
                 &config(8 << 20, None),
@@ -855,7 +910,7 @@ fn fragments_of_a_datagram_reach_one_member_reassembled() {
                         ..
                     } = seen
                     else {
-                        panic!("a frame that is not UDP: {seen:?}");
+                        continue;
                     };
                     assert_eq!((*offset, *more_fragments), (0, false), "{seen:?}");
                     assert_eq!(ports.map(|p| p.1), Some(FRAGMENT_PORT), "{seen:?}");
@@ -868,6 +923,69 @@ fn fragments_of_a_datagram_reach_one_member_reassembled() {
                 "the hash sends datagrams to every member: {:?}",
                 per_member.iter().map(BTreeMap::len).collect::<Vec<_>>()
             );
+        },
+    );
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// IPv6 fragments: the kernel does not reassemble them before the hash, which for a
+/// fragment covers only the addresses; each member gets whole datagrams' fragments.
+#[test]
+fn ipv6_fragments_of_a_datagram_reach_one_member_as_fragments() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace(
+        "ipv6_fragments_of_a_datagram_reach_one_member_as_fragments",
+        Some(1500),
+        || {
+            let sink = UdpSink::start(
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                FRAGMENT_PORT,
+                FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS,
+            );
+            let (members, plain, _) = capture_while(
+                &STOP,
+                &config(8 << 20, None),
+                2,
+                &config(8 << 20, None),
+                || sink.send(FRAGMENT_SOCKETS, FRAGMENT_DATAGRAMS, FRAGMENT_SIZE),
+            );
+            assert_eq!(sink.finish(), FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            let whole = FRAGMENT_SIZE + 8;
+            // Datagram id -> (member, fragments, bytes); the ordinary socket is member N.
+            let mut seen: BTreeMap<u32, BTreeMap<usize, (usize, usize)>> = BTreeMap::new();
+            for (i, frames) in members
+                .iter()
+                .map(|m| &m.frames)
+                .chain([&plain.frames])
+                .enumerate()
+            {
+                for frame in frames {
+                    let Seen::Udp6Fragment { id, payload, .. } = frame else {
+                        continue;
+                    };
+                    let entry = seen.entry(*id).or_default().entry(i).or_default();
+                    entry.0 += 1;
+                    entry.1 += payload;
+                }
+            }
+            assert_eq!(seen.len(), FRAGMENT_SOCKETS * FRAGMENT_DATAGRAMS);
+            let plain_index = members.len();
+            for (id, holders) in &seen {
+                assert_eq!(holders.len(), 2, "datagram {id}: {holders:?}");
+                assert_eq!(
+                    holders.get(&plain_index),
+                    Some(&(3, whole)),
+                    "datagram {id}"
+                );
+                let (member, pieces) = holders.iter().next().expect("a member");
+                assert!(*member < plain_index, "datagram {id}: {holders:?}");
+                assert_eq!(*pieces, (3, whole), "datagram {id} on member {member}");
+            }
         },
     );
     assert!(
