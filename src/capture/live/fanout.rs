@@ -11,8 +11,13 @@
 //! connection go to one member; with the defrag flag the kernel reassembles IPv4
 //! fragments before hashing and hands the member the whole datagram (one frame, not its
 //! fragments: unlike a single socket, which sees each fragment). IPv6 fragments are not
-//! reassembled there: the first carries the ports, the others do not, so they may land
-//! on other members.
+//! reassembled there: they arrive as fragments, hashed on their addresses alone, so all
+//! fragments between two hosts go to one member, which need not be the member of the
+//! flow's unfragmented packets.
+//!
+//! A member leaves the group when it is dropped, and the kernel then spreads the flows
+//! over the members left: flows move from one member to another. The readers keep their
+//! members until all of them stop.
 //!
 //! Nothing is captured before the group is complete: each member receives through a
 //! program that rejects every frame until all have joined, and only then gets the real
@@ -79,7 +84,7 @@ impl LiveGroup {
         let id = join(&sockets).map_err(|e| {
             open_error(
                 name,
-                &format!("joining {members} sockets in a fanout group (Linux 4.7 or later)"),
+                &format!("joining {members} sockets in a fanout group (a kernel of 2017 or later)"),
                 e,
             )
         })?;

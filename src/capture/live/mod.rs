@@ -21,6 +21,10 @@
 //! outgoing copy is skipped (by the kernel with `PACKET_IGNORE_OUTGOING` when the socket
 //! is bound to a loopback interface, else here), so each is seen once.
 //!
+//! Several threads share an interface's traffic through a [`LiveGroup`] (`fanout.rs`):
+//! N sockets in one `PACKET_FANOUT` group, each with its own ring, each frame handed to
+//! one of them by a hash of its flow; each member is a [`LiveSource`] read on its own.
+//!
 //! A classic BPF program given to [`LiveSource::open`] runs in the kernel on what the
 //! socket receives: from the link-layer header on `SOCK_RAW` sockets, from the network
 //! header on `SOCK_DGRAM` ones (`any`), where the cooked header does not exist yet.

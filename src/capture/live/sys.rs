@@ -26,10 +26,10 @@ pub const PACKET_IGNORE_OUTGOING: c_int = 23;
 /// `<linux/if_packet.h>`: `PACKET_FANOUT` modes and flags (the upper 16 bits of the
 /// option's value; the group id is the lower 16).
 pub const PACKET_FANOUT_HASH: u32 = 0;
-/// Since Linux 4.7: the kernel chooses an id no group of the network namespace uses.
+/// In kernels since 2017: the kernel chooses an id no group of the namespace uses.
 pub const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
-/// Since Linux 6.9 (older kernels keep the flag but do not act on it): frames this host
-/// sends are not handed to the group, as `PACKET_IGNORE_OUTGOING` for one socket.
+/// Frames this host sends are not handed to the group, as `PACKET_IGNORE_OUTGOING` does
+/// for one socket. A recent flag (2024): older kernels ignore it or refuse it.
 pub const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
 /// IPv4 fragments are reassembled before the hash is taken.
 pub const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
