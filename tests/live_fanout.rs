@@ -241,21 +241,54 @@ fn parse_ipv6(ip: &[u8]) -> Option<Seen> {
 
 /// What one source yielded, and its counters at the end.
 struct Reading {
+    /// The first `MAX_FRAMES` frames.
     frames: Vec<Seen>,
+    /// Every frame, as a pcap file; `None` past `MAX_PCAP_BYTES`.
+    pcap: Option<Vec<u8>>,
     stats: LiveStats,
 }
 
-/// Reads `source` on a thread of its own until it ends; keeps at most `keep` frames
-/// (the others are only counted, in the stats).
-fn read_on_thread(mut source: LiveSource, keep: usize) -> thread::JoinHandle<Reading> {
+const MAX_FRAMES: usize = 1 << 20;
+const MAX_PCAP_BYTES: usize = 8 << 20;
+
+/// A pcap file header (microsecond timestamps, little-endian) for Ethernet frames.
+fn pcap_header() -> Vec<u8> {
+    let mut header = Vec::with_capacity(24);
+    header.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&4u16.to_le_bytes());
+    header.extend_from_slice(&[0; 8]); // time zone, accuracy
+    header.extend_from_slice(&262_144u32.to_le_bytes());
+    header.extend_from_slice(&LinkType::ETHERNET.0.to_le_bytes());
+    header
+}
+
+/// Reads `source` on a thread of its own until it ends.
+fn read_on_thread(mut source: LiveSource) -> thread::JoinHandle<Reading> {
     thread::spawn(move || {
         let mut frames = Vec::new();
+        let mut pcap = Some(pcap_header());
         loop {
             match source.next_packet() {
                 Next::Packet(packet) => {
                     assert_eq!(packet.link, LinkType::ETHERNET, "lo is Ethernet");
-                    if frames.len() < keep {
+                    if frames.len() < MAX_FRAMES {
                         frames.push(parse(packet.data));
+                    }
+                    if pcap
+                        .as_ref()
+                        .is_some_and(|p| p.len() + packet.data.len() > MAX_PCAP_BYTES)
+                    {
+                        pcap = None;
+                    }
+                    if let Some(pcap) = &mut pcap {
+                        let secs = u32::try_from(packet.ts.secs()).expect("a time after 1970");
+                        pcap.extend_from_slice(&secs.to_le_bytes());
+                        pcap.extend_from_slice(&packet.ts.subsec_micros().to_le_bytes());
+                        let len = u32::try_from(packet.data.len()).expect("a frame");
+                        pcap.extend_from_slice(&len.to_le_bytes());
+                        pcap.extend_from_slice(&packet.orig_len.to_le_bytes());
+                        pcap.extend_from_slice(packet.data);
                     }
                 }
                 Next::End => break,
@@ -264,6 +297,7 @@ fn read_on_thread(mut source: LiveSource, keep: usize) -> thread::JoinHandle<Rea
         }
         Reading {
             frames,
+            pcap,
             stats: source.stats(),
         }
     })
@@ -308,9 +342,9 @@ fn capture_while(
     let readers: Vec<_> = group
         .into_members()
         .into_iter()
-        .map(|member| read_on_thread(member, 1 << 20))
+        .map(read_on_thread)
         .collect();
-    let plain = read_on_thread(plain, 1 << 20);
+    let plain = read_on_thread(plain);
     traffic();
     thread::sleep(SETTLE);
     stop.store(true, Ordering::Relaxed);
@@ -580,6 +614,7 @@ fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_soc
                 assert!(inside, "{who} got a frame the filter rejects: {seen:?}");
             }
             assert_eq!(read.stats.captured, read.frames.len() as u64, "{who}");
+            assert!(read.pcap.is_some(), "{who}");
             assert_eq!(read.stats.dropped, 0, "{who} dropped frames");
             assert_eq!(read.stats.malformed, 0, "{who}");
         }
@@ -766,7 +801,7 @@ fn drops_of_full_rings_are_counted_per_member_and_summed() {
             // Room for all the traffic, and read all along: it misses nothing.
             let plain = LiveSource::open(&config(64 << 20, Some(&program)), &STOP)
                 .expect("open the ordinary socket");
-            let plain = read_on_thread(plain, 1 << 20);
+            let plain = read_on_thread(plain);
 
             let listener = TcpListener::bind(("127.0.0.1", BULK_PORT)).expect("bind");
             let server = thread::spawn(move || {
@@ -797,10 +832,7 @@ fn drops_of_full_rings_are_counted_per_member_and_summed() {
             let dropped_meanwhile = counters.total();
             assert!(dropped_meanwhile > 0, "the small rings dropped nothing");
 
-            let readers: Vec<_> = members
-                .into_iter()
-                .map(|member| read_on_thread(member, 1 << 20))
-                .collect();
+            let readers: Vec<_> = members.into_iter().map(read_on_thread).collect();
             thread::sleep(SETTLE);
             STOP.store(true, Ordering::Relaxed);
             let members: Vec<Reading> = readers
@@ -1034,7 +1066,7 @@ fn a_group_opened_during_traffic_gives_each_flow_to_one_member() {
             let readers: Vec<_> = group
                 .into_members()
                 .into_iter()
-                .map(|member| read_on_thread(member, 1 << 20))
+                .map(read_on_thread)
                 .collect();
             thread::sleep(Duration::from_millis(100));
             sending.store(false, Ordering::Relaxed);
@@ -1063,6 +1095,245 @@ fn a_group_opened_during_traffic_gives_each_flow_to_one_member() {
             assert_eq!(holders.len(), STARTUP_SOCKETS, "every flow was seen");
             let split: Vec<_> = holders.iter().filter(|(_, m)| m.len() > 1).collect();
             assert!(split.is_empty(), "flows on two members: {split:?}");
+        },
+    );
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The justniffer article's keep-alive scenarios, analysed per member.
+
+const HTTP_PORT: u16 = 18951;
+const ROUNDS: usize = 20;
+/// Per round: 3 connections closed by the server, 3 asking for keep-alive closed by the
+/// client after one request, one connection reused for five requests.
+const CONNECTIONS_PER_ROUND: usize = 7;
+const RECORDS_PER_ROUND: usize = 11;
+
+/// Reads up to the end of a header block; `None` at end of stream.
+fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+/// An HTTP/1.1 server: keep-alive, unless the request says `Connection: close`; then
+/// it answers `Connection: close` and closes first. Serves `connections`, then returns.
+fn serve_http(listener: TcpListener, connections: usize) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            while let Some(request) = read_head(&mut stream) {
+                let close = String::from_utf8_lossy(&request)
+                    .to_ascii_lowercase()
+                    .contains("\r\nconnection: close\r\n");
+                let response: &[u8] = if close {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
+                };
+                stream.write_all(response).expect("respond");
+                if close {
+                    break; // dropping the stream closes it: the server's FIN first
+                }
+            }
+        }
+    })
+}
+
+/// One request and its 6-byte response.
+fn http_request(stream: &mut TcpStream, connection: &str) {
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: test\r\nConnection: {connection}\r\n\r\n"
+    )
+    .expect("send a request");
+    read_head(stream).expect("a response head");
+    let mut body = [0u8; 6];
+    stream.read_exact(&mut body).expect("a response body");
+}
+
+fn http_connect(server: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&server, IO_TIMEOUT).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    // Each request at once, not after the delayed acknowledgement of the last response.
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    stream
+}
+
+/// The article's three scenarios, `ROUNDS` times, one connection after the other.
+fn play_article_scenarios(server: SocketAddr) {
+    for _ in 0..ROUNDS {
+        for _ in 0..3 {
+            let mut client = http_connect(server);
+            http_request(&mut client, "close");
+            let mut rest = Vec::new();
+            client.read_to_end(&mut rest).expect("the server closes");
+        }
+        for _ in 0..3 {
+            let mut client = http_connect(server);
+            http_request(&mut client, "keep-alive");
+        }
+        let mut client = http_connect(server);
+        for _ in 0..5 {
+            http_request(&mut client, "keep-alive");
+        }
+    }
+}
+
+/// The records rustniffer prints for the capture `pcap`, with the article's fields.
+fn records_of(pcap: &[u8], file: &std::path::Path) -> Vec<String> {
+    std::fs::write(file, pcap).expect("write the capture");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+        .arg("-f")
+        .arg(file)
+        .args([
+            "-l",
+            "%request.timestamp %source.port %connection %close.originator \
+             %request.header.connection %response.header.connection",
+        ])
+        .env("TZ", "UTC")
+        .output()
+        .expect("run rustniffer");
+    assert!(
+        output.status.success(),
+        "rustniffer: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 records")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Records split into their fields after the timestamp and the timestamp, sorted by
+/// fields then time.
+fn by_fields<'a>(records: impl Iterator<Item = &'a String>) -> Vec<(String, String)> {
+    let mut split: Vec<(String, String)> = records
+        .map(|record| {
+            let mut parts = record.splitn(3, ' ');
+            let (date, time, fields) = (parts.next(), parts.next(), parts.next());
+            let timestamp = format!("{} {}", date.expect("a date"), time.expect("a time"));
+            (fields.expect("fields").to_string(), timestamp)
+        })
+        .collect();
+    split.sort();
+    split
+}
+
+/// Microseconds between two `%request.timestamp`s less than a day apart.
+fn micros_apart(a: &str, b: &str) -> i64 {
+    let micros_of_day = |timestamp: &str| -> i64 {
+        let time = timestamp.split(' ').nth(1).expect("a time");
+        let (hms, micros) = time.split_once('.').expect("seconds.microseconds");
+        let seconds = hms
+            .split(':')
+            .map(|n| n.parse::<i64>().expect("a number"))
+            .fold(0, |sum, n| sum * 60 + n);
+        seconds * 1_000_000 + micros.parse::<i64>().expect("microseconds")
+    };
+    const DAY: i64 = 86_400_000_000;
+    let apart = (micros_of_day(a) - micros_of_day(b)).rem_euclid(DAY);
+    apart.min(DAY - apart)
+}
+
+#[test]
+fn the_article_scenarios_analysed_per_member_give_the_records_of_one_socket() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let started = Instant::now();
+    in_private_namespace(
+        "the_article_scenarios_analysed_per_member_give_the_records_of_one_socket",
+        None,
+        || {
+            let program = compiled(&format!("tcp port {HTTP_PORT}"));
+            let listener = TcpListener::bind(("127.0.0.1", HTTP_PORT)).expect("bind");
+            let server = listener.local_addr().expect("address");
+            let (members, plain, _) = capture_while(
+                &STOP,
+                &config(8 << 20, Some(&program)),
+                2,
+                &config(8 << 20, Some(&program)),
+                || {
+                    let served = serve_http(listener, ROUNDS * CONNECTIONS_PER_ROUND);
+                    play_article_scenarios(server);
+                    served.join().expect("server");
+                },
+            );
+            let dir =
+                std::env::temp_dir().join(format!("rustniffer-live-fanout-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a temporary directory");
+            let one_socket = records_of(
+                plain.pcap.as_deref().expect("the whole capture"),
+                &dir.join("plain.pcap"),
+            );
+            // One worker per member; their records merged by capture time.
+            let per_member: Vec<Vec<String>> = members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    records_of(
+                        m.pcap.as_deref().expect("the whole capture"),
+                        &dir.join(format!("member{i}.pcap")),
+                    )
+                })
+                .collect();
+            let _ = std::fs::remove_dir_all(&dir);
+            assert_eq!(
+                one_socket.len(),
+                ROUNDS * RECORDS_PER_ROUND,
+                "{one_socket:#?}"
+            );
+            let kinds = |records: &[String], kind: &str| {
+                records.iter().filter(|r| r.ends_with(kind)).count()
+            };
+            for (kind, count) in [
+                (" unique server close close", 3 * ROUNDS),
+                (" unique client keep-alive -", 3 * ROUNDS),
+                (" start - keep-alive -", ROUNDS),
+                (" continue - keep-alive -", 3 * ROUNDS),
+                (" last client keep-alive -", ROUNDS),
+            ] {
+                assert_eq!(kinds(&one_socket, kind), count, "{kind}: {one_socket:#?}");
+            }
+            // Each socket stamps a frame when it copies it into its ring, so the same
+            // request's time differs by a few microseconds from one socket to the other.
+            let members_records = by_fields(per_member.iter().flatten());
+            let one_socket_records = by_fields(one_socket.iter());
+            assert_eq!(
+                members_records
+                    .iter()
+                    .map(|(fields, _)| fields)
+                    .collect::<Vec<_>>(),
+                one_socket_records
+                    .iter()
+                    .map(|(fields, _)| fields)
+                    .collect::<Vec<_>>(),
+                "members' records against one socket's"
+            );
+            for ((fields, a), (_, b)) in members_records.iter().zip(&one_socket_records) {
+                assert!(
+                    micros_apart(a, b) < 1_000,
+                    "{fields}: at {a} in a member, {b} in the ordinary socket"
+                );
+            }
+            assert!(
+                per_member.iter().all(|records| !records.is_empty()),
+                "records per member: {:?}",
+                per_member.iter().map(Vec::len).collect::<Vec<_>>()
+            );
         },
     );
     assert!(
