@@ -28,6 +28,8 @@ use rustniffer::filter::Filter;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a whole test may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// SPEC §1: a stop request ends the capture within a second.
+const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 /// After the last packet is sent: longer than the ring's retire timeout (10 ms), so
 /// every frame has been handed to user space before the readers are stopped.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -357,11 +359,19 @@ fn capture_while(
     traffic();
     thread::sleep(SETTLE);
     stop.store(true, Ordering::Relaxed);
+    let stopped = Instant::now();
     let reads = readers
         .into_iter()
         .map(|r| r.join().expect("member reader"))
         .collect();
-    (reads, plain.join().expect("plain reader"), facts)
+    let plain = plain.join().expect("plain reader");
+    // SPEC §1: SIGINT/SIGTERM (which set the flag) end a run within one second.
+    assert!(
+        stopped.elapsed() < STOP_TIMEOUT,
+        "the members took {:?} to stop",
+        stopped.elapsed()
+    );
+    (reads, plain, facts)
 }
 
 struct LiveGroupFacts {
