@@ -35,7 +35,7 @@ use std::sync::{Arc, Weak};
 
 use super::{
     applicable_filter, attach_filter, open_error, read_drops, ring_mib, sys, LiveConfig,
-    LiveSource, LiveStats, Role, BLOCK_SIZE, MIN_BLOCKS,
+    LiveSource, Role, BLOCK_SIZE, MIN_BLOCKS,
 };
 use crate::capture::CaptureError;
 
@@ -138,20 +138,12 @@ impl LiveGroup {
         }
     }
 
-    /// The members, to read here.
-    pub fn members_mut(&mut self) -> &mut [LiveSource] {
-        &mut self.members
-    }
-
-    /// The members, to move each to its own thread. The group lives as long as any of
-    /// them: a member that is dropped leaves it, and its flows go to the others.
+    /// The members, to move each to its own thread; each gives its counters with
+    /// [`LiveSource::stats`] (their sum, with `Sum`, is the group's). The group lives as
+    /// long as any of them: a member that is dropped leaves it, and its flows go to the
+    /// others.
     pub fn into_members(self) -> Vec<LiveSource> {
         self.members
-    }
-
-    /// Each member's counters so far, in member order (sum them with `Sum`).
-    pub fn stats(&mut self) -> Vec<LiveStats> {
-        self.members.iter_mut().map(LiveSource::stats).collect()
     }
 
     /// A handle that reads the members' drop counts from any thread, for the metrics
@@ -262,6 +254,7 @@ impl DropCounters {
 
 #[cfg(test)]
 mod tests {
+    use super::super::LiveStats;
     use super::*;
 
     #[test]
