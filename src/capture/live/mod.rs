@@ -191,7 +191,7 @@ enum Role {
     /// On its own, receiving from the moment it is bound, through the kernel filter.
     Alone,
     /// To join a fanout group: it receives nothing (a program that rejects every frame)
-    /// until the group is complete and [`fanout`] attaches the real filter.
+    /// until the group is complete and `fanout.rs` attaches the real filter.
     Member,
 }
 
