@@ -318,6 +318,19 @@ impl FlowTable {
         self.tracked
     }
 
+    /// The SYN data held for `id`, taken out of the table. The map is empty unless a
+    /// SYN carried data (`messages` mode, TCP Fast Open): checked first, since hashing
+    /// the id for every connection's SYN-ACK and removal cost 2 % of a run of short
+    /// connections.
+    fn take_syn_data(&mut self, id: ConnId) -> Option<Box<[u8]>> {
+        if self.syn_data.is_empty() {
+            return None;
+        }
+        let data = self.syn_data.remove(&id)?;
+        self.syn_data_bytes -= data.len();
+        Some(data)
+    }
+
     /// Most connections tracked at once: `3*N/4 + 1`.
     fn limit_reached(&self) -> bool {
         self.tracked > self.config.max_streams.saturating_mul(3) / 4
@@ -600,9 +613,7 @@ impl FlowTable {
             None => self.newest = conn.older,
         }
         self.index.remove(conn.hash, id);
-        if let Some(data) = self.syn_data.remove(&id) {
-            self.syn_data_bytes -= data.len();
-        }
+        self.take_syn_data(id);
         if self.recent == Some(id) {
             self.recent = None;
         }
@@ -744,7 +755,11 @@ impl FlowTable {
             let expected = conn.halves[0].first_seq;
             // With Fast Open data held, a SYN-ACK of the ISN + 1 alone says the server
             // did not take it: the client sends it again after the handshake.
-            let held = self.syn_data.get(&id).map_or(0, |d| d.len() as u32);
+            let held = if self.syn_data.is_empty() {
+                0
+            } else {
+                self.syn_data.get(&id).map_or(0, |d| d.len() as u32)
+            };
             let refused_syn_data = held > 0 && ack == expected.wrapping_add(held.wrapping_neg());
             if dir == Direction::FromServer
                 && conn.state == State::SynSent
@@ -838,8 +853,7 @@ impl FlowTable {
                 })?;
                 // The SYN's data, which the SYN-ACK acknowledged (RFC 7413 §4.2):
                 // the client's first bytes.
-                if let Some(data) = self.syn_data.remove(&id) {
-                    self.syn_data_bytes -= data.len();
+                if let Some(data) = self.take_syn_data(id) {
                     sink.event(FlowEvent {
                         conn: id,
                         ts: seg.ts,

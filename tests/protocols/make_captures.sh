@@ -8,14 +8,13 @@
 #   tests/protocols/make_captures.sh [OUTDIR]      (default: tests/protocols/pcaps)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/capture.sh"
 out=${1:-$here/pcaps}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 helpers="python3 $here/helpers.py"
 
-for tool in nginx curl tinyproxy openssl tcpdump python3; do
-    command -v "$tool" >/dev/null || { echo "make_captures.sh: $tool is missing" >&2; exit 1; }
-done
+require_tools nginx curl tinyproxy openssl tcpdump python3
 
 # Ports: one per scenario (and per server), all on 127.0.0.1.
 P_KEEPALIVE=18081  # nginx: nginx_keepalive.pcap
@@ -27,37 +26,7 @@ P_TUNNEL_TLS=18443 # nginx ssl: connect_proxy.pcap (the tunnel's far end)
 P_ALPN=18444       # openssl s_server: tls_alpn.pcap
 P_KEEP20=18086     # nginx: keepalive_20.pcap, keepalive_gap.pcap
 
-tmp=$(mktemp -d /tmp/rustniffer-captures.XXXXXX)
-chmod 755 "$tmp"  # nginx workers run as nobody and read www/
-pids=()
-tcpdump_pid=
-cleanup() {
-    if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-start_capture() { # FILE FILTER
-    : >"$tmp/tcpdump.err"
-    tcpdump -i lo --immediate-mode -U -s 262144 -Z root -w "$1" "$2" 2>"$tmp/tcpdump.err" &
-    tcpdump_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$tmp/tcpdump.err" && break
-        sleep 0.1
-    done
-    grep -q "listening on" "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
-    sleep 0.3
-}
-stop_capture() {
-    sleep 1  # the last ACKs and FINs
-    kill -INT "$tcpdump_pid"
-    wait "$tcpdump_pid" || true
-    tcpdump_pid=
-    sleep 0.2
-    echo "make_captures.sh: $(basename "$1"): $(sed -n 's/packets captured/&/p' "$tmp/tcpdump.err")"
-}
+capture_init
 
 # --- files and certificates -------------------------------------------------------------
 www=$tmp/www

@@ -11,13 +11,12 @@
 #   tests/protocols/make_h2_captures.sh [OUTDIR]      (default: tests/protocols/pcaps)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/capture.sh"
 out=${1:-$here/pcaps}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-for tool in nghttpd nghttp h2load curl openssl tcpdump; do
-    command -v "$tool" >/dev/null || { echo "make_h2_captures.sh: $tool is missing" >&2; exit 1; }
-done
+require_tools nghttpd nghttp h2load curl openssl tcpdump
 /usr/bin/python3 -c 'import h2' || { echo "make_h2_captures.sh: python3-h2 is missing" >&2; exit 1; }
 
 # Ports: one per scenario, all on 127.0.0.1 (18180-18189 are this script's).
@@ -29,44 +28,7 @@ P_GRPC=18184     # h2_grpc.py: h2_grpc.pcap
 P_TLS=18185      # openssl s_server: h2_tls12_alpn.pcap
 P_MID=18502      # nghttpd: h2_midstream.pcap
 
-tmp=$(mktemp -d /tmp/rustniffer-h2-captures.XXXXXX)
-pids=()
-tcpdump_pid=
-cleanup() {
-    if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-start_capture() { # FILE FILTER
-    : >"$tmp/tcpdump.err"
-    tcpdump -i lo --immediate-mode -U -s 262144 -Z root -w "$1" "$2" 2>"$tmp/tcpdump.err" &
-    tcpdump_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$tmp/tcpdump.err" && break
-        sleep 0.1
-    done
-    grep -q "listening on" "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
-    sleep 0.3
-}
-stop_capture() {
-    sleep 1  # the last ACKs and FINs
-    kill -INT "$tcpdump_pid"
-    wait "$tcpdump_pid" || true
-    tcpdump_pid=
-    sleep 0.2
-    echo "make_h2_captures.sh: $(basename "$1"): $(sed -n 's/packets captured/&/p' "$tmp/tcpdump.err")"
-}
-wait_port() { # PORT
-    for _ in $(seq 50); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "make_h2_captures.sh: nothing listens on $1" >&2
-    exit 1
-}
+capture_init
 
 # --- files --------------------------------------------------------------------------------
 www=$tmp/www

@@ -9,12 +9,13 @@
 #   CAPTURES="ws_zombie ws_silent" tests/protocols/make_ws_captures.sh   (only those)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/capture.sh"
 out=${1:-$here/pcaps}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 ws="/usr/bin/python3 $here/ws_helpers.py"
 
-command -v tcpdump >/dev/null || { echo "make_ws_captures.sh: tcpdump is missing" >&2; exit 1; }
+require_tools tcpdump
 /usr/bin/python3 -c 'import websockets' || { echo "make_ws_captures.sh: python3-websockets is missing" >&2; exit 1; }
 
 base=${WS_PORT:-18190}
@@ -22,44 +23,7 @@ P_PLAIN=$base                 # server without extensions: ws_chat, ws_server_cl
 P_DEFLATE=$((base + 1))       # permessage-deflate with context takeover: ws_deflate
 P_NO_TAKEOVER=$((base + 2))   # permessage-deflate, no context takeover either way: ws_deflate_no_takeover
 
-tmp=$(mktemp -d /tmp/rustniffer-ws-captures.XXXXXX)
-pids=()
-tcpdump_pid=
-cleanup() {
-    if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() { # PORT
-    for _ in $(seq 100); do
-        /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "make_ws_captures.sh: nothing listens on $1" >&2
-    exit 1
-}
-start_capture() { # FILE FILTER
-    : >"$tmp/tcpdump.err"
-    tcpdump -i lo --immediate-mode -U -s 262144 -Z root -w "$1" "$2" 2>"$tmp/tcpdump.err" &
-    tcpdump_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$tmp/tcpdump.err" && break
-        sleep 0.1
-    done
-    grep -q "listening on" "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
-    sleep 0.3
-}
-stop_capture() {
-    sleep 1  # the last ACKs and FINs
-    kill -INT "$tcpdump_pid"
-    wait "$tcpdump_pid" || true
-    tcpdump_pid=
-    sleep 0.2
-    echo "make_ws_captures.sh: $(basename "$1"): $(sed -n 's/packets captured/&/p' "$tmp/tcpdump.err")"
-}
+capture_init
 
 $ws server $P_PLAIN plain & pids+=($!)
 $ws server $P_DEFLATE deflate & pids+=($!)

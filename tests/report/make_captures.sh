@@ -11,14 +11,13 @@
 #   ONLY=h2 tests/report/make_captures.sh       only the HTTP/2 capture
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/capture.sh"
 out=${1:-$here/pcaps}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 clients="python3 $here/clients.py"
 
-for tool in nginx curl tcpdump python3 nghttpd nghttp; do
-    command -v "$tool" >/dev/null || { echo "make_captures.sh: $tool is missing" >&2; exit 1; }
-done
+require_tools nginx curl tcpdump python3 nghttpd nghttp
 
 P_CLOSE=18200     # nginx: nonpersistent.pcap
 P_UNUSED=18201    # nginx: keepalive_unused.pcap
@@ -28,45 +27,7 @@ P_SERVER=18204    # nginx, keepalive_timeout 1 s: server_timeout.pcap
 P_RST=18205       # clients.py rst-server: rst_storm.pcap
 P_H2=18207        # nghttpd (h2c): h2_per_request.pcap
 
-tmp=$(mktemp -d /tmp/rustniffer-report-captures.XXXXXX)
-chmod 755 "$tmp"
-pids=()
-tcpdump_pid=
-cleanup() {
-    if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "make_captures.sh: nothing listens on $1" >&2
-    exit 1
-}
-start_capture() { # FILE FILTER
-    : >"$tmp/tcpdump.err"
-    tcpdump -i lo --immediate-mode -U -s 262144 -Z root -w "$1" "$2" 2>"$tmp/tcpdump.err" &
-    tcpdump_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$tmp/tcpdump.err" && break
-        sleep 0.1
-    done
-    grep -q "listening on" "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
-    sleep 0.3
-}
-stop_capture() {
-    sleep 1 # the last ACKs and FINs
-    kill -INT "$tcpdump_pid"
-    wait "$tcpdump_pid" || true
-    tcpdump_pid=
-    sleep 0.2
-    echo "make_captures.sh: $(basename "$1"): $(grep 'packets captured' "$tmp/tcpdump.err")"
-}
+capture_init
 
 www=$tmp/www
 mkdir -p "$www" "$tmp/nginx"

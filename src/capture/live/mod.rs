@@ -21,6 +21,10 @@
 //! outgoing copy is skipped (by the kernel with `PACKET_IGNORE_OUTGOING` when the socket
 //! is bound to a loopback interface, else here), so each is seen once.
 //!
+//! Several threads share an interface's traffic through a [`LiveGroup`] (`fanout.rs`):
+//! N sockets in one `PACKET_FANOUT` group, each with its own ring, each frame handed to
+//! one of them by a hash of its flow; each member is a [`LiveSource`] read on its own.
+//!
 //! A classic BPF program given to [`LiveSource::open`] runs in the kernel on what the
 //! socket receives: from the link-layer header on `SOCK_RAW` sockets, from the network
 //! header on `SOCK_DGRAM` ones (`any`), where the cooked header does not exist yet.
@@ -37,16 +41,19 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{CaptureError, LinkType, Next, Packet, PacketSource};
 use crate::filter::bpf::{self, BpfInsn};
 use crate::time::Timestamp;
 
+mod fanout;
 mod ring;
 mod sys;
 
+pub use fanout::{DropCounters, LiveGroup, MAX_MEMBERS};
 use ring::{BlockCursor, Ring, Shape, Shaped};
 
 /// Size of one ring block (a multiple of the page size, as the kernel requires).
@@ -122,7 +129,8 @@ pub fn kernel_program(program: &[BpfInsn]) -> Option<Vec<libc::sock_filter>> {
     (full.len() <= sys::BPF_MAXINSNS).then_some(full)
 }
 
-/// The counters reported at the end of a live capture.
+/// The counters reported at the end of a live capture; a fanout group's are the sum of
+/// its members' (`Add`, `Sum`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiveStats {
     /// Frames yielded (loopback duplicates excluded).
@@ -133,13 +141,35 @@ pub struct LiveStats {
     pub malformed: u64,
 }
 
-/// A live capture, read one frame at a time.
+impl std::ops::Add for LiveStats {
+    type Output = LiveStats;
+
+    fn add(self, other: LiveStats) -> LiveStats {
+        LiveStats {
+            captured: self.captured.saturating_add(other.captured),
+            dropped: self.dropped.saturating_add(other.dropped),
+            malformed: self.malformed.saturating_add(other.malformed),
+        }
+    }
+}
+
+impl std::iter::Sum for LiveStats {
+    fn sum<I: Iterator<Item = LiveStats>>(iter: I) -> LiveStats {
+        iter.fold(LiveStats::default(), |sum, one| sum + one)
+    }
+}
+
+/// A live capture, read one frame at a time: one socket and its ring, alone or a member
+/// of a [`LiveGroup`]. It may be moved to another thread (`Send`).
 pub struct LiveSource {
-    socket: OwnedFd,
+    /// Shared only with [`DropCounters`], which read its statistics.
+    socket: Arc<OwnedFd>,
     ring: Ring,
     interface: String,
     link: LinkType,
     shape: Shape,
+    /// Bound to a loopback interface.
+    loopback: bool,
     /// Instructions of the program attached to the socket, if any.
     kernel_filter_len: Option<usize>,
     /// The block being read (or waited for).
@@ -151,7 +181,27 @@ pub struct LiveSource {
     stop: &'static AtomicBool,
     drain_until: Option<Instant>,
     stats: LiveStats,
+    /// The kernel's drops read so far, by this source or its [`DropCounters`].
+    dropped: Arc<AtomicU64>,
 }
+
+/// How a socket is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// On its own, receiving from the moment it is bound, through the kernel filter.
+    Alone,
+    /// To join a fanout group: it receives nothing (a program that rejects every frame)
+    /// until the group is complete and `fanout.rs` attaches the real filter.
+    Member,
+}
+
+/// A classic BPF program that rejects every frame.
+const REJECT_ALL: [libc::sock_filter; 1] = [libc::sock_filter {
+    code: bpf::BPF_RET | bpf::BPF_K,
+    jt: 0,
+    jf: 0,
+    k: 0,
+}];
 
 /// Where the next frame is, before it is borrowed.
 struct Found {
@@ -165,27 +215,61 @@ fn is_permission(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
 }
 
+/// The error of a failed step of opening a capture on `interface`.
+fn open_error(interface: &str, step: &str, source: io::Error) -> CaptureError {
+    if is_permission(&source) {
+        CaptureError::NotPermitted {
+            interface: interface.to_string(),
+            source,
+        }
+    } else {
+        CaptureError::Io {
+            what: format!("live capture on {interface}: {step}"),
+            source,
+        }
+    }
+}
+
+/// The kernel filter of `config` that applies to a socket of this link type and shape
+/// (not on cooked sockets: see [`kernel_program`]).
+fn applicable_filter<'a>(
+    config: &LiveConfig<'a>,
+    link: LinkType,
+    shape: Shape,
+) -> Option<KernelFilter<'a>> {
+    config
+        .kernel_filter
+        .filter(|kf| kf.link == link && shape == Shape::AsIs)
+}
+
+/// The drops of `socket` so far: the kernel's count since the last reading (reading
+/// resets it) added to `tally`, which every reader of this socket shares.
+fn read_drops(socket: &OwnedFd, tally: &AtomicU64) -> u64 {
+    let new =
+        sys::get_option::<libc::tpacket_stats_v3>(socket, libc::SOL_PACKET, sys::PACKET_STATISTICS)
+            .map_or(0, |kernel| u64::from(kernel.tp_drops));
+    tally.fetch_add(new, Ordering::Relaxed).saturating_add(new)
+}
+
 impl LiveSource {
     /// Opens a live capture; `stop` ends it (after the frames already captured are read).
     pub fn open(
         config: &LiveConfig<'_>,
         stop: &'static AtomicBool,
     ) -> Result<LiveSource, CaptureError> {
+        let blocks = (config.buffer_bytes / BLOCK_SIZE).max(MIN_BLOCKS);
+        LiveSource::open_socket(config, stop, blocks, Role::Alone)
+    }
+
+    /// Opens one socket with a ring of `blocks` blocks, bound to the interface.
+    fn open_socket(
+        config: &LiveConfig<'_>,
+        stop: &'static AtomicBool,
+        blocks: usize,
+        role: Role,
+    ) -> Result<LiveSource, CaptureError> {
         let name = config.interface.as_str();
-        let what = format!("live capture on {name}");
-        let io_error = |step: &str, source: io::Error| {
-            if is_permission(&source) {
-                CaptureError::NotPermitted {
-                    interface: name.to_string(),
-                    source,
-                }
-            } else {
-                CaptureError::Io {
-                    what: format!("{what}: {step}"),
-                    source,
-                }
-            }
-        };
+        let io_error = |step: &str, source: io::Error| open_error(name, step, source);
         let ifindex = if name == ANY {
             0
         } else {
@@ -242,12 +326,13 @@ impl LiveSource {
             &sys::TPACKET_V3,
         )
         .map_err(|e| io_error("asking for TPACKET_V3 (Linux 3.2 or later)", e))?;
-        // Not on cooked sockets: see `kernel_program`.
-        let kernel_filter = config
-            .kernel_filter
-            .filter(|kf| kf.link == link && shape == Shape::AsIs);
-        if let Some(kf) = kernel_filter {
-            attach_filter(&socket, kf.program).map_err(|e| io_error("attaching the filter", e))?;
+        let kernel_filter = applicable_filter(config, link, shape);
+        match (role, kernel_filter) {
+            (Role::Alone, Some(kf)) => attach_filter(&socket, kf.program)
+                .map_err(|e| io_error("attaching the filter", e))?,
+            (Role::Alone, None) => {}
+            (Role::Member, _) => attach_filter(&socket, &REJECT_ALL)
+                .map_err(|e| io_error("attaching the filter", e))?,
         }
         if hatype == Some(sys::ARPHRD_LOOPBACK) {
             // Best effort: before Linux 4.20 the outgoing copies are skipped in user space.
@@ -258,7 +343,6 @@ impl LiveSource {
                 &1 as &libc::c_int,
             );
         }
-        let blocks = (config.buffer_bytes / BLOCK_SIZE).max(MIN_BLOCKS);
         let request = ring_request(blocks).ok_or_else(|| {
             io_error(
                 "sizing the ring",
@@ -302,11 +386,12 @@ impl LiveSource {
             Ok(Some(e)) | Err(e) => return Err(io_error("binding", e)),
         }
         Ok(LiveSource {
-            socket,
+            socket: Arc::new(socket),
             ring,
             interface: name.to_string(),
             link,
             shape,
+            loopback: hatype == Some(sys::ARPHRD_LOOPBACK),
             kernel_filter_len: kernel_filter.map(|kf| kf.program.len()),
             current: 0,
             cursor: None,
@@ -314,11 +399,17 @@ impl LiveSource {
             stop,
             drain_until: None,
             stats: LiveStats::default(),
+            dropped: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// One line for the user: interface, link type and ring size.
     pub fn description(&self) -> String {
+        self.describe(&format!("ring of {} MiB", ring_mib(self.ring.blocks())))
+    }
+
+    /// The description, with `rings` saying what the ring (or the rings) are.
+    fn describe(&self, rings: &str) -> String {
         let link = match self.link {
             LinkType::ETHERNET => "Ethernet",
             LinkType::RAW => "raw IP",
@@ -329,10 +420,8 @@ impl LiveSource {
             None => String::new(),
         };
         format!(
-            "{}, link type {} ({link}), ring of {} MiB{kernel_filter}",
-            self.interface,
-            self.link.0,
-            ring_mib(self.ring.blocks())
+            "{}, link type {} ({link}), {rings}{kernel_filter}",
+            self.interface, self.link.0
         )
     }
 
@@ -344,14 +433,23 @@ impl LiveSource {
     /// Counters so far, with the kernel's drop count (read and added up: reading resets
     /// the kernel's counters).
     pub fn stats(&mut self) -> LiveStats {
-        if let Ok(kernel) = sys::get_option::<libc::tpacket_stats_v3>(
-            &self.socket,
-            libc::SOL_PACKET,
-            sys::PACKET_STATISTICS,
-        ) {
-            self.stats.dropped += u64::from(kernel.tp_drops);
-        }
+        self.stats.dropped = read_drops(&self.socket, &self.dropped);
         self.stats
+    }
+
+    /// The id of the fanout group the socket is in, as the kernel says (`None`: alone).
+    pub fn fanout_id(&self) -> Option<u16> {
+        let value: u32 =
+            sys::get_option(&self.socket, libc::SOL_PACKET, sys::PACKET_FANOUT).ok()?;
+        // Zero when the socket is in no group (the kernel's answer then); a group's value
+        // also holds its mode and flags above the id, and the mode `PACKET_FANOUT_HASH`
+        // is zero, so a group is known by its flags (we always give some).
+        (value != 0).then_some((value & 0xFFFF) as u16)
+    }
+
+    /// A handle that reads this source's drop count from any thread.
+    pub fn drop_counters(&self) -> DropCounters {
+        DropCounters::of(std::slice::from_ref(self))
     }
 
     /// Moves to the next frame to yield; `Ok(None)` when stopped.

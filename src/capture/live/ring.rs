@@ -314,6 +314,11 @@ pub struct Ring {
     blocks: usize,
 }
 
+// SAFETY: the mapping belongs to this `Ring` alone (no other value holds `base`) and is
+// not tied to the thread that made it; our side reaches it only through `&self` and
+// `&mut self`, and the kernel's side only through the atomic status words.
+unsafe impl Send for Ring {}
+
 impl Ring {
     /// Maps the ring that `PACKET_RX_RING` set up on `fd`.
     pub fn map(fd: &OwnedFd, block_size: usize, blocks: usize) -> io::Result<Ring> {

@@ -19,8 +19,20 @@ pub const PACKET_ADD_MEMBERSHIP: c_int = 1;
 pub const PACKET_RX_RING: c_int = 5;
 pub const PACKET_STATISTICS: c_int = 6;
 pub const PACKET_VERSION: c_int = 10;
+pub const PACKET_FANOUT: c_int = 18;
 /// Since Linux 4.20; older kernels refuse it, and user space then skips those packets.
 pub const PACKET_IGNORE_OUTGOING: c_int = 23;
+
+/// `<linux/if_packet.h>`: `PACKET_FANOUT` modes and flags (the upper 16 bits of the
+/// option's value; the group id is the lower 16).
+pub const PACKET_FANOUT_HASH: u32 = 0;
+/// In kernels since 2017: the kernel chooses an id no group of the namespace uses.
+pub const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+/// Frames this host sends are not handed to the group, as `PACKET_IGNORE_OUTGOING` does
+/// for one socket. A recent flag (2024): older kernels ignore it or refuse it.
+pub const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
+/// IPv4 fragments are reassembled before the hash is taken.
+pub const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 
 /// `<linux/if_packet.h>`, `enum tpacket_versions`: the block-based ring.
 pub const TPACKET_V3: c_int = 2;

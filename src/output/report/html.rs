@@ -8,8 +8,8 @@
 use std::fmt::Write;
 
 use super::stats::{Bucket, Histogram};
-use super::text::{clock, duration, example, percent};
-use super::{Closer, Report, Sampled, Service};
+use super::text::{clock, duration, example, service_rows};
+use super::{Report, Sampled, Service};
 use crate::flow::Direction;
 
 const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fff;max-width:1200px}\
@@ -182,85 +182,12 @@ fn timeline(r: &Report) -> String {
 fn service(out: &mut String, r: &Report, s: &Service) {
     let t = r.thresholds();
     let _ = write!(out, "<h2>Service {}</h2><table>", esc(&s.label()));
-    let row = |out: &mut String, k: &str, v: String| {
-        let _ = write!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));
-    };
-    let q = |h: &Histogram, f: &dyn Fn(i64) -> String| match (
-        h.quantile(0.5),
-        h.quantile(0.99),
-        h.max(),
-    ) {
-        (Some(a), Some(b), Some(m)) => format!(
-            "p50 {}, p99 {}, max {}",
-            f(a as i64),
-            f(b as i64),
-            f(m as i64)
-        ),
-        _ => "-".into(),
-    };
-    row(out, "connections", s.connections.to_string());
-    row(out, "exchanges", s.exchanges.to_string());
-    row(
-        out,
-        "exchanges per connection",
-        q(&s.exchanges_per_connection, &|v| v.to_string()),
-    );
-    row(
-        out,
-        "single-exchange connections",
-        format!("{} ({})", s.single, percent(s.share(s.single))),
-    );
-    let asked_single: u64 = s.asked_single.iter().sum();
-    row(
-        out,
-        "asked keep-alive, carried one",
-        format!("{asked_single} of {}", s.asked_keep_alive),
-    );
-    let closed: Vec<String> = Closer::ALL
-        .iter()
-        .map(|c| format!("{} {}", c.as_str(), percent(s.share(s.closed_count(*c)))))
-        .collect();
-    row(out, "closed by", closed.join(", "));
-    row(out, "handshake time", q(&s.handshake, &duration));
-    row(out, "response time", q(&s.response, &duration));
-    if !r.protocol_facts() {
-        row(
+    for (name, value) in service_rows(r, s) {
+        let _ = write!(
             out,
-            "HTTP/2 streams, WebSocket silence",
-            "not measured: they need --exchanges messages".into(),
-        );
-    }
-    if s.h2_connections > 0 {
-        row(
-            out,
-            "HTTP/2 connections",
-            format!(
-                "{} ({} with at most one stream)",
-                s.h2_connections, s.h2_single_stream
-            ),
-        );
-        row(
-            out,
-            "HTTP/2 streams per connection",
-            q(&s.h2_streams, &|v| v.to_string()),
-        );
-        row(out, "HTTP/2 PING RTT", q(&s.h2_ping_rtt, &duration));
-    }
-    if s.ws_connections > 0 {
-        let [open, closed] = s.ws_zombies;
-        row(
-            out,
-            "WebSocket connections",
-            format!(
-                "{}; silent over {}: {open} still open, {closed} closed after it",
-                s.ws_connections,
-                duration(t.ws_silence as i64)
-            ),
-        );
-        row(
-            out,
-            "WebSocket longest silence",
-            q(&s.ws_silence, &duration),
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            esc(&value)
         );
     }
     out.push_str("</table><div class=charts>");

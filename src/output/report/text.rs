@@ -84,27 +84,29 @@ fn quantiles(h: &Histogram, f: impl Fn(i64) -> String) -> String {
     }
 }
 
-fn service(out: &mut String, r: &Report, s: &Service) {
+/// A service's table as (name, value) rows: the text and HTML reports print the same
+/// rows, each its way.
+pub fn service_rows(r: &Report, s: &Service) -> Vec<(String, String)> {
     let t = r.thresholds();
-    let _ = writeln!(out, "\nService {}", s.label());
-    let row = |out: &mut String, name: &str, value: String| {
-        let _ = writeln!(out, "  {name:<34} {value}");
+    let mut rows = Vec::new();
+    let row = |rows: &mut Vec<(String, String)>, name: &str, value: String| {
+        rows.push((name.to_string(), value));
     };
-    row(out, "connections", s.connections.to_string());
-    row(out, "exchanges", s.exchanges.to_string());
+    row(&mut rows, "connections", s.connections.to_string());
+    row(&mut rows, "exchanges", s.exchanges.to_string());
     row(
-        out,
+        &mut rows,
         "exchanges per connection",
         quantiles(&s.exchanges_per_connection, |v| v.to_string()),
     );
     row(
-        out,
+        &mut rows,
         "single-exchange connections",
         format!("{} ({})", s.single, percent(s.share(s.single))),
     );
     let asked_single: u64 = s.asked_single.iter().sum();
     row(
-        out,
+        &mut rows,
         "asked keep-alive, carried one",
         format!(
             "{asked_single} of {} asking ({})",
@@ -116,9 +118,13 @@ fn service(out: &mut String, r: &Report, s: &Service) {
         .iter()
         .map(|c| format!("{} {}", c.as_str(), percent(s.share(s.closed_count(*c)))))
         .collect();
-    row(out, "closed by", closed.join("  "));
-    row(out, "handshake time", quantiles(&s.handshake, duration));
-    row(out, "response time", quantiles(&s.response, duration));
+    row(&mut rows, "closed by", closed.join("  "));
+    row(
+        &mut rows,
+        "handshake time",
+        quantiles(&s.handshake, duration),
+    );
+    row(&mut rows, "response time", quantiles(&s.response, duration));
     for (dir, who) in [
         (Direction::FromClient, "client"),
         (Direction::FromServer, "server"),
@@ -141,11 +147,15 @@ fn service(out: &mut String, r: &Report, s: &Service) {
                 percent(c.share())
             );
         }
-        row(out, &format!("idle before close ({who} closes)"), value);
+        row(
+            &mut rows,
+            &format!("idle before close ({who} closes)"),
+            value,
+        );
     }
     if s.server_close_then_reset > 0 || s.unanswered_at_server_close > 0 {
         row(
-            out,
+            &mut rows,
             "requests cut by the server's close",
             format!(
                 "{} reset after its FIN, {} without a response",
@@ -155,15 +165,15 @@ fn service(out: &mut String, r: &Report, s: &Service) {
     }
     if !r.protocol_facts() {
         row(
-            out,
+            &mut rows,
             "HTTP/2 streams, WebSocket silence",
             "not measured: they need --exchanges messages".into(),
         );
-        return;
+        return rows;
     }
     if s.h2_connections > 0 {
         row(
-            out,
+            &mut rows,
             "HTTP/2 connections",
             format!(
                 "{} ({} with at most one stream)",
@@ -171,16 +181,20 @@ fn service(out: &mut String, r: &Report, s: &Service) {
             ),
         );
         row(
-            out,
+            &mut rows,
             "HTTP/2 streams per connection",
             quantiles(&s.h2_streams, |v| v.to_string()),
         );
-        row(out, "HTTP/2 PING RTT", quantiles(&s.h2_ping_rtt, duration));
+        row(
+            &mut rows,
+            "HTTP/2 PING RTT",
+            quantiles(&s.h2_ping_rtt, duration),
+        );
     }
     if s.ws_connections > 0 {
         let [open, closed] = s.ws_zombies;
         row(
-            out,
+            &mut rows,
             "WebSocket connections",
             format!(
                 "{}; silent over {}: {open} still open, {closed} closed after it",
@@ -189,10 +203,18 @@ fn service(out: &mut String, r: &Report, s: &Service) {
             ),
         );
         row(
-            out,
+            &mut rows,
             "WebSocket longest silence",
             quantiles(&s.ws_silence, duration),
         );
+    }
+    rows
+}
+
+fn service(out: &mut String, r: &Report, s: &Service) {
+    let _ = writeln!(out, "\nService {}", s.label());
+    for (name, value) in service_rows(r, s) {
+        let _ = writeln!(out, "  {name:<34} {value}");
     }
 }
 
