@@ -339,14 +339,42 @@ pub fn run(options: &Options) -> Result<Summary, RunError> {
         Input::Interface(_) | Input::DefaultInterface => return run_live(options, prepared),
     };
     let mut source = file::open(&path, options.force_read).map_err(RunError::Capture)?;
-    process_with_extensions(&mut source, options, prepared, false)
+    let plan = chosen_plan(options, &prepared.template);
+    process_with_extensions(Capture::One(&mut source), plan, options, prepared, false)
+}
+
+/// What a run reads: one source, or the members of a live fanout group, one per worker.
+enum Capture<'a> {
+    One(&'a mut dyn PacketSource),
+    #[cfg(target_os = "linux")]
+    Group {
+        members: Vec<crate::capture::live::LiveSource>,
+        stop: &'static std::sync::atomic::AtomicBool,
+        start: Timestamp,
+    },
+}
+
+/// How the run is analysed ([`crate::parallel::plan`]).
+fn chosen_plan(options: &Options, template: &Template) -> Plan {
+    let plan = crate::parallel::plan(options, template);
+    if std::env::var_os("RUSTNIFFER_DEBUG_PLAN").is_some() {
+        // For the tests that check which path a run took.
+        match plan {
+            Plan::Parallel(n) => eprintln!("rustniffer: debug: {n} workers"),
+            Plan::OneThread(why) => eprintln!("rustniffer: debug: one thread ({why})"),
+        }
+    }
+    plan
 }
 
 /// Starts the extensions (SPEC §7) once the capture is open, since Python may switch
 /// the process to `-U`'s user, then runs the pipeline into the chosen output.
 /// `live` (or Python handlers, which print through their own buffer) flushes each record.
+/// A group's members are read by one worker each (`plan` said parallel); one source
+/// goes through [`crate::parallel::process`] or the one-thread loop, as `plan` says.
 fn process_with_extensions(
-    source: &mut dyn PacketSource,
+    capture: Capture<'_>,
+    plan: Plan,
     options: &Options,
     mut prepared: Prepared,
     live: bool,
@@ -355,14 +383,38 @@ fn process_with_extensions(
     let started = extensions.start().map_err(RunError::Extension)?;
     let flush_each = live || started.handlers.is_some();
     prepared.python = started.handlers;
-    let plan = crate::parallel::plan(options, &prepared.template);
-    if std::env::var_os("RUSTNIFFER_DEBUG_PLAN").is_some() {
-        // For the tests that check which path a run took.
-        match plan {
-            Plan::Parallel(n) => eprintln!("rustniffer: debug: {n} workers"),
-            Plan::OneThread(why) => eprintln!("rustniffer: debug: one thread ({why})"),
+    let source = match capture {
+        Capture::One(source) => source,
+        #[cfg(target_os = "linux")]
+        Capture::Group {
+            members,
+            stop,
+            start,
+        } => {
+            let Prepared { filter, render, .. } = prepared;
+            return match started.output {
+                // Unlocked: the merger writes from this thread, through its buffer.
+                Output::Stdout => crate::parallel::live::process(
+                    members,
+                    options,
+                    filter,
+                    render,
+                    stop,
+                    start,
+                    WriterSink::new(std::io::stdout(), flush_each),
+                ),
+                Output::Command(records) => crate::parallel::live::process(
+                    members, options, filter, render, stop, start, records,
+                ),
+                // `plan` keeps -P on one socket: a group is never opened with it.
+                Output::Python(_) => Err(RunError::Extension(ExtensionError::Conflict {
+                    first: "-P (--python)",
+                    second: "--threads",
+                    reason: "Python handlers run on one thread",
+                })),
+            };
         }
-    }
+    };
     if let Plan::Parallel(threads) = plan {
         return match started.output {
             Output::Stdout => {
@@ -396,7 +448,7 @@ fn process_with_extensions(
 /// counters join the end-of-run summary.
 #[cfg(target_os = "linux")]
 fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> {
-    use crate::capture::live::{self, LiveConfig, LiveSource};
+    use crate::capture::live::{self, LiveConfig, LiveGroup, LiveSource};
     use crate::capture::LinkType;
     let (interface, chosen) = match &options.input {
         Input::Interface(name) => (name.clone(), false),
@@ -426,6 +478,25 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
             program,
         }),
     };
+    let plan = chosen_plan(options, &prepared.template);
+    if let Plan::Parallel(threads) = plan {
+        // One socket per worker, in one fanout group: each gets whole flows.
+        let group = LiveGroup::open(&config, threads, stop).map_err(RunError::Capture)?;
+        if chosen {
+            eprintln!(
+                "rustniffer: no interface named (-i), capturing on {}",
+                config.interface
+            );
+        }
+        eprintln!("rustniffer: listening on {}", group.description());
+        let capture = Capture::Group {
+            members: group.into_members(),
+            stop,
+            start: crate::parallel::live::start_time(),
+        };
+        // The members' kernel counters are summed into the summary there.
+        return process_with_extensions(capture, plan, options, prepared, true);
+    }
     let mut source = LiveSource::open(&config, stop).map_err(RunError::Capture)?;
     if chosen {
         // Said once the capture is open: a failure to open is the only line otherwise.
@@ -436,7 +507,8 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
     }
     // Tests and scripts wait for this line before generating traffic.
     eprintln!("rustniffer: listening on {}", source.description());
-    let mut summary = process_with_extensions(&mut source, options, prepared, true)?;
+    let mut summary =
+        process_with_extensions(Capture::One(&mut source), plan, options, prepared, true)?;
     let stats = source.stats();
     summary.stats.kernel = Some(KernelStats {
         captured: stats.captured,

@@ -15,6 +15,8 @@
 //! every option whose output it does not reproduce yet.
 
 mod key;
+#[cfg(target_os = "linux")]
+pub mod live;
 mod merge;
 mod worker;
 
@@ -63,12 +65,8 @@ pub enum Plan {
 /// Whether a run with `options` and `template` may use several threads: every option
 /// whose output the parallel path does not reproduce yet keeps the one-thread path.
 pub fn plan(options: &Options, template: &Template) -> Plan {
-    use crate::cli::Input;
     if options.threads <= 1 {
         return Plan::OneThread("--threads 1");
-    }
-    if !matches!(options.input, Input::File(_)) {
-        return Plan::OneThread("live capture");
     }
     if options.json {
         return Plan::OneThread("--json");
@@ -334,11 +332,32 @@ pub fn process<R: RecordSink + Send>(
             })
         }
     }
-    let decoded = decoder.stats();
+    summary.stats = run_stats(
+        options,
+        decoder.stats(),
+        source.unsupported_link_packets(),
+        filtered_out,
+        &stats,
+        merged.peak,
+        records.failures(),
+    );
+    Ok(summary)
+}
+
+/// The run's counters from the workers' sums, the decoding and the merge.
+fn run_stats(
+    options: &Options,
+    decoded: &crate::decode::DecodeStats,
+    unsupported_link: u64,
+    filtered_out: u64,
+    stats: &WorkerStats,
+    peak: u64,
+    command_failures: u64,
+) -> RunStats {
     let flow = &stats.flow;
-    summary.stats = RunStats {
-        packets_read: filtered_out + decoded.frames + source.unsupported_link_packets(),
-        unsupported_link: source.unsupported_link_packets(),
+    RunStats {
+        packets_read: filtered_out + decoded.frames + unsupported_link,
+        unsupported_link,
         filtered_out,
         not_ip: decoded.non_ip,
         not_tcp: decoded.non_tcp,
@@ -360,7 +379,7 @@ pub fn process<R: RecordSink + Send>(
         connections_evicted: flow.evicted,
         connections_idle_timed_out: flow.idle_timed_out,
         connections_open_at_end: flow.open_at_end,
-        connections_peak: merged.peak,
+        connections_peak: peak,
         out_of_order_discarded_bytes: stats.discarded_bytes,
         out_of_order_discarded_segments: stats.discarded_segments,
         out_of_order_undelivered_bytes: stats.abandoned_bytes,
@@ -370,14 +389,13 @@ pub fn process<R: RecordSink + Send>(
         pipeline_overflow: stats.pipeline_overflow,
         open_overflow: stats.open_overflow,
         records: stats.records,
-        command_failures: records.failures(),
+        command_failures,
         command: options.execute.clone(),
         max_streams: options.max_streams as u64,
         max_fragmented_hosts: options.max_fragmented_hosts as u64,
         kernel: None,
         otlp: None,
-    };
-    Ok(summary)
+    }
 }
 
 fn worker_panicked() -> std::io::Error {

@@ -13,10 +13,11 @@ use super::key::{
     PHASE_OPEN_REPORT, PHASE_PACKET, SUB_EVICTION, SUB_OWN,
 };
 use crate::cli::Options;
+use crate::decode::Segment;
 use crate::decode::Tunnels;
 use crate::exchange::ExchangeTracker;
 use crate::flow::{
-    ConnId, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
+    ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
 use crate::output::{Pipeline, RecordSink, TemplateSink};
@@ -183,6 +184,169 @@ impl<P: Pipeline> FlowEventSink for Tap<'_, P> {
     }
 }
 
+/// A worker's part of the run: a flow table and an exchange tracker for the connections
+/// it is given, rendering records into the outbox under the key set before each step.
+/// The file path feeds it batches ([`run`]); the live path its own fanout member
+/// (`live.rs`).
+pub struct Worker<'a> {
+    options: &'a Options,
+    flows: FlowTable,
+    tracker: ExchangeTracker<TemplateSink<KeyedRecords>>,
+    outbox: Rc<RefCell<Outbox>>,
+}
+
+impl<'a> Worker<'a> {
+    /// A worker whose table has `config` (the run's, with the limits this worker keeps)
+    /// and hands its chunks to `output`.
+    pub fn new(
+        options: &'a Options,
+        render: RenderOptions,
+        config: FlowConfig,
+        output: SyncSender<Chunk>,
+        spare_chunks: Receiver<Chunk>,
+    ) -> std::io::Result<Self> {
+        // The format parsed when the run was prepared: it parses again.
+        let template = Template::parse(&options.format)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let mut needs = template.needs();
+        if options.connections {
+            // Connection records read the first exchange's keep-alive headers.
+            needs.request.header = true;
+            needs.response.header = true;
+        }
+        let outbox = Rc::new(RefCell::new(Outbox {
+            key: Key::default(),
+            by_connection: false,
+            creation: Vec::new(),
+            chunk: Chunk::with_capacity(),
+            out: output,
+            spare: spare_chunks,
+        }));
+        let sink = TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
+            .per_connection(options.connections);
+        let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
+            .with_options(options.analyzers);
+        if options.connections {
+            tracker = tracker.with_connection_records(true);
+        }
+        Ok(Worker {
+            options,
+            flows: FlowTable::new(config).with_external_clock(),
+            tracker,
+            outbox,
+        })
+    }
+
+    /// Segment `index` through the table.
+    pub fn segment(&mut self, index: u64, seg: &Segment<'_>) -> std::io::Result<()> {
+        set(&self.outbox, index, PHASE_PACKET, SUB_OWN, false);
+        let mut tap = Tap {
+            pipeline: &mut self.tracker,
+            outbox: &self.outbox,
+        };
+        // Only a SYN, or any packet with -m, may open a connection.
+        if self.options.midstream || seg.flags.syn() {
+            tap.pipeline.seen_in(seg.tunnel);
+        }
+        self.flows.process(seg, &mut tap)
+    }
+
+    /// `--open-report` at `index`: an interim record of every open connection at `now`.
+    pub fn open_report(&mut self, index: u64, now: Timestamp) -> std::io::Result<()> {
+        let streams = self.flows.tracked();
+        for (conn, lifecycle) in self.flows.open_connections() {
+            let sub = self.outbox.borrow().creation_of(conn);
+            set(&self.outbox, index, PHASE_OPEN_REPORT, sub, false);
+            self.tracker.report_open(conn, &lifecycle, now, streams)?;
+        }
+        Ok(())
+    }
+
+    /// The idle check at `index`, as of `now`.
+    pub fn idle(&mut self, index: u64, now: Timestamp) -> std::io::Result<()> {
+        set(&self.outbox, index, PHASE_IDLE, 0, true);
+        let mut tap = Tap {
+            pipeline: &mut self.tracker,
+            outbox: &self.outbox,
+        };
+        self.flows.expire_idle_at(now, &mut tap)
+    }
+
+    /// Ends the oldest connection of this worker at `index` (`-s`).
+    pub fn evict(&mut self, index: u64, ts: Timestamp) -> std::io::Result<()> {
+        set(&self.outbox, index, PHASE_PACKET, SUB_EVICTION, false);
+        let mut tap = Tap {
+            pipeline: &mut self.tracker,
+            outbox: &self.outbox,
+        };
+        self.flows.evict_oldest(ts, &mut tap)
+    }
+
+    /// End of capture at `last_ts`: idle connections, then every open one as truncated,
+    /// keyed after everything else; the last chunk goes to the merger.
+    pub fn finish(&mut self, last_ts: Timestamp) -> std::io::Result<()> {
+        let mut tap = Tap {
+            pipeline: &mut self.tracker,
+            outbox: &self.outbox,
+        };
+        if self.options.idle_timeout.is_some() {
+            set(&self.outbox, END, PHASE_IDLE, 0, true);
+            self.flows.expire_idle_at(last_ts, &mut tap)?;
+        }
+        set(&self.outbox, END, PHASE_PACKET, 0, true);
+        self.flows.finish_at(last_ts, &mut tap)?;
+        self.tracker.finish()?;
+        self.hand_over(END)
+    }
+
+    /// Hands what is gathered to the merger, saying that nothing will follow with a key
+    /// index below (file path: at or below) `watermark`.
+    pub fn hand_over(&mut self, watermark: u64) -> std::io::Result<()> {
+        let mut o = self.outbox.borrow_mut();
+        o.chunk.watermark = watermark;
+        o.send()
+    }
+
+    /// This worker's count, oldest connection and whether `probe` would open one.
+    fn report(&self, worker: usize, probe: Option<&(SegmentHead, Option<Tunnels>)>) -> Report {
+        let oldest = self
+            .flows
+            .oldest()
+            .map(|id| self.outbox.borrow().creation_of(id));
+        let opens = probe
+            .is_some_and(|(head, tunnel)| self.flows.would_open(&head.with(&[], tunnel.as_ref())));
+        Report {
+            worker,
+            tracked: self.flows.tracked(),
+            oldest,
+            opens,
+        }
+    }
+
+    /// The counters, at the end.
+    pub fn stats(&self) -> WorkerStats {
+        let budget = self.flows.queue_budget();
+        WorkerStats {
+            flow: self.flows.stats().clone(),
+            discarded_bytes: budget.discarded_bytes,
+            discarded_segments: budget.discarded_segments,
+            abandoned_bytes: budget.abandoned_bytes,
+            refused_bytes: self.tracker.refused_bytes(),
+            pipeline_overflow: self.tracker.pipeline_overflow(),
+            open_overflow: self.tracker.open_overflow(),
+            records: Pipeline::records(&self.tracker),
+        }
+    }
+}
+
+/// The key of what `outbox` gets next; `by_connection`: each event's sub-key is its
+/// connection's creation index instead.
+fn set(outbox: &RefCell<Outbox>, index: u64, phase: u8, sub: u64, by_connection: bool) {
+    let mut o = outbox.borrow_mut();
+    o.key = Key { index, phase, sub };
+    o.by_connection = by_connection;
+}
+
 /// Runs one worker until the reader finishes or the merger stops.
 pub fn run(
     worker: usize,
@@ -196,124 +360,37 @@ pub fn run(
         spare_batches,
         spare_chunks,
     } = channels;
-    // The format parsed when the run was prepared: it parses again.
-    let template = Template::parse(&options.format)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let mut needs = template.needs();
-    if options.connections {
-        // Connection records read the first exchange's keep-alive headers.
-        needs.request.header = true;
-        needs.response.header = true;
-    }
-    let outbox = Rc::new(RefCell::new(Outbox {
-        key: Key::default(),
-        by_connection: false,
-        creation: Vec::new(),
-        chunk: Chunk::with_capacity(),
-        out: output,
-        spare: spare_chunks,
-    }));
-    let sink = TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
-        .per_connection(options.connections);
-    let mut tracker =
-        ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
-    if options.connections {
-        tracker = tracker.with_connection_records(true);
-    }
     let mut config = crate::run::flow_config(options);
     // Eviction is the reader's decision (the oldest connection of all).
     config.max_streams = usize::MAX;
-    let mut flows = FlowTable::new(config).with_external_clock();
-    let set = |index: u64, phase: u8, sub: u64, by_connection: bool| {
-        let mut o = outbox.borrow_mut();
-        o.key = Key { index, phase, sub };
-        o.by_connection = by_connection;
-    };
+    let mut w = Worker::new(options, render, config, output, spare_chunks)?;
     for message in input {
         match message {
             ToWorker::Batch(mut batch, ask) => {
                 for entry in &batch.entries {
-                    let mut tap = Tap {
-                        pipeline: &mut tracker,
-                        outbox: &outbox,
-                    };
                     match *entry {
                         Entry::Segment { index, head } => {
-                            set(index, PHASE_PACKET, SUB_OWN, false);
-                            let seg = batch.segment(&head);
-                            // Only a SYN, or any packet with -m, may open a connection.
-                            if options.midstream || seg.flags.syn() {
-                                tap.pipeline.seen_in(seg.tunnel);
-                            }
-                            flows.process(&seg, &mut tap)?;
+                            w.segment(index, &batch.segment(&head))?
                         }
-                        Entry::OpenReport { index, now } => {
-                            let streams = flows.tracked();
-                            for (conn, lifecycle) in flows.open_connections() {
-                                let sub = outbox.borrow().creation_of(conn);
-                                set(index, PHASE_OPEN_REPORT, sub, false);
-                                tap.pipeline.report_open(conn, &lifecycle, now, streams)?;
-                            }
-                        }
-                        Entry::Idle { index, now } => {
-                            set(index, PHASE_IDLE, 0, true);
-                            flows.expire_idle_at(now, &mut tap)?;
-                        }
-                        Entry::Evict { index, ts } => {
-                            set(index, PHASE_PACKET, SUB_EVICTION, false);
-                            flows.evict_oldest(ts, &mut tap)?;
-                        }
+                        Entry::OpenReport { index, now } => w.open_report(index, now)?,
+                        Entry::Idle { index, now } => w.idle(index, now)?,
+                        Entry::Evict { index, ts } => w.evict(index, ts)?,
                     }
                 }
-                let mut o = outbox.borrow_mut();
-                o.chunk.watermark = batch.upto;
-                o.send()?;
-                drop(o);
+                w.hand_over(batch.upto)?;
                 batch.clear();
                 // The reader allocates another when none is back.
                 let _ = spare_batches.try_send(batch);
                 if let Some(ask) = ask {
-                    let oldest = flows.oldest().map(|id| outbox.borrow().creation_of(id));
-                    let opens = ask.probe.as_ref().is_some_and(|(head, tunnel)| {
-                        flows.would_open(&head.with(&[], tunnel.as_ref()))
-                    });
                     // The reader may have stopped waiting.
-                    let _ = ask.reply.send(Report {
-                        worker,
-                        tracked: flows.tracked(),
-                        oldest,
-                        opens,
-                    });
+                    let _ = ask.reply.send(w.report(worker, ask.probe.as_ref()));
                 }
             }
             ToWorker::Finish { last_ts } => {
-                let mut tap = Tap {
-                    pipeline: &mut tracker,
-                    outbox: &outbox,
-                };
-                if options.idle_timeout.is_some() {
-                    set(END, PHASE_IDLE, 0, true);
-                    flows.expire_idle_at(last_ts, &mut tap)?;
-                }
-                set(END, PHASE_PACKET, 0, true);
-                flows.finish_at(last_ts, &mut tap)?;
-                tracker.finish()?;
-                let mut o = outbox.borrow_mut();
-                o.chunk.watermark = END;
-                o.send()?;
+                w.finish(last_ts)?;
                 break;
             }
         }
     }
-    let budget = flows.queue_budget();
-    Ok(WorkerStats {
-        flow: flows.stats().clone(),
-        discarded_bytes: budget.discarded_bytes,
-        discarded_segments: budget.discarded_segments,
-        abandoned_bytes: budget.abandoned_bytes,
-        refused_bytes: tracker.refused_bytes(),
-        pipeline_overflow: tracker.pipeline_overflow(),
-        open_overflow: tracker.open_overflow(),
-        records: Pipeline::records(&tracker),
-    })
+    Ok(w.stats())
 }

@@ -210,6 +210,15 @@ struct Found {
     orig_len: u32,
 }
 
+/// What [`LiveSource::advance`] moved to.
+enum Advance {
+    Frame(Found),
+    /// The stop flag is set and what the kernel had captured was read.
+    Stopped,
+    /// Nothing to hand over before the deadline.
+    Quiet,
+}
+
 /// Whether an error means "not allowed" (no `CAP_NET_RAW`).
 fn is_permission(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
@@ -452,8 +461,47 @@ impl LiveSource {
         DropCounters::of(std::slice::from_ref(self))
     }
 
-    /// Moves to the next frame to yield; `Ok(None)` when stopped.
-    fn advance(&mut self) -> Result<Option<Found>, String> {
+    /// The next frame, or `None` when none came within `quiet` (the ring had nothing to
+    /// hand over for that long): for a reader that has other work when its share of the
+    /// traffic is quiet, such as the parallel pipeline's workers, which then tell the
+    /// merger that their clock moved on. `Next::End` when stopped, as `next_packet`.
+    pub fn next_within(&mut self, quiet: Duration) -> Option<Next<'_>> {
+        let until = Instant::now() + quiet;
+        match self.advance(Some(until)) {
+            Ok(Advance::Quiet) => None,
+            other => Some(self.yielded(other)),
+        }
+    }
+
+    /// What [`LiveSource::advance`] found, as a [`Next`].
+    fn yielded(&self, advanced: Result<Advance, String>) -> Next<'_> {
+        match advanced {
+            Ok(Advance::Frame(found)) => {
+                let data = match &found.at {
+                    Shaped::Block(range) => self
+                        .ring
+                        .block(self.current)
+                        .and_then(|block| block.get(range.clone()))
+                        .unwrap_or_default(),
+                    Shaped::Scratch => &self.scratch,
+                };
+                Next::Packet(Packet {
+                    ts: found.ts,
+                    link: self.link,
+                    data,
+                    orig_len: found.orig_len,
+                })
+            }
+            Ok(Advance::Stopped) => Next::End,
+            // Only asked for with a deadline (`next_within`), which says so itself.
+            Ok(Advance::Quiet) => Next::End,
+            Err(reason) => Next::Damaged(reason),
+        }
+    }
+
+    /// Moves to the next frame to yield; `Stopped` when stopped, `Quiet` when `quiet_until`
+    /// passed first.
+    fn advance(&mut self, quiet_until: Option<Instant>) -> Result<Advance, String> {
         loop {
             if let Some(cursor) = &mut self.cursor {
                 if !cursor.is_done() {
@@ -487,7 +535,7 @@ impl LiveSource {
                     };
                     let added = u32::try_from(len.saturating_sub(frame.data.len())).unwrap_or(0);
                     self.stats.captured += 1;
-                    return Ok(Some(Found {
+                    return Ok(Advance::Frame(Found {
                         at,
                         ts: Timestamp::from_secs_nanos(frame.sec.into(), frame.nsec.into()),
                         orig_len: frame.wire_len.saturating_add(added),
@@ -507,9 +555,16 @@ impl LiveSource {
                     .get_or_insert_with(|| Instant::now() + DRAIN_WAIT);
                 let left = until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Ok(None);
+                    return Ok(Advance::Stopped);
                 }
                 timeout = i32::try_from(left.as_millis()).unwrap_or(1).max(1);
+            }
+            if let Some(until) = quiet_until {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() && self.ring.block(self.current).is_none() {
+                    return Ok(Advance::Quiet);
+                }
+                timeout = timeout.min(i32::try_from(left.as_millis()).unwrap_or(1).max(1));
             }
             if let Some(block) = self.ring.block(self.current) {
                 match BlockCursor::open(block) {
@@ -553,26 +608,8 @@ impl LiveSource {
 
 impl PacketSource for LiveSource {
     fn next_packet(&mut self) -> Next<'_> {
-        match self.advance() {
-            Ok(Some(found)) => {
-                let data = match &found.at {
-                    Shaped::Block(range) => self
-                        .ring
-                        .block(self.current)
-                        .and_then(|block| block.get(range.clone()))
-                        .unwrap_or_default(),
-                    Shaped::Scratch => &self.scratch,
-                };
-                Next::Packet(Packet {
-                    ts: found.ts,
-                    link: self.link,
-                    data,
-                    orig_len: found.orig_len,
-                })
-            }
-            Ok(None) => Next::End,
-            Err(reason) => Next::Damaged(reason),
-        }
+        let advanced = self.advance(None);
+        self.yielded(advanced)
     }
 
     fn kernel_drops(&mut self) -> Option<u64> {

@@ -1,0 +1,422 @@
+//! Live capture on several threads (`-i IFACE --threads N`, docs/parallel.md): one
+//! worker per member of a `PACKET_FANOUT` group ([`LiveGroup`]), each reading, filtering
+//! and decoding its own member's frames and running the file path's [`Worker`] on them;
+//! the merger writes their records in capture-time order.
+//!
+//! The kernel gives each member whole flows (both directions, IPv4 fragments reassembled
+//! before the hash), so a worker owns its connections alone and no packet is handed from
+//! one thread to another. A record's key is the capture time of the packet that caused
+//! it, kept non-decreasing within a worker; a worker tells the merger how far its clock
+//! has gone when it hands records over, and a worker whose member is quiet says that its
+//! clock is [`WINDOW`] behind the wall clock, so that it never holds the others' records
+//! back for long.
+//!
+//! Must not: share a flow table or tracker between threads, or wait on a member without
+//! a deadline (the merger would wait on that worker).
+//!
+//! [`LiveGroup`]: crate::capture::live::LiveGroup
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::time::{Duration, SystemTime};
+
+use super::key::Chunk;
+use super::merge;
+use super::worker::{Worker, WorkerStats};
+use super::{add, run_stats, worker_panicked, SPARES};
+use crate::capture::live::{LiveSource, LiveStats};
+use crate::capture::Next;
+use crate::cli::Options;
+use crate::decode::{DecodeStats, Decoder};
+use crate::filter::Filter;
+use crate::format::RenderOptions;
+use crate::output::RecordSink;
+use crate::run::{KernelStats, OutputTarget, RunError, Summary};
+use crate::time::Timestamp;
+
+/// How far behind the wall clock a worker whose member is quiet says its clock is: a
+/// frame is stamped when the kernel copies it into the ring and handed over with its
+/// block at the latest a couple of retire timeouts (10 ms) later, so a frame that reaches
+/// a quiet worker after this is one the kernel held far longer than it should. Records
+/// are written about this late when some member is quiet.
+pub const WINDOW: Duration = Duration::from_millis(100);
+
+/// A member with nothing to hand over for this long is quiet: its worker moves its clock
+/// on and tells the merger (two retire timeouts).
+pub const QUIET: Duration = Duration::from_millis(20);
+
+/// A worker busy with packets hands its records over at least every 10 ms of its clock,
+/// so that its progress reaches the merger even when it has no records to give.
+const HANDOVER_NS: i64 = 10_000_000;
+
+/// Chunks in flight from each live worker to the merger: while the merger waits for a
+/// quiet worker (up to [`WINDOW`] plus [`QUIET`]), a busy one hands over a chunk every
+/// [`HANDOVER_NS`]; more than enough for that, and bounded (each chunk holds at most
+/// 64 KiB of records and 1024 items).
+const CHUNKS_IN_FLIGHT: usize = 32;
+
+/// A capture-time key: nanoseconds since the epoch (times before it count as 0).
+fn key_of(ts: Timestamp) -> u64 {
+    u64::try_from(ts.0).unwrap_or(0)
+}
+
+/// The wall clock, as capture timestamps count time.
+fn wall_now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The wall clock when a capture starts: the common origin of every worker's
+/// `--open-report` schedule.
+pub fn start_time() -> Timestamp {
+    wall_now()
+}
+
+/// What a worker reads: a fanout member, or a scripted one in tests.
+pub trait Member: Send {
+    /// The next frame, `None` when nothing came within `quiet`; `Next::End` once stopped.
+    fn next_within(&mut self, quiet: Duration) -> Option<Next<'_>>;
+    /// The kernel's counters (read at the end).
+    fn stats(&mut self) -> LiveStats;
+}
+
+impl Member for LiveSource {
+    fn next_within(&mut self, quiet: Duration) -> Option<Next<'_>> {
+        LiveSource::next_within(self, quiet)
+    }
+
+    fn stats(&mut self) -> LiveStats {
+        LiveSource::stats(self)
+    }
+}
+
+/// One worker's clock: capture time as its packets tell it (never going back), or the
+/// wall clock less [`WINDOW`] while its member is quiet; and the schedules that run by it.
+#[derive(Debug)]
+struct Clock {
+    now: Timestamp,
+    /// What the merger was last told: nothing will follow with an earlier key.
+    promised: Timestamp,
+    /// The time of this worker's last packet (the end of capture for its connections).
+    last_packet: Timestamp,
+    idle_timeout: Option<i64>,
+    next_idle_check: Timestamp,
+    open_report: Option<i64>,
+    next_open_report: Timestamp,
+}
+
+/// What is due at a point of a worker's clock.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Due {
+    /// `--open-report` at this time (the last due time passed).
+    open_report: Option<Timestamp>,
+    /// The idle check.
+    idle: bool,
+}
+
+impl Clock {
+    fn new(start: Timestamp, idle_timeout: Option<i64>, open_report: Option<i64>) -> Clock {
+        Clock {
+            now: Timestamp(i64::MIN),
+            promised: Timestamp(i64::MIN),
+            last_packet: start,
+            idle_timeout,
+            next_idle_check: Timestamp(i64::MIN),
+            open_report,
+            next_open_report: Timestamp(
+                open_report.map_or(i64::MAX, |every| start.0.saturating_add(every)),
+            ),
+        }
+    }
+
+    /// Moves to `ts` (or stays, if it is earlier); what falls due there.
+    fn advance(&mut self, ts: Timestamp) -> Due {
+        self.now = self.now.max(ts);
+        let now = self.now;
+        let mut due = Due::default();
+        if let Some(every) = self.open_report.filter(|&e| e > 0) {
+            if now >= self.next_open_report {
+                // As the one-thread loop: at the last due time passed, once.
+                let missed = (now.0 - self.next_open_report.0) / every;
+                let at = self
+                    .next_open_report
+                    .0
+                    .saturating_add(missed.saturating_mul(every));
+                due.open_report = Some(Timestamp(at));
+                self.next_open_report = Timestamp(at.saturating_add(every));
+            }
+        }
+        if let Some(timeout) = self.idle_timeout {
+            if now >= self.next_idle_check {
+                // The one-thread table's schedule (FlowTable::expire_idle).
+                self.next_idle_check =
+                    Timestamp(now.0.saturating_add((timeout / 4).clamp(1, 1_000_000_000)));
+                due.idle = true;
+            }
+        }
+        due
+    }
+
+    /// A packet at `ts`: whether it came after the clock was promised past it (its
+    /// records may be written out of order), and what falls due.
+    fn packet(&mut self, ts: Timestamp) -> (bool, Due) {
+        let late = ts < self.promised;
+        self.last_packet = self.last_packet.max(ts);
+        (late, self.advance(ts))
+    }
+
+    /// The member was quiet until `wall`.
+    fn quiet(&mut self, wall: Timestamp) -> Due {
+        let behind = i64::try_from(WINDOW.as_nanos()).unwrap_or(i64::MAX);
+        self.advance(Timestamp(wall.0.saturating_sub(behind)))
+    }
+
+    /// The merger is told the clock: later records have no earlier key.
+    fn promise(&mut self) -> u64 {
+        self.promised = self.now;
+        key_of(self.now)
+    }
+}
+
+/// What a live worker returns at its end.
+#[derive(Debug, Default)]
+struct MemberStats {
+    worker: WorkerStats,
+    decoded: DecodeStats,
+    filtered_out: u64,
+    kernel: LiveStats,
+    /// Packets that came with a time earlier than the worker had told the merger.
+    late: u64,
+    damaged: Option<String>,
+}
+
+/// Runs what falls due on `worker`.
+fn run_due(worker: &mut Worker<'_>, due: Due, now: Timestamp) -> std::io::Result<()> {
+    if let Some(at) = due.open_report {
+        worker.open_report(key_of(at), at)?;
+    }
+    if due.idle {
+        worker.idle(key_of(now), now)?;
+    }
+    Ok(())
+}
+
+/// Everything a live worker needs besides its member and channels.
+struct Shared<'a> {
+    options: &'a Options,
+    filter: Option<&'a Filter>,
+    render: &'a RenderOptions,
+    stop: &'static AtomicBool,
+    start: Timestamp,
+    workers: usize,
+}
+
+/// One worker: its member's frames through the filter, the decoder and the worker's
+/// table until the member ends (the stop flag), then its connections' end.
+fn run_member<M: Member>(
+    member: &mut M,
+    shared: &Shared<'_>,
+    output: SyncSender<Chunk>,
+    spare: Receiver<Chunk>,
+) -> std::io::Result<MemberStats> {
+    let options = shared.options;
+    let mut config = crate::run::flow_config(options);
+    // `-s` is shared out: each worker evicts its own oldest connection past its part.
+    config.max_streams = options.max_streams.div_ceil(shared.workers.max(1)).max(1);
+    let mut worker = Worker::new(options, shared.render.clone(), config, output, spare)?;
+    let mut decoder =
+        Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
+    let mut clock = Clock::new(shared.start, options.idle_timeout, options.open_report);
+    let mut stats = MemberStats::default();
+    let mut handed = Timestamp(i64::MIN);
+    loop {
+        match member.next_within(QUIET) {
+            Some(Next::Packet(packet)) => {
+                if let Some(f) = shared.filter {
+                    if !f.matches(packet.link, packet.data, packet.orig_len) {
+                        stats.filtered_out += 1;
+                        continue;
+                    }
+                }
+                let Some(segment) = decoder.decode(&packet) else {
+                    continue;
+                };
+                let (late, due) = clock.packet(segment.ts);
+                stats.late += u64::from(late);
+                run_due(&mut worker, due, clock.now)?;
+                worker.segment(key_of(clock.now), &segment)?;
+                if clock.now.0.saturating_sub(handed.0) >= HANDOVER_NS {
+                    handed = clock.now;
+                    let watermark = clock.promise();
+                    worker.hand_over(watermark)?;
+                }
+            }
+            Some(Next::End) => break,
+            Some(Next::Damaged(reason)) => {
+                // The group cannot lose a member without moving flows: all stop.
+                shared.stop.store(true, Ordering::Relaxed);
+                stats.damaged = Some(reason);
+                break;
+            }
+            None => {
+                let due = clock.quiet(wall_now());
+                run_due(&mut worker, due, clock.now)?;
+                handed = clock.now;
+                let watermark = clock.promise();
+                worker.hand_over(watermark)?;
+            }
+        }
+    }
+    worker.finish(clock.last_packet)?;
+    stats.worker = worker.stats();
+    stats.decoded = decoder.stats().clone();
+    stats.kernel = member.stats();
+    Ok(stats)
+}
+
+/// Adds a decoder's counters to the run's.
+fn add_decoded(total: &mut DecodeStats, d: &DecodeStats) {
+    total.frames += d.frames;
+    total.tcp_segments += d.tcp_segments;
+    total.non_ip += d.non_ip;
+    total.non_tcp += d.non_tcp;
+    total.malformed += d.malformed;
+    total.truncated += d.truncated;
+    total.fragments += d.fragments;
+    total.datagrams_reassembled += d.datagrams_reassembled;
+    total.fragments_pending += d.fragments_pending;
+    total.fragments_discarded_hosts += d.fragments_discarded_hosts;
+    total.fragments_discarded_size += d.fragments_discarded_size;
+    total.fragments_discarded_timeout += d.fragments_discarded_timeout;
+    total.fragments_discarded_invalid += d.fragments_discarded_invalid;
+}
+
+/// The live run with one worker per member: records merged by capture time into
+/// `records`, the summary with every member's counters summed.
+pub fn process<M: Member, R: RecordSink + Send>(
+    members: Vec<M>,
+    options: &Options,
+    filter: Option<Filter>,
+    render: RenderOptions,
+    stop: &'static AtomicBool,
+    start: Timestamp,
+    mut records: R,
+) -> Result<Summary, RunError> {
+    let shared = Shared {
+        options,
+        filter: filter.as_ref(),
+        render: &render,
+        stop,
+        start,
+        workers: members.len(),
+    };
+    let (workers, merged) = std::thread::scope(|scope| {
+        let mut outputs = Vec::with_capacity(members.len());
+        let mut handles = Vec::with_capacity(members.len());
+        for (w, mut member) in members.into_iter().enumerate() {
+            let (output_tx, output_rx) = mpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+            let (spare_tx, spare_rx) = mpsc::sync_channel::<Chunk>(SPARES);
+            let shared = &shared;
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("rustniffer-w{w}"))
+                    .spawn_scoped(scope, move || {
+                        let result = run_member(&mut member, shared, output_tx, spare_rx);
+                        if result.is_err() {
+                            // The merger stopped (the output failed): so do the others.
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        result
+                    }),
+            );
+            outputs.push((output_rx, spare_tx));
+        }
+        let merged = merge::merge(outputs, &mut records);
+        if merged.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let workers: Vec<std::io::Result<MemberStats>> = handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|_| Err(worker_panicked())),
+                Err(e) => Err(e),
+            })
+            .collect();
+        (workers, merged)
+    });
+    let mut failure: Option<std::io::Error> = None;
+    let merged = merged.unwrap_or_else(|e| {
+        failure = Some(e);
+        merge::Merged::default()
+    });
+    let mut stats = WorkerStats::default();
+    let mut decoded = DecodeStats::default();
+    let mut filtered_out = 0u64;
+    let mut late = 0u64;
+    let mut kernel: Vec<LiveStats> = Vec::new();
+    let mut notes = Vec::new();
+    for w in workers {
+        match w {
+            Ok(m) => {
+                add(&mut stats, &m.worker);
+                add_decoded(&mut decoded, &m.decoded);
+                filtered_out += m.filtered_out;
+                late += m.late;
+                kernel.push(m.kernel);
+                if let Some(reason) = m.damaged {
+                    notes.push(format!("warning: {reason}; stopped reading there"));
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        None => {}
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Some(source) => {
+            return Err(RunError::Output {
+                target: OutputTarget::of(options),
+                source,
+            })
+        }
+    }
+    if std::env::var_os("RUSTNIFFER_DEBUG_PLAN").is_some() {
+        // For the tests that check that the members' counts add up.
+        for (i, k) in kernel.iter().enumerate() {
+            eprintln!(
+                "rustniffer: debug: member {i}: captured {}, dropped {}",
+                k.captured, k.dropped
+            );
+        }
+    }
+    if late > 0 {
+        notes.push(format!(
+            "warning: {late} packets reached their worker after it had told the merger that \
+             their capture time was past; their records may be out of capture-time order"
+        ));
+    }
+    let total: LiveStats = kernel.into_iter().sum();
+    let mut summary = Summary {
+        notes,
+        ..Summary::default()
+    };
+    summary.stats = run_stats(
+        options,
+        &decoded,
+        0,
+        filtered_out,
+        &stats,
+        merged.peak,
+        records.failures(),
+    );
+    summary.stats.kernel = Some(KernelStats {
+        captured: total.captured,
+        dropped: total.dropped,
+        malformed: total.malformed,
+    });
+    Ok(summary)
+}
