@@ -288,7 +288,7 @@ pub fn prepare(options: &Options) -> Result<Prepared, RunError> {
 }
 
 /// How records are printed (`-n`, `-u`/`-x`, `-N`).
-fn render_options(options: &Options) -> RenderOptions {
+pub(crate) fn render_options(options: &Options) -> RenderOptions {
     RenderOptions {
         not_found: options.not_found.clone().into_bytes(),
         encoding: options.encoding,

@@ -80,6 +80,10 @@ pub trait Member: Send {
     fn next_within(&mut self, quiet: Duration) -> Option<Next<'_>>;
     /// The kernel's counters (read at the end).
     fn stats(&mut self) -> LiveStats;
+    /// The wall clock, in the clock of the frames' timestamps (read when quiet).
+    fn wall_now(&self) -> Timestamp {
+        wall_now()
+    }
 }
 
 impl Member for LiveSource {
@@ -261,7 +265,7 @@ fn run_member<M: Member>(
                 break;
             }
             None => {
-                let due = clock.quiet(wall_now());
+                let due = clock.quiet(member.wall_now());
                 run_due(&mut worker, due, clock.now)?;
                 handed = clock.now;
                 let watermark = clock.promise();
@@ -419,4 +423,215 @@ pub fn process<M: Member, R: RecordSink + Send>(
         malformed: total.malformed,
     });
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::capture::{LinkType, Packet, PacketSource};
+    use crate::cli::Request;
+    use crate::output::WriterSink;
+
+    fn ms(n: i64) -> i64 {
+        n * 1_000_000
+    }
+
+    #[test]
+    fn the_clock_never_goes_back_and_a_quiet_member_is_a_window_behind_the_wall() {
+        let start = Timestamp(ms(1_000));
+        let mut clock = Clock::new(start, None, None);
+        assert_eq!(clock.packet(Timestamp(ms(1_010))), (false, Due::default()));
+        // A frame stamped a little earlier on another CPU keeps the clock where it was.
+        clock.packet(Timestamp(ms(1_009)));
+        assert_eq!(clock.now, Timestamp(ms(1_010)));
+        assert_eq!(clock.promise(), key_of(Timestamp(ms(1_010))));
+        clock.quiet(Timestamp(ms(1_500)));
+        assert_eq!(clock.now, Timestamp(ms(1_400)));
+        assert_eq!(clock.promise(), ms(1_400) as u64);
+        // A frame the kernel held past the window: its records may come out of order.
+        assert!(clock.packet(Timestamp(ms(1_300))).0);
+        assert!(!clock.packet(Timestamp(ms(1_450))).0);
+        assert_eq!(clock.last_packet, Timestamp(ms(1_450)));
+    }
+
+    #[test]
+    fn open_reports_fall_on_the_common_schedule_from_the_start_once_per_stretch() {
+        let start = Timestamp(ms(10_000));
+        let mut clock = Clock::new(start, None, Some(ms(1_000)));
+        assert_eq!(clock.packet(Timestamp(ms(10_999))).1.open_report, None);
+        assert_eq!(
+            clock.packet(Timestamp(ms(11_000))).1.open_report,
+            Some(Timestamp(ms(11_000)))
+        );
+        assert_eq!(clock.packet(Timestamp(ms(11_500))).1.open_report, None);
+        // Quiet for three periods: one report, at the last due time passed.
+        assert_eq!(
+            clock.quiet(Timestamp(ms(14_600))).open_report,
+            Some(Timestamp(ms(14_000)))
+        );
+        assert_eq!(clock.quiet(Timestamp(ms(14_700))).open_report, None);
+    }
+
+    #[test]
+    fn idle_checks_run_a_quarter_of_the_timeout_apart_by_packets_or_the_wall() {
+        let mut clock = Clock::new(Timestamp(0), Some(ms(400)), None);
+        assert!(clock.packet(Timestamp(ms(1_000))).1.idle);
+        assert!(!clock.packet(Timestamp(ms(1_099))).1.idle);
+        assert!(clock.packet(Timestamp(ms(1_100))).1.idle);
+        assert!(!clock.quiet(Timestamp(ms(1_250))).idle);
+        assert!(clock.quiet(Timestamp(ms(1_300))).idle);
+    }
+
+    enum Event {
+        Frame(Timestamp, LinkType, Vec<u8>, u32),
+        /// Nothing came; the wall clock reads this.
+        Quiet(Timestamp),
+    }
+
+    /// A member that replays frames and quiet spells.
+    struct Scripted {
+        events: VecDeque<Event>,
+        current: Vec<u8>,
+        wall: Timestamp,
+        captured: u64,
+    }
+
+    impl Member for Scripted {
+        fn next_within(&mut self, _: Duration) -> Option<Next<'_>> {
+            match self.events.pop_front() {
+                None => Some(Next::End),
+                Some(Event::Quiet(wall)) => {
+                    self.wall = wall;
+                    None
+                }
+                Some(Event::Frame(ts, link, data, orig_len)) => {
+                    self.current = data;
+                    self.captured += 1;
+                    Some(Next::Packet(Packet {
+                        ts,
+                        link,
+                        data: &self.current,
+                        orig_len,
+                    }))
+                }
+            }
+        }
+
+        fn stats(&mut self) -> LiveStats {
+            LiveStats {
+                captured: self.captured,
+                dropped: 0,
+                malformed: 0,
+            }
+        }
+
+        fn wall_now(&self) -> Timestamp {
+            self.wall
+        }
+    }
+
+    fn options(args: &[&str]) -> Options {
+        match crate::cli::parse(args.iter().copied(), &[]) {
+            Ok(Request::Run(options)) => *options,
+            _ => panic!("options {args:?}"),
+        }
+    }
+
+    const FORMAT: &str = "%source.ip %source.port %dest.port %connection %close.originator \
+                          %request.line %response.line";
+
+    /// The one-thread records of `path`, and its frames shared out by connection between
+    /// two scripted members (as the kernel's flow hash would), each member quiet before
+    /// a frame that comes after a pause and at the end.
+    fn one_thread_and_members(path: &str) -> (Vec<u8>, Vec<Scripted>, u64) {
+        let options = options(&["-f", path, "-l", FORMAT]);
+        let mut one = Vec::new();
+        let mut source = crate::capture::file::open(path, false).expect("open");
+        let prepared = crate::run::prepare(&options).expect("prepare");
+        crate::run::process(
+            &mut source,
+            &options,
+            prepared,
+            WriterSink::new(&mut one, false),
+        )
+        .expect("one thread");
+        let mut members: Vec<Scripted> = (0..2)
+            .map(|_| Scripted {
+                events: VecDeque::new(),
+                current: Vec::new(),
+                wall: Timestamp(0),
+                captured: 0,
+            })
+            .collect();
+        let mut source = crate::capture::file::open(path, false).expect("open");
+        let mut decoder = Decoder::new(64);
+        let mut last = Timestamp(0);
+        let mut frames = 0u64;
+        while let Next::Packet(p) = source.next_packet() {
+            let member = decoder.decode(&p).map_or(0, |s| {
+                ((s.key.src.port ^ s.key.dst.port).count_ones() & 1) as usize
+            });
+            let m = &mut members[member];
+            let pause = i64::try_from((WINDOW + QUIET).as_nanos()).unwrap_or(i64::MAX);
+            let previous = m.events.iter().rev().find_map(|e| match e {
+                Event::Frame(ts, ..) => Some(*ts),
+                Event::Quiet(_) => None,
+            });
+            if previous.is_none_or(|t| p.ts.0 - t.0 > pause) {
+                m.events.push_back(Event::Quiet(p.ts));
+            }
+            m.events
+                .push_back(Event::Frame(p.ts, p.link, p.data.to_vec(), p.orig_len));
+            last = last.max(p.ts);
+            frames += 1;
+        }
+        for m in &mut members {
+            m.events
+                .push_back(Event::Quiet(Timestamp(last.0.saturating_add(ms(1_000)))));
+        }
+        assert!(
+            members.iter().all(|m| m.events.len() > 2),
+            "both members get frames"
+        );
+        (one, members, frames)
+    }
+
+    #[test]
+    fn two_members_print_the_one_thread_records_in_capture_time_order() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        for name in [
+            "nonpersistent.pcap",
+            "client_pool_timeout.pcap",
+            "rst_storm.pcap",
+        ] {
+            let path = format!("{}/tests/report/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
+            let (one, members, frames) = one_thread_and_members(&path);
+            let options = options(&["-i", "lo", "--threads", "2", "-l", FORMAT]);
+            let mut merged = Vec::new();
+            let summary = process(
+                members,
+                &options,
+                None,
+                crate::run::render_options(&options),
+                &STOP,
+                Timestamp(0),
+                WriterSink::new(&mut merged, true),
+            )
+            .expect("two workers");
+            // These captures' connections end one after the other and at distinct
+            // times, so capture-time order is the one-thread order.
+            assert_eq!(
+                String::from_utf8_lossy(&merged),
+                String::from_utf8_lossy(&one),
+                "{name}"
+            );
+            assert!(!one.is_empty());
+            let kernel = summary.stats.kernel.expect("kernel counters");
+            assert_eq!(kernel.captured, frames, "{name}");
+            assert_eq!(summary.stats.packets_read, frames, "{name}");
+            assert!(summary.notes.is_empty(), "{:?}", summary.notes);
+        }
+    }
 }
