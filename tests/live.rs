@@ -9,13 +9,16 @@
 //! `Connection: close` that the server closes; connections that ask for keep-alive but
 //! that the client closes after one request; one connection reused for five requests.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/live.rs"]
+mod common_live;
+use common_live::{binary, may_capture, note, read_head, Sniffer, STOP_TIMEOUT};
 
 /// Tests run one at a time: each capture sees the whole loopback interface, and a binary
 /// copied while another test forks could not be executed (ETXTBSY).
@@ -24,11 +27,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-const START_TIMEOUT: Duration = Duration::from_secs(10);
-const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
-/// SPEC §1 and the issue: SIGINT/SIGTERM end the run within one second.
-const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
 const FORMAT: &str =
     "%connection %close.originator %request.header.connection %response.header.connection";
@@ -46,27 +44,6 @@ const EXPECTED: [&str; 11] = [
     "continue - keep-alive -",
     "last client keep-alive -",
 ];
-
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_rustniffer")
-}
-
-/// Whether this process may open packet sockets (root or CAP_NET_RAW).
-fn may_capture() -> bool {
-    // SAFETY: plain system call; the descriptor is closed right away.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: `fd` was just opened here and is closed once.
-    unsafe { libc::close(fd) };
-    true
-}
-
-/// Prints a note that the test harness does not capture (a skipped test must be seen).
-fn note(text: &str) {
-    let _ = writeln!(std::io::stderr(), "note: {text}");
-}
 
 /// True when the test can run; false (with a note) when it must be skipped.
 fn capture_allowed(test: &str) -> bool {
@@ -102,19 +79,6 @@ fn start_server(ip: IpAddr) -> SocketAddr {
     addr
 }
 
-/// Reads up to the end of a header block; `None` at end of stream.
-fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Some(head)
-}
-
 fn serve(mut stream: TcpStream) {
     while let Some(request) = read_head(&mut stream) {
         let close = String::from_utf8_lossy(&request)
@@ -142,126 +106,6 @@ fn request(stream: &mut TcpStream, connection: &str) {
     read_head(stream).expect("a response head");
     let mut body = [0u8; 6];
     stream.read_exact(&mut body).expect("a response body");
-}
-
-// ---------------------------------------------------------------------------------------
-// Running the sniffer.
-
-struct Sniffer {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Receiver<String>,
-    seen: Vec<String>,
-    /// The 'listening on' line.
-    listening: String,
-}
-
-impl Sniffer {
-    /// Starts `rustniffer -i lo -p "tcp port P" -l FORMAT` and waits until it listens.
-    fn start(port: u16) -> Sniffer {
-        Sniffer::start_with(port, &["-l", FORMAT])
-    }
-
-    /// Starts `rustniffer -i lo -p "tcp port P" ARGS` and waits until it listens.
-    fn start_with(port: u16, args: &[&str]) -> Sniffer {
-        let mut child = Command::new(binary())
-            .args(["-i", "lo", "-p", &format!("tcp port {port}")])
-            .args(args)
-            // The whole end-of-run summary, with the kernel's counters.
-            .arg("--stats")
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rustniffer");
-        let (line_tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if line_tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let (err_tx, stderr) = mpsc::channel();
-        let err = child.stderr.take().expect("stderr");
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { return };
-                if err_tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut sniffer = Sniffer {
-            child,
-            lines,
-            stderr,
-            seen: Vec::new(),
-            listening: String::new(),
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match sniffer.stderr.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) if line.contains("listening on lo") => {
-                    sniffer.listening = line;
-                    return sniffer;
-                }
-                Ok(line) => eprintln!("rustniffer: {line}"),
-                Err(_) => {
-                    if let Ok(Some(status)) = sniffer.child.try_wait() {
-                        let rest: Vec<String> = sniffer.stderr.try_iter().collect();
-                        panic!("rustniffer exited ({status}) before listening: {rest:?}");
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "rustniffer never said 'listening on lo'"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Waits until `count` records have been printed (records are flushed one by one).
-    fn wait_for_records(&mut self, count: usize) {
-        let deadline = Instant::now() + RECORD_TIMEOUT;
-        while self.seen.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "waited for {count} records, got {}: {:?}",
-                    self.seen.len(),
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Sends `signal` and waits for the exit; returns the status, how long it took, all
-    /// records and the standard error lines after 'listening'.
-    fn stop(mut self, signal: libc::c_int) -> (ExitStatus, Duration, Vec<String>, Vec<String>) {
-        let pid = self.child.id() as libc::pid_t;
-        let sent = Instant::now();
-        // SAFETY: plain system call on our own child, which has not been waited for.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill");
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if sent.elapsed() > STOP_TIMEOUT * 5 {
-                let _ = self.child.kill();
-                panic!("rustniffer did not stop within {:?}", sent.elapsed());
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
-        let took = sent.elapsed();
-        self.seen.extend(self.lines.iter());
-        let stderr: Vec<String> = self.stderr.iter().collect();
-        (status, took, self.seen, stderr)
-    }
 }
 
 /// The three scenarios, waiting for each connection's records before the next one, so
@@ -301,7 +145,7 @@ fn keep_alive_scenarios_over(ip: IpAddr, test: &str) {
         return;
     }
     let server = start_server(ip);
-    let mut sniffer = Sniffer::start(server.port());
+    let mut sniffer = Sniffer::start_with(server.port(), &["-l", FORMAT]);
     // `tcp port P` compiles to classic BPF and the kernel runs it (`lo` is Ethernet).
     let instructions = kernel_filter_instructions(&sniffer.listening);
     assert!(
@@ -386,7 +230,7 @@ fn sigterm_ends_an_idle_capture_within_a_second_and_reports_open_connections() {
         return;
     }
     let server = start_server(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let sniffer = Sniffer::start(server.port());
+    let sniffer = Sniffer::start_with(server.port(), &["-l", FORMAT]);
     // One connection left open: at the stop it is reported as truncated.
     let mut client = TcpStream::connect(server).expect("connect");
     request(&mut client, "keep-alive");
