@@ -193,6 +193,9 @@ struct MemberStats {
     kernel: LiveStats,
     /// Packets that came with a time earlier than the worker had told the merger.
     late: u64,
+    /// Segments reassembled from fragments that belong to no connection of this worker
+    /// and were not allowed to open one.
+    stray_fragments: u64,
     damaged: Option<String>,
 }
 
@@ -247,6 +250,20 @@ fn run_member<M: Member>(
                 let Some(segment) = decoder.decode(&packet) else {
                     continue;
                 };
+                // A payload outside the frame is in the decoder's reassembly buffer.
+                let reassembled = !segment.payload.is_empty()
+                    && !packet
+                        .data
+                        .as_ptr_range()
+                        .contains(&segment.payload.as_ptr());
+                if reassembled && worker.would_open(&segment) {
+                    // Rebuilt here from IPv6 fragments (the kernel reassembles IPv4
+                    // ones), which the kernel hashes on addresses alone: the segment may
+                    // belong to a connection of another member. Counted, never opening a
+                    // second copy of a connection (with -m) here.
+                    stats.stray_fragments += 1;
+                    continue;
+                }
                 let (late, due) = clock.packet(segment.ts);
                 stats.late += u64::from(late);
                 run_due(&mut worker, due, clock.now)?;
@@ -359,6 +376,7 @@ pub fn process<M: Member, R: RecordSink + Send>(
     let mut decoded = DecodeStats::default();
     let mut filtered_out = 0u64;
     let mut late = 0u64;
+    let mut stray = 0u64;
     let mut kernel: Vec<LiveStats> = Vec::new();
     let mut notes = Vec::new();
     for w in workers {
@@ -368,6 +386,7 @@ pub fn process<M: Member, R: RecordSink + Send>(
                 add_decoded(&mut decoded, &m.decoded);
                 filtered_out += m.filtered_out;
                 late += m.late;
+                stray += m.stray_fragments;
                 kernel.push(m.kernel);
                 if let Some(reason) = m.damaged {
                     notes.push(format!("warning: {reason}; stopped reading there"));
@@ -401,6 +420,13 @@ pub fn process<M: Member, R: RecordSink + Send>(
         notes.push(format!(
             "warning: {late} packets reached their worker after it had told the merger that \
              their capture time was past; their records may be out of capture-time order"
+        ));
+    }
+    if stray > 0 {
+        notes.push(format!(
+            "warning: {stray} TCP segments reassembled from IPv6 fragments reached a worker \
+             that does not hold their connection (the kernel shares fragments out by \
+             address alone); not analysed"
         ));
     }
     let total: LiveStats = kernel.into_iter().sum();

@@ -251,6 +251,12 @@ impl<'a> Worker<'a> {
         self.flows.process(seg, &mut tap)
     }
 
+    /// Whether `seg` would open a connection here: it belongs to none this worker
+    /// tracks and may start one.
+    pub fn would_open(&self, seg: &Segment<'_>) -> bool {
+        self.flows.would_open(seg)
+    }
+
     /// `--open-report` at `index`: an interim record of every open connection at `now`.
     pub fn open_report(&mut self, index: u64, now: Timestamp) -> std::io::Result<()> {
         let streams = self.flows.tracked();
