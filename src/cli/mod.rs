@@ -77,7 +77,8 @@ pub struct Options {
     pub open_report: Option<i64>,
     /// `--idle-timeout`: nanoseconds without a packet that end a connection.
     pub idle_timeout: Option<i64>,
-    /// `--threads`: analysis threads for a capture file (1: today's single thread);
+    /// `--threads`: analysis threads for a capture file, or sockets and threads of a live
+    /// capture (1: today's single thread);
     /// [`crate::parallel::plan`] says whether the options allow more.
     pub threads: usize,
     /// `--json`: JSON lines instead of the format.
@@ -221,7 +222,7 @@ const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits";
 
 /// `--threads`: what runs in parallel is said in docs/parallel.md.
-const THREADS_HELP: &str = "capture files: analyse with N threads (a reader, N workers each holding part of the connections, and a merger that prints exactly what one thread prints); 0 = the default, 1; live capture, --json, --report, metrics, OTLP, -P, %python and %streams run on one thread whatever N (docs/parallel.md)";
+const THREADS_HELP: &str = "capture files: analyse with N threads (a reader, N workers each holding part of the connections, and a merger that prints exactly what one thread prints); live capture: N sockets in one fanout group, one worker each, records merged in capture-time order about 100 ms late; 0 = the default, 1; --json, --report, metrics, OTLP, -P, %python and %streams run on one thread (one socket) whatever N (docs/parallel.md)";
 const EXTENSIONS: &str = "Extensions";
 const OTHER: &str = "Other";
 const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];

@@ -11,6 +11,10 @@
 //! the one-thread run would have run them at, and `-s` eviction, near its limit, runs
 //! in lock-step (the worker holding the oldest connection of all ends it).
 //!
+//! A live capture (`-i`, `live.rs`) has no reader: each worker reads its own socket of a
+//! fanout group, in which the kernel gives each socket whole flows, and the merger
+//! writes the records in capture-time order.
+//!
 //! This module must not change what one thread prints: [`plan`] keeps on one thread
 //! every option whose output it does not reproduce yet.
 

@@ -1,5 +1,6 @@
 //! A worker: its part of the connections (a [`FlowTable`] and an [`ExchangeTracker`]),
-//! fed by the reader, rendering records into chunks tagged with their [`Key`]s.
+//! fed by the reader (a capture file) or by its own fanout member (live, `live.rs`),
+//! rendering records into chunks tagged with their [`Key`]s.
 //!
 //! Nothing here is shared with another thread but the channels: the outbox is shared
 //! between the loop, the flow-event tap and the record sink of this thread only.
