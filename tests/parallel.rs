@@ -2,7 +2,7 @@
 //! output and the `--stats` summary, byte for byte, with 2, 3 and 8 workers, on every
 //! case of the conformance corpus and of `tests/rules`, on the corpus's captures with
 //! the options that need the whole connection table (`--idle-timeout`,
-//! `--open-report`, `-s`), and on small copies of the benchmark captures.
+//! `--open-report`, `-s`) and with `-e`, and on small copies of the benchmark captures.
 //!
 //! Each run sets `RUSTNIFFER_DEBUG_PLAN`, which makes the binary say on standard error
 //! which path it took: a case whose options docs/parallel.md calls parallel must have
@@ -231,8 +231,10 @@ fn whole_table_options_print_the_same_with_several_threads() {
     pcaps.sort();
     pcaps.dedup();
     assert!(pcaps.len() > 20, "the corpus looks incomplete");
-    let variants: [&[&str]; 4] = [
+    let variants: [&[&str]; 5] = [
         &["--idle-timeout", "0.05", "--open-report", "0.02"],
+        // -e: the merger runs each command, one at a time, in the merged order.
+        &["--connections", "-e", "cat"],
         &[
             "--connections",
             "--idle-timeout",
