@@ -8,7 +8,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use super::key::{Chunk, Item, What};
+use super::key::{Chunk, Item, What, END, HOLE_LEN, PHASE_PACKET};
 use crate::output::RecordSink;
 
 /// One worker's side of the merge.
@@ -54,6 +54,11 @@ pub fn merge<R: RecordSink>(
         })
         .collect();
     let mut tracked: u64 = 0;
+    // The end of capture prints every connection still open with the count from before
+    // the first of them ended (FlowTable::finish).
+    let mut at_end: Option<u64> = None;
+    // A record with its `%streams` filled in.
+    let mut filled = Vec::new();
     let mut merged = Merged::default();
     loop {
         let mut best: Option<(usize, super::key::Key)> = None;
@@ -83,6 +88,7 @@ pub fn merge<R: RecordSink>(
                     lane.next = 0;
                     done.items.clear();
                     done.bytes.clear();
+                    done.holes.clear();
                     // The worker allocates another when none is back.
                     let _ = lane.spare.try_send(done);
                 }
@@ -100,9 +106,29 @@ pub fn merge<R: RecordSink>(
             break;
         };
         lane.next += 1;
+        if item.key.index == END && item.key.phase == PHASE_PACKET && at_end.is_none() {
+            at_end = Some(tracked);
+        }
         match item.what {
-            What::Record { start, end } => {
+            What::Record { start, end, holes } if holes.0 == holes.1 => {
                 records.record(lane.chunk.bytes.get(start..end).unwrap_or_default())?;
+            }
+            What::Record { start, end, holes } => {
+                let streams = at_end.unwrap_or(tracked);
+                let holes = lane
+                    .chunk
+                    .holes
+                    .get(holes.0 as usize..holes.1 as usize)
+                    .unwrap_or_default();
+                filled.clear();
+                let mut from = start;
+                for &hole in holes {
+                    filled.extend_from_slice(lane.chunk.bytes.get(from..hole).unwrap_or_default());
+                    filled.extend_from_slice(streams.to_string().as_bytes());
+                    from = hole + HOLE_LEN;
+                }
+                filled.extend_from_slice(lane.chunk.bytes.get(from..end).unwrap_or_default());
+                records.record(&filled)?;
             }
             What::Opened => {
                 tracked += 1;
@@ -150,6 +176,7 @@ mod tests {
                     What::Record {
                         start,
                         end: c.bytes.len(),
+                        holes: (0, 0),
                     }
                 }
             };
