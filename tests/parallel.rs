@@ -2,7 +2,7 @@
 //! output and the `--stats` summary, byte for byte, with 2, 3 and 8 workers, on every
 //! case of the conformance corpus and of `tests/rules`, on the corpus's captures with
 //! the options that need the whole connection table (`--idle-timeout`,
-//! `--open-report`, `-s`), and on small copies of the benchmark captures.
+//! `--open-report`, `-s`) and with `-e`, and on small copies of the benchmark captures.
 //!
 //! Each run sets `RUSTNIFFER_DEBUG_PLAN`, which makes the binary say on standard error
 //! which path it took: a case whose options docs/parallel.md calls parallel must have
@@ -79,9 +79,9 @@ fn documented_parallel(args: &[String]) -> bool {
         "-i",
         "--interface",
     ];
-    !args.iter().any(|a| {
-        one_thread_options.contains(&a.as_str()) || a.contains("%streams") || a.contains("%python")
-    })
+    !args
+        .iter()
+        .any(|a| one_thread_options.contains(&a.as_str()) || a.contains("%python"))
 }
 
 /// Runs `args` with one thread and with each of [`THREADS`]; returns a description of
@@ -174,6 +174,15 @@ fn run_all(jobs: Vec<(PathBuf, String, Vec<String>)>) -> (usize, Vec<String>) {
     (jobs.len(), problems)
 }
 
+/// `args`, then `extra`, with the article format unless `extra` names one.
+fn with_format(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
+    if !extra.contains(&"-l") {
+        args.extend(["-l".to_string(), ARTICLE.to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 fn assert_none(what: &str, (ran, problems): (usize, Vec<String>)) {
     assert!(ran > 0, "{what}: nothing ran");
     assert!(
@@ -231,8 +240,11 @@ fn whole_table_options_print_the_same_with_several_threads() {
     pcaps.sort();
     pcaps.dedup();
     assert!(pcaps.len() > 20, "the corpus looks incomplete");
-    let variants: [&[&str]; 4] = [
+    let streams = format!("%streams {ARTICLE}");
+    let variants: [&[&str]; 6] = [
         &["--idle-timeout", "0.05", "--open-report", "0.02"],
+        // -e: the merger runs each command, one at a time, in the merged order.
+        &["--connections", "-e", "cat"],
         &[
             "--connections",
             "--idle-timeout",
@@ -242,12 +254,21 @@ fn whole_table_options_print_the_same_with_several_threads() {
         ],
         &["-s", "2", "-m"],
         &["--exchanges", "messages", "-s", "3", "--idle-timeout", "1"],
+        &[
+            "-l",
+            &streams,
+            "--idle-timeout",
+            "0.05",
+            "--open-report",
+            "0.02",
+            "-s",
+            "2",
+        ],
     ];
     let mut jobs = Vec::new();
     for pcap in &pcaps {
         for (v, variant) in variants.iter().enumerate() {
-            let mut args = vec!["-f".to_string(), pcap.clone(), "-l".into(), ARTICLE.into()];
-            args.extend(variant.iter().map(|s| s.to_string()));
+            let args = with_format(vec!["-f".to_string(), pcap.clone()], variant);
             jobs.push((dir.clone(), format!("{pcap} variant {v}"), args));
         }
     }
@@ -266,7 +287,9 @@ fn benchmark_captures_print_the_same_with_several_threads() {
     let concurrent = gen::generate_small(&dir, "concurrent", 400).expect("concurrent capture");
     let path = |p: &PathBuf| p.to_string_lossy().into_owned();
     let mut jobs = Vec::new();
-    let runs: [(&PathBuf, &[&str]); 9] = [
+    // `%streams` counts every worker's connections: filled in by the merger.
+    let streams = format!("{ARTICLE} streams=%streams");
+    let runs: [(&PathBuf, &[&str]); 13] = [
         (&keepalive, &[]),
         (&keepalive, &["--exchanges", "messages"]),
         (
@@ -282,10 +305,22 @@ fn benchmark_captures_print_the_same_with_several_threads() {
             &concurrent,
             &["--connections", "-s", "1000", "--open-report", "1"],
         ),
+        (&keepalive, &["-l", &streams, "--open-report", "0.05"]),
+        (
+            &churn,
+            &["-l", &streams, "-s", "64", "--idle-timeout", "0.001"],
+        ),
+        (
+            &concurrent,
+            &["-l", &streams, "--exchanges", "messages", "-s", "300"],
+        ),
+        (
+            &concurrent,
+            &["-l", &streams, "--connections", "--open-report", "1"],
+        ),
     ];
     for (i, (pcap, extra)) in runs.iter().enumerate() {
-        let mut args = vec!["-f".to_string(), path(pcap), "-l".into(), ARTICLE.into()];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        let args = with_format(vec!["-f".to_string(), path(pcap)], extra);
         jobs.push((dir.clone(), format!("benchmark run {i} {args:?}"), args));
     }
     let result = run_all(jobs);

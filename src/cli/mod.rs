@@ -222,7 +222,7 @@ const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits";
 
 /// `--threads`: what runs in parallel is said in docs/parallel.md.
-const THREADS_HELP: &str = "capture files: analyse with N threads (a reader, N workers each holding part of the connections, and a merger that prints exactly what one thread prints); live capture: N sockets in one fanout group, one worker each, records merged in capture-time order about 100 ms late; 0 = the default, 1; --json, --report, metrics, OTLP, -P, %python and %streams run on one thread (one socket) whatever N (docs/parallel.md)";
+const THREADS_HELP: &str = "capture files: N worker threads, each holding part of the connections, beside a reader and a merger; the output is exactly what one thread prints (0 or absent: 1); live capture: N sockets in one fanout group, one worker each, records merged in capture-time order about 100 ms late; --json, --report, metrics, OTLP, -P and %python run on one thread (one socket) whatever N; a file's table kept full at the -s limit makes the workers wait for each other at every new connection (docs/parallel.md)";
 const EXTENSIONS: &str = "Extensions";
 const OTHER: &str = "Other";
 const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];
@@ -1327,6 +1327,26 @@ mod tests {
             err.to_string().contains("--stats") && !err.to_string().contains('\n'),
             "{err}"
         );
+    }
+
+    #[test]
+    fn threads_are_a_count_up_to_the_maximum() {
+        assert_eq!(run(&["-f", "x"]).unwrap().threads, 1);
+        assert_eq!(run(&["-f", "x", "--threads", "0"]).unwrap().threads, 1);
+        assert_eq!(run(&["-f", "x", "--threads", "3"]).unwrap().threads, 3);
+        let max = crate::parallel::MAX_THREADS.to_string();
+        assert_eq!(
+            run(&["-f", "x", "--threads", &max]).unwrap().threads,
+            crate::parallel::MAX_THREADS
+        );
+        let over = (crate::parallel::MAX_THREADS + 1).to_string();
+        for bad in [over.as_str(), "1.5", "two"] {
+            let err = run(&["-f", "x", "--threads", bad]).unwrap_err().to_string();
+            assert!(
+                err.contains("--threads takes a whole number"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

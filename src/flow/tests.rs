@@ -876,3 +876,56 @@ fn open_connections_are_listed_oldest_first_with_their_lifecycle_so_far() {
     assert_eq!(history(&open[0].1), "ShA");
     assert_eq!(open[1].1.counters[0].packets, 2);
 }
+
+#[test]
+fn would_open_answers_for_a_new_syn_only() {
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut rec = Recorder::default();
+    let mut c = Conv::new(45000);
+    let syn = c.seg(true, TcpFlags::SYN, CLIENT_ISN, 0, b"");
+    assert!(table.would_open(&syn));
+    table.process(&syn, &mut rec).unwrap();
+    // The same connection, either way, no longer opens; a bare ACK never does (no -m).
+    assert!(!table.would_open(&syn));
+    assert!(!table.would_open(&c.seg(false, TcpFlags::SYN | A, SERVER_ISN, CLIENT_ISN + 1, b"")));
+    assert!(!table.would_open(&Conv::new(45001).seg(true, A, 1, 1, b"")));
+    assert!(table.would_open(&Conv::new(45001).seg(true, TcpFlags::SYN, 1, 0, b"")));
+    let midstream = FlowTable::new(FlowConfig {
+        midstream: true,
+        ..FlowConfig::default()
+    });
+    assert!(midstream.would_open(&Conv::new(45001).seg(true, A, 1, 1, b"")));
+}
+
+#[test]
+fn an_external_clock_expires_and_evicts_only_when_asked() {
+    let second = 1_000_000_000;
+    let config = FlowConfig {
+        lifecycle: true,
+        idle_timeout: Some(second),
+        ..FlowConfig::default()
+    };
+    let mut table = FlowTable::new(config).with_external_clock();
+    let mut rec = Recorder::default();
+    let mut old = Conv::new(46000);
+    table
+        .process(&old.seg(true, TcpFlags::SYN, 1, 0, b""), &mut rec)
+        .unwrap();
+    let mut late = Conv::new(46001);
+    late.time = 5_000_000; // 5 s later: the table does not check by itself.
+    table
+        .process(&late.seg(true, TcpFlags::SYN, 1, 0, b""), &mut rec)
+        .unwrap();
+    assert_eq!(table.tracked(), 2);
+    table
+        .expire_idle_at(crate::time::Timestamp::from_secs_micros(5, 0), &mut rec)
+        .unwrap();
+    assert_eq!(rec.0.last(), Some(&Seen::IdleTimedOut(0, 2)));
+    assert_eq!(table.tracked(), 1);
+    table
+        .evict_oldest(crate::time::Timestamp::from_secs_micros(5, 1), &mut rec)
+        .unwrap();
+    assert_eq!(rec.0.last(), Some(&Seen::TimedOut(1, 1)));
+    assert_eq!(table.oldest(), None);
+    assert_eq!(table.stats().evicted, 1);
+}

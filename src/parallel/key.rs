@@ -42,8 +42,14 @@ pub struct Item {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum What {
-    /// A rendered record: these bytes of its chunk.
-    Record { start: usize, end: usize },
+    /// A rendered record: these bytes of its chunk, where `holes` (a range of the
+    /// chunk's [`Chunk::holes`]) name the offsets of the [`HOLE_LEN`]-byte places where
+    /// `%streams` goes, filled in by the merger.
+    Record {
+        start: usize,
+        end: usize,
+        holes: (u32, u32),
+    },
     /// A connection began to be tracked (for the global peak).
     Opened,
     /// A tracked connection ended.
@@ -55,10 +61,18 @@ impl Chunk {
         Chunk {
             items: Vec::with_capacity(CHUNK_ITEMS),
             bytes: Vec::with_capacity(CHUNK_BYTES),
+            holes: Vec::new(),
             watermark: 0,
         }
     }
 }
+
+/// The two values of `%streams` a worker renders a record with, which differ in each of
+/// their [`HOLE_LEN`] digits: where the renderings differ, the merger writes the count of
+/// every worker's connections.
+pub const STREAMS_PROBES: [usize; 2] = [1_111_111_111, 2_222_222_222];
+/// Digits of each of [`STREAMS_PROBES`].
+pub const HOLE_LEN: usize = 10;
 
 /// A worker's outputs, sent to the merger: at most [`CHUNK_BYTES`] of records (plus one)
 /// or [`CHUNK_ITEMS`] items.
@@ -66,6 +80,8 @@ impl Chunk {
 pub struct Chunk {
     pub items: Vec<Item>,
     pub bytes: Vec<u8>,
+    /// Offsets in `bytes` of the `%streams` places of the records.
+    pub holes: Vec<usize>,
     /// The worker will send nothing more with a packet index at or below this one.
     pub watermark: u64,
 }

@@ -565,7 +565,8 @@ mod tests {
         }
     }
 
-    const FORMAT: &str = "%source.ip %source.port %dest.port %connection %close.originator \
+    const FORMAT: &str =
+        "%source.ip %source.port %dest.port %connection %close.originator %streams \
                           %request.line %response.line";
 
     /// The one-thread records of `path`, and its frames shared out by connection between

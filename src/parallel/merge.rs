@@ -8,7 +8,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use super::key::{Chunk, Item, What};
+use super::key::{Chunk, Item, What, END, HOLE_LEN, PHASE_PACKET};
 use crate::output::RecordSink;
 
 /// One worker's side of the merge.
@@ -54,6 +54,11 @@ pub fn merge<R: RecordSink>(
         })
         .collect();
     let mut tracked: u64 = 0;
+    // The end of capture prints every connection still open with the count from before
+    // the first of them ended (FlowTable::finish).
+    let mut at_end: Option<u64> = None;
+    // A record with its `%streams` filled in.
+    let mut filled = Vec::new();
     let mut merged = Merged::default();
     loop {
         let mut best: Option<(usize, super::key::Key)> = None;
@@ -83,6 +88,7 @@ pub fn merge<R: RecordSink>(
                     lane.next = 0;
                     done.items.clear();
                     done.bytes.clear();
+                    done.holes.clear();
                     // The worker allocates another when none is back.
                     let _ = lane.spare.try_send(done);
                 }
@@ -100,9 +106,29 @@ pub fn merge<R: RecordSink>(
             break;
         };
         lane.next += 1;
+        if item.key.index == END && item.key.phase == PHASE_PACKET && at_end.is_none() {
+            at_end = Some(tracked);
+        }
         match item.what {
-            What::Record { start, end } => {
+            What::Record { start, end, holes } if holes.0 == holes.1 => {
                 records.record(lane.chunk.bytes.get(start..end).unwrap_or_default())?;
+            }
+            What::Record { start, end, holes } => {
+                let streams = at_end.unwrap_or(tracked);
+                let holes = lane
+                    .chunk
+                    .holes
+                    .get(holes.0 as usize..holes.1 as usize)
+                    .unwrap_or_default();
+                filled.clear();
+                let mut from = start;
+                for &hole in holes {
+                    filled.extend_from_slice(lane.chunk.bytes.get(from..hole).unwrap_or_default());
+                    filled.extend_from_slice(streams.to_string().as_bytes());
+                    from = hole + HOLE_LEN;
+                }
+                filled.extend_from_slice(lane.chunk.bytes.get(from..end).unwrap_or_default());
+                records.record(&filled)?;
             }
             What::Opened => {
                 tracked += 1;
@@ -113,4 +139,115 @@ pub fn merge<R: RecordSink>(
     }
     records.finish()?;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::parallel::key::{Key, END};
+
+    /// Records what it is given, one string per record.
+    #[derive(Default)]
+    struct Lines(Vec<String>);
+
+    impl RecordSink for Lines {
+        fn record(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            self.0.push(String::from_utf8_lossy(bytes).into_owned());
+            Ok(())
+        }
+    }
+
+    /// A chunk of records `(index, phase, sub, text)` and marks, with its watermark.
+    fn chunk(items: &[(u64, u8, u64, &str)], watermark: u64) -> Chunk {
+        let mut c = Chunk {
+            watermark,
+            ..Chunk::default()
+        };
+        for &(index, phase, sub, text) in items {
+            let key = Key { index, phase, sub };
+            let what = match text {
+                "+" => What::Opened,
+                "-" => What::Ended,
+                _ => {
+                    let start = c.bytes.len();
+                    c.bytes.extend_from_slice(text.as_bytes());
+                    What::Record {
+                        start,
+                        end: c.bytes.len(),
+                        holes: (0, 0),
+                    }
+                }
+            };
+            c.items.push(Item { key, what });
+        }
+        c
+    }
+
+    /// Runs the merge over lanes given as lists of chunks, sent from other threads.
+    fn merged(lanes: Vec<Vec<Chunk>>) -> (Vec<String>, Merged) {
+        let mut inputs = Vec::new();
+        let mut senders = Vec::new();
+        for chunks in lanes {
+            let (tx, rx) = mpsc::sync_channel(1);
+            let (spare_tx, _spare_rx) = mpsc::sync_channel(8);
+            inputs.push((rx, spare_tx));
+            senders.push(std::thread::spawn(move || {
+                for c in chunks {
+                    tx.send(c).expect("the merger receives");
+                }
+            }));
+        }
+        let mut lines = Lines::default();
+        let result = merge(inputs, &mut lines).expect("merges");
+        for s in senders {
+            s.join().expect("sender");
+        }
+        (lines.0, result)
+    }
+
+    #[test]
+    fn records_come_out_in_key_order_across_workers() {
+        let a = vec![
+            chunk(&[(1, 2, 1, "+"), (1, 2, 1, "a1")], 1),
+            chunk(&[(4, 2, 1, "a4"), (4, 2, 1, "a4'")], 5),
+            chunk(&[(END, 2, 1, "a-end"), (END, 2, 1, "-")], END),
+        ];
+        let b = vec![
+            chunk(&[(2, 2, 1, "+"), (3, 2, 1, "b3")], 3),
+            chunk(&[(5, 2, 0, "b5-evicted"), (5, 2, 0, "-")], 6),
+            chunk(&[(END, 2, 2, "b-end")], END),
+        ];
+        let (lines, result) = merged(vec![a, b]);
+        assert_eq!(
+            lines,
+            ["a1", "b3", "a4", "a4'", "b5-evicted", "a-end", "b-end"]
+        );
+        assert_eq!(result.peak, 2);
+    }
+
+    #[test]
+    fn the_idle_phase_of_a_packet_goes_before_its_own_records() {
+        // Worker a expires its connection created at 1 when packet 7 comes; worker b's
+        // connection created at 2 expires at the same check, and packet 7 is b's.
+        let a = vec![
+            chunk(&[(7, 1, 1, "a-idle"), (7, 1, 1, "-")], 7),
+            chunk(&[], END),
+        ];
+        let b = vec![
+            chunk(&[(7, 1, 2, "b-idle"), (7, 1, 2, "-"), (7, 2, 1, "b7")], 7),
+            chunk(&[], END),
+        ];
+        let (lines, _) = merged(vec![a, b]);
+        assert_eq!(lines, ["a-idle", "b-idle", "b7"]);
+    }
+
+    #[test]
+    fn a_worker_that_stops_ends_its_lane() {
+        let a = vec![chunk(&[(1, 2, 1, "a1")], 1)];
+        let b = vec![chunk(&[(2, 2, 1, "b2")], 2), chunk(&[], END)];
+        let (lines, _) = merged(vec![a, b]);
+        assert_eq!(lines, ["a1", "b2"]);
+    }
 }

@@ -88,10 +88,6 @@ pub fn plan(options: &Options, template: &Template) -> Plan {
     if names.contains(&"python") {
         return Plan::OneThread("%python");
     }
-    // The count of every worker's connections at each record (SPEC §5).
-    if names.contains(&"streams") {
-        return Plan::OneThread("%streams");
-    }
     Plan::Parallel(options.threads)
 }
 

@@ -10,18 +10,18 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::key::{
-    Batch, Chunk, Entry, Item, Key, SegmentHead, What, CHUNK_BYTES, CHUNK_ITEMS, END, PHASE_IDLE,
-    PHASE_OPEN_REPORT, PHASE_PACKET, SUB_EVICTION, SUB_OWN,
+    Batch, Chunk, Entry, Item, Key, SegmentHead, What, CHUNK_BYTES, CHUNK_ITEMS, END, HOLE_LEN,
+    PHASE_IDLE, PHASE_OPEN_REPORT, PHASE_PACKET, STREAMS_PROBES, SUB_EVICTION, SUB_OWN,
 };
 use crate::cli::Options;
 use crate::decode::Segment;
 use crate::decode::Tunnels;
-use crate::exchange::ExchangeTracker;
+use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker};
 use crate::flow::{
     ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
-use crate::output::{Pipeline, RecordSink, TemplateSink};
+use crate::output::{OutputStage, Pipeline, RecordSink, TemplateSink};
 use crate::time::Timestamp;
 
 /// What the reader asks of a worker.
@@ -82,6 +82,10 @@ struct Outbox {
     /// slots).
     creation: Vec<u64>,
     chunk: Chunk,
+    /// Which rendering of a record comes next ([`StreamsHoles`]).
+    pass: Pass,
+    /// The first rendering of a record with `%streams`.
+    first: Vec<u8>,
     out: SyncSender<Chunk>,
     /// Chunks the merger is done with.
     spare: Receiver<Chunk>,
@@ -120,16 +124,137 @@ impl Outbox {
     }
 }
 
+/// Which rendering of a record the record sink is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// The only one: the format has no `%streams`.
+    Only,
+    /// The first of two ([`StreamsHoles`]): kept aside.
+    First,
+    /// The second: compared with the first to find the `%streams` places.
+    Second,
+}
+
 /// The worker's record sink: rendered records go to the outbox under the current key.
 struct KeyedRecords(Rc<RefCell<Outbox>>);
 
 impl RecordSink for KeyedRecords {
     fn record(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         let mut outbox = self.0.borrow_mut();
-        let start = outbox.chunk.bytes.len();
-        outbox.chunk.bytes.extend_from_slice(bytes);
-        let end = outbox.chunk.bytes.len();
-        outbox.push(What::Record { start, end })
+        let o = &mut *outbox;
+        match o.pass {
+            Pass::Only => {
+                let start = o.chunk.bytes.len();
+                o.chunk.bytes.extend_from_slice(bytes);
+                let end = o.chunk.bytes.len();
+                o.push(What::Record {
+                    start,
+                    end,
+                    holes: (0, 0),
+                })
+            }
+            Pass::First => {
+                o.first.clear();
+                o.first.extend_from_slice(bytes);
+                Ok(())
+            }
+            Pass::Second => {
+                let start = o.chunk.bytes.len();
+                o.chunk.bytes.extend_from_slice(&o.first);
+                let end = o.chunk.bytes.len();
+                let from = o.chunk.holes.len();
+                // The renderings differ only in the digits of the two probe values.
+                let mut i = 0;
+                while i < o.first.len() {
+                    if o.first.get(i) != bytes.get(i) {
+                        o.chunk.holes.push(start + i);
+                        i += HOLE_LEN;
+                    } else {
+                        i += 1;
+                    }
+                }
+                let holes = (from as u32, o.chunk.holes.len() as u32);
+                o.push(What::Record { start, end, holes })
+            }
+        }
+    }
+}
+
+/// Renders each record twice when the format prints `%streams`, with the two
+/// [`STREAMS_PROBES`] values: the record sink finds where they differ, and the merger,
+/// which replays every worker's connections opened and ended in key order, writes the
+/// count of all of them there (SPEC: connections tracked when the record is printed).
+struct StreamsHoles<S> {
+    inner: S,
+    /// The format prints `%streams`.
+    on: bool,
+    outbox: Rc<RefCell<Outbox>>,
+}
+
+impl<S: ExchangeSink> StreamsHoles<S> {
+    fn render(
+        &mut self,
+        record: &Exchange<'_>,
+        sink: fn(&mut S, &Exchange<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if !self.on {
+            return sink(&mut self.inner, record);
+        }
+        let mut probe = record.clone();
+        let mut result = Ok(());
+        for (pass, value) in [Pass::First, Pass::Second].into_iter().zip(STREAMS_PROBES) {
+            probe.streams = value;
+            self.outbox.borrow_mut().pass = pass;
+            result = sink(&mut self.inner, &probe);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.outbox.borrow_mut().pass = Pass::Only;
+        result
+    }
+}
+
+impl<S: ExchangeSink> ExchangeSink for StreamsHoles<S> {
+    fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
+        self.render(exchange, S::exchange)
+    }
+
+    fn connection(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        self.render(record, S::connection)
+    }
+
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        self.render(record, S::interim)
+    }
+
+    crate::exchange::forward_exchange_sink!(
+        inner: wants_payload,
+        opening,
+        open,
+        request,
+        response,
+        closed,
+        timed_out,
+        truncated
+    );
+}
+
+impl<S: OutputStage> OutputStage for StreamsHoles<S> {
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.inner.finish()
+    }
+
+    fn record_failures(&self) -> u64 {
+        self.inner.record_failures()
+    }
+
+    fn per_connection(&self) -> bool {
+        self.inner.per_connection()
+    }
+
+    fn renders_records(&self) -> bool {
+        self.inner.renders_records()
     }
 }
 
@@ -168,7 +293,11 @@ impl<P: Pipeline> FlowEventSink for Tap<'_, P> {
             FlowEventKind::Closed { .. }
             | FlowEventKind::TimedOut
             | FlowEventKind::IdleTimedOut
-            | FlowEventKind::Truncated => self.outbox.borrow_mut().push(What::Ended)?,
+            | FlowEventKind::Truncated => {
+                // After the records it prints: they still count the connection.
+                self.pipeline.event(event)?;
+                return self.outbox.borrow_mut().push(What::Ended);
+            }
             FlowEventKind::Established | FlowEventKind::Data { .. } | FlowEventKind::Gap { .. } => {
             }
         }
@@ -192,7 +321,7 @@ impl<P: Pipeline> FlowEventSink for Tap<'_, P> {
 pub struct Worker<'a> {
     options: &'a Options,
     flows: FlowTable,
-    tracker: ExchangeTracker<TemplateSink<KeyedRecords>>,
+    tracker: ExchangeTracker<StreamsHoles<TemplateSink<KeyedRecords>>>,
     outbox: Rc<RefCell<Outbox>>,
 }
 
@@ -220,11 +349,18 @@ impl<'a> Worker<'a> {
             by_connection: false,
             creation: Vec::new(),
             chunk: Chunk::with_capacity(),
+            pass: Pass::Only,
+            first: Vec::new(),
             out: output,
             spare: spare_chunks,
         }));
-        let sink = TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
-            .per_connection(options.connections);
+        let streams = template.keyword_names().contains(&"streams");
+        let sink = StreamsHoles {
+            inner: TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
+                .per_connection(options.connections),
+            on: streams,
+            outbox: Rc::clone(&outbox),
+        };
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
         if options.connections {
