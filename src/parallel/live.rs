@@ -572,8 +572,14 @@ mod tests {
     /// The one-thread records of `path`, and its frames shared out by connection between
     /// two scripted members (as the kernel's flow hash would), each member quiet before
     /// a frame that comes after a pause and at the end.
-    fn one_thread_and_members(path: &str) -> (Vec<u8>, Vec<Scripted>, u64) {
-        let options = options(&["-f", path, "-l", FORMAT]);
+    fn one_thread_and_members(
+        path: &str,
+        more: &[&str],
+        end_quiet: i64,
+    ) -> (Vec<u8>, Vec<Scripted>, u64) {
+        let mut args = vec!["-f", path, "-l", FORMAT];
+        args.extend_from_slice(more);
+        let options = options(&args);
         let mut one = Vec::new();
         let mut source = crate::capture::file::open(path, false).expect("open");
         let prepared = crate::run::prepare(&options).expect("prepare");
@@ -616,7 +622,7 @@ mod tests {
         }
         for m in &mut members {
             m.events
-                .push_back(Event::Quiet(Timestamp(last.0.saturating_add(ms(1_000)))));
+                .push_back(Event::Quiet(Timestamp(last.0.saturating_add(end_quiet))));
         }
         assert!(
             members.iter().all(|m| m.events.len() > 2),
@@ -634,7 +640,7 @@ mod tests {
             "rst_storm.pcap",
         ] {
             let path = format!("{}/tests/report/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
-            let (one, members, frames) = one_thread_and_members(&path);
+            let (one, members, frames) = one_thread_and_members(&path, &[], ms(1_000));
             let options = options(&["-i", "lo", "--threads", "2", "-l", FORMAT]);
             let mut merged = Vec::new();
             let summary = process(
@@ -660,5 +666,55 @@ mod tests {
             assert_eq!(summary.stats.packets_read, frames, "{name}");
             assert!(summary.notes.is_empty(), "{:?}", summary.notes);
         }
+    }
+
+    #[test]
+    fn a_quiet_member_ends_idle_connections_by_the_wall_clock() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let path = format!(
+            "{}/tests/report/pcaps/client_pool_timeout.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        // Quiet for 3 s after the last frame: past the 1 s timeout and the window.
+        let idle = ["--idle-timeout", "1"];
+        let (one, members, _) = one_thread_and_members(&path, &idle, ms(3_000));
+        let options = options(&[
+            "-i",
+            "lo",
+            "--threads",
+            "2",
+            "-l",
+            FORMAT,
+            "--idle-timeout",
+            "1",
+        ]);
+        let mut merged = Vec::new();
+        let summary = process(
+            members,
+            &options,
+            None,
+            crate::run::render_options(&options),
+            &STOP,
+            Timestamp(0),
+            WriterSink::new(&mut merged, true),
+        )
+        .expect("two workers");
+        // Without `%streams` (the sixth field): the workers' idle checks run at their own
+        // clocks' times, so the count of all connections at each expiry differs.
+        let sorted = |bytes: &[u8]| {
+            let mut lines: Vec<String> = String::from_utf8_lossy(bytes)
+                .lines()
+                .map(|l| {
+                    let mut fields: Vec<&str> = l.split(' ').collect();
+                    fields.remove(5);
+                    fields.join(" ")
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(sorted(&merged), sorted(&one));
+        assert_eq!(summary.stats.connections_idle_timed_out, 12);
+        assert_eq!(summary.stats.connections_open_at_end, 0);
     }
 }
