@@ -466,8 +466,7 @@ impl LiveSource {
     /// traffic is quiet, such as the parallel pipeline's workers, which then tell the
     /// merger that their clock moved on. `Next::End` when stopped, as `next_packet`.
     pub fn next_within(&mut self, quiet: Duration) -> Option<Next<'_>> {
-        let until = Instant::now() + quiet;
-        match self.advance(Some(until)) {
+        match self.advance(Some(quiet)) {
             Ok(Advance::Quiet) => None,
             other => Some(self.yielded(other)),
         }
@@ -499,9 +498,11 @@ impl LiveSource {
         }
     }
 
-    /// Moves to the next frame to yield; `Stopped` when stopped, `Quiet` when `quiet_until`
-    /// passed first.
-    fn advance(&mut self, quiet_until: Option<Instant>) -> Result<Advance, String> {
+    /// Moves to the next frame to yield; `Stopped` when stopped, `Quiet` when nothing
+    /// came for `quiet` (counted from the first look at the next block: a frame of the
+    /// current block costs no clock read).
+    fn advance(&mut self, quiet: Option<Duration>) -> Result<Advance, String> {
+        let mut quiet_until: Option<Instant> = None;
         loop {
             if let Some(cursor) = &mut self.cursor {
                 if !cursor.is_done() {
@@ -559,7 +560,8 @@ impl LiveSource {
                 }
                 timeout = i32::try_from(left.as_millis()).unwrap_or(1).max(1);
             }
-            if let Some(until) = quiet_until {
+            if let Some(quiet) = quiet {
+                let until = *quiet_until.get_or_insert_with(|| Instant::now() + quiet);
                 let left = until.saturating_duration_since(Instant::now());
                 if left.is_zero() && self.ring.block(self.current).is_none() {
                     return Ok(Advance::Quiet);
