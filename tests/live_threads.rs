@@ -140,3 +140,54 @@ fn two_workers_print_one_sockets_records_in_capture_time_order_and_lose_nothing(
         started.elapsed()
     );
 }
+
+#[test]
+fn a_quiet_member_says_so_within_its_deadline_and_still_yields_frames() {
+    use rustniffer::capture::live::{LiveConfig, LiveGroup};
+    use rustniffer::capture::Next;
+    use std::sync::atomic::AtomicBool;
+    static STOP: AtomicBool = AtomicBool::new(false);
+    in_private_namespace(
+        "a_quiet_member_says_so_within_its_deadline_and_still_yields_frames",
+        None,
+        || {
+            let config = LiveConfig {
+                interface: "lo".into(),
+                buffer_bytes: 4 << 20,
+                kernel_filter: None,
+            };
+            let mut members = LiveGroup::open(&config, 2, &STOP)
+                .expect("a group on lo")
+                .into_members();
+            let quiet = Duration::from_millis(20);
+            for member in &mut members {
+                let asked = Instant::now();
+                assert!(member.next_within(quiet).is_none(), "nothing crossed lo");
+                let took = asked.elapsed();
+                assert!(
+                    took >= quiet && took < quiet * 5,
+                    "quiet after {took:?}, asked for {quiet:?}"
+                );
+            }
+            // A datagram reaches one member, which yields it before its deadline.
+            let socket = std::net::UdpSocket::bind("127.0.0.1:18953").expect("bind");
+            socket
+                .send_to(b"ping", "127.0.0.1:18953")
+                .expect("send a datagram");
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut frames = 0;
+            while frames == 0 && Instant::now() < deadline {
+                for member in &mut members {
+                    if let Some(Next::Packet(p)) = member.next_within(quiet) {
+                        assert!(p.data.ends_with(b"ping"), "{:?}", p.data);
+                        frames += 1;
+                    }
+                }
+            }
+            assert_eq!(frames, 1, "the datagram");
+            for member in &mut members {
+                assert!(member.next_within(quiet).is_none(), "the datagram twice");
+            }
+        },
+    );
+}
