@@ -146,7 +146,7 @@ mod tests {
     use std::sync::mpsc;
 
     use super::*;
-    use crate::parallel::key::{Key, END};
+    use crate::parallel::key::{Key, END, PHASE_PACKET};
 
     /// Records what it is given, one string per record.
     #[derive(Default)]
@@ -241,6 +241,56 @@ mod tests {
         ];
         let (lines, _) = merged(vec![a, b]);
         assert_eq!(lines, ["a-idle", "b-idle", "b7"]);
+    }
+
+    #[test]
+    fn streams_places_get_the_count_of_every_worker_then_the_count_before_the_end() {
+        let hole = |c: &mut Chunk, index: u64, sub: u64, before: &str, after: &str| {
+            let start = c.bytes.len();
+            c.bytes.extend_from_slice(before.as_bytes());
+            let from = c.holes.len() as u32;
+            c.holes.push(c.bytes.len());
+            c.bytes.extend_from_slice(b"1111111111");
+            c.bytes.extend_from_slice(after.as_bytes());
+            let holes = (from, c.holes.len() as u32);
+            let what = What::Record {
+                start,
+                end: c.bytes.len(),
+                holes,
+            };
+            c.items.push(Item {
+                key: Key {
+                    index,
+                    phase: PHASE_PACKET,
+                    sub,
+                },
+                what,
+            });
+        };
+        // a opens at 1 and closes at 4 (its end mark after its record); b opens at 2;
+        // both are printed at the end with the count from before either ended.
+        let mut a1 = chunk(&[(1, 2, 1, "+")], 1);
+        hole(&mut a1, 4, 1, "a closes, ", " open");
+        a1.items.push(Item {
+            key: Key {
+                index: 4,
+                phase: PHASE_PACKET,
+                sub: 1,
+            },
+            what: What::Ended,
+        });
+        let mut a2 = chunk(&[(5, 2, 1, "+")], END);
+        hole(&mut a2, END, 5, "a end ", "");
+        let mut b1 = chunk(&[(2, 2, 1, "+")], 4);
+        hole(&mut b1, 3, 1, "b data ", "");
+        let mut b2 = chunk(&[], END);
+        hole(&mut b2, END, 2, "b end ", "");
+        let (lines, result) = merged(vec![vec![a1, a2], vec![b1, b2]]);
+        assert_eq!(
+            lines,
+            ["b data 2", "a closes, 2 open", "b end 2", "a end 2"]
+        );
+        assert_eq!(result.peak, 2);
     }
 
     #[test]
