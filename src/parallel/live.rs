@@ -717,4 +717,39 @@ mod tests {
         assert_eq!(summary.stats.connections_idle_timed_out, 12);
         assert_eq!(summary.stats.connections_open_at_end, 0);
     }
+
+    #[test]
+    fn max_streams_is_shared_out_between_the_workers() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let path = format!(
+            "{}/tests/report/pcaps/client_pool_timeout.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        // Twelve connections open at once; one thread keeps at most 4 with -s 4.
+        let (_, members, _) = one_thread_and_members(&path, &[], ms(1_000));
+        let options = options(&["-i", "lo", "--threads", "2", "-l", FORMAT, "-s", "4"]);
+        let mut merged = Vec::new();
+        let summary = process(
+            members,
+            &options,
+            None,
+            crate::run::render_options(&options),
+            &STOP,
+            Timestamp(0),
+            WriterSink::new(&mut merged, true),
+        )
+        .expect("two workers");
+        // Each worker holds its part, 2, so at most 3*2/4 + 1 = 2 at once.
+        assert!(summary.stats.connections_peak <= 4, "{:?}", summary.stats);
+        assert!(
+            summary.stats.connections_evicted >= 8,
+            "{:?}",
+            summary.stats
+        );
+        assert_eq!(summary.stats.connections, 12);
+        let timedout = String::from_utf8_lossy(&merged)
+            .matches(" timedout ")
+            .count();
+        assert!(timedout as u64 >= summary.stats.connections_evicted);
+    }
 }
