@@ -221,7 +221,7 @@ const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits";
 
 /// `--threads`: what runs in parallel is said in docs/parallel.md.
-const THREADS_HELP: &str = "capture files: N worker threads, each holding part of the connections, beside a reader and a merger; the output is exactly what one thread prints (0 or absent: 1); live capture, --json, --report, metrics, OTLP, -P and %python run on one thread whatever N; a table kept full at the -s limit makes the workers wait for each other at every new connection (docs/parallel.md)";
+const THREADS_HELP: &str = "capture files: N worker threads, each holding part of the connections, beside a reader and a merger; the output is exactly what one thread prints (0 or absent: 1); live capture, --report, metrics, OTLP, -P and %python run on one thread whatever N; a table kept full at the -s limit makes the workers wait for each other at every new connection (docs/parallel.md)";
 const EXTENSIONS: &str = "Extensions";
 const OTHER: &str = "Other";
 const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];

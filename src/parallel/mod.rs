@@ -71,9 +71,6 @@ pub fn plan(options: &Options, template: &Template) -> Plan {
     if !matches!(options.input, Input::File(_)) {
         return Plan::OneThread("live capture");
     }
-    if options.json {
-        return Plan::OneThread("--json");
-    }
     if options.report.enabled() {
         return Plan::OneThread("--report");
     }

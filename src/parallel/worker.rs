@@ -14,11 +14,12 @@ use super::key::{
 };
 use crate::cli::Options;
 use crate::decode::Tunnels;
-use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker};
+use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker, Needs};
 use crate::flow::{
     ConnId, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
+use crate::output::json::{JsonFormat, JsonSink};
 use crate::output::{OutputStage, Pipeline, RecordSink, TemplateSink};
 use crate::time::Timestamp;
 
@@ -328,12 +329,6 @@ pub fn run(
     // The format parsed when the run was prepared: it parses again.
     let template = Template::parse(&options.format)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let mut needs = template.needs();
-    if options.connections {
-        // Connection records read the first exchange's keep-alive headers.
-        needs.request.header = true;
-        needs.response.header = true;
-    }
     let outbox = Rc::new(RefCell::new(Outbox {
         key: Key::default(),
         by_connection: false,
@@ -344,13 +339,55 @@ pub fn run(
         out: output,
         spare: spare_chunks,
     }));
+    let records = KeyedRecords(Rc::clone(&outbox));
     let streams = template.keyword_names().contains(&"streams");
+    // The sinks of the one-thread path without report, metrics or OTLP (run::process).
+    if options.json {
+        let format = match (options.json_fields, options.json_all) {
+            (true, _) => JsonFormat::selected(&template),
+            (false, true) => JsonFormat::new(),
+            (false, false) => JsonFormat::default_fields(),
+        };
+        let sink = JsonSink::new(format, records, options.connections);
+        let needs = connection_needs(sink.needs(), options);
+        let sink = StreamsHoles {
+            inner: sink,
+            // The default fields leave out `streams`.
+            on: options.json_all || (options.json_fields && streams),
+            outbox: Rc::clone(&outbox),
+        };
+        return serve(worker, options, sink, needs, &outbox, input, spare_batches);
+    }
+    let needs = connection_needs(template.needs(), options);
     let sink = StreamsHoles {
-        inner: TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
-            .per_connection(options.connections),
+        inner: TemplateSink::new(template, render, records).per_connection(options.connections),
         on: streams,
         outbox: Rc::clone(&outbox),
     };
+    serve(worker, options, sink, needs, &outbox, input, spare_batches)
+}
+
+/// What the exchange layer keeps for `needs`, and for connection records.
+fn connection_needs(mut needs: Needs, options: &Options) -> Needs {
+    if options.connections {
+        // Connection records read the first exchange's keep-alive headers.
+        needs.request.header = true;
+        needs.response.header = true;
+    }
+    needs
+}
+
+/// The worker's loop over what the reader sends, into `sink`.
+fn serve<S: OutputStage>(
+    worker: usize,
+    options: &Options,
+    sink: S,
+    needs: Needs,
+    outbox: &Rc<RefCell<Outbox>>,
+    input: Receiver<ToWorker>,
+    spare_batches: SyncSender<Batch>,
+) -> std::io::Result<WorkerStats> {
+    let outbox: &RefCell<Outbox> = outbox;
     let mut tracker =
         ExchangeTracker::with_mode(needs, options.exchanges, sink).with_options(options.analyzers);
     if options.connections {
@@ -371,7 +408,7 @@ pub fn run(
                 for entry in &batch.entries {
                     let mut tap = Tap {
                         pipeline: &mut tracker,
-                        outbox: &outbox,
+                        outbox,
                     };
                     match *entry {
                         Entry::Segment { index, head } => {
@@ -425,7 +462,7 @@ pub fn run(
             ToWorker::Finish { last_ts } => {
                 let mut tap = Tap {
                     pipeline: &mut tracker,
-                    outbox: &outbox,
+                    outbox,
                 };
                 if options.idle_timeout.is_some() {
                     set(END, PHASE_IDLE, 0, true);
