@@ -68,7 +68,6 @@ fn run(dir: &Path, args: &[String], threads: usize) -> Run {
 /// Whether docs/parallel.md says these options run on the workers.
 fn documented_parallel(args: &[String]) -> bool {
     let one_thread_options = [
-        "--json",
         "--report",
         "--report-html",
         "-P",
@@ -174,9 +173,10 @@ fn run_all(jobs: Vec<(PathBuf, String, Vec<String>)>) -> (usize, Vec<String>) {
     (jobs.len(), problems)
 }
 
-/// `args`, then `extra`, with the article format unless `extra` names one.
+/// `args`, then `extra`, with the article format unless `extra` names one (or asks
+/// for all JSON fields, which takes no format).
 fn with_format(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
-    if !extra.contains(&"-l") {
+    if !extra.contains(&"-l") && !extra.contains(&"--json-fields") {
         args.extend(["-l".to_string(), ARTICLE.to_string()]);
     }
     args.extend(extra.iter().map(|s| s.to_string()));
@@ -242,7 +242,7 @@ fn whole_table_options_print_the_same_with_several_threads() {
     assert!(pcaps.len() > 20, "the corpus looks incomplete");
     let streams = format!("%streams {ARTICLE}");
     // Each variant combines several options, to keep the runs few.
-    let variants: [&[&str]; 3] = [
+    let variants: [&[&str]; 4] = [
         &[
             "-l",
             &streams,
@@ -267,6 +267,17 @@ fn whole_table_options_print_the_same_with_several_threads() {
             "0.1",
         ],
         &["--exchanges", "messages", "-s", "3", "--idle-timeout", "1"],
+        // JSON lines with every field, `streams` among them.
+        &[
+            "--json",
+            "--json-fields",
+            "all",
+            "--connections",
+            "-s",
+            "2",
+            "--open-report",
+            "0.02",
+        ],
     ];
     let mut jobs = Vec::new();
     for pcap in &pcaps {
@@ -292,7 +303,7 @@ fn benchmark_captures_print_the_same_with_several_threads() {
     let mut jobs = Vec::new();
     // `%streams` counts every worker's connections: filled in by the merger.
     let streams = format!("{ARTICLE} streams=%streams");
-    let runs: [(&PathBuf, &[&str]); 13] = [
+    let runs: [(&PathBuf, &[&str]); 15] = [
         (&keepalive, &[]),
         (&keepalive, &["--exchanges", "messages"]),
         (
@@ -320,6 +331,11 @@ fn benchmark_captures_print_the_same_with_several_threads() {
         (
             &concurrent,
             &["-l", &streams, "--connections", "--open-report", "1"],
+        ),
+        (&churn, &["--json", "--json-fields", "all", "-s", "64"]),
+        (
+            &keepalive,
+            &["--json", "-l", &streams, "--exchanges", "messages"],
         ),
     ];
     for (i, (pcap, extra)) in runs.iter().enumerate() {

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use super::key::Chunk;
 use super::merge;
-use super::worker::{Worker, WorkerStats};
+use super::worker::{self, Drive, Worker, WorkerStats};
 use super::{add, run_stats, worker_panicked, SPARES};
 use crate::capture::live::{LiveSource, LiveStats};
 use crate::capture::Next;
@@ -30,7 +30,7 @@ use crate::cli::Options;
 use crate::decode::{DecodeStats, Decoder};
 use crate::filter::Filter;
 use crate::format::RenderOptions;
-use crate::output::RecordSink;
+use crate::output::{OutputStage, RecordSink};
 use crate::run::{KernelStats, OutputTarget, RunError, Summary};
 use crate::time::Timestamp;
 
@@ -200,7 +200,11 @@ struct MemberStats {
 }
 
 /// Runs what falls due on `worker`.
-fn run_due(worker: &mut Worker<'_>, due: Due, now: Timestamp) -> std::io::Result<()> {
+fn run_due<S: OutputStage>(
+    worker: &mut Worker<'_, S>,
+    due: Due,
+    now: Timestamp,
+) -> std::io::Result<()> {
     if let Some(at) = due.open_report {
         worker.open_report(key_of(at), at)?;
     }
@@ -232,69 +236,85 @@ fn run_member<M: Member>(
     let mut config = crate::run::flow_config(options);
     // `-s` is shared out: each worker evicts its own oldest connection past its part.
     config.max_streams = options.max_streams.div_ceil(shared.workers.max(1)).max(1);
-    let mut worker = Worker::new(options, shared.render.clone(), config, output, spare)?;
-    let mut decoder =
-        Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
-    let mut clock = Clock::new(shared.start, options.idle_timeout, options.open_report);
-    let mut stats = MemberStats::default();
-    let mut handed = Timestamp(i64::MIN);
-    loop {
-        match member.next_within(QUIET) {
-            Some(Next::Packet(packet)) => {
-                if let Some(f) = shared.filter {
-                    if !f.matches(packet.link, packet.data, packet.orig_len) {
-                        stats.filtered_out += 1;
+    let drive = FromMember { member, shared };
+    worker::start(options, shared.render.clone(), config, output, spare, drive)
+}
+
+/// A live worker's loop over its member.
+struct FromMember<'m, 's, M> {
+    member: &'m mut M,
+    shared: &'s Shared<'s>,
+}
+
+impl<M: Member> Drive for FromMember<'_, '_, M> {
+    type Out = MemberStats;
+
+    fn drive<S: OutputStage>(self, mut worker: Worker<'_, S>) -> std::io::Result<MemberStats> {
+        let FromMember { member, shared } = self;
+        let options = shared.options;
+        let mut decoder =
+            Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
+        let mut clock = Clock::new(shared.start, options.idle_timeout, options.open_report);
+        let mut stats = MemberStats::default();
+        let mut handed = Timestamp(i64::MIN);
+        loop {
+            match member.next_within(QUIET) {
+                Some(Next::Packet(packet)) => {
+                    if let Some(f) = shared.filter {
+                        if !f.matches(packet.link, packet.data, packet.orig_len) {
+                            stats.filtered_out += 1;
+                            continue;
+                        }
+                    }
+                    let Some(segment) = decoder.decode(&packet) else {
+                        continue;
+                    };
+                    // A payload outside the frame is in the decoder's reassembly buffer.
+                    let reassembled = !segment.payload.is_empty()
+                        && !packet
+                            .data
+                            .as_ptr_range()
+                            .contains(&segment.payload.as_ptr());
+                    if reassembled && worker.would_open(&segment) {
+                        // Rebuilt here from IPv6 fragments (the kernel reassembles IPv4
+                        // ones), which the kernel hashes on addresses alone: the segment may
+                        // belong to a connection of another member. Counted, never opening a
+                        // second copy of a connection (with -m) here.
+                        stats.stray_fragments += 1;
                         continue;
                     }
+                    let (late, due) = clock.packet(segment.ts);
+                    stats.late += u64::from(late);
+                    run_due(&mut worker, due, clock.now)?;
+                    worker.segment(key_of(clock.now), &segment)?;
+                    if clock.now.0.saturating_sub(handed.0) >= HANDOVER_NS {
+                        handed = clock.now;
+                        let watermark = clock.promise();
+                        worker.hand_over(watermark)?;
+                    }
                 }
-                let Some(segment) = decoder.decode(&packet) else {
-                    continue;
-                };
-                // A payload outside the frame is in the decoder's reassembly buffer.
-                let reassembled = !segment.payload.is_empty()
-                    && !packet
-                        .data
-                        .as_ptr_range()
-                        .contains(&segment.payload.as_ptr());
-                if reassembled && worker.would_open(&segment) {
-                    // Rebuilt here from IPv6 fragments (the kernel reassembles IPv4
-                    // ones), which the kernel hashes on addresses alone: the segment may
-                    // belong to a connection of another member. Counted, never opening a
-                    // second copy of a connection (with -m) here.
-                    stats.stray_fragments += 1;
-                    continue;
+                Some(Next::End) => break,
+                Some(Next::Damaged(reason)) => {
+                    // The group cannot lose a member without moving flows: all stop.
+                    shared.stop.store(true, Ordering::Relaxed);
+                    stats.damaged = Some(reason);
+                    break;
                 }
-                let (late, due) = clock.packet(segment.ts);
-                stats.late += u64::from(late);
-                run_due(&mut worker, due, clock.now)?;
-                worker.segment(key_of(clock.now), &segment)?;
-                if clock.now.0.saturating_sub(handed.0) >= HANDOVER_NS {
+                None => {
+                    let due = clock.quiet(member.wall_now());
+                    run_due(&mut worker, due, clock.now)?;
                     handed = clock.now;
                     let watermark = clock.promise();
                     worker.hand_over(watermark)?;
                 }
             }
-            Some(Next::End) => break,
-            Some(Next::Damaged(reason)) => {
-                // The group cannot lose a member without moving flows: all stop.
-                shared.stop.store(true, Ordering::Relaxed);
-                stats.damaged = Some(reason);
-                break;
-            }
-            None => {
-                let due = clock.quiet(member.wall_now());
-                run_due(&mut worker, due, clock.now)?;
-                handed = clock.now;
-                let watermark = clock.promise();
-                worker.hand_over(watermark)?;
-            }
         }
+        worker.finish(clock.last_packet)?;
+        stats.worker = worker.stats();
+        stats.decoded = decoder.stats().clone();
+        stats.kernel = member.stats();
+        Ok(stats)
     }
-    worker.finish(clock.last_packet)?;
-    stats.worker = worker.stats();
-    stats.decoded = decoder.stats().clone();
-    stats.kernel = member.stats();
-    Ok(stats)
 }
 
 /// Adds a decoder's counters to the run's.

@@ -52,7 +52,8 @@ const CHUNKS_IN_FLIGHT: usize = 2;
 /// once, and freed on the thread that allocated them); at most this many wait.
 const SPARES: usize = BATCHES_IN_FLIGHT + 1;
 
-/// `--threads` absent or 0.
+/// `--threads` absent or 0: one thread, whose memory floor and `-s` flood speed
+/// `tests/bounds.rs` holds the tool to (docs/parallel.md, "Default").
 pub fn default_threads() -> usize {
     1
 }
@@ -71,9 +72,6 @@ pub enum Plan {
 pub fn plan(options: &Options, template: &Template) -> Plan {
     if options.threads <= 1 {
         return Plan::OneThread("--threads 1");
-    }
-    if options.json {
-        return Plan::OneThread("--json");
     }
     if options.report.enabled() {
         return Plan::OneThread("--report");
@@ -105,7 +103,9 @@ struct Lane {
 /// The reader's side: batches, dispatch and the `-s` bookkeeping.
 struct Dispatch {
     lanes: Vec<Lane>,
-    hasher: foldhash::fast::FixedState,
+    /// Seeded per run, as the flow table's: nobody can aim every connection at one
+    /// worker (the output does not depend on which worker holds what).
+    hasher: foldhash::fast::RandomState,
     /// `3*N/4` of `-s N`: a creation evicts when more are tracked.
     limit: u64,
     /// Connections tracked over all workers at the last synchronisation...
@@ -272,7 +272,7 @@ pub fn process<R: RecordSink + Send>(
             .spawn_scoped(scope, || merge::merge(outputs, &mut records));
         let mut dispatch = Dispatch {
             lanes,
-            hasher: foldhash::fast::FixedState::default(),
+            hasher: foldhash::fast::RandomState::default(),
             limit: (options.max_streams as u64).saturating_mul(3) / 4,
             known: 0,
             since: 0,

@@ -14,13 +14,13 @@ use super::key::{
     PHASE_IDLE, PHASE_OPEN_REPORT, PHASE_PACKET, STREAMS_PROBES, SUB_EVICTION, SUB_OWN,
 };
 use crate::cli::Options;
-use crate::decode::Segment;
-use crate::decode::Tunnels;
-use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker};
+use crate::decode::{Segment, Tunnels};
+use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker, Needs};
 use crate::flow::{
     ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
+use crate::output::json::{JsonFormat, JsonSink};
 use crate::output::{OutputStage, Pipeline, RecordSink, TemplateSink};
 use crate::time::Timestamp;
 
@@ -318,60 +318,34 @@ impl<P: Pipeline> FlowEventSink for Tap<'_, P> {
 /// it is given, rendering records into the outbox under the key set before each step.
 /// The file path feeds it batches ([`run`]); the live path its own fanout member
 /// (`live.rs`).
-pub struct Worker<'a> {
+pub struct Worker<'a, S> {
     options: &'a Options,
     flows: FlowTable,
-    tracker: ExchangeTracker<StreamsHoles<TemplateSink<KeyedRecords>>>,
+    tracker: ExchangeTracker<S>,
     outbox: Rc<RefCell<Outbox>>,
 }
 
-impl<'a> Worker<'a> {
-    /// A worker whose table has `config` (the run's, with the limits this worker keeps)
-    /// and hands its chunks to `output`.
-    pub fn new(
+impl<'a, S: OutputStage> Worker<'a, S> {
+    /// A worker whose table has `config` (the run's, with the limits this worker keeps),
+    /// rendering through `sink` into `outbox`.
+    fn new(
         options: &'a Options,
-        render: RenderOptions,
         config: FlowConfig,
-        output: SyncSender<Chunk>,
-        spare_chunks: Receiver<Chunk>,
-    ) -> std::io::Result<Self> {
-        // The format parsed when the run was prepared: it parses again.
-        let template = Template::parse(&options.format)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        let mut needs = template.needs();
-        if options.connections {
-            // Connection records read the first exchange's keep-alive headers.
-            needs.request.header = true;
-            needs.response.header = true;
-        }
-        let outbox = Rc::new(RefCell::new(Outbox {
-            key: Key::default(),
-            by_connection: false,
-            creation: Vec::new(),
-            chunk: Chunk::with_capacity(),
-            pass: Pass::Only,
-            first: Vec::new(),
-            out: output,
-            spare: spare_chunks,
-        }));
-        let streams = template.keyword_names().contains(&"streams");
-        let sink = StreamsHoles {
-            inner: TemplateSink::new(template, render, KeyedRecords(Rc::clone(&outbox)))
-                .per_connection(options.connections),
-            on: streams,
-            outbox: Rc::clone(&outbox),
-        };
+        sink: S,
+        needs: Needs,
+        outbox: Rc<RefCell<Outbox>>,
+    ) -> Self {
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
         if options.connections {
             tracker = tracker.with_connection_records(true);
         }
-        Ok(Worker {
+        Worker {
             options,
             flows: FlowTable::new(config).with_external_clock(),
             tracker,
             outbox,
-        })
+        }
     }
 
     /// Segment `index` through the table.
@@ -490,6 +464,117 @@ fn set(outbox: &RefCell<Outbox>, index: u64, phase: u8, sub: u64, by_connection:
     o.by_connection = by_connection;
 }
 
+/// What runs a [`Worker`] once it is built: generic over the record sink the options
+/// chose (template or JSON lines).
+pub trait Drive {
+    type Out;
+    fn drive<S: OutputStage>(self, worker: Worker<'_, S>) -> std::io::Result<Self::Out>;
+}
+
+/// Builds a worker whose table has `config`, with the sinks of the one-thread path
+/// without report, metrics or OTLP (`run::process`) rendering into chunks for `output`,
+/// and hands it to `drive`.
+pub fn start<D: Drive>(
+    options: &Options,
+    render: RenderOptions,
+    config: FlowConfig,
+    output: SyncSender<Chunk>,
+    spare_chunks: Receiver<Chunk>,
+    drive: D,
+) -> std::io::Result<D::Out> {
+    // The format parsed when the run was prepared: it parses again.
+    let template = Template::parse(&options.format)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let outbox = Rc::new(RefCell::new(Outbox {
+        key: Key::default(),
+        by_connection: false,
+        creation: Vec::new(),
+        chunk: Chunk::with_capacity(),
+        pass: Pass::Only,
+        first: Vec::new(),
+        out: output,
+        spare: spare_chunks,
+    }));
+    let records = KeyedRecords(Rc::clone(&outbox));
+    let streams = template.keyword_names().contains(&"streams");
+    if options.json {
+        let format = match (options.json_fields, options.json_all) {
+            (true, _) => JsonFormat::selected(&template),
+            (false, true) => JsonFormat::new(),
+            (false, false) => JsonFormat::default_fields(),
+        };
+        let sink = JsonSink::new(format, records, options.connections);
+        let needs = connection_needs(sink.needs(), options);
+        let sink = StreamsHoles {
+            inner: sink,
+            // The default fields leave out `streams`.
+            on: options.json_all || (options.json_fields && streams),
+            outbox: Rc::clone(&outbox),
+        };
+        return drive.drive(Worker::new(options, config, sink, needs, outbox));
+    }
+    let needs = connection_needs(template.needs(), options);
+    let sink = StreamsHoles {
+        inner: TemplateSink::new(template, render, records).per_connection(options.connections),
+        on: streams,
+        outbox: Rc::clone(&outbox),
+    };
+    drive.drive(Worker::new(options, config, sink, needs, outbox))
+}
+
+/// What the exchange layer keeps for `needs`, and for connection records.
+fn connection_needs(mut needs: Needs, options: &Options) -> Needs {
+    if options.connections {
+        // Connection records read the first exchange's keep-alive headers.
+        needs.request.header = true;
+        needs.response.header = true;
+    }
+    needs
+}
+
+/// A worker of a capture file: fed by the reader's batches.
+struct FromReader {
+    worker: usize,
+    input: Receiver<ToWorker>,
+    spare_batches: SyncSender<Batch>,
+}
+
+impl Drive for FromReader {
+    type Out = WorkerStats;
+
+    fn drive<S: OutputStage>(self, mut w: Worker<'_, S>) -> std::io::Result<WorkerStats> {
+        for message in self.input {
+            match message {
+                ToWorker::Batch(mut batch, ask) => {
+                    for entry in &batch.entries {
+                        match *entry {
+                            Entry::Segment { index, head } => {
+                                w.segment(index, &batch.segment(&head))?
+                            }
+                            Entry::OpenReport { index, now } => w.open_report(index, now)?,
+                            Entry::Idle { index, now } => w.idle(index, now)?,
+                            Entry::Evict { index, ts } => w.evict(index, ts)?,
+                        }
+                    }
+                    w.hand_over(batch.upto)?;
+                    batch.clear();
+                    // The reader allocates another when none is back.
+                    let _ = self.spare_batches.try_send(batch);
+                    if let Some(ask) = ask {
+                        // The reader may have stopped waiting.
+                        let _ = ask.reply.send(w.report(self.worker, ask.probe.as_ref()));
+                    }
+                }
+                ToWorker::Finish { last_ts } => {
+                    w.finish(last_ts)?;
+                    break;
+                }
+            }
+        }
+        Ok(w.stats())
+    }
+}
+
 /// Runs one worker until the reader finishes or the merger stops.
 pub fn run(
     worker: usize,
@@ -506,34 +591,10 @@ pub fn run(
     let mut config = crate::run::flow_config(options);
     // Eviction is the reader's decision (the oldest connection of all).
     config.max_streams = usize::MAX;
-    let mut w = Worker::new(options, render, config, output, spare_chunks)?;
-    for message in input {
-        match message {
-            ToWorker::Batch(mut batch, ask) => {
-                for entry in &batch.entries {
-                    match *entry {
-                        Entry::Segment { index, head } => {
-                            w.segment(index, &batch.segment(&head))?
-                        }
-                        Entry::OpenReport { index, now } => w.open_report(index, now)?,
-                        Entry::Idle { index, now } => w.idle(index, now)?,
-                        Entry::Evict { index, ts } => w.evict(index, ts)?,
-                    }
-                }
-                w.hand_over(batch.upto)?;
-                batch.clear();
-                // The reader allocates another when none is back.
-                let _ = spare_batches.try_send(batch);
-                if let Some(ask) = ask {
-                    // The reader may have stopped waiting.
-                    let _ = ask.reply.send(w.report(worker, ask.probe.as_ref()));
-                }
-            }
-            ToWorker::Finish { last_ts } => {
-                w.finish(last_ts)?;
-                break;
-            }
-        }
-    }
-    Ok(w.stats())
+    let drive = FromReader {
+        worker,
+        input,
+        spare_batches,
+    };
+    start(options, render, config, output, spare_chunks, drive)
 }
