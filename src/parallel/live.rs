@@ -654,14 +654,18 @@ mod tests {
     #[test]
     fn two_members_print_the_one_thread_records_in_capture_time_order() {
         static STOP: AtomicBool = AtomicBool::new(false);
-        for name in [
-            "nonpersistent.pcap",
-            "client_pool_timeout.pcap",
-            "rst_storm.pcap",
-        ] {
+        let cases = [
+            ("nonpersistent.pcap", &[][..]),
+            ("client_pool_timeout.pcap", &[][..]),
+            ("rst_storm.pcap", &[][..]),
+            ("client_pool_timeout.pcap", &["--json"][..]),
+        ];
+        for (name, more) in cases {
             let path = format!("{}/tests/report/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
-            let (one, members, frames) = one_thread_and_members(&path, &[], ms(1_000));
-            let options = options(&["-i", "lo", "--threads", "2", "-l", FORMAT]);
+            let (one, members, frames) = one_thread_and_members(&path, more, ms(1_000));
+            let mut args = vec!["-i", "lo", "--threads", "2", "-l", FORMAT];
+            args.extend_from_slice(more);
+            let options = options(&args);
             let mut merged = Vec::new();
             let summary = process(
                 members,
