@@ -492,6 +492,18 @@ fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// The index of the token of `tokens` equal to `token` ignoring case. The tokens of a
+/// field differ in length (a test checks it), so the length picks the one candidate.
+#[inline(always)]
+fn known_token_index(tokens: &[&[u8]], token: &[u8]) -> Option<usize> {
+    for (index, cand) in tokens.iter().enumerate() {
+        if cand.len() == token.len() {
+            return same_ignoring_case(token, cand).then_some(index);
+        }
+    }
+    None
+}
+
 /// The index of the candidate in `mask` that is exactly `pos` bytes long.
 fn matched(cands: &[&[u8]], mask: u16, pos: u8) -> Option<usize> {
     (0..cands.len()).find(|&j| mask & (1 << j) != 0 && cands[j].len() == usize::from(pos))
@@ -608,6 +620,25 @@ fn field_of_line(line: &[u8]) -> (Field, usize) {
         }
     }
     (Field::Other, 0)
+}
+
+/// Whether the byte after one of the [`NAMES`] that the line at `line_start` may start
+/// with (by its first letter) is a colon. Without one, [`field_of_line`] finds no
+/// framing field in the line, whatever the bytes after it: a cheap test that rules out
+/// most field lines (`User-Agent`, `Content-Type`...) before their end is looked for.
+#[inline(always)]
+fn colon_after_name(bytes: &[u8], line_start: usize) -> bool {
+    let colon_after = |index: usize| {
+        NAMES
+            .get(index)
+            .is_some_and(|name| bytes.get(line_start + name.len()) == Some(&b':'))
+    };
+    match bytes.get(line_start).map(|&c| c | 0x20) {
+        Some(b'c') => colon_after(0) || colon_after(2),
+        Some(b't') => colon_after(1),
+        Some(b'u') => colon_after(3),
+        _ => false,
+    }
 }
 
 /// The line at `at` in `bytes`: its bytes without the line end, and the offset after
@@ -1194,6 +1225,11 @@ impl Core {
                     // path's.
                     Some(LEAD_BLANK) => return None,
                     _ => {}
+                }
+                // No colon right after a name of its first letter: a field framing
+                // ignores (`field_line` would leave everything as it is).
+                if !colon_after_name(bytes, line_start) {
+                    continue;
                 }
                 // The line's LF: in this block, or (this being its last line) in a
                 // later one.
@@ -1784,11 +1820,7 @@ impl Core {
             // `known_token`, then `end_field`: the token ends once, at a trailing blank
             // or with the field.
             Field::TransferEncoding | Field::Connection | Field::Upgrade => {
-                if let Some(hit) = self
-                    .tokens()
-                    .iter()
-                    .position(|cand| same_ignoring_case(token, cand))
-                {
+                if let Some(hit) = known_token_index(self.tokens(), token) {
                     self.mask = 1 << hit;
                     self.pos = token.len() as u8;
                     self.phase = if trailing { SKIP } else { TOKEN };
