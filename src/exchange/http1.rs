@@ -13,10 +13,14 @@
 //! The byte-at-a-time machine is the reference. Faster paths give its outcome for the
 //! common shapes and hand anything else back to it: a head whole in one piece is read
 //! at once, 64 bytes at a time from LF/CR bit masks when its lines all end in CRLF
-//! ([`masks`]; only lines whose first letter may start a framing field name are
-//! looked at), else line by line; a framing field's plain value takes effect at once;
-//! body bytes that do not end their message are counted without the machine
-//! ([`RequestFramer::body_within`]). The tests compare each with the path beneath it.
+//! ([`masks`]; only lines whose first letter may start a framing field name, with a
+//! colon right after that name, are looked at), else line by line; a framing field's
+//! plain value takes effect at once; body bytes that do not end their message are
+//! counted without the machine ([`RequestFramer::body_within`]). The tests compare
+//! each with the path beneath it. The states those paths do not cover are stepped
+//! through out of line (`Core::feed` hands them to `Core::feed_other`), so that the
+//! code the common messages run stays small: it runs once per message, and competes
+//! for the instruction cache with the rest of the run.
 
 use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
 
