@@ -74,9 +74,11 @@ impl ExchangeQueue {
 
     /// The first exchange whose response is not finished.
     pub fn answering(&self) -> Option<usize> {
-        std::iter::once(&self.head)
-            .chain(&self.rest)
-            .position(|e| !e.done)
+        // Mostly the first (one exchange at a time).
+        if !self.head.done {
+            return Some(0);
+        }
+        self.rest.iter().position(|e| !e.done).map(|i| i + 1)
     }
 
     /// The position of the exchange numbered `id`. Searched from the newest: a handle

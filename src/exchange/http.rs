@@ -280,13 +280,21 @@ pub fn same_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
         }
         u64::from_le_bytes(w)
     };
-    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
-    let mut at = 0;
-    loop {
+    let same_word = |at: usize| {
         let want = word(lower, at);
         // Lowercase letters have 0x40 set, digits and `-` do not: 0x20 on letters.
         let case = (want & 0x4040_4040_4040_4040) >> 1;
-        if word(name, at) | case != want {
+        word(name, at) | case == want
+    };
+    // Up to 16 bytes (every name and token framing matches): the word at 0 and the one
+    // ending at `len`, overlapping it, without a loop.
+    if len <= 16 {
+        return same_word(0) && same_word(len - 8);
+    }
+    // Words at 0, 8, … and a last one ending at `len` (overlapping the one before).
+    let mut at = 0;
+    loop {
+        if !same_word(at) {
             return false;
         }
         if at + 8 == len {
@@ -677,6 +685,9 @@ mod tests {
             b"content-length",
             b"h2c",
             b"transfer-encoding",
+            // Eight and sixteen bytes: the two-word comparison's edges.
+            b"websocke",
+            b"keep-alive-0123x",
         ];
         for &l in lower {
             let mut upper = l.to_ascii_uppercase();

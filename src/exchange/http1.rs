@@ -13,10 +13,14 @@
 //! The byte-at-a-time machine is the reference. Faster paths give its outcome for the
 //! common shapes and hand anything else back to it: a head whole in one piece is read
 //! at once, 64 bytes at a time from LF/CR bit masks when its lines all end in CRLF
-//! ([`masks`]; only lines whose first letter may start a framing field name are
-//! looked at), else line by line; a framing field's plain value takes effect at once;
-//! body bytes that do not end their message are counted without the machine
-//! ([`RequestFramer::body_within`]). The tests compare each with the path beneath it.
+//! ([`masks`]; only lines whose first letter may start a framing field name, with a
+//! colon right after that name, are looked at), else line by line; a framing field's
+//! plain value takes effect at once; body bytes that do not end their message are
+//! counted without the machine ([`RequestFramer::body_within`]). The tests compare
+//! each with the path beneath it. The states those paths do not cover are stepped
+//! through out of line (`Core::feed` hands them to `Core::feed_other`), so that the
+//! code the common messages run stays small: it runs once per message, and competes
+//! for the instruction cache with the rest of the run.
 
 use super::http::{find_byte, find_cr_or_lf, same_ignoring_case, FieldLines};
 
@@ -492,6 +496,18 @@ fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// The index of the token of `tokens` equal to `token` ignoring case. The tokens of a
+/// field differ in length (a test checks it), so the length picks the one candidate.
+#[inline(always)]
+fn known_token_index(tokens: &[&[u8]], token: &[u8]) -> Option<usize> {
+    for (index, cand) in tokens.iter().enumerate() {
+        if cand.len() == token.len() {
+            return same_ignoring_case(token, cand).then_some(index);
+        }
+    }
+    None
+}
+
 /// The index of the candidate in `mask` that is exactly `pos` bytes long.
 fn matched(cands: &[&[u8]], mask: u16, pos: u8) -> Option<usize> {
     (0..cands.len()).find(|&j| mask & (1 << j) != 0 && cands[j].len() == usize::from(pos))
@@ -608,6 +624,25 @@ fn field_of_line(line: &[u8]) -> (Field, usize) {
         }
     }
     (Field::Other, 0)
+}
+
+/// Whether the byte after one of the [`NAMES`] that the line at `line_start` may start
+/// with (by its first letter) is a colon. Without one, [`field_of_line`] finds no
+/// framing field in the line, whatever the bytes after it: a cheap test that rules out
+/// most field lines (`User-Agent`, `Content-Type`...) before their end is looked for.
+#[inline(always)]
+fn colon_after_name(bytes: &[u8], line_start: usize) -> bool {
+    let colon_after = |index: usize| {
+        NAMES
+            .get(index)
+            .is_some_and(|name| bytes.get(line_start + name.len()) == Some(&b':'))
+    };
+    match bytes.get(line_start).map(|&c| c | 0x20) {
+        Some(b'c') => colon_after(0) || colon_after(2),
+        Some(b't') => colon_after(1),
+        Some(b'u') => colon_after(3),
+        _ => false,
+    }
 }
 
 /// The line at `at` in `bytes`: its bytes without the line end, and the offset after
@@ -853,20 +888,6 @@ impl Core {
                         self.st = St::Broken;
                     }
                 }
-                St::ResyncLine => {
-                    if b == b'\r' || b == b'\n' {
-                        i += 1;
-                        continue;
-                    }
-                    self.begin(side, true);
-                }
-                St::Resync => match find_byte(&bytes[i..], b'\n') {
-                    Some(k) => {
-                        i += k + 1;
-                        self.st = St::ResyncLine;
-                    }
-                    None => i = bytes.len(),
-                },
                 St::Length | St::ChunkData => {
                     let left = (bytes.len() - i) as u64;
                     let take = left.min(self.n);
@@ -885,108 +906,6 @@ impl Core {
                 St::UntilClose => {
                     out.body += (bytes.len() - i) as u64;
                     i = bytes.len();
-                }
-                St::ChunkDataEnd | St::ChunkDataCr => {
-                    i += 1;
-                    match b {
-                        b'\r' if self.st == St::ChunkDataEnd => self.st = St::ChunkDataCr,
-                        b'\n' => self.start_chunk_line(),
-                        _ => self.st = St::Broken,
-                    }
-                }
-                St::ChunkSize => {
-                    i += 1;
-                    if !self.count_line() {
-                        self.st = St::Broken;
-                        continue;
-                    }
-                    match b {
-                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                            let digit = u64::from((b as char).to_digit(16).unwrap_or(0));
-                            match self.n.checked_mul(16) {
-                                Some(n) => self.n = n | digit,
-                                None => self.st = St::Broken,
-                            }
-                            self.phase = 1;
-                        }
-                        // BWS, chunk extensions (RFC 9112 §7.1.1), a CR: skipped to LF.
-                        b' ' | b'\t' | b';' | b'\r' if self.phase == 1 => {
-                            self.st = St::ChunkExt;
-                        }
-                        b'\n' if self.phase == 1 => self.end_chunk_size(),
-                        _ => self.st = St::Broken,
-                    }
-                }
-                St::ChunkExt | St::TrailerLine => {
-                    let rest = &bytes[i..];
-                    let (len, found) = match find_byte(rest, b'\n') {
-                        Some(k) => (k + 1, true),
-                        None => (rest.len(), false),
-                    };
-                    i += len;
-                    let line = usize::from(self.line) + len;
-                    self.line = line.min(usize::from(u16::MAX)) as u16;
-                    if self.st == St::TrailerLine {
-                        self.block = self.block.saturating_add(len.min(u32::MAX as usize) as u32);
-                    }
-                    if line > usize::from(MAX_LINE) || self.block > MAX_HEAD {
-                        self.st = St::Broken;
-                    } else if found {
-                        if self.st == St::ChunkExt {
-                            self.end_chunk_size();
-                        } else {
-                            self.line = 0;
-                            self.st = St::TrailerStart;
-                        }
-                    }
-                }
-                St::TrailerStart => {
-                    i += 1;
-                    self.block = self.block.saturating_add(1);
-                    if !self.count_line() || self.block > MAX_HEAD {
-                        self.st = St::Broken;
-                        continue;
-                    }
-                    match b {
-                        b'\r' => {}
-                        b'\n' => {
-                            self.st = St::Idle;
-                            out.ended = true;
-                            break;
-                        }
-                        _ => self.st = St::TrailerLine,
-                    }
-                }
-                // Runs of bytes that only move the line on: a request target, a
-                // reason phrase, the value of a field framing does not read. Skipped
-                // at once, within the same bounds the byte-at-a-time path checks.
-                St::Target | St::Reason | St::Value
-                    if self.st != St::Value
-                        || matches!(self.field, Field::Other | Field::NoneYet) =>
-                {
-                    let rest = &bytes[i..];
-                    let run = match self.st {
-                        St::Target => rest
-                            .iter()
-                            .position(|&c| c == b' ' || c == b'\r' || c == b'\n'),
-                        _ => find_byte(rest, b'\n'),
-                    }
-                    .unwrap_or(rest.len());
-                    let room = usize::from(MAX_LINE.saturating_sub(self.line))
-                        .min(MAX_HEAD.saturating_sub(self.block) as usize);
-                    let n = run.min(room);
-                    if n == 0 {
-                        // The byte that ends the run, or one past a bound: one at a time.
-                        self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
-                        if out.ended {
-                            break;
-                        }
-                        continue;
-                    }
-                    // n <= MAX_LINE - line, which fits u16; and <= MAX_HEAD - block.
-                    self.line += n as u16;
-                    self.block += n as u32;
-                    i += n;
                 }
                 // A message's head whole in these bytes (the common case): read line
                 // by line at once, with the byte-at-a-time path's outcome, or not at all.
@@ -1019,40 +938,10 @@ impl Core {
                         }
                     }
                 }
-                // `HTTP/1.` whole in these bytes: what eight byte steps would do.
-                St::Version | St::StatusVersion
-                    if self.pos == 0
-                        && bytes[i..].starts_with(VERSION_PREFIX)
-                        && usize::from(MAX_LINE.saturating_sub(self.line))
-                            > VERSION_PREFIX.len()
-                        && (MAX_HEAD.saturating_sub(self.block) as usize)
-                            > VERSION_PREFIX.len() =>
-                {
-                    let n = VERSION_PREFIX.len();
-                    self.pos = n as u8;
-                    self.st = if self.st == St::Version {
-                        St::VersionMinor
-                    } else {
-                        St::StatusMinor
-                    };
-                    self.line += n as u16;
-                    self.block += n as u32;
-                    i += n;
-                }
-                // A field name whose colon is in these bytes: read at once, with the
-                // outcome the byte-at-a-time path reaches at the colon.
-                St::LineStart if !matches!(b, b'\r' | b'\n' | b' ' | b'\t') => {
-                    if !self.name_at_once(&bytes[i..], &mut i) {
-                        self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
-                        if out.ended {
-                            break;
-                        }
-                    }
-                }
-                // The start line and the header section, a byte at a time.
+                // The other states: what the common messages pass through rarely, or
+                // only when their head is not whole in one piece.
                 _ => {
-                    self.head_step(side, request, b, &mut i, &mut out, &mut skipping);
-                    if out.ended {
+                    if self.feed_other(side, request, bytes, &mut i, &mut out, &mut skipping) {
                         break;
                     }
                 }
@@ -1063,6 +952,178 @@ impl Core {
             out.skipped = i;
         }
         out
+    }
+
+    /// One step of [`Core::feed`] from `bytes[*i]` in a state other than those of a
+    /// head whole in one piece and of a body: a resynchronisation, chunk framing and
+    /// trailers, a head arriving in several pieces. Returns whether `feed` stops there.
+    /// Kept out of `feed` so that the common path stays compact.
+    #[inline(never)]
+    fn feed_other(
+        &mut self,
+        side: Side,
+        request: Option<RequestKind>,
+        bytes: &[u8],
+        i: &mut usize,
+        out: &mut Out,
+        skipping: &mut bool,
+    ) -> bool {
+        let Some(&b) = bytes.get(*i) else {
+            return true;
+        };
+        match self.st {
+            St::ResyncLine => {
+                if b == b'\r' || b == b'\n' {
+                    *i += 1;
+                    return false;
+                }
+                self.begin(side, true);
+            }
+            St::Resync => match find_byte(&bytes[*i..], b'\n') {
+                Some(k) => {
+                    *i += k + 1;
+                    self.st = St::ResyncLine;
+                }
+                None => *i = bytes.len(),
+            },
+            St::ChunkDataEnd | St::ChunkDataCr => {
+                *i += 1;
+                match b {
+                    b'\r' if self.st == St::ChunkDataEnd => self.st = St::ChunkDataCr,
+                    b'\n' => self.start_chunk_line(),
+                    _ => self.st = St::Broken,
+                }
+            }
+            St::ChunkSize => {
+                *i += 1;
+                if !self.count_line() {
+                    self.st = St::Broken;
+                    return false;
+                }
+                match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let digit = u64::from((b as char).to_digit(16).unwrap_or(0));
+                        match self.n.checked_mul(16) {
+                            Some(n) => self.n = n | digit,
+                            None => self.st = St::Broken,
+                        }
+                        self.phase = 1;
+                    }
+                    // BWS, chunk extensions (RFC 9112 §7.1.1), a CR: skipped to LF.
+                    b' ' | b'\t' | b';' | b'\r' if self.phase == 1 => {
+                        self.st = St::ChunkExt;
+                    }
+                    b'\n' if self.phase == 1 => self.end_chunk_size(),
+                    _ => self.st = St::Broken,
+                }
+            }
+            St::ChunkExt | St::TrailerLine => {
+                let rest = &bytes[*i..];
+                let (len, found) = match find_byte(rest, b'\n') {
+                    Some(k) => (k + 1, true),
+                    None => (rest.len(), false),
+                };
+                *i += len;
+                let line = usize::from(self.line) + len;
+                self.line = line.min(usize::from(u16::MAX)) as u16;
+                if self.st == St::TrailerLine {
+                    self.block = self.block.saturating_add(len.min(u32::MAX as usize) as u32);
+                }
+                if line > usize::from(MAX_LINE) || self.block > MAX_HEAD {
+                    self.st = St::Broken;
+                } else if found {
+                    if self.st == St::ChunkExt {
+                        self.end_chunk_size();
+                    } else {
+                        self.line = 0;
+                        self.st = St::TrailerStart;
+                    }
+                }
+            }
+            St::TrailerStart => {
+                *i += 1;
+                self.block = self.block.saturating_add(1);
+                if !self.count_line() || self.block > MAX_HEAD {
+                    self.st = St::Broken;
+                    return false;
+                }
+                match b {
+                    b'\r' => {}
+                    b'\n' => {
+                        self.st = St::Idle;
+                        out.ended = true;
+                        return true;
+                    }
+                    _ => self.st = St::TrailerLine,
+                }
+            }
+            // Runs of bytes that only move the line on: a request target, a
+            // reason phrase, the value of a field framing does not read. Skipped
+            // at once, within the same bounds the byte-at-a-time path checks.
+            St::Target | St::Reason | St::Value
+                if self.st != St::Value || matches!(self.field, Field::Other | Field::NoneYet) =>
+            {
+                let rest = &bytes[*i..];
+                let run = match self.st {
+                    St::Target => rest
+                        .iter()
+                        .position(|&c| c == b' ' || c == b'\r' || c == b'\n'),
+                    _ => find_byte(rest, b'\n'),
+                }
+                .unwrap_or(rest.len());
+                let room = usize::from(MAX_LINE.saturating_sub(self.line))
+                    .min(MAX_HEAD.saturating_sub(self.block) as usize);
+                let n = run.min(room);
+                if n == 0 {
+                    // The byte that ends the run, or one past a bound: one at a time.
+                    self.head_step(side, request, b, i, out, skipping);
+                    if out.ended {
+                        return true;
+                    }
+                    return false;
+                }
+                // n <= MAX_LINE - line, which fits u16; and <= MAX_HEAD - block.
+                self.line += n as u16;
+                self.block += n as u32;
+                *i += n;
+            }
+            // `HTTP/1.` whole in these bytes: what eight byte steps would do.
+            St::Version | St::StatusVersion
+                if self.pos == 0
+                    && bytes[*i..].starts_with(VERSION_PREFIX)
+                    && usize::from(MAX_LINE.saturating_sub(self.line)) > VERSION_PREFIX.len()
+                    && (MAX_HEAD.saturating_sub(self.block) as usize) > VERSION_PREFIX.len() =>
+            {
+                let n = VERSION_PREFIX.len();
+                self.pos = n as u8;
+                self.st = if self.st == St::Version {
+                    St::VersionMinor
+                } else {
+                    St::StatusMinor
+                };
+                self.line += n as u16;
+                self.block += n as u32;
+                *i += n;
+            }
+            // A field name whose colon is in these bytes: read at once, with the
+            // outcome the byte-at-a-time path reaches at the colon.
+            St::LineStart if !matches!(b, b'\r' | b'\n' | b' ' | b'\t') => {
+                if !self.name_at_once(&bytes[*i..], i) {
+                    self.head_step(side, request, b, i, out, skipping);
+                    if out.ended {
+                        return true;
+                    }
+                }
+            }
+            // The start line and the header section, a byte at a time.
+            _ => {
+                self.head_step(side, request, b, i, out, skipping);
+                if out.ended {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// At a message's first byte: when its whole head is in `bytes` and every line is
@@ -1117,11 +1178,10 @@ impl Core {
         let mut pending = None;
         let mut base = 0;
         loop {
-            let rest = bytes.get(base..)?;
-            if rest.is_empty() {
+            if base >= bytes.len() {
                 return None;
             }
-            let m = masks::block(rest);
+            let m = masks::block_at(bytes, base);
             // Lines after the start line begin after an LF (block 0's bit 0 is the start
             // line's own first byte, read separately).
             let starts = (m.lf << 1) | carry_lf;
@@ -1170,6 +1230,11 @@ impl Core {
                     Some(LEAD_BLANK) => return None,
                     _ => {}
                 }
+                // No colon right after a name of its first letter: a field framing
+                // ignores (`field_line` would leave everything as it is).
+                if !colon_after_name(bytes, line_start) {
+                    continue;
+                }
                 // The line's LF: in this block, or (this being its last line) in a
                 // later one.
                 let later = m.lf & (!0u64 << at);
@@ -1217,6 +1282,7 @@ impl Core {
     }
 
     /// [`Core::head_at_once`] line by line, for any head of the plain shape.
+    #[inline(never)]
     fn head_by_lines(
         &mut self,
         side: Side,
@@ -1415,6 +1481,7 @@ impl Core {
     }
 
     /// One byte of the start line or the header section, at `bytes[*i]`.
+    #[inline(never)]
     fn head_step(
         &mut self,
         side: Side,
@@ -1757,11 +1824,7 @@ impl Core {
             // `known_token`, then `end_field`: the token ends once, at a trailing blank
             // or with the field.
             Field::TransferEncoding | Field::Connection | Field::Upgrade => {
-                if let Some(hit) = self
-                    .tokens()
-                    .iter()
-                    .position(|cand| same_ignoring_case(token, cand))
-                {
+                if let Some(hit) = known_token_index(self.tokens(), token) {
                     self.mask = 1 << hit;
                     self.pos = token.len() as u8;
                     self.phase = if trailing { SKIP } else { TOKEN };

@@ -42,6 +42,15 @@ pub(crate) struct Http1Analyzer {
     interim: bool,
     /// The response in progress hands the connection over when it ends.
     switch: Option<(Switch, Upgrade)>,
+    /// Bytes kept across events, allocated on first use: messages in one piece
+    /// without an upgrade never need them, and an analyzer without them is cheap to
+    /// build, test for rest and drop (see [`Http1Slot`]).
+    held: Option<Box<Held>>,
+}
+
+/// The bytes an HTTP/1 analyzer keeps across events.
+#[derive(Debug, Default)]
+struct Held {
     /// The last bytes skipped while resynchronising, `[requests, responses]`: a
     /// message found by a resynchronisation starts with some of them.
     skipped: [Vec<u8>; 2],
@@ -51,6 +60,14 @@ pub(crate) struct Http1Analyzer {
     /// `[request, response]`: the last request head that asked for an upgrade, and
     /// the head of a 101, until the connection is handed over.
     upgrade_heads: [Option<Box<[u8]>>; 2],
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.skipped.iter().all(Vec::is_empty)
+            && self.head.iter().all(Vec::is_empty)
+            && self.upgrade_heads.iter().all(Option::is_none)
+    }
 }
 
 /// Follows one head across the pieces of one direction: returns the whole head once
@@ -102,8 +119,9 @@ impl Http1Analyzer {
         self.keep_skipped(side, skipped, early)
     }
 
+    #[inline(never)]
     fn keep_skipped(&mut self, side: usize, skipped: &[u8], early: usize) -> Vec<u8> {
-        let kept = &mut self.skipped[side];
+        let kept = &mut self.held().skipped[side];
         if !skipped.is_empty() {
             kept.extend_from_slice(skipped);
             if kept.len() > SKIPPED_KEPT {
@@ -119,10 +137,45 @@ impl Http1Analyzer {
         start
     }
 
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
+
+    /// Whether a head of `side` split across pieces is being gathered.
+    #[inline(always)]
+    fn gathering(&self, side: usize) -> bool {
+        self.held.as_ref().is_some_and(|h| !h.head[side].is_empty())
+    }
+
+    /// Whether `side`'s head buffer holds an allocation (it gathered a head before).
+    #[inline(always)]
+    fn head_allocated(&self, side: usize) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|h| h.head[side].capacity() > 0)
+    }
+
+    /// Follows one head of `side` across pieces ([`gather_head`]); a whole head that
+    /// asked for an upgrade (or a 101) is kept for the handover.
+    #[inline(never)]
+    fn gather(
+        &mut self,
+        side: usize,
+        started: bool,
+        early: &[u8],
+        message: &[u8],
+        ended_here: Option<bool>,
+    ) {
+        let held = self.held();
+        if let Some(head) = gather_head(&mut held.head[side], started, early, message, ended_here) {
+            held.upgrade_heads[side] = Some(head);
+        }
+    }
+
     fn requests(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
         // Body bytes that do not end the request (most segments of a large body):
         // what the loop below does with them, without its steps.
-        if self.head[0].is_empty() && self.requests.body_within(bytes.len()) {
+        if !self.gathering(0) && self.requests.body_within(bytes.len()) {
             x.request_data_head(ts, bytes, None);
             x.newest_mut().facts.request_body += bytes.len() as u64;
             return Handoff::Stay;
@@ -142,15 +195,13 @@ impl Http1Analyzer {
             if !skipped.is_empty() && !p.started && self.requests.state() != FramerState::Broken {
                 // Bytes of a message whose start was lost: they belong to the request
                 // being received, if there is one.
-                if x.newest_mut().request.size > 0 && !x.newest_mut().facts.request_done {
-                    x.request_data(ts, skipped);
-                }
+                lost_start_request_data(x, ts, skipped);
             }
             if p.started {
                 x.begin_request();
                 x.newest_mut().facts.framed = true;
                 if !early.is_empty() {
-                    x.request_data(ts, &early);
+                    rare_data(x, Direction::FromClient, ts, &early);
                 }
             }
             if !message.is_empty() {
@@ -161,13 +212,9 @@ impl Http1Analyzer {
             let in_head = p.head.is_none() && self.requests.state() == FramerState::Head;
             let ended = p.head.map(|h| h.upgrade != super::http1::Upgrade::None);
             // A whole head that is not wanted, nothing gathered: nothing to do.
-            let unwanted = ended == Some(false) && self.head[0].capacity() == 0;
-            if !unwanted && (in_head || p.head.is_some() || !self.head[0].is_empty()) {
-                if let Some(head) =
-                    gather_head(&mut self.head[0], p.started, &early, message, ended)
-                {
-                    self.upgrade_heads[0] = Some(head);
-                }
+            let unwanted = ended == Some(false) && !self.head_allocated(0);
+            if !unwanted && (in_head || p.head.is_some() || self.gathering(0)) {
+                self.gather(0, p.started, &early, message, ended);
             }
             let newest = x.newest_mut();
             if let Some(head) = p.head {
@@ -195,7 +242,7 @@ impl Http1Analyzer {
 
     fn responses(&mut self, x: &mut Exchanges<'_>, ts: Timestamp, bytes: &[u8]) -> Handoff {
         // Body bytes that do not end the response, as for requests.
-        if self.head[1].is_empty() && self.responses.body_within(bytes.len()) {
+        if !self.gathering(1) && self.responses.body_within(bytes.len()) {
             x.response_data_head(ts, bytes, None);
             if let Some(e) = x.answering_mut() {
                 e.facts.framed = true;
@@ -219,12 +266,12 @@ impl Http1Analyzer {
                 // A response that never ended before this one (its end was lost):
                 // its exchange is over, incomplete.
                 if x.answering_mut().is_some_and(|e| e.response.size > 0) {
-                    x.finish_response(false);
+                    unended_response(x);
                 }
                 self.interim = false;
                 self.switch = None;
                 if !early.is_empty() {
-                    x.response_data(ts, &early);
+                    rare_data(x, Direction::FromServer, ts, &early);
                 }
             }
             if !message.is_empty() {
@@ -233,13 +280,9 @@ impl Http1Analyzer {
             }
             let in_head = p.head.is_none() && self.responses.state() == FramerState::Head;
             let ended = p.head.map(|h| h.status == 101);
-            let unwanted = ended == Some(false) && self.head[1].capacity() == 0;
-            if !unwanted && (in_head || p.head.is_some() || !self.head[1].is_empty()) {
-                if let Some(head) =
-                    gather_head(&mut self.head[1], p.started, &early, message, ended)
-                {
-                    self.upgrade_heads[1] = Some(head);
-                }
+            let unwanted = ended == Some(false) && !self.head_allocated(1);
+            if !unwanted && (in_head || p.head.is_some() || self.gathering(1)) {
+                self.gather(1, p.started, &early, message, ended);
             }
             if let Some(e) = x.answering_mut() {
                 e.facts.framed = true;
@@ -264,8 +307,11 @@ impl Http1Analyzer {
                 }
                 if self.switch == Some((Switch::SwitchingProtocols, Upgrade::H2c)) {
                     self.switch = None;
-                    let request = self.upgrade_heads[0].take().unwrap_or_default();
-                    self.upgrade_heads = Default::default();
+                    let request = self
+                        .held
+                        .as_mut()
+                        .and_then(|h| std::mem::take(&mut h.upgrade_heads)[0].take())
+                        .unwrap_or_default();
                     return upgrade_to_h2c(x, bytes.len() - rest.len(), &request);
                 }
                 let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
@@ -279,6 +325,7 @@ impl Http1Analyzer {
     }
 
     /// The connection is no longer HTTP/1 after `consumed` bytes of this event.
+    #[cold]
     fn hand_over(
         &mut self,
         x: &mut Exchanges<'_>,
@@ -287,7 +334,11 @@ impl Http1Analyzer {
         ts: Timestamp,
         consumed: usize,
     ) -> Handoff {
-        let [request, response] = std::mem::take(&mut self.upgrade_heads);
+        let [request, response] = self
+            .held
+            .as_mut()
+            .map(|h| std::mem::take(&mut h.upgrade_heads))
+            .unwrap_or_default();
         let next = match switch {
             Switch::SwitchingProtocols if upgrade == Upgrade::WebSocket => {
                 x.set_protocol(Protocol::WebSocket);
@@ -319,6 +370,7 @@ impl Http1Analyzer {
 /// response is the server's first HTTP/2 response; the 101 was an interim response of
 /// that exchange (RFC 9113 §3.2). `request`: the upgrade request's head (its
 /// `HTTP2-Settings`).
+#[cold]
 fn upgrade_to_h2c(x: &mut Exchanges<'_>, consumed: usize, request: &[u8]) -> Handoff {
     x.set_protocol(Protocol::H2c);
     let next = match x.answering_id() {
@@ -331,7 +383,37 @@ fn upgrade_to_h2c(x: &mut Exchanges<'_>, consumed: usize, request: &[u8]) -> Han
     Handoff::To { next, consumed }
 }
 
+/// A response began while the one before it had not ended (its end was lost): that
+/// exchange is over, incomplete.
+#[cold]
+#[inline(never)]
+fn unended_response(x: &mut Exchanges<'_>) {
+    x.finish_response(false);
+}
+
+/// Request bytes skipped by the framer after a gap, before it found a message start:
+/// they belong to the request being received, if there is one.
+#[cold]
+#[inline(never)]
+fn lost_start_request_data(x: &mut Exchanges<'_>, ts: Timestamp, skipped: &[u8]) {
+    if x.newest_mut().request.size > 0 && !x.newest_mut().facts.request_done {
+        x.request_data(ts, skipped);
+    }
+}
+
+/// Bytes of `dir` outside the framers' common path (the start of a message found by a
+/// resynchronisation): out of line, so that the common path stays compact.
+#[cold]
+#[inline(never)]
+fn rare_data(x: &mut Exchanges<'_>, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+    match dir {
+        Direction::FromClient => x.request_data(ts, bytes),
+        Direction::FromServer => x.response_data(ts, bytes),
+    }
+}
+
 /// The bytes stopped being HTTP/1: the turns rule takes the rest.
+#[cold]
 fn not_http(consumed: usize) -> Handoff {
     Handoff::To {
         next: AnalyzerSlot::Turns(Turns::default()),
@@ -347,9 +429,7 @@ impl Http1Analyzer {
             && self.responses.state() == FramerState::Idle
             && !self.interim
             && self.switch.is_none()
-            && self.skipped.iter().all(Vec::is_empty)
-            && self.head.iter().all(Vec::is_empty)
-            && self.upgrade_heads.iter().all(Option::is_none)
+            && self.held.as_ref().is_none_or(|h| h.is_empty())
     }
 }
 

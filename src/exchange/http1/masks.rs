@@ -13,32 +13,47 @@ pub(super) struct Masks {
 /// Block length.
 pub(super) const BLOCK: usize = 64;
 
-/// The masks of `bytes[..64]` (fewer when `bytes` is shorter).
+/// The masks of `bytes[at..at + 64]` (fewer when `bytes` ends before; none when `at`
+/// is past its end).
 #[inline(always)]
-pub(super) fn block(bytes: &[u8]) -> Masks {
+pub(super) fn block_at(bytes: &[u8], at: usize) -> Masks {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        block_sse2(bytes)
+        block_sse2(bytes, at)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
-        block_bytes(bytes)
+        block_bytes(bytes.get(at..).unwrap_or_default())
     }
 }
 
-/// [`block`] sixteen bytes at a time.
+/// [`block_at`] sixteen bytes at a time.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn block_sse2(bytes: &[u8]) -> Masks {
-    match bytes.first_chunk::<BLOCK>() {
-        Some(whole) => block64(whole),
-        None => {
-            // The input's last bytes, padded with zeros (neither LF nor CR).
-            let mut pad = [0u8; BLOCK];
-            pad[..bytes.len()].copy_from_slice(bytes);
-            block64(&pad)
-        }
+fn block_sse2(bytes: &[u8], at: usize) -> Masks {
+    if let Some(whole) = bytes.get(at..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+        return block64(whole);
     }
+    if at >= bytes.len() {
+        return Masks::default();
+    }
+    // The block runs past the input's end. With 64 bytes of input, its last 64 bytes,
+    // shifted down so that bit 0 stands for byte `at` (1 <= shift < 64): no copy.
+    if let Some(last) = bytes.last_chunk::<BLOCK>() {
+        let shift = at + BLOCK - bytes.len();
+        let m = block64(last);
+        return Masks {
+            lf: m.lf >> shift,
+            cr: m.cr >> shift,
+        };
+    }
+    // A shorter input: its bytes from `at`, padded with zeros (neither LF nor CR).
+    let rest = bytes.get(at..).unwrap_or_default();
+    let mut pad = [0u8; BLOCK];
+    if let Some(head) = pad.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    block64(&pad)
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -105,9 +120,9 @@ mod tests {
         fn block_masks_match_the_byte_rule(
             data in proptest::collection::vec(byte(), 0..150),
         ) {
-            for from in 0..=data.len() {
-                let rest = &data[from..];
-                prop_assert_eq!(block(rest), block_bytes(rest), "from {}", from);
+            for from in 0..=data.len() + 1 {
+                let rest = data.get(from..).unwrap_or_default();
+                prop_assert_eq!(block_at(&data, from), block_bytes(rest), "from {}", from);
             }
         }
     }
@@ -117,7 +132,10 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).collect();
         for from in 0..all.len() {
             let rest = &all[from..];
-            assert_eq!(block(rest), block_bytes(rest), "from {from}");
+            assert_eq!(block_at(&all, from), block_bytes(rest), "from {from}");
+            // The same bytes as a shorter input: the padded path.
+            let short = &all[from..(from + 40).min(all.len())];
+            assert_eq!(block_at(short, 0), block_bytes(short), "from {from}");
         }
         let masks = block_bytes(b"a\r\nb\n\n\r");
         assert_eq!((masks.lf, masks.cr), (0b11_0100, 0b100_0010));

@@ -1390,3 +1390,31 @@ fn body_within_takes_bytes_inside_bodies_only() {
     f.feed(b"HTTP/1.0 200 OK\r\n\r\n", Some(Other));
     assert!(f.body_within(1000), "until close");
 }
+
+/// `known_token_index` picks a field's token by its length: the tokens of each field
+/// differ in length, and the pick agrees with comparing every token.
+#[test]
+fn a_fields_tokens_differ_in_length() {
+    for tokens in [TE_TOKENS, CONNECTION_TOKENS, UPGRADE_TOKENS] {
+        for (i, a) in tokens.iter().enumerate() {
+            for b in &tokens[i + 1..] {
+                assert_ne!(a.len(), b.len());
+            }
+        }
+        for word in [
+            &b"close"[..],
+            b"Keep-Alive",
+            b"UPGRADE",
+            b"chunked",
+            b"WebSocket",
+            b"h2c",
+            b"h2",
+            b"clos",
+            b"keep_alive",
+            b"",
+        ] {
+            let every = tokens.iter().position(|t| word.eq_ignore_ascii_case(t));
+            assert_eq!(known_token_index(tokens, word), every);
+        }
+    }
+}
