@@ -399,14 +399,18 @@ pub fn word(line: &[u8], n: usize) -> &[u8] {
     &rest[..run(rest, false)]
 }
 
-/// The first three words of `data`'s first line ([`first_line`]), in one pass and
-/// without looking for the line's end first: `[word(first_line(data), n)]` for `n` in
-/// 0, 1, 2. The CR that ends the line is whitespace, so a word stops there as it would
-/// at the end of the line; the runs between words just do not go past it.
-pub fn first_words(data: &[u8]) -> [&[u8]; 3] {
+/// The first `count` words (at most three; the others empty) of `data`'s first line
+/// ([`first_line`]), in one pass and without looking for the line's end first:
+/// `word(first_line(data), n)` for `n` below `count`. The CR that ends the line is
+/// whitespace, so a word stops there as it would at the end of the line; the runs
+/// between words do not go past it.
+pub fn first_words(data: &[u8], count: usize) -> [&[u8]; 3] {
     let mut words: [&[u8]; 3] = [&[]; 3];
     let mut at = 0;
-    for word in &mut words {
+    for (n, word) in words.iter_mut().enumerate() {
+        if n >= count {
+            break;
+        }
         let end = next_space(data, at);
         *word = data.get(at..end).unwrap_or_default();
         at = end;

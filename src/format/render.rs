@@ -45,8 +45,9 @@ struct Parsed<'a> {
     request_split: Option<(usize, usize)>,
     response_split: Option<(usize, usize)>,
     tls: Option<Option<ClientHello<'a>>>,
-    /// The first line's first three words per direction, split once per record when a
-    /// structured output asks for one ([`OpRenderer::value`]).
+    /// The first line's first words per direction (request, response), split once per
+    /// record when a structured output asks for one ([`OpRenderer::value`]), as many as
+    /// the template's word keywords read ([`Template::words`]).
     words: [Option<[&'a [u8]; 3]>; 2],
     /// The `%python(...)` texts of this record, by slot (`None`: not found).
     python: &'a [Option<Vec<u8>>],
@@ -128,15 +129,18 @@ impl<'a> Parsed<'a> {
         http::first_line(self.data(dir))
     }
 
-    /// Word 0, 1 or 2 of the first line ([`http::word`]), the line split once.
-    fn word(&mut self, dir: Dir, n: usize) -> &'a [u8] {
+    /// Word `n` (0, 1 or 2) of the first line ([`http::word`]): the line is split once
+    /// per record into its first `count` words.
+    fn word(&mut self, dir: Dir, n: usize, count: usize) -> &'a [u8] {
         let i = usize::from(dir == Dir::Response);
-        let words = match self.words[i] {
+        let words = match self.words.get(i).copied().flatten() {
             Some(words) => words,
             None => {
                 let data = if self.readable() { self.data(dir) } else { &[] };
-                let words = http::first_words(data);
-                self.words[i] = Some(words);
+                let words = http::first_words(data, count.max(n + 1));
+                if let Some(slot) = self.words.get_mut(i) {
+                    *slot = Some(words);
+                }
                 words
             }
         };
@@ -196,6 +200,8 @@ impl Template {
 /// hello) is shared by the ops, as in [`Template::render`].
 pub struct OpRenderer<'t, 'a> {
     ops: &'t [Op],
+    /// [`Template::words`].
+    words: [usize; 2],
     parsed: Parsed<'a>,
 }
 
@@ -204,12 +210,13 @@ impl Template {
     pub fn op_renderer<'t, 'a>(&'t self, ex: &'a Exchange<'a>) -> OpRenderer<'t, 'a> {
         OpRenderer {
             ops: &self.ops,
+            words: self.words,
             parsed: Parsed {
                 ex,
                 request_split: None,
                 response_split: None,
                 tls: None,
-                    words: [None; 2],
+                words: [None; 2],
                 python: &[],
             },
         }
@@ -282,10 +289,11 @@ impl<'a> OpRenderer<'_, 'a> {
                 word,
                 regex: None,
             } => {
+                let count = self.words[usize::from(*dir == Dir::Response)];
                 let found = match word {
-                    Word::First => p.word(*dir, 0),
-                    Word::Second => p.word(*dir, 1),
-                    Word::Third => p.word(*dir, 2),
+                    Word::First => p.word(*dir, 0, count),
+                    Word::Second => p.word(*dir, 1, count),
+                    Word::Third => p.word(*dir, 2, count),
                     Word::Rest => http::after_second_word(p.line(*dir)),
                 };
                 if found.is_empty() {

@@ -856,7 +856,7 @@ mod props {
             prop_assert_eq!(crate::exchange::http::word(line, 1), &group(r"(?-u)^[^\s]*\s*([^\s]*)")[..]);
             prop_assert_eq!(crate::exchange::http::word(line, 2), &group(r"(?-u)^[^\s]*\s*[^\s]*\s*([^\s]*)")[..]);
             prop_assert_eq!(crate::exchange::http::after_second_word(line), &group(r"(?-u)^[^\s]*\s*[^\s]*\s*([^\r]*)")[..]);
-            let words = crate::exchange::http::first_words(line);
+            let words = crate::exchange::http::first_words(line, 3);
             let first = crate::exchange::http::first_line(line);
             for (n, word) in words.into_iter().enumerate() {
                 prop_assert_eq!(word, crate::exchange::http::word(first, n));
@@ -880,9 +880,12 @@ mod props {
             )
         ) {
             let first = crate::exchange::http::first_line(&data);
-            let words = crate::exchange::http::first_words(&data);
-            for (n, word) in words.into_iter().enumerate() {
-                prop_assert_eq!(word, crate::exchange::http::word(first, n));
+            for count in 0..=3 {
+                let words = crate::exchange::http::first_words(&data, count);
+                for (n, word) in words.into_iter().enumerate() {
+                    let expected: &[u8] = if n < count { crate::exchange::http::word(first, n) } else { &[] };
+                    prop_assert_eq!(word, expected);
+                }
             }
         }
 

@@ -1078,49 +1078,60 @@ fn string(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-/// JSON string escapes of UTF-8 text (RFC 8259 §7).
+/// JSON string escapes of UTF-8 text (RFC 8259 §7): the runs between the bytes that
+/// need one are copied whole.
 fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
-    if !text
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
-        out.extend_from_slice(text);
-        return;
-    }
-    for &b in text {
-        match b {
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f;
+    let mut rest = text;
+    while let Some(at) = rest.iter().position(|&b| needs_escape(b)) {
+        let (run, tail) = rest.split_at(at);
+        out.extend_from_slice(run);
+        let [b, tail @ ..] = tail else {
+            rest = &[];
+            break;
+        };
+        match *b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f | 0x7f => {
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 15)]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
             }
-            _ => out.push(b),
         }
+        rest = tail;
     }
+    out.extend_from_slice(rest);
 }
 
+/// Standard base64 with padding (RFC 4648 §4), four characters per three bytes.
 fn base64(out: &mut Vec<u8>, data: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
+    let char_of = |n: u32, shift: u32| ALPHABET[(n >> shift & 63) as usize];
+    let mut chunks = data.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), char_of(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), b'=', b'=']);
         }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), b'=']);
+        }
+        _ => {}
     }
 }
 
