@@ -3,22 +3,26 @@
 //!
 //! The values are the format language's: a [`Template`] of the chosen fields' keywords
 //! is built once ([`JsonFormat`]: every field, the default set [`DEFAULT_FIELDS`], or the
-//! keywords of `-l`), with each field's key and way of writing resolved then; per record
-//! each keyword's value is rendered op by op ([`crate::format::OpRenderer`]) straight
-//! into the output line after its key, and typed there — numbers as numbers, durations
-//! as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
-//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out (not `"-"`). Header
-//! blocks become `http.request.header.NAME` / `http.response.header.NAME` arrays (lower
-//! case names, OpenTelemetry style). Strings that are not UTF-8 are written as
-//! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
-//! text. Payload bytes (`%request`, `%response`, bodies), `%request.grep(...)` and
-//! `%python(...)` are format-only. `schema/record.schema.json` describes every field.
+//! keywords of `-l`), with each field's key (one byte string, `,"NAME":` and what opens
+//! the value) and way of writing resolved then, and the fields of each kind of record
+//! listed once. Per record each keyword gives its value typed, where it knows the type
+//! ([`Value`] from [`crate::format::OpRenderer::value`]: numbers, durations and instants
+//! in microseconds, addresses, the tool's own words, bytes from the traffic), and the
+//! value is written straight into the output line after its key — numbers as numbers,
+//! durations as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
+//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out
+//! (not `"-"`). Header blocks become `http.request.header.NAME` /
+//! `http.response.header.NAME` arrays (lower case names, OpenTelemetry style). Strings
+//! that are not UTF-8 are written as `{"base64": "..."}` (standard alphabet, padded):
+//! lossless and never confused with text. Payload bytes (`%request`, `%response`,
+//! bodies), `%request.grep(...)` and `%python(...)` are format-only.
+//! `schema/record.schema.json` describes every field.
 //!
-//! A value that becomes more than one field, or needs its text looked at (protocol,
-//! TLS version, target, header block, booleans), is rendered aside and typed by
-//! [`typed_field`] through the [`Fields`] trait, which has two writers: the JSON line,
-//! and the OTLP log record's attributes (`output::otlp`, fed by [`FieldRenderer`]), so
-//! both say the same fields with the same types.
+//! A value that becomes more than one field (protocol, target, TLS version, header
+//! block), or that a keyword knows only as text, is typed by [`typed_field`] through
+//! the [`Fields`] trait, which has two writers: the JSON line, and the OTLP log record's
+//! attributes (`output::otlp`, fed by [`FieldRenderer`]), so both say the same fields
+//! with the same types.
 
 use super::{OutputStage, RecordSink};
 use crate::exchange::{Exchange, ExchangeSink};
@@ -216,9 +220,9 @@ static FIELDS: &[Field] = &[
 /// The keywords of the fields `--json` writes by default: the connection's identity,
 /// the request (time, method, target, User-Agent), the response's status and body size,
 /// the timings (handshake, request, first byte, response), and the fields of
-/// `DEFAULT_CONNECTION_FORMAT` for connection records. Chosen to cost no more than the
-/// article format's text (bench/README.md); `--json-fields all` writes every field, `-l`
-/// the fields of its keywords.
+/// `DEFAULT_CONNECTION_FORMAT` for connection records (its cost against the article
+/// format is in bench/README.md); `--json-fields all` writes every field, `-l` the
+/// fields of its keywords.
 pub const DEFAULT_FIELDS: &str = "%source.ip %source.port %dest.ip %dest.port %protocol \
     %connection.time %close.originator %request.timestamp %request.method %request.url \
     %request.time %request.header.user-agent %response.time %response.time.begin \
