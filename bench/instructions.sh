@@ -7,7 +7,8 @@
 #
 # rustniffer runs with the article format (the default format for `bulk`, as in the
 # targets); with JSON=1 it also counts `--json` and `--json -l ARTICLE` and prints their
-# ratios to the article format. SCENARIOS="keepalive churn" limits the captures.
+# ratios to the article format. SCENARIOS="keepalive churn" limits the captures; the
+# default list has `h2` and `h2-serial` when their captures exist (bench/h2_capture.sh).
 # Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,11 @@ count() {
 echo "| scenario | tcpdump -r -w instructions | rustniffer instructions | ratio |"
 echo "|---|---:|---:|---:|"
 json_rows=()
-for s in ${SCENARIOS:-concurrent keepalive churn bulk}; do
+default_scenarios="concurrent keepalive churn bulk"
+for s in h2 h2-serial; do
+    [ -f "$DIR/$s.pcap" ] && default_scenarios="$default_scenarios $s"
+done
+for s in ${SCENARIOS:-$default_scenarios}; do
     file=$DIR/$s.pcap
     [ -f "$file" ] || { echo "bench/instructions.sh: $file missing (run bench/run.sh)" >&2; exit 1; }
     floor=$(count tcpdump -r "$file" -w /dev/null)

@@ -407,6 +407,57 @@ pub fn word(line: &[u8], n: usize) -> &[u8] {
     &rest[..run(rest, false)]
 }
 
+/// The first `count` words (at most three; the others empty) of `data`'s first line
+/// ([`first_line`]), in one pass and without looking for the line's end first:
+/// `word(first_line(data), n)` for `n` below `count`. The CR that ends the line is
+/// whitespace, so a word stops there as it would at the end of the line; the runs
+/// between words do not go past it.
+pub fn first_words(data: &[u8], count: usize) -> [&[u8]; 3] {
+    let mut words: [&[u8]; 3] = [&[]; 3];
+    let mut at = 0;
+    for (n, word) in words.iter_mut().enumerate() {
+        if n >= count {
+            break;
+        }
+        let end = next_space(data, at);
+        *word = data.get(at..end).unwrap_or_default();
+        at = end;
+        while data.get(at).is_some_and(|&b| b != b'\r' && is_space(b)) {
+            at += 1;
+        }
+    }
+    words
+}
+
+/// Where the first whitespace byte at or after `from` is (`data.len()` when there is
+/// none). Eight bytes at a time: whitespace is below 0x21, and the lowest byte flagged
+/// by the usual `(x - 0x21..) & !x & 0x80..` test is the first such byte exactly.
+fn next_space(data: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = data.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        if low == 0 {
+            at += 8;
+            continue;
+        }
+        let first = at + (low.trailing_zeros() / 8) as usize;
+        if data.get(first).is_some_and(|&b| is_space(b)) {
+            return first;
+        }
+        // A control byte that is not whitespace: part of the word.
+        at = first + 1;
+    }
+    while data.get(at).is_some_and(|&b| !is_space(b)) {
+        at += 1;
+    }
+    at.min(data.len())
+}
+
 /// `%response.message`: what follows the second word, as `^\S*\s*\S*\s*([^\r]*)`
 /// finds it: whitespace skipped, then everything up to a CR.
 pub fn after_second_word(line: &[u8]) -> &[u8] {

@@ -181,8 +181,10 @@ pub struct Exchange<'a> {
 /// A duration in whole microseconds (negative when timestamps went backwards).
 pub type Micros = i64;
 
+// The durations are inlined into both renderers (text and typed values).
 impl Exchange<'_> {
     /// `%connection.time`: open − opening; first exchange only.
+    #[inline(always)]
     pub fn connection_time(&self) -> Option<Micros> {
         if !self.first {
             return None;
@@ -191,6 +193,7 @@ impl Exchange<'_> {
     }
 
     /// `%idle.time.0`: first request data − open; first exchange only.
+    #[inline(always)]
     pub fn idle_time_0(&self) -> Option<Micros> {
         if !self.first {
             return None;
@@ -199,6 +202,7 @@ impl Exchange<'_> {
     }
 
     /// `%request.time`: last − first request data event.
+    #[inline(always)]
     pub fn request_time(&self) -> Option<Micros> {
         Some(self.request_last?.micros_since(self.request_first?))
     }
@@ -210,33 +214,39 @@ impl Exchange<'_> {
     }
 
     /// `%response.time`: last response data − (last request data, or open).
+    #[inline(always)]
     pub fn response_time(&self) -> Option<Micros> {
         Some(self.response_last?.micros_since(self.response_origin()?))
     }
 
     /// `%response.time.begin`: first response data − (last request data, or open).
+    #[inline(always)]
     pub fn response_time_begin(&self) -> Option<Micros> {
         Some(self.response_first?.micros_since(self.response_origin()?))
     }
 
     /// `%response.time.end`: last − first response data event.
+    #[inline(always)]
     pub fn response_time_end(&self) -> Option<Micros> {
         Some(self.response_last?.micros_since(self.response_first?))
     }
 
     /// `%idle.time.1`: print − last response data; not found at end of capture.
+    #[inline(always)]
     pub fn idle_time_1(&self) -> Option<Micros> {
         Some(self.print?.micros_since(self.response_last?))
     }
 
     /// `%idle.time.before`: first request data − the end of the previous exchange's
     /// response (the open time for the first exchange): the reuse gap.
+    #[inline(always)]
     pub fn idle_time_before(&self) -> Option<Micros> {
         Some(self.request_first?.micros_since(self.previous_end?))
     }
 
     /// `%session.time`: latest open/request/response/close event − opening
     /// (0 for a connection that only saw its SYN).
+    #[inline(always)]
     pub fn session_time(&self) -> Micros {
         match self.close.or(self.last_activity) {
             Some(latest) => latest.micros_since(self.opening),
@@ -245,6 +255,7 @@ impl Exchange<'_> {
     }
 
     /// `%close.time`: close − latest open/request/response event of this exchange.
+    #[inline(always)]
     pub fn close_time(&self) -> Option<Micros> {
         Some(self.close?.micros_since(self.last_activity?))
     }

@@ -2,7 +2,7 @@
 //! from a [`ConnectionRecord`]. On a record that is not a connection's they print the
 //! not-found text.
 
-use super::render::{write_micros, write_u64};
+use super::render::{write_micros, write_u64, Value};
 use crate::exchange::connection::{ConnectionRecord, KeepAliveHeader};
 use crate::flow::{DirCounters, Direction};
 
@@ -90,5 +90,47 @@ pub fn render(
                 .filter(|v| !v.is_empty())
                 .unwrap_or(nf),
         ),
+    }
+}
+
+/// [`render`]'s value of `field`, typed (`Text` for the history, written letter by
+/// letter).
+pub fn value<'a>(field: ConnField, record: Option<&'a ConnectionRecord<'a>>) -> Value<'a> {
+    let Some(r) = record else {
+        return Value::Missing;
+    };
+    let counters = |dir: Direction| -> &DirCounters {
+        &r.lifecycle.counters[match dir {
+            Direction::FromClient => 0,
+            Direction::FromServer => 1,
+        }]
+    };
+    let micros = |us: Option<i64>| us.map_or(Value::Missing, Value::Micros);
+    match field {
+        ConnField::State => Value::Word(r.state()),
+        ConnField::History => Value::Text,
+        ConnField::Duration => Value::Micros(r.duration()),
+        ConnField::Exchanges => Value::Uint(u64::from(r.exchanges())),
+        ConnField::IdleMax => micros(r.idle_max()),
+        ConnField::IdleBeforeClose => micros(r.idle_when_closed()),
+        ConnField::IdleNow => micros(r.idle_now()),
+        ConnField::CloseHow => Value::Word(r.how.as_str()),
+        ConnField::CloseBy => match r.by {
+            Some(Direction::FromClient) => Value::Word("client"),
+            Some(Direction::FromServer) => Value::Word("server"),
+            None => Value::Missing,
+        },
+        ConnField::Handshake => micros(r.handshake()),
+        ConnField::SynToSynAck => micros(r.syn_to_syn_ack()),
+        ConnField::SynAckToAck => micros(r.syn_ack_to_ack()),
+        ConnField::Packets(d) => Value::Uint(u64::from(counters(d).packets)),
+        ConnField::Bytes(d) => Value::Uint(r.bytes(d)),
+        ConnField::Retransmitted(d) => Value::Uint(u64::from(counters(d).retransmitted)),
+        ConnField::Missed(d) => Value::Uint(r.missed(d)),
+        ConnField::ZeroWindows(d) => Value::Uint(u64::from(counters(d).zero_windows)),
+        ConnField::KeepAlive(which) => r
+            .keep_alive_header(which)
+            .filter(|v| !v.is_empty())
+            .map_or(Value::Missing, Value::Bytes),
     }
 }

@@ -16,8 +16,8 @@ mod template;
 mod tests;
 
 pub use encode::Encoding;
-pub(crate) use render::{write_micros, write_u64};
-pub use render::{OpRenderer, RenderOptions};
+pub(crate) use render::{six_digits, write_ip, write_micros, write_u64};
+pub use render::{OpRenderer, RenderOptions, Value};
 pub use template::{edit_distance, FormatError, Template};
 
 /// The default format of `--connections`: one line per connection that answers whether

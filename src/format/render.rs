@@ -45,6 +45,10 @@ struct Parsed<'a> {
     request_split: Option<(usize, usize)>,
     response_split: Option<(usize, usize)>,
     tls: Option<Option<ClientHello<'a>>>,
+    /// The first line's first words per direction (request, response), split once per
+    /// record when a structured output asks for one ([`OpRenderer::value`]), as many as
+    /// the template's word keywords read ([`Template::words`]).
+    words: [Option<[&'a [u8]; 3]>; 2],
     /// The `%python(...)` texts of this record, by slot (`None`: not found).
     python: &'a [Option<Vec<u8>>],
 }
@@ -125,6 +129,24 @@ impl<'a> Parsed<'a> {
         http::first_line(self.data(dir))
     }
 
+    /// Word `n` (0, 1 or 2) of the first line ([`http::word`]): the line is split once
+    /// per record into its first `count` words.
+    fn word(&mut self, dir: Dir, n: usize, count: usize) -> &'a [u8] {
+        let i = usize::from(dir == Dir::Response);
+        let words = match self.words.get(i).copied().flatten() {
+            Some(words) => words,
+            None => {
+                let data = if self.readable() { self.data(dir) } else { &[] };
+                let words = http::first_words(data, count.max(n + 1));
+                if let Some(slot) = self.words.get_mut(i) {
+                    *slot = Some(words);
+                }
+                words
+            }
+        };
+        words.get(n).copied().unwrap_or_default()
+    }
+
     fn client_hello(&mut self) -> Option<ClientHello<'a>> {
         let request = self.ex.request;
         *self.tls.get_or_insert_with(|| {
@@ -160,6 +182,7 @@ impl Template {
             request_split: None,
             response_split: None,
             tls: None,
+            words: [None; 2],
             python,
         };
         for op in &self.ops {
@@ -177,6 +200,8 @@ impl Template {
 /// hello) is shared by the ops, as in [`Template::render`].
 pub struct OpRenderer<'t, 'a> {
     ops: &'t [Op],
+    /// [`Template::words`].
+    words: [usize; 2],
     parsed: Parsed<'a>,
 }
 
@@ -185,11 +210,13 @@ impl Template {
     pub fn op_renderer<'t, 'a>(&'t self, ex: &'a Exchange<'a>) -> OpRenderer<'t, 'a> {
         OpRenderer {
             ops: &self.ops,
+            words: self.words,
             parsed: Parsed {
                 ex,
                 request_split: None,
                 response_split: None,
                 tls: None,
+                words: [None; 2],
                 python: &[],
             },
         }
@@ -217,6 +244,137 @@ impl OpRenderer<'_, '_> {
             } => Some(timestamp(self.parsed.ex, *when).map(Timestamp::micros)),
             _ => None,
         }
+    }
+}
+
+/// A keyword's value as its type, for the structured outputs (JSON lines, OTLP): what
+/// [`render_value`] would print, before it is made text. Printed, each variant is the
+/// keyword's text exactly (`Missing`: the not-found text); a test holds the two to that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// Not found.
+    Missing,
+    /// A whole number.
+    Uint(u64),
+    /// A duration in microseconds (printed `[-]S.uuuuuu`).
+    Micros(i64),
+    /// An instant in microseconds since the epoch (`%...timestamp2`, printed as
+    /// `Micros`).
+    Instant(i64),
+    Ip(IpAddr),
+    /// A word of the tool's own vocabulary: printable ASCII, nothing to escape.
+    Word(&'static str),
+    /// Bytes from the traffic, as they are (possibly empty).
+    Bytes(&'a [u8]),
+    /// `yes` / `no`.
+    Bool(bool),
+    /// Known as text only (TLS version, ciphers, tunnels, WebSocket closes, strftime
+    /// times, greps...): the caller renders the op with [`OpRenderer::render`].
+    Text,
+}
+
+impl<'a> OpRenderer<'_, 'a> {
+    /// The value of op `i` as its type ([`Value`]); `Text` for an op that does not exist.
+    /// Inlined into the caller's loop, where the match on the result folds into this one.
+    #[inline(always)]
+    pub fn value(&mut self, i: usize) -> Value<'a> {
+        let Some(op) = self.ops.get(i) else {
+            return Value::Text;
+        };
+        let p = &mut self.parsed;
+        match op {
+            Op::Value { key, .. } => typed_value(*key, p),
+            Op::Word {
+                dir,
+                word,
+                regex: None,
+            } => {
+                let count = self.words[usize::from(*dir == Dir::Response)];
+                let found = match word {
+                    Word::First => p.word(*dir, 0, count),
+                    Word::Second => p.word(*dir, 1, count),
+                    Word::Third => p.word(*dir, 2, count),
+                    Word::Rest => http::after_second_word(p.line(*dir)),
+                };
+                if found.is_empty() {
+                    Value::Missing
+                } else {
+                    Value::Bytes(found)
+                }
+            }
+            _ => Value::Text,
+        }
+    }
+}
+
+/// [`render_value`]'s value of `key`, typed; `Text` where only the text is known.
+#[inline(always)]
+fn typed_value<'a>(key: Key, p: &mut Parsed<'a>) -> Value<'a> {
+    let ex = p.ex;
+    let uint = |n: Option<u64>| n.map_or(Value::Missing, Value::Uint);
+    let micros = |us: Option<Micros>| us.map_or(Value::Missing, Value::Micros);
+    match key {
+        Key::SourceIp => Value::Ip(ex.client.ip),
+        Key::SourcePort => Value::Uint(u64::from(ex.client.port)),
+        Key::DestIp => Value::Ip(ex.server.ip),
+        Key::DestPort => Value::Uint(u64::from(ex.server.port)),
+        Key::Connection => Value::Word(ex.position.as_str()),
+        Key::CloseOriginator => ex
+            .close_originator
+            .map_or(Value::Missing, |c| Value::Word(c.as_str())),
+        Key::Streams => Value::Uint(ex.streams as u64),
+        Key::SessionRequests => Value::Uint(ex.session_requests),
+        Key::Duration(d) => micros(duration(ex, d)),
+        Key::Timestamp2(when) => {
+            timestamp(ex, when).map_or(Value::Missing, |ts| Value::Instant(ts.micros()))
+        }
+        Key::Payload(dir) => Value::Bytes(p.data(dir)),
+        Key::Size(Dir::Request) => Value::Uint(ex.request_size),
+        Key::Size(Dir::Response) => Value::Uint(ex.response_size),
+        Key::Line(dir) => Value::Bytes(p.line(dir)),
+        Key::HeaderBlock(dir) => Value::Bytes(p.header_block(dir)),
+        Key::Body(dir) => Value::Bytes(p.body(dir)),
+        Key::Header(dir, name) => p
+            .header(dir, name.as_bytes())
+            .filter(|v| !v.is_empty())
+            .map_or(Value::Missing, Value::Bytes),
+        Key::TlsSni => match ex.tls {
+            Some(facts) => facts.sni.as_deref().map_or(Value::Missing, Value::Bytes),
+            None => p
+                .client_hello()
+                .and_then(|h| h.sni)
+                .map_or(Value::Missing, Value::Bytes),
+        },
+        Key::Protocol => ex.protocol.as_str().map_or(Value::Missing, Value::Word),
+        Key::TunnelId => uint(ex.tunnel.and_then(|t| t.id()).map(u64::from)),
+        Key::ExchangeIndex => Value::Uint(u64::from(ex.index)),
+        Key::Pipelined => uint(ex.pipelined.map(u64::from)),
+        Key::Complete => ex.complete.map_or(Value::Missing, Value::Bool),
+        Key::Gap => Value::Uint(ex.gap),
+        Key::BodySize(Dir::Request) => uint(ex.request_body_size),
+        Key::BodySize(Dir::Response) => uint(ex.response_body_size),
+        Key::Interim => uint(ex.interim.map(u64::from)),
+        Key::Conn(field) => super::conn_fields::value(field, ex.connection),
+        Key::H2Stream => uint(ex.h2_stream.map(|h2| u64::from(h2.stream))),
+        Key::H2Concurrent => uint(ex.h2_stream.map(|h2| u64::from(h2.concurrent))),
+        Key::H2HeadersUnknown => ex
+            .h2_stream
+            .map_or(Value::Missing, |h2| Value::Bool(h2.unknown_headers)),
+        Key::H2PingRtt => micros(ex.h2.and_then(|h2| h2.last_ping).map(|p| p.micros)),
+        Key::TlsVersion
+        | Key::TlsAlpn
+        | Key::TlsCipher
+        | Key::Tunnel
+        | Key::H2Reset
+        | Key::H2Goaway
+        | Key::Ws(_)
+        | Key::Constant(_)
+        | Key::Timestamp(_)
+        | Key::Word(..)
+        | Key::HeaderValue(_)
+        | Key::HeaderGrep(_)
+        | Key::Grep(_)
+        | Key::Python => Value::Text,
     }
 }
 
@@ -538,6 +696,8 @@ fn write_ws(ex: &Exchange<'_>, k: WsKey, out: &mut Vec<u8>) -> bool {
     true
 }
 
+// Inlined into both renderers' matches, where `d` is known.
+#[inline(always)]
 fn duration(ex: &Exchange<'_>, d: Duration) -> Option<Micros> {
     match d {
         Duration::Connection => ex.connection_time(),
@@ -640,38 +800,43 @@ pub(crate) fn write_micros(out: &mut Vec<u8>, us: i64) {
     buf[0] = b'-';
     digits_into(&mut buf[sign..], count, secs);
     let dot = sign + count;
-    let [a, b] = pair(frac / 10_000);
-    let [c, d] = pair(frac / 100);
-    let [e, f] = pair(frac);
+    let [a, b, c, d, e, f] = six_digits(frac);
     buf[dot..dot + 7].copy_from_slice(&[b'.', a, b, c, d, e, f]);
     put_fixed(out, &buf, dot + 7);
 }
 
-/// Appends an address: dotted quad for IPv4 (by hand: `fmt` costs more than the
-/// rest of a default record), RFC 5952 for IPv6 (std's `Display`, into the Vec
-/// without allocating).
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+/// The six decimals of a fraction of a second in microseconds (`n` < 1,000,000; only
+/// the last six digits of a larger `n`).
+#[inline(always)]
+pub(crate) fn six_digits(n: u64) -> [u8; 6] {
+    let [a, b] = pair(n / 10_000);
+    let [c, d] = pair(n / 100);
+    let [e, f] = pair(n);
+    [a, b, c, d, e, f]
+}
+
+/// Appends an address: dotted quad for IPv4 (by hand, from a table of the 256 octets:
+/// `fmt` costs more than the rest of a default record), RFC 5952 for IPv6 (std's
+/// `Display`, into the Vec without allocating).
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let mut text = [0u8; 16];
+            // Each octet's digits are copied four bytes at a time (its length in the
+            // fourth), then overwritten by the dot and the next octet.
+            let mut text = [0u8; 20];
             let mut len = 0;
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    text[len] = b'.';
-                    len += 1;
+            for octet in v4.octets() {
+                let digits = OCTETS[usize::from(octet)];
+                if let Some(at) = text.get_mut(len..len + 4) {
+                    at.copy_from_slice(&digits);
                 }
-                if octet >= 100 {
-                    text[len] = b'0' + octet / 100;
-                    len += 1;
+                len += usize::from(digits[3]);
+                if let Some(at) = text.get_mut(len) {
+                    *at = b'.';
                 }
-                if octet >= 10 {
-                    text[len] = b'0' + octet / 10 % 10;
-                    len += 1;
-                }
-                text[len] = b'0' + octet % 10;
                 len += 1;
             }
-            put_fixed(out, &text, len);
+            put_fixed(out, &text, len - 1);
         }
         // Writing into a Vec cannot fail.
         IpAddr::V6(v6) => {
@@ -679,6 +844,24 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
         }
     }
 }
+
+/// The decimal text of every octet: up to three digits, then their count.
+static OCTETS: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, o) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            [b'0' + h, b'0' + t, b'0' + o, 3]
+        } else if n >= 10 {
+            [b'0' + t, b'0' + o, 0, 2]
+        } else {
+            [b'0' + o, 0, 0, 1]
+        };
+        n += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -741,6 +924,12 @@ mod tests {
             out.clear();
             write_ip(&mut out, ip.parse().unwrap());
             assert_eq!(out, ip.as_bytes());
+        }
+        for n in 0..=255u8 {
+            let ip = std::net::Ipv4Addr::new(n, 255 - n, n / 2, n.wrapping_mul(7));
+            out.clear();
+            write_ip(&mut out, IpAddr::V4(ip));
+            assert_eq!(out, ip.to_string().as_bytes());
         }
     }
 }

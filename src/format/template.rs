@@ -171,6 +171,9 @@ pub struct Template {
     pub(crate) ops: Vec<Op>,
     needs: Needs,
     python: bool,
+    /// Per direction (request, response), how many first-line words the word keywords
+    /// read without a regex (0 to 3): what a structured output splits the line into.
+    pub(crate) words: [usize; 2],
 }
 
 impl Template {
@@ -216,7 +219,13 @@ impl Template {
         }
         let needs = needs_of(&ops);
         let python = ops.iter().any(|op| matches!(op, Op::Python { .. }));
-        Ok(Template { ops, needs, python })
+        let words = words_of(&ops);
+        Ok(Template {
+            ops,
+            needs,
+            python,
+            words,
+        })
     }
 
     /// What the exchange layer must keep for this template, per direction.
@@ -491,6 +500,30 @@ fn build_op(key: Key, param: Option<&str>, written: &str) -> Result<Op, FormatEr
             not_found: param.map(|p| p.as_bytes().into()),
         },
     })
+}
+
+/// Per direction, one past the highest first-line word a word op reads by the default
+/// rule.
+fn words_of(ops: &[Op]) -> [usize; 2] {
+    let mut words = [0; 2];
+    for op in ops {
+        if let Op::Word {
+            dir,
+            word,
+            regex: None,
+        } = op
+        {
+            let count = match word {
+                Word::First => 1,
+                Word::Second => 2,
+                Word::Third => 3,
+                Word::Rest => continue,
+            };
+            let i = usize::from(*dir == Dir::Response);
+            words[i] = words[i].max(count);
+        }
+    }
+    words
 }
 
 /// What the ops read of each direction.

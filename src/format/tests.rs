@@ -463,6 +463,86 @@ fn identity_values() {
     assert_eq!(render("%source.ip", &v6), "fd00::2\n");
 }
 
+/// What a typed value prints: the text renderer's output for the same keyword.
+fn value_text(value: Value<'_>, not_found: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match value {
+        Value::Missing => out.extend_from_slice(not_found),
+        Value::Uint(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Micros(us) | Value::Instant(us) => {
+            let sign = if us < 0 { "-" } else { "" };
+            let abs = us.unsigned_abs();
+            let text = format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000);
+            out.extend_from_slice(text.as_bytes());
+        }
+        Value::Ip(ip) => out.extend_from_slice(ip.to_string().as_bytes()),
+        Value::Word(word) => out.extend_from_slice(word.as_bytes()),
+        Value::Bytes(bytes) => out.extend_from_slice(bytes),
+        Value::Bool(yes) => out.extend_from_slice(if yes { b"yes" } else { b"no" }),
+        Value::Text => return None,
+    }
+    Some(out)
+}
+
+#[test]
+fn typed_values_print_as_the_keywords_text() {
+    let base = exchange(REQUEST, RESPONSE);
+    let closed = Exchange {
+        position: Position::Last,
+        close_originator: Some(CloseOriginator::Client),
+        close: Some(t(1_795_479_586_956_681 + 2_000)),
+        protocol: Protocol::Http11,
+        pipelined: Some(2),
+        complete: Some(false),
+        gap: 17,
+        request_body_size: Some(0),
+        response_body_size: Some(5),
+        interim: Some(1),
+        request_header_len: Some(REQUEST.len() - 2),
+        ..exchange(REQUEST, RESPONSE)
+    };
+    let v6 = Exchange {
+        client: Endpoint {
+            ip: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+            port: 0,
+        },
+        complete: Some(true),
+        request_first: None,
+        response_first: None,
+        ..exchange(b"  GET\t/a?b=c  HTTP/1.0 extra\rX", b"HTTP/1.1\r\n\r\n")
+    };
+    let odd = exchange(b"\x01GET\x0b/\x7f \xff\r\nHost:\r\n\r\n", b"");
+    let tls = exchange(b"\x16\x03\x01\x00\x05hello", b"\x16\x03\x03");
+    let mut checked = 0;
+    for ex in [&base, &closed, &v6, &odd, &tls] {
+        for kw in keywords::KEYWORDS {
+            if kw.key.param() == keywords::Param::Required {
+                continue;
+            }
+            let template = Template::parse(&format!("%{}", kw.name)).unwrap();
+            let Some(typed) = value_text(template.op_renderer(ex).value(0), b"NF") else {
+                continue;
+            };
+            let opts = RenderOptions {
+                not_found: b"NF".to_vec(),
+                newline: false,
+                ..RenderOptions::default()
+            };
+            let mut text = Vec::new();
+            template.render(ex, &opts, &mut text);
+            assert_eq!(
+                String::from_utf8_lossy(&typed),
+                String::from_utf8_lossy(&text),
+                "%{}",
+                kw.name
+            );
+            checked += 1;
+        }
+    }
+    // Most keywords are typed (the rest are rendered as text by their callers).
+    assert!(checked > 5 * 40, "{checked}");
+}
+
 #[test]
 fn timestamps_default_custom_and_epoch_forms() {
     let ex = exchange(REQUEST, RESPONSE);
@@ -776,6 +856,11 @@ mod props {
             prop_assert_eq!(crate::exchange::http::word(line, 1), &group(r"(?-u)^[^\s]*\s*([^\s]*)")[..]);
             prop_assert_eq!(crate::exchange::http::word(line, 2), &group(r"(?-u)^[^\s]*\s*[^\s]*\s*([^\s]*)")[..]);
             prop_assert_eq!(crate::exchange::http::after_second_word(line), &group(r"(?-u)^[^\s]*\s*[^\s]*\s*([^\r]*)")[..]);
+            let words = crate::exchange::http::first_words(line, 3);
+            let first = crate::exchange::http::first_line(line);
+            for (n, word) in words.into_iter().enumerate() {
+                prop_assert_eq!(word, crate::exchange::http::word(first, n));
+            }
         }
 
         #[test]
@@ -785,6 +870,23 @@ mod props {
             prop_assert!(h <= b && b <= data.len());
             let _ = http::header_value(http::header_block(&data), name.as_bytes());
             let _ = (http::first_line(&data), http::body(&data), http::word(&data, 2), http::after_second_word(&data));
+        }
+
+        #[test]
+        fn first_words_are_the_words_of_the_first_line(
+            data in prop::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b' '), Just(b'\t'), Just(0x0b), Just(0x01), Just(b'a'), any::<u8>()],
+                0..60,
+            )
+        ) {
+            let first = crate::exchange::http::first_line(&data);
+            for count in 0..=3 {
+                let words = crate::exchange::http::first_words(&data, count);
+                for (n, word) in words.into_iter().enumerate() {
+                    let expected: &[u8] = if n < count { crate::exchange::http::word(first, n) } else { &[] };
+                    prop_assert_eq!(word, expected);
+                }
+            }
         }
 
         #[test]

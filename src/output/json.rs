@@ -3,26 +3,30 @@
 //!
 //! The values are the format language's: a [`Template`] of the chosen fields' keywords
 //! is built once ([`JsonFormat`]: every field, the default set [`DEFAULT_FIELDS`], or the
-//! keywords of `-l`), with each field's key and way of writing resolved then; per record
-//! each keyword's value is rendered op by op ([`crate::format::OpRenderer`]) straight
-//! into the output line after its key, and typed there — numbers as numbers, durations
-//! as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
-//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out (not `"-"`). Header
-//! blocks become `http.request.header.NAME` / `http.response.header.NAME` arrays (lower
-//! case names, OpenTelemetry style). Strings that are not UTF-8 are written as
-//! `{"base64": "..."}` (standard alphabet, padded): lossless and never confused with
-//! text. Payload bytes (`%request`, `%response`, bodies), `%request.grep(...)` and
-//! `%python(...)` are format-only. `schema/record.schema.json` describes every field.
+//! keywords of `-l`), with each field's key (one byte string, `,"NAME":` and what opens
+//! the value) and way of writing resolved then, and the fields of each kind of record
+//! listed once. Per record each keyword gives its value typed, where it knows the type
+//! ([`Value`] from [`crate::format::OpRenderer::value`]: numbers, durations and instants
+//! in microseconds, addresses, the tool's own words, bytes from the traffic), and the
+//! value is written straight into the output line after its key — numbers as numbers,
+//! durations as seconds, times as RFC 3339 in UTC with microseconds plus the epoch in
+//! microseconds, `yes`/`no` as booleans. A value the template cannot find is left out
+//! (not `"-"`). Header blocks become `http.request.header.NAME` /
+//! `http.response.header.NAME` arrays (lower case names, OpenTelemetry style). Strings
+//! that are not UTF-8 are written as `{"base64": "..."}` (standard alphabet, padded):
+//! lossless and never confused with text. Payload bytes (`%request`, `%response`,
+//! bodies), `%request.grep(...)` and `%python(...)` are format-only.
+//! `schema/record.schema.json` describes every field.
 //!
-//! A value that becomes more than one field, or needs its text looked at (protocol,
-//! TLS version, target, header block, booleans), is rendered aside and typed by
-//! [`typed_field`] through the [`Fields`] trait, which has two writers: the JSON line,
-//! and the OTLP log record's attributes (`output::otlp`, fed by [`FieldRenderer`]), so
-//! both say the same fields with the same types.
+//! A value that becomes more than one field (protocol, target, TLS version, header
+//! block), or that a keyword knows only as text, is typed by [`typed_field`] through
+//! the [`Fields`] trait, which has two writers: the JSON line, and the OTLP log record's
+//! attributes (`output::otlp`, fed by [`FieldRenderer`]), so both say the same fields
+//! with the same types.
 
 use super::{OutputStage, RecordSink};
 use crate::exchange::{Exchange, ExchangeSink};
-use crate::format::Template;
+use crate::format::{six_digits, write_ip, write_micros, write_u64, Template, Value};
 
 /// The kind of record (`type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +37,15 @@ pub enum RecordType {
 }
 
 impl RecordType {
+    /// `{"type":"NAME"`: how a JSON line starts.
+    fn opening(self) -> &'static [u8] {
+        match self {
+            RecordType::Exchange => b"{\"type\":\"exchange\"",
+            RecordType::Connection => b"{\"type\":\"connection\"",
+            RecordType::Open => b"{\"type\":\"open\"",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RecordType::Exchange => "exchange",
@@ -207,9 +220,9 @@ static FIELDS: &[Field] = &[
 /// The keywords of the fields `--json` writes by default: the connection's identity,
 /// the request (time, method, target, User-Agent), the response's status and body size,
 /// the timings (handshake, request, first byte, response), and the fields of
-/// `DEFAULT_CONNECTION_FORMAT` for connection records. Chosen to cost no more than the
-/// article format's text (bench/README.md); `--json-fields all` writes every field, `-l`
-/// the fields of its keywords.
+/// `DEFAULT_CONNECTION_FORMAT` for connection records (its cost against the article
+/// format is in bench/README.md); `--json-fields all` writes every field, `-l` the
+/// fields of its keywords.
 pub const DEFAULT_FIELDS: &str = "%source.ip %source.port %dest.ip %dest.port %protocol \
     %connection.time %close.originator %request.timestamp %request.method %request.url \
     %request.time %request.header.user-agent %response.time %response.time.begin \
@@ -218,44 +231,37 @@ pub const DEFAULT_FIELDS: &str = "%source.ip %source.port %dest.ip %dest.port %p
     %conn.client.packets %conn.server.packets %conn.client.bytes %conn.server.bytes \
     %conn.client.retransmitted %conn.server.retransmitted";
 
-/// Keywords whose values the tool writes itself from a fixed vocabulary or an address:
-/// printable ASCII without quotes or backslashes, written without a check.
-const PLAIN_KEYWORDS: &[&str] = &[
-    "source.ip",
-    "dest.ip",
-    "connection",
-    "close.originator",
-    "conn.state",
-    "conn.history",
-    "conn.close.how",
-    "conn.close.by",
-    "ws.ping.sender",
-    "ws.end",
-    "ws.accept",
-    "ws.opcode",
-];
-
 /// How one value is written; resolved once per format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Emit {
-    /// Text, written in place, escaped only when it needs to be.
+    /// Text, escaped only when it needs to be; addresses and the tool's own words as
+    /// they are.
     Str,
-    /// A word or address the tool writes itself ([`PLAIN_KEYWORDS`]): nothing to check.
-    Plain,
-    /// A whole number, written in place.
+    /// A whole number.
     Int,
-    /// The renderer's `[-]S.uuuuuu`, already a JSON number.
+    /// A duration: seconds as a number.
     Seconds,
     /// An instant: RFC 3339 and `NAME_us`.
     Time,
+    /// `yes`/`no` as a boolean.
+    Bool,
     /// One named header (`-l` with `%request.header.NAME`): a one-value array.
     Header,
-    /// Rendered aside, then turned into fields ([`write_field`]).
+    /// `%protocol`: `network.*` and `rustniffer.protocol` ([`typed_field`]).
+    Protocol,
+    /// The request line's protocol: the `network.*` fields when `%protocol` gave none.
+    RequestProtocol,
+    /// The request target: `url.path` and `url.query`.
+    Url,
+    /// Turned into fields by [`typed_field`] (target, header block, TLS version).
     Aside,
 }
 
-/// One value of the record: the op of the template at the same index renders it.
+/// One value of the record.
+#[derive(Clone)]
 struct Slot {
+    /// The op of the template that renders it.
+    op: usize,
     field: &'static Field,
     emit: Emit,
     scope: Scope,
@@ -271,11 +277,10 @@ struct Slot {
 
 /// The fields written and the template whose ops render them, one op per slot.
 pub struct JsonFormat {
-    slots: Vec<Slot>,
     template: Template,
-    /// The slots of each kind of record (`[exchange, connection]`), by index: the scope
+    /// The slots of each kind of record (`[exchange, connection]`), in order: the scope
     /// is resolved once, not per value.
-    by_record: [Vec<usize>; 2],
+    by_record: [Vec<Slot>; 2],
 }
 
 impl JsonFormat {
@@ -344,11 +349,14 @@ impl JsonFormat {
         let key = |name: &str, open: &str| Key::new(format!(",\"{name}\":{open}"));
         for field in fields {
             let emit = match field.kind {
-                Kind::Str if PLAIN_KEYWORDS.contains(&field.keyword) => Emit::Plain,
                 Kind::Str => Emit::Str,
                 Kind::Int => Emit::Int,
                 Kind::Seconds => Emit::Seconds,
                 Kind::Time => Emit::Time,
+                Kind::Bool => Emit::Bool,
+                Kind::Protocol => Emit::Protocol,
+                Kind::RequestProtocol => Emit::RequestProtocol,
+                Kind::Target => Emit::Url,
                 Kind::Headers(prefix) => {
                     let i = usize::from(prefix.starts_with("http.response"));
                     if let Some(names) = &header_names[i] {
@@ -359,6 +367,7 @@ impl JsonFormat {
                             format.push('%');
                             format.push_str(keyword);
                             slots.push(Slot {
+                                op: slots.len(),
                                 field,
                                 emit: Emit::Header,
                                 scope: field.scope,
@@ -377,7 +386,7 @@ impl JsonFormat {
             format.push('%');
             format.push_str(field.keyword);
             let open = match emit {
-                Emit::Str | Emit::Plain => "\"",
+                Emit::Str => "\"",
                 _ => "",
             };
             let epoch_name = match emit {
@@ -385,6 +394,7 @@ impl JsonFormat {
                 _ => String::new(),
             };
             slots.push(Slot {
+                op: slots.len(),
                 field,
                 emit,
                 scope: field.scope,
@@ -396,18 +406,19 @@ impl JsonFormat {
         }
         let template = Template::parse(&format).expect("the JSON fields are keywords");
         debug_assert_eq!(template.keyword_names().len(), slots.len());
-        let of = |connection: bool| -> Vec<usize> {
-            (0..slots.len())
-                .filter(|&i| match slots[i].scope {
+        let of = |connection: bool| -> Vec<Slot> {
+            slots
+                .iter()
+                .filter(|slot| match slot.scope {
                     Scope::Both => true,
                     Scope::Exchange => !connection,
                     Scope::Connection => connection,
                 })
+                .cloned()
                 .collect()
         };
         let by_record = [of(false), of(true)];
         JsonFormat {
-            slots,
             template,
             by_record,
         }
@@ -456,8 +467,9 @@ impl<R: RecordSink> JsonSink<R> {
         &self.records
     }
 
-    /// One record, rendered straight into the line: each value's key, then the value
-    /// where it goes, and both taken back when the value is not found.
+    /// One record, written straight into the line: each present value's key, then the
+    /// value, typed as the keyword gives it ([`Value`]); a value known only as text is
+    /// rendered aside and typed from its text ([`typed_field`]).
     fn write(&mut self, kind: RecordType, record: &Exchange<'_>) -> std::io::Result<()> {
         let JsonSink {
             format,
@@ -467,91 +479,117 @@ impl<R: RecordSink> JsonSink<R> {
             ..
         } = self;
         line.clear();
-        line.extend_from_slice(b"{\"type\":\"");
-        line.extend_from_slice(kind.as_str().as_bytes());
-        line.push(b'"');
+        line.extend_from_slice(kind.opening());
         let connection = record.connection.is_some();
         let mut protocol_written = false;
         let mut values = format.template.op_renderer(record);
-        for &i in &format.by_record[usize::from(connection)] {
-            let Some(slot) = format.slots.get(i) else {
-                continue;
-            };
-            let mark = line.len();
-            match slot.emit {
-                Emit::Int | Emit::Seconds => {
-                    put_key(line, &slot.key);
-                    let at = line.len();
-                    values.render(i, b"", line);
-                    let ok = match slot.emit {
-                        Emit::Int => is_json_uint(&line[at..]),
-                        _ => line.len() > at,
-                    };
-                    if !ok {
-                        line.truncate(mark);
+        let slots = match format.by_record.get(usize::from(connection)) {
+            Some(slots) => &slots[..],
+            None => &[],
+        };
+        for slot in slots {
+            let i = slot.op;
+            match (slot.emit, values.value(i)) {
+                (_, Value::Missing) => {}
+                (Emit::Int, Value::Uint(n)) => {
+                    // At most 19 digits, as for a number read from text.
+                    if n < 10_000_000_000_000_000_000 {
+                        put_key(line, &slot.key);
+                        write_u64(line, n);
                     }
                 }
-                Emit::Plain => {
-                    put_key(line, &slot.key);
-                    let at = line.len();
-                    values.render(i, b"", line);
-                    if line.len() == at {
-                        line.truncate(mark);
-                    } else {
-                        debug_assert!(is_plain(&line[at..]));
-                        line.push(b'"');
+                (Emit::Int, Value::Bytes(digits)) => {
+                    if is_json_uint(digits) {
+                        put_key(line, &slot.key);
+                        line.extend_from_slice(digits);
                     }
                 }
-                Emit::Str | Emit::Header => {
+                (Emit::Seconds, Value::Micros(us)) => {
                     put_key(line, &slot.key);
-                    let at = line.len();
-                    values.render(i, b"", line);
-                    if line.len() == at {
-                        line.truncate(mark);
-                        continue;
-                    }
-                    if is_plain(&line[at..]) {
-                        line.push(b'"');
-                    } else {
-                        // Rare: escapes or bytes beyond ASCII. Written again, from a copy.
-                        value.clear();
-                        value.extend_from_slice(&line[at..]);
-                        line.truncate(at - 1);
-                        string(line, value);
-                    }
-                    if slot.emit == Emit::Header {
-                        line.push(b']');
+                    write_micros(line, us);
+                }
+                (Emit::Time, Value::Instant(us)) => write_time(line, second, slot, us),
+                (Emit::Str, Value::Ip(ip)) => {
+                    put_key(line, &slot.key);
+                    write_ip(line, ip);
+                    line.push(b'"');
+                }
+                (Emit::Str, Value::Word(word)) => {
+                    debug_assert!(is_plain(word.as_bytes()));
+                    put_key(line, &slot.key);
+                    line.extend_from_slice(word.as_bytes());
+                    line.push(b'"');
+                }
+                (Emit::Str | Emit::Header, Value::Bytes(text)) => {
+                    if !text.is_empty() {
+                        write_text(line, slot, text);
                     }
                 }
-                Emit::Time => match values.instant(i) {
-                    Some(Some(us)) => write_time(line, second, slot, us),
-                    Some(None) => {}
-                    None => {
-                        value.clear();
-                        values.render(i, b"", value);
-                        if let Some(us) = parse_micros(value) {
-                            write_time(line, second, slot, us);
-                        }
+                (Emit::Bool, Value::Bool(yes)) => {
+                    put_key(line, &slot.key);
+                    line.extend_from_slice(if yes { b"true" } else { b"false" });
+                }
+                (Emit::Protocol, Value::Word(name)) => {
+                    protocol_written = true;
+                    let mut out = JsonLine { out: line, second };
+                    typed_field(&mut out, slot.field, "", name.as_bytes());
+                }
+                (Emit::RequestProtocol, Value::Bytes(text)) => {
+                    if !protocol_written {
+                        request_protocol(&mut JsonLine { out: line, second }, text);
                     }
-                },
-                Emit::Aside => {
+                }
+                (Emit::Url, Value::Bytes(text)) => {
+                    if !text.is_empty() {
+                        target(&mut JsonLine { out: line, second }, text);
+                    }
+                }
+                (Emit::Aside, Value::Bytes(text)) => {
+                    if !text.is_empty() {
+                        let mut out = JsonLine { out: line, second };
+                        typed_field(&mut out, slot.field, &slot.epoch_name, text);
+                    }
+                }
+                // Known as text only (or, never in practice, a type the field does not
+                // expect): rendered aside and typed from the text.
+                _ => {
                     value.clear();
                     values.render(i, b"", value);
                     if value.is_empty() {
                         continue;
                     }
-                    match slot.field.kind {
-                        Kind::Protocol => protocol_written = true,
-                        Kind::RequestProtocol if protocol_written => continue,
-                        _ => {}
+                    match slot.emit {
+                        Emit::Header => write_text(line, slot, value),
+                        Emit::RequestProtocol if protocol_written => {}
+                        emit => {
+                            protocol_written |= emit == Emit::Protocol;
+                            let mut out = JsonLine { out: line, second };
+                            typed_field(&mut out, slot.field, &slot.epoch_name, value);
+                        }
                     }
-                    let mut out = JsonLine { out: line, second };
-                    typed_field(&mut out, slot.field, &slot.epoch_name, value);
                 }
             }
         }
         line.extend_from_slice(b"}\n");
         self.records.record(&self.line)
+    }
+}
+
+/// Non-empty text after its key (`,"NAME":"` or, for a named header, `,"NAME":["`):
+/// copied when plain, escaped (or base64) otherwise.
+#[inline]
+fn write_text(line: &mut Vec<u8>, slot: &Slot, text: &[u8]) {
+    put_key(line, &slot.key);
+    if is_plain(text) {
+        line.extend_from_slice(text);
+        line.push(b'"');
+    } else {
+        // Rare: escapes or bytes beyond ASCII; `string` writes its own opening.
+        line.pop();
+        string(line, text);
+    }
+    if slot.emit == Emit::Header {
+        line.push(b']');
     }
 }
 
@@ -581,10 +619,12 @@ impl FieldRenderer {
         let connection = record.connection.is_some();
         let mut protocol_written = false;
         let mut values = format.template.op_renderer(record);
-        for &i in &format.by_record[usize::from(connection)] {
-            let Some(slot) = format.slots.get(i) else {
-                continue;
-            };
+        let slots = match format.by_record.get(usize::from(connection)) {
+            Some(slots) => &slots[..],
+            None => &[],
+        };
+        for slot in slots {
+            let i = slot.op;
             if slot.emit == Emit::Time {
                 let us = match values.instant(i) {
                     Some(us) => us,
@@ -631,22 +671,31 @@ fn is_json_uint(text: &[u8]) -> bool {
     }
 }
 
-/// Printable ASCII with nothing to escape: written as it is. Eight bytes at a time.
+/// Printable ASCII with nothing to escape: written as it is. Eight bytes at a time; a
+/// tail shorter than eight bytes is read as the last eight (overlapping), and only a
+/// text shorter than eight bytes is looked at byte by byte.
 #[inline]
 fn is_plain(text: &[u8]) -> bool {
-    let mut words = text.chunks_exact(8);
-    for word in &mut words {
+    let Some(last) = text.len().checked_sub(8) else {
+        return text
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    };
+    let word_at = |at: usize| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        if !plain_word(u64::from_le_bytes(w)) {
+        if let Some(chunk) = text.get(at..at + 8) {
+            w.copy_from_slice(chunk);
+        }
+        u64::from_le_bytes(w)
+    };
+    let mut at = 0;
+    while at < last {
+        if !plain_word(word_at(at)) {
             return false;
         }
+        at += 8;
     }
-    // The tail, padded with spaces (plain).
-    let tail = words.remainder();
-    let mut w = [b' '; 8];
-    w[..tail.len()].copy_from_slice(tail);
-    plain_word(u64::from_le_bytes(w))
+    plain_word(word_at(last))
 }
 
 /// Whether none of the eight bytes of `w` is below 0x20, 0x7f or above, `"` or `\`
@@ -669,7 +718,7 @@ fn plain_word(w: u64) -> bool {
 fn write_time(out: &mut Vec<u8>, cache: &mut Second, slot: &Slot, us: i64) {
     put_key(out, &slot.key);
     let (second, into) = cache.split(us);
-    let frac = micros_digits(into);
+    let frac = six_digits(u64::from(into));
     let mut text = [0u8; 29];
     text[0] = b'"';
     text[1..20].copy_from_slice(&second.date);
@@ -706,6 +755,7 @@ fn put_fixed<const N: usize>(out: &mut Vec<u8>, chunk: &[u8; N], len: usize) {
 const SHORT_KEY: usize = 48;
 
 /// `,"NAME":` and what opens its value, resolved once per format.
+#[derive(Clone)]
 struct Key {
     short: [u8; SHORT_KEY],
     /// The whole key; `short` holds it when it fits.
@@ -930,20 +980,28 @@ fn typed_field(out: &mut impl Fields, field: &Field, epoch_name: &str, text: &[u
             out.text("tls.protocol.name", name.to_ascii_lowercase().as_bytes());
             out.text("tls.protocol.version", version.as_bytes());
         }
-        Kind::RequestProtocol => {
-            if let Some(version) = text.strip_prefix(b"HTTP/") {
-                out.http_protocol(version);
-            }
-        }
-        Kind::Target => {
-            let (path, query) = match memchr::memchr(b'?', text) {
-                Some(at) => (text.get(..at).unwrap_or(text), text.get(at + 1..)),
-                None => (text, None),
-            };
-            out.url(path, query);
-        }
+        Kind::RequestProtocol => request_protocol(out, text),
+        Kind::Target => target(out, text),
         Kind::Headers(prefix) => headers(out, prefix, text),
     }
+}
+
+/// The request line's `HTTP/x.y` → the `network.*` fields.
+#[inline]
+fn request_protocol(out: &mut impl Fields, text: &[u8]) {
+    if let Some(version) = text.strip_prefix(b"HTTP/") {
+        out.http_protocol(version);
+    }
+}
+
+/// A request target → `url.path` and `url.query`.
+#[inline]
+fn target(out: &mut impl Fields, text: &[u8]) {
+    let (path, query) = match memchr::memchr(b'?', text) {
+        Some(at) => (text.get(..at).unwrap_or(text), text.get(at + 1..)),
+        None => (text, None),
+    };
+    out.url(path, query);
 }
 
 /// Most header lines of one block written (the rest are left out: a bound on the work
@@ -1024,49 +1082,60 @@ fn string(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-/// JSON string escapes of UTF-8 text (RFC 8259 §7).
+/// JSON string escapes of UTF-8 text (RFC 8259 §7): the runs between the bytes that
+/// need one are copied whole.
 fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
-    if !text
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
-        out.extend_from_slice(text);
-        return;
-    }
-    for &b in text {
-        match b {
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f;
+    let mut rest = text;
+    while let Some(at) = rest.iter().position(|&b| needs_escape(b)) {
+        let (run, tail) = rest.split_at(at);
+        out.extend_from_slice(run);
+        let [b, tail @ ..] = tail else {
+            rest = &[];
+            break;
+        };
+        match *b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f | 0x7f => {
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 15)]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
             }
-            _ => out.push(b),
         }
+        rest = tail;
     }
+    out.extend_from_slice(rest);
 }
 
+/// Standard base64 with padding (RFC 4648 §4), four characters per three bytes.
 fn base64(out: &mut Vec<u8>, data: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
+    let char_of = |n: u32, shift: u32| ALPHABET[(n >> shift & 63) as usize];
+    let mut chunks = data.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), char_of(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), b'=', b'=']);
         }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend_from_slice(&[char_of(n, 18), char_of(n, 12), char_of(n, 6), b'=']);
+        }
+        _ => {}
     }
 }
 
@@ -1121,27 +1190,13 @@ impl Second {
     }
 }
 
-/// The six decimals of a fraction of a second given in microseconds (< 1,000,000).
-fn micros_digits(into: u32) -> [u8; 6] {
-    let f = into % 1_000_000;
-    let (high, low) = (f / 1_000, f % 1_000);
-    [
-        b'0' + (high / 100) as u8,
-        b'0' + (high / 10 % 10) as u8,
-        b'0' + (high % 10) as u8,
-        b'0' + (low / 100) as u8,
-        b'0' + (low / 10 % 10) as u8,
-        b'0' + (low % 10) as u8,
-    ]
-}
-
 /// RFC 3339 in UTC with microseconds: `2026-11-24T01:35:16.376410Z`.
 fn rfc3339(out: &mut Vec<u8>, cache: &mut Second, us: i64) {
     let (second, into) = cache.split(us);
     let mut text = [0u8; 27];
     text[..19].copy_from_slice(&second.date);
     text[19] = b'.';
-    text[20..26].copy_from_slice(&micros_digits(into));
+    text[20..26].copy_from_slice(&six_digits(u64::from(into)));
     text[26] = b'Z';
     out.extend_from_slice(&text);
 }
@@ -1223,8 +1278,7 @@ mod tests {
     #[test]
     fn a_time_is_written_with_its_epoch_from_the_cached_second() {
         let format = JsonFormat::new();
-        let slot = format
-            .slots
+        let slot = format.by_record[0]
             .iter()
             .find(|s| s.field.keyword == "request.timestamp2")
             .unwrap();
@@ -1285,10 +1339,12 @@ mod tests {
     fn the_default_fields_are_a_subset_with_named_headers() {
         let all = JsonFormat::new();
         let default = JsonFormat::default_fields();
-        assert!(default.slots.len() < all.slots.len());
+        let count = |f: &JsonFormat| f.by_record[0].len() + f.by_record[1].len();
+        assert!(count(&default) < count(&all));
         let keys: Vec<String> = default
-            .slots
+            .by_record
             .iter()
+            .flatten()
             .map(|s| String::from_utf8_lossy(&s.key.text).into_owned())
             .collect();
         for name in [
