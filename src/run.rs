@@ -478,16 +478,31 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
             program,
         }),
     };
-    let plan = chosen_plan(options, &prepared.template);
-    if let Plan::Parallel(threads) = plan {
-        // One socket per worker, in one fanout group: each gets whole flows.
-        let group = LiveGroup::open(&config, threads, stop).map_err(RunError::Capture)?;
+    // From here the interface chosen is the one named: the OTLP resource says it.
+    let named;
+    let options = if chosen {
+        named = Options {
+            input: Input::Interface(config.interface.clone()),
+            ..options.clone()
+        };
+        &named
+    } else {
+        options
+    };
+    // Said once the capture is open: a failure to open is the only line otherwise.
+    let say_chosen = || {
         if chosen {
             eprintln!(
                 "rustniffer: no interface named (-i), capturing on {}",
                 config.interface
             );
         }
+    };
+    let plan = chosen_plan(options, &prepared.template);
+    if let Plan::Parallel(threads) = plan {
+        // One socket per worker, in one fanout group: each gets whole flows.
+        let group = LiveGroup::open(&config, threads, stop).map_err(RunError::Capture)?;
+        say_chosen();
         eprintln!("rustniffer: listening on {}", group.description());
         let capture = Capture::Group {
             members: group.into_members(),
@@ -498,13 +513,7 @@ fn run_live(options: &Options, prepared: Prepared) -> Result<Summary, RunError> 
         return process_with_extensions(capture, plan, options, prepared, true);
     }
     let mut source = LiveSource::open(&config, stop).map_err(RunError::Capture)?;
-    if chosen {
-        // Said once the capture is open: a failure to open is the only line otherwise.
-        eprintln!(
-            "rustniffer: no interface named (-i), capturing on {}",
-            config.interface
-        );
-    }
+    say_chosen();
     // Tests and scripts wait for this line before generating traffic.
     eprintln!("rustniffer: listening on {}", source.description());
     let mut summary =
@@ -544,6 +553,7 @@ pub fn process<R: RecordSink>(
             let source = match &options.input {
                 Input::File(path) => otlp::CaptureSource::File(path.into()),
                 Input::Interface(name) => otlp::CaptureSource::Interface(name.clone()),
+                // `run_live` names the interface it chose before it gets here.
                 Input::DefaultInterface => otlp::CaptureSource::Interface("(default)".into()),
             };
             Some(otlp::Exporter::start(url, &source).map_err(RunError::Otlp)?)
