@@ -582,6 +582,10 @@ impl WsReader {
                 }
                 Ok(_) => {}
                 Err(_) => {
+                    // How much the inflater gives out before it finds the error depends
+                    // on where the input was cut: a corrupt message keeps no decoded
+                    // prefix, so that its record does not depend on the segments.
+                    m.kept.clear();
                     problem = Some(Violation::InflateError);
                     break;
                 }
