@@ -120,6 +120,20 @@ mod with_the_feature {
                 .collect()
         }
 
+        /// The requests once one carrying metrics is written: the receiver answers
+        /// before it writes its line, so the binary can exit first. The final metrics
+        /// export is the last request sent; 10 s at most.
+        fn requests_with_metrics(&self) -> Vec<Json> {
+            for _ in 0..100 {
+                let requests = self.requests();
+                if requests.iter().any(|r| r.get("metrics").is_some()) {
+                    return requests;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.requests()
+        }
+
         fn log_records(&self) -> Vec<Json> {
             self.requests()
                 .into_iter()
@@ -440,7 +454,7 @@ mod with_the_feature {
             );
             assert_eq!(stat(&out.stderr, "OTLP log records not sent"), Some(0));
             assert_eq!(stat(&out.stderr, "OTLP metric exports"), Some(1));
-            let requests = receiver.requests();
+            let requests = receiver.requests_with_metrics();
             assert!(requests.iter().all(|r| {
                 r.get("content_type").and_then(Json::as_str) == Some("application/x-protobuf")
                     && r.get("status").and_then(Json::as_i64) == Some(200)
