@@ -8,7 +8,7 @@ use crate::cli::{Input, Options};
 use crate::decode::Decoder;
 use crate::exchange::{ExchangeTracker, Mode};
 use crate::filter::{Filter, FilterError};
-use crate::flow::{FlowConfig, FlowTable};
+use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::format::{FormatError, RenderOptions, Template};
 use crate::output::metrics::{Metered, Metrics};
 use crate::output::otlp;
@@ -803,12 +803,65 @@ fn process_events<P: Pipeline>(
             })
         }
     }
-    let decoded = decoder.stats();
-    let flow = flows.stats();
-    let budget = flows.queue_budget();
-    summary.stats = RunStats {
-        packets_read: filtered_out + decoded.frames + source.unsupported_link_packets(),
-        unsupported_link: source.unsupported_link_packets(),
+    summary.stats = run_stats(
+        options,
+        decoder.stats(),
+        source.unsupported_link_packets(),
+        filtered_out,
+        &AnalysisStats::of(&flows, &tracker),
+        flows.stats().peak_tracked as u64,
+        tracker.record_failures(),
+    );
+    Ok(summary)
+}
+
+/// The analysis stages' counters at the end of a run: one thread's, or a parallel
+/// worker's (summed by the caller).
+#[derive(Debug, Default)]
+pub struct AnalysisStats {
+    pub flow: FlowStats,
+    pub discarded_bytes: u64,
+    pub discarded_segments: u64,
+    pub abandoned_bytes: u64,
+    pub refused_bytes: u64,
+    pub pipeline_overflow: u64,
+    pub open_overflow: u64,
+    pub records: u64,
+}
+
+impl AnalysisStats {
+    /// Reads them off a flow table and the pipeline it fed.
+    pub fn of<P: Pipeline>(flows: &FlowTable, pipeline: &P) -> Self {
+        let budget = flows.queue_budget();
+        AnalysisStats {
+            flow: flows.stats().clone(),
+            discarded_bytes: budget.discarded_bytes,
+            discarded_segments: budget.discarded_segments,
+            abandoned_bytes: budget.abandoned_bytes,
+            refused_bytes: pipeline.refused_bytes(),
+            pipeline_overflow: pipeline.pipeline_overflow(),
+            open_overflow: pipeline.open_overflow(),
+            records: pipeline.records(),
+        }
+    }
+}
+
+/// The run's summary figures from the decoding, the analysis counters (summed over the
+/// workers when parallel) and the peak of connections tracked at once: the one place a
+/// new counter is added, whatever the path.
+pub(crate) fn run_stats(
+    options: &Options,
+    decoded: &crate::decode::DecodeStats,
+    unsupported_link: u64,
+    filtered_out: u64,
+    stats: &AnalysisStats,
+    peak: u64,
+    command_failures: u64,
+) -> RunStats {
+    let flow = &stats.flow;
+    RunStats {
+        packets_read: filtered_out + decoded.frames + unsupported_link,
+        unsupported_link,
         filtered_out,
         not_ip: decoded.non_ip,
         not_tcp: decoded.non_tcp,
@@ -830,24 +883,23 @@ fn process_events<P: Pipeline>(
         connections_evicted: flow.evicted,
         connections_idle_timed_out: flow.idle_timed_out,
         connections_open_at_end: flow.open_at_end,
-        connections_peak: flow.peak_tracked as u64,
-        out_of_order_discarded_bytes: budget.discarded_bytes,
-        out_of_order_discarded_segments: budget.discarded_segments,
-        out_of_order_undelivered_bytes: budget.abandoned_bytes,
-        payload_not_kept_bytes: tracker.refused_bytes(),
+        connections_peak: peak,
+        out_of_order_discarded_bytes: stats.discarded_bytes,
+        out_of_order_discarded_segments: stats.discarded_segments,
+        out_of_order_undelivered_bytes: stats.abandoned_bytes,
+        payload_not_kept_bytes: stats.refused_bytes,
         gaps: flow.gaps,
         gap_bytes: flow.gap_bytes,
-        pipeline_overflow: tracker.pipeline_overflow(),
-        open_overflow: tracker.open_overflow(),
-        records: tracker.records(),
-        command_failures: tracker.record_failures(),
+        pipeline_overflow: stats.pipeline_overflow,
+        open_overflow: stats.open_overflow,
+        records: stats.records,
+        command_failures,
         command: options.execute.clone(),
         max_streams: options.max_streams as u64,
         max_fragmented_hosts: options.max_fragmented_hosts as u64,
         kernel: None,
         otlp: None,
-    };
-    Ok(summary)
+    }
 }
 
 #[cfg(test)]

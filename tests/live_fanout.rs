@@ -33,6 +33,22 @@ use common_live::{
 
 /// Longest a whole test may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// [`in_private_namespace`], and the test fails when it took longer than
+/// [`TEST_TIMEOUT`] (a hang shows as a failure, not as a stuck suite).
+fn in_private_namespace_within_time_limit(
+    test: &str,
+    mtu: Option<i32>,
+    body: impl FnOnce() + Send + 'static,
+) {
+    let started = Instant::now();
+    in_private_namespace(test, mtu, body);
+    assert!(
+        started.elapsed() < TEST_TIMEOUT,
+        "took {:?}",
+        started.elapsed()
+    );
+}
 /// SPEC §1: a stop request ends the capture within a second.
 const STOP_TIMEOUT: Duration = Duration::from_secs(1);
 /// After the last packet is sent: longer than the ring's retire timeout (10 ms), so
@@ -486,8 +502,7 @@ fn tcp_frames_by_client(frames: &[Seen], server: Endpoint) -> BTreeMap<Endpoint,
 #[test]
 fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_socket_sees() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace("fanout_connections", None, move || {
+    in_private_namespace_within_time_limit("fanout_connections", None, move || {
         let expr = format!("tcp port {TCP_PORT} or udp port {UDP_PORT}");
         let program = compiled(&expr);
         let listener = TcpListener::bind(("127.0.0.1", TCP_PORT)).expect("bind the server");
@@ -670,11 +685,6 @@ fn two_members_share_the_connections_each_whole_and_miss_nothing_an_ordinary_soc
         );
         assert_eq!(group.drops.total(), sum.dropped);
     });
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 #[test]
@@ -723,8 +733,7 @@ const BULK_BYTES: usize = 2 << 20;
 #[test]
 fn drops_of_full_rings_are_counted_per_member_and_summed() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace(
+    in_private_namespace_within_time_limit(
         "drops_of_full_rings_are_counted_per_member_and_summed",
         None,
         || {
@@ -794,11 +803,6 @@ fn drops_of_full_rings_are_counted_per_member_and_summed() {
             );
         },
     );
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 const FRAGMENT_PORT: u16 = 18921;
@@ -831,8 +835,7 @@ fn datagrams(frames: &[Seen]) -> BTreeMap<(Ipv4Addr, Ipv4Addr, u16), (usize, usi
 #[test]
 fn fragments_of_a_datagram_reach_one_member_reassembled() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace(
+    in_private_namespace_within_time_limit(
         "fragments_of_a_datagram_reach_one_member_reassembled",
         Some(1500),
         || {
@@ -892,11 +895,6 @@ fn fragments_of_a_datagram_reach_one_member_reassembled() {
             );
         },
     );
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 /// IPv6 fragments: the kernel does not reassemble them before the hash, which for a
@@ -904,8 +902,7 @@ fn fragments_of_a_datagram_reach_one_member_reassembled() {
 #[test]
 fn ipv6_fragments_of_a_datagram_reach_one_member_as_fragments() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace(
+    in_private_namespace_within_time_limit(
         "ipv6_fragments_of_a_datagram_reach_one_member_as_fragments",
         Some(1500),
         || {
@@ -955,11 +952,6 @@ fn ipv6_fragments_of_a_datagram_reach_one_member_as_fragments() {
             }
         },
     );
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 const STARTUP_PORT: u16 = 18931;
@@ -968,8 +960,7 @@ const STARTUP_SOCKETS: usize = 64;
 #[test]
 fn a_group_opened_during_traffic_gives_each_flow_to_one_member() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace(
+    in_private_namespace_within_time_limit(
         "a_group_opened_during_traffic_gives_each_flow_to_one_member",
         None,
         || {
@@ -1032,11 +1023,6 @@ fn a_group_opened_during_traffic_gives_each_flow_to_one_member() {
             assert!(split.is_empty(), "flows on two members: {split:?}");
         },
     );
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1047,8 +1033,7 @@ const HTTP_PORT: u16 = 18951;
 #[test]
 fn the_article_scenarios_analysed_per_member_give_the_records_of_one_socket() {
     static STOP: AtomicBool = AtomicBool::new(false);
-    let started = Instant::now();
-    in_private_namespace(
+    in_private_namespace_within_time_limit(
         "the_article_scenarios_analysed_per_member_give_the_records_of_one_socket",
         None,
         || {
@@ -1129,11 +1114,6 @@ fn the_article_scenarios_analysed_per_member_give_the_records_of_one_socket() {
                 per_member.iter().map(Vec::len).collect::<Vec<_>>()
             );
         },
-    );
-    assert!(
-        started.elapsed() < TEST_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
     );
 }
 

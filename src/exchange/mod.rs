@@ -230,25 +230,21 @@ macro_rules! forward_exchange_sink {
         }
     };
     (@ $inner:ident request) => {
-        fn request(
-            &mut self,
-            conn: $crate::flow::ConnId,
-            exchange: u64,
-            bytes: &[u8],
-            ts: $crate::time::Timestamp,
-        ) -> std::io::Result<()> {
-            self.$inner.request(conn, exchange, bytes, ts)
-        }
+        $crate::exchange::forward_exchange_sink!(@bytes $inner request);
     };
     (@ $inner:ident response) => {
-        fn response(
+        $crate::exchange::forward_exchange_sink!(@bytes $inner response);
+    };
+    // One direction's bytes of an exchange: `request` and `response` share a signature.
+    (@bytes $inner:ident $method:ident) => {
+        fn $method(
             &mut self,
             conn: $crate::flow::ConnId,
             exchange: u64,
             bytes: &[u8],
             ts: $crate::time::Timestamp,
         ) -> std::io::Result<()> {
-            self.$inner.response(conn, exchange, bytes, ts)
+            self.$inner.$method(conn, exchange, bytes, ts)
         }
     };
     (@ $inner:ident closed) => {

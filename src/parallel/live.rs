@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use super::key::Chunk;
 use super::merge;
-use super::worker::{self, Drive, Worker, WorkerStats};
-use super::{add, run_stats, worker_panicked, SPARES};
+use super::worker::{self, Drive, Worker};
+use super::{add, worker_panicked, SPARES};
 use crate::capture::live::{LiveSource, LiveStats};
 use crate::capture::Next;
 use crate::cli::Options;
@@ -31,6 +31,7 @@ use crate::decode::{DecodeStats, Decoder};
 use crate::filter::Filter;
 use crate::format::RenderOptions;
 use crate::output::{OutputStage, RecordSink};
+use crate::run::{run_stats, AnalysisStats};
 use crate::run::{KernelStats, OutputTarget, RunError, Summary};
 use crate::time::Timestamp;
 
@@ -187,7 +188,7 @@ impl Clock {
 /// What a live worker returns at its end.
 #[derive(Debug, Default)]
 struct MemberStats {
-    worker: WorkerStats,
+    worker: AnalysisStats,
     decoded: DecodeStats,
     filtered_out: u64,
     kernel: LiveStats,
@@ -392,7 +393,7 @@ pub fn process<M: Member, R: RecordSink + Send>(
         failure = Some(e);
         merge::Merged::default()
     });
-    let mut stats = WorkerStats::default();
+    let mut stats = AnalysisStats::default();
     let mut decoded = DecodeStats::default();
     let mut filtered_out = 0u64;
     let mut late = 0u64;
@@ -651,9 +652,29 @@ mod tests {
         (one, members, frames)
     }
 
+    /// Two workers, fed `members`, with the article-like format and `more` options:
+    /// the merged output and the summary.
+    fn two_workers(members: Vec<Scripted>, more: &[&str]) -> (Vec<u8>, Summary) {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let mut args = vec!["-i", "lo", "--threads", "2", "-l", FORMAT];
+        args.extend_from_slice(more);
+        let options = options(&args);
+        let mut merged = Vec::new();
+        let summary = process(
+            members,
+            &options,
+            None,
+            crate::run::render_options(&options),
+            &STOP,
+            Timestamp(0),
+            WriterSink::new(&mut merged, true),
+        )
+        .expect("two workers");
+        (merged, summary)
+    }
+
     #[test]
     fn two_members_print_the_one_thread_records_in_capture_time_order() {
-        static STOP: AtomicBool = AtomicBool::new(false);
         let cases = [
             ("nonpersistent.pcap", &[][..]),
             ("client_pool_timeout.pcap", &[][..]),
@@ -663,20 +684,7 @@ mod tests {
         for (name, more) in cases {
             let path = format!("{}/tests/report/pcaps/{name}", env!("CARGO_MANIFEST_DIR"));
             let (one, members, frames) = one_thread_and_members(&path, more, ms(1_000));
-            let mut args = vec!["-i", "lo", "--threads", "2", "-l", FORMAT];
-            args.extend_from_slice(more);
-            let options = options(&args);
-            let mut merged = Vec::new();
-            let summary = process(
-                members,
-                &options,
-                None,
-                crate::run::render_options(&options),
-                &STOP,
-                Timestamp(0),
-                WriterSink::new(&mut merged, true),
-            )
-            .expect("two workers");
+            let (merged, summary) = two_workers(members, more);
             // These captures' connections end one after the other and at distinct
             // times, so capture-time order is the one-thread order.
             assert_eq!(
@@ -694,7 +702,6 @@ mod tests {
 
     #[test]
     fn a_quiet_member_ends_idle_connections_by_the_wall_clock() {
-        static STOP: AtomicBool = AtomicBool::new(false);
         let path = format!(
             "{}/tests/report/pcaps/client_pool_timeout.pcap",
             env!("CARGO_MANIFEST_DIR")
@@ -702,27 +709,7 @@ mod tests {
         // Quiet for 3 s after the last frame: past the 1 s timeout and the window.
         let idle = ["--idle-timeout", "1"];
         let (one, members, _) = one_thread_and_members(&path, &idle, ms(3_000));
-        let options = options(&[
-            "-i",
-            "lo",
-            "--threads",
-            "2",
-            "-l",
-            FORMAT,
-            "--idle-timeout",
-            "1",
-        ]);
-        let mut merged = Vec::new();
-        let summary = process(
-            members,
-            &options,
-            None,
-            crate::run::render_options(&options),
-            &STOP,
-            Timestamp(0),
-            WriterSink::new(&mut merged, true),
-        )
-        .expect("two workers");
+        let (merged, summary) = two_workers(members, &idle);
         // Without `%streams` (the sixth field): the workers' idle checks run at their own
         // clocks' times, so the count of all connections at each expiry differs.
         let sorted = |bytes: &[u8]| {
@@ -744,25 +731,13 @@ mod tests {
 
     #[test]
     fn max_streams_is_shared_out_between_the_workers() {
-        static STOP: AtomicBool = AtomicBool::new(false);
         let path = format!(
             "{}/tests/report/pcaps/client_pool_timeout.pcap",
             env!("CARGO_MANIFEST_DIR")
         );
         // Twelve connections open at once; one thread keeps at most 4 with -s 4.
         let (_, members, _) = one_thread_and_members(&path, &[], ms(1_000));
-        let options = options(&["-i", "lo", "--threads", "2", "-l", FORMAT, "-s", "4"]);
-        let mut merged = Vec::new();
-        let summary = process(
-            members,
-            &options,
-            None,
-            crate::run::render_options(&options),
-            &STOP,
-            Timestamp(0),
-            WriterSink::new(&mut merged, true),
-        )
-        .expect("two workers");
+        let (merged, summary) = two_workers(members, &["-s", "4"]);
         // Each worker holds its part, 2, so at most 3*2/4 + 1 = 2 at once.
         assert!(summary.stats.connections_peak <= 4, "{:?}", summary.stats);
         assert!(

@@ -32,11 +32,11 @@ use crate::decode::{Decoder, Endpoint, Segment};
 use crate::filter::Filter;
 use crate::format::{RenderOptions, Template};
 use crate::output::RecordSink;
-use crate::run::{OutputTarget, RunError, RunStats, Summary};
+use crate::run::{run_stats, AnalysisStats, OutputTarget, RunError, Summary};
 use crate::time::Timestamp;
 
 use key::{Batch, Chunk, Entry, SegmentHead};
-use worker::{Ask, Report, ToWorker, WorkerStats};
+use worker::{Ask, Report, ToWorker};
 
 /// The most `--threads` takes.
 pub const MAX_THREADS: usize = 64;
@@ -288,7 +288,7 @@ pub fn process<R: RecordSink + Send>(
         );
         // Closing the channels lets every worker end.
         drop(dispatch);
-        let workers: Vec<std::io::Result<WorkerStats>> = handles
+        let workers: Vec<std::io::Result<AnalysisStats>> = handles
             .into_iter()
             .map(|h| match h {
                 Ok(h) => h.join().unwrap_or_else(|_| Err(worker_panicked())),
@@ -302,7 +302,7 @@ pub fn process<R: RecordSink + Send>(
         (read, workers, merged)
     });
     // The merger's error is the cause when there is one; a worker's, else.
-    let mut stats = WorkerStats::default();
+    let mut stats = AnalysisStats::default();
     let mut failure: Option<std::io::Error> = None;
     let merged = match merged {
         Ok(m) => m,
@@ -344,66 +344,12 @@ pub fn process<R: RecordSink + Send>(
     Ok(summary)
 }
 
-/// The run's counters from the workers' sums, the decoding and the merge.
-fn run_stats(
-    options: &Options,
-    decoded: &crate::decode::DecodeStats,
-    unsupported_link: u64,
-    filtered_out: u64,
-    stats: &WorkerStats,
-    peak: u64,
-    command_failures: u64,
-) -> RunStats {
-    let flow = &stats.flow;
-    RunStats {
-        packets_read: filtered_out + decoded.frames + unsupported_link,
-        unsupported_link,
-        filtered_out,
-        not_ip: decoded.non_ip,
-        not_tcp: decoded.non_tcp,
-        truncated: decoded.truncated,
-        malformed: decoded.malformed,
-        fragments: decoded.fragments,
-        datagrams_reassembled: decoded.datagrams_reassembled,
-        fragments_lost_hosts: decoded.fragments_discarded_hosts,
-        fragments_lost_size: decoded.fragments_discarded_size,
-        fragments_lost_timeout: decoded.fragments_discarded_timeout,
-        fragments_lost_invalid: decoded.fragments_discarded_invalid,
-        fragments_incomplete: decoded.fragments_pending,
-        tcp_segments: decoded.tcp_segments,
-        segments_no_connection: flow.unknown_packets,
-        segments_out_of_window: flow.out_of_window,
-        segments_paws: flow.paws_dropped,
-        connections: flow.connections,
-        connections_midstream: flow.midstream_connections,
-        connections_evicted: flow.evicted,
-        connections_idle_timed_out: flow.idle_timed_out,
-        connections_open_at_end: flow.open_at_end,
-        connections_peak: peak,
-        out_of_order_discarded_bytes: stats.discarded_bytes,
-        out_of_order_discarded_segments: stats.discarded_segments,
-        out_of_order_undelivered_bytes: stats.abandoned_bytes,
-        payload_not_kept_bytes: stats.refused_bytes,
-        gaps: flow.gaps,
-        gap_bytes: flow.gap_bytes,
-        pipeline_overflow: stats.pipeline_overflow,
-        open_overflow: stats.open_overflow,
-        records: stats.records,
-        command_failures,
-        command: options.execute.clone(),
-        max_streams: options.max_streams as u64,
-        max_fragmented_hosts: options.max_fragmented_hosts as u64,
-        kernel: None,
-        otlp: None,
-    }
-}
-
 fn worker_panicked() -> std::io::Error {
     std::io::Error::other("a parallel analysis thread failed")
 }
 
 /// Adds a worker's counters to the run's.
-fn add(total: &mut WorkerStats, w: &WorkerStats) {
+fn add(total: &mut AnalysisStats, w: &AnalysisStats) {
     let (t, f) = (&mut total.flow, &w.flow);
     t.connections += f.connections;
     t.midstream_connections += f.midstream_connections;

@@ -17,11 +17,12 @@ use crate::cli::Options;
 use crate::decode::{Segment, Tunnels};
 use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker, Needs};
 use crate::flow::{
-    ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowStats, FlowTable, Lifecycle,
+    ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
 use crate::output::json::{JsonFormat, JsonSink};
 use crate::output::{OutputStage, Pipeline, RecordSink, TemplateSink};
+use crate::run::AnalysisStats;
 use crate::time::Timestamp;
 
 /// What the reader asks of a worker.
@@ -56,19 +57,6 @@ pub struct Report {
     pub oldest: Option<u64>,
     /// The answer to [`Ask::probe`].
     pub opens: bool,
-}
-
-/// A worker's counters at its end, summed by the caller.
-#[derive(Debug, Default)]
-pub struct WorkerStats {
-    pub flow: FlowStats,
-    pub discarded_bytes: u64,
-    pub discarded_segments: u64,
-    pub abandoned_bytes: u64,
-    pub refused_bytes: u64,
-    pub pipeline_overflow: u64,
-    pub open_overflow: u64,
-    pub records: u64,
 }
 
 /// Records and connection changes waiting to go to the merger, and the key the next one
@@ -441,18 +429,8 @@ impl<'a, S: OutputStage> Worker<'a, S> {
     }
 
     /// The counters, at the end.
-    pub fn stats(&self) -> WorkerStats {
-        let budget = self.flows.queue_budget();
-        WorkerStats {
-            flow: self.flows.stats().clone(),
-            discarded_bytes: budget.discarded_bytes,
-            discarded_segments: budget.discarded_segments,
-            abandoned_bytes: budget.abandoned_bytes,
-            refused_bytes: self.tracker.refused_bytes(),
-            pipeline_overflow: self.tracker.pipeline_overflow(),
-            open_overflow: self.tracker.open_overflow(),
-            records: Pipeline::records(&self.tracker),
-        }
+    pub fn stats(&self) -> AnalysisStats {
+        AnalysisStats::of(&self.flows, &self.tracker)
     }
 }
 
@@ -540,9 +518,9 @@ struct FromReader {
 }
 
 impl Drive for FromReader {
-    type Out = WorkerStats;
+    type Out = AnalysisStats;
 
-    fn drive<S: OutputStage>(self, mut w: Worker<'_, S>) -> std::io::Result<WorkerStats> {
+    fn drive<S: OutputStage>(self, mut w: Worker<'_, S>) -> std::io::Result<AnalysisStats> {
         for message in self.input {
             match message {
                 ToWorker::Batch(mut batch, ask) => {
@@ -581,7 +559,7 @@ pub fn run(
     options: &Options,
     render: RenderOptions,
     channels: Channels,
-) -> std::io::Result<WorkerStats> {
+) -> std::io::Result<AnalysisStats> {
     let Channels {
         input,
         output,
