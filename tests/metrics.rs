@@ -516,6 +516,15 @@ fn a_real_prometheus_scraping_live_capture_counts_the_load_sent() {
         (Some(LOAD as f64), Some(LOAD as f64)),
         "Prometheus saw {seen:?}"
     );
+    // What Prometheus answered, for the record (shown with --nocapture).
+    for q in [&opened, &requests] {
+        let path = format!("/api/v1/query?query={}", q.replace(' ', "%20"));
+        let answer = http_get(prom_addr, &path).unwrap_or_default();
+        eprintln!(
+            "{q} -> {}",
+            answer.split("\r\n\r\n").nth(1).unwrap_or(&answer)
+        );
+    }
     drop(sniffer);
     // Capture went on with the stuck client connected: every exchange was printed.
     assert_eq!(records.join().unwrap(), LOAD);
