@@ -883,6 +883,10 @@ impl<S: OutputStage> OutputStage for Metered<S> {
             m.health(health);
         }
     }
+
+    fn renders_records(&self) -> bool {
+        self.inner.renders_records()
+    }
 }
 
 #[cfg(test)]
