@@ -219,7 +219,10 @@ fn the_summary_counts_no_records_when_the_report_replaces_them() {
             .find(|l| l.trim_start().starts_with("records "))
             .unwrap_or_else(|| panic!("no records line in\n{stderr}"))
             .to_string();
-        line.split_whitespace().last().unwrap_or_default().to_string()
+        line.split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string()
     };
     assert_eq!(records(&[]), "36", "one record per exchange");
     assert_eq!(records(&["--report"]), "0");
