@@ -506,13 +506,13 @@ pub struct ExchangeFacts {
     /// The connection's first exchange (whose name is sampled).
     pub first: bool,
     opening: Timestamp,
-    /// `(request first, response first, response last)`, µs after the opening (HTML).
-    times: [Option<i64>; 3],
+    /// `(request first, response first, response last)`, for the HTML chart (made
+    /// relative to the opening only when sampled: the division costs).
+    times: [Option<Timestamp>; 3],
 }
 
 impl ExchangeFacts {
     pub fn of(e: &Exchange<'_>) -> Self {
-        let at = |t: Option<Timestamp>| t.map(|t| t.micros_since(e.opening));
         ExchangeFacts {
             print: e.print,
             seen: e.print.or(e.last_activity),
@@ -524,11 +524,7 @@ impl ExchangeFacts {
                 && e.close_originator == Some(crate::exchange::CloseOriginator::Server),
             first: e.first,
             opening: e.opening,
-            times: [
-                at(e.request_first),
-                at(e.response_first),
-                at(e.response_last),
-            ],
+            times: [e.request_first, e.response_first, e.response_last],
         }
     }
 }
@@ -743,7 +739,9 @@ impl Report {
         }
         entry.slowest = entry.slowest.max(e.response.unwrap_or(0));
         if entry.exchanges.len() < SAMPLED_EXCHANGES {
-            entry.exchanges.push(e.times);
+            entry
+                .exchanges
+                .push(e.times.map(|t| t.map(|t| t.micros_since(e.opening))));
         }
     }
 
