@@ -556,3 +556,53 @@ fn read(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(args: &[&str]) -> Plan {
+        let options = match crate::cli::parse(args.iter().copied(), &[]) {
+            Ok(crate::cli::Request::Run(o)) => *o,
+            _ => panic!("{args:?} parses"),
+        };
+        let template = Template::parse(&options.format).expect("the format parses");
+        plan(&options, &template)
+    }
+
+    #[test]
+    fn a_files_report_and_metrics_file_run_on_the_workers_served_metrics_do_not() {
+        for extra in [
+            &["--report"][..],
+            &["--report", "--json"],
+            &["--report-html", "r.html"],
+            &["--metrics-file", "m.prom"],
+        ] {
+            let args: Vec<&str> = ["-f", "x.pcap", "--threads", "3"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            assert_eq!(plan_of(&args), Plan::Parallel(3), "{args:?}");
+        }
+        assert_eq!(
+            plan_of(&[
+                "-f",
+                "x.pcap",
+                "--threads",
+                "3",
+                "--metrics-listen",
+                "127.0.0.1:0"
+            ]),
+            Plan::OneThread("--metrics-listen or OTLP")
+        );
+        assert_eq!(
+            plan_of(&["-i", "lo", "--threads", "3", "--report"]),
+            Plan::OneThread("--report")
+        );
+        assert_eq!(
+            plan_of(&["-i", "lo", "--threads", "3", "--metrics-file", "m.prom"]),
+            Plan::OneThread("--metrics-file")
+        );
+    }
+}
