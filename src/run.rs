@@ -664,7 +664,7 @@ fn union(a: crate::exchange::Needs, b: crate::exchange::Needs) -> crate::exchang
 }
 
 /// The report's configuration for this run.
-fn report_config(options: &Options) -> crate::output::report::ReportConfig {
+pub(crate) fn report_config(options: &Options) -> crate::output::report::ReportConfig {
     // Checked when the options were parsed.
     let mut config = options.report.config().unwrap_or_default();
     // HTTP/2 and WebSocket facts are read in messages mode only.

@@ -2,7 +2,9 @@
 //! output and the `--stats` summary, byte for byte, with 2, 3 and 8 workers, on every
 //! case of the conformance corpus and of `tests/rules`, on the corpus's captures with
 //! the options that need the whole connection table (`--idle-timeout`,
-//! `--open-report`, `-s`) and with `-e`, and on small copies of the benchmark captures.
+//! `--open-report`, `-s`) and with `-e`, with the diagnosis report and the metrics
+//! file (whose contents are compared too), and on small copies of the benchmark
+//! captures.
 //!
 //! Each run sets `RUSTNIFFER_DEBUG_PLAN`, which makes the binary say on standard error
 //! which path it took: a case whose options docs/parallel.md calls parallel must have
@@ -28,6 +30,10 @@ const ARTICLE: &str = "%request.timestamp %dest.ip %dest.port c=%connection.time
     req=%request.time resp=%response.time i2=%idle.time.1 s=%session.time %connection \
     %close.originator req_h=%request.header.connection resp_h=%response.header.connection";
 
+/// In a case's arguments, the file the run writes (`--metrics-file`, `--report-html`):
+/// each run gets its own, read back into [`Run::file`].
+const OUT_FILE: &str = "{out}";
+
 /// What a run printed, without the line that names its path, and that line.
 #[derive(Debug, PartialEq, Eq)]
 struct Run {
@@ -35,11 +41,28 @@ struct Run {
     stderr: Vec<u8>,
     status: Option<i32>,
     path: String,
+    /// What it wrote to [`OUT_FILE`] (`None`: no such argument, or nothing written).
+    file: Option<Vec<u8>>,
 }
 
 fn run(dir: &Path, args: &[String], threads: usize) -> Run {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!(
+        "rustniffer-parallel-out-{}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&file);
+    let wants_file = args.iter().any(|a| a == OUT_FILE);
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| match a == OUT_FILE {
+            true => file.to_string_lossy().into_owned(),
+            false => a.clone(),
+        })
+        .collect();
     let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
-        .args(args)
+        .args(&args)
         .arg("--threads")
         .arg(threads.to_string())
         .current_dir(dir)
@@ -57,23 +80,23 @@ fn run(dir: &Path, args: &[String], threads: usize) -> Run {
             None => stderr.extend_from_slice(line),
         }
     }
+    let written = wants_file.then(|| std::fs::read(&file).ok()).flatten();
+    let _ = std::fs::remove_file(&file);
     Run {
         stdout: out.stdout,
         stderr,
         status: out.status.code(),
         path,
+        file: written,
     }
 }
 
 /// Whether docs/parallel.md says these options run on the workers.
 fn documented_parallel(args: &[String]) -> bool {
     let one_thread_options = [
-        "--report",
-        "--report-html",
         "-P",
         "--python",
         "--metrics-listen",
-        "--metrics-file",
         "--otlp-endpoint",
         "-i",
         "--interface",
@@ -119,6 +142,19 @@ fn compare(dir: &Path, label: &str, args: &[String]) -> Vec<String> {
             problems.push(format!(
                 "{label}: --threads {threads}: standard output differs: {}",
                 first_difference(&one.stdout, &many.stdout)
+            ));
+        }
+        if many.file != one.file {
+            problems.push(format!(
+                "{label}: --threads {threads}: the file written differs: {}",
+                match (&one.file, &many.file) {
+                    (Some(one), Some(many)) => first_difference(one, many),
+                    (one, many) => format!(
+                        "one thread wrote {:?} bytes, threads {:?}",
+                        one.as_ref().map(Vec::len),
+                        many.as_ref().map(Vec::len)
+                    ),
+                }
             ));
         }
         if many.stderr != one.stderr || many.status != one.status {
@@ -229,16 +265,7 @@ fn every_corpus_case_prints_the_same_with_several_threads() {
 #[test]
 fn whole_table_options_print_the_same_with_several_threads() {
     let dir = corpus_dir();
-    let mut pcaps: Vec<String> = load_cases(&dir)
-        .iter()
-        .filter(|c| !c.exit_nonzero)
-        .filter_map(|c| {
-            let i = c.args.iter().position(|a| a == "-f")?;
-            c.args.get(i + 1).cloned()
-        })
-        .collect();
-    pcaps.sort();
-    pcaps.dedup();
+    let pcaps = corpus_pcaps(&dir);
     assert!(pcaps.len() > 20, "the corpus looks incomplete");
     let streams = format!("%streams {ARTICLE}");
     // Each variant combines several options, to keep the runs few.
@@ -289,6 +316,86 @@ fn whole_table_options_print_the_same_with_several_threads() {
     assert_none("corpus captures with whole-table options", run_all(jobs));
 }
 
+/// The captures of the corpus's cases that run to their end.
+fn corpus_pcaps(dir: &Path) -> Vec<String> {
+    let mut pcaps: Vec<String> = load_cases(dir)
+        .iter()
+        .filter(|c| !c.exit_nonzero)
+        .filter_map(|c| {
+            let i = c.args.iter().position(|a| a == "-f")?;
+            c.args.get(i + 1).cloned()
+        })
+        .collect();
+    pcaps.sort();
+    pcaps.dedup();
+    pcaps
+}
+
+/// The diagnosis report and the metrics file, added up by the merger in key order, on
+/// every corpus capture and every report capture (tests/report/pcaps): the report
+/// printed (text, JSON, interim), the HTML page and the metrics file, compared byte for
+/// byte with one thread's.
+#[test]
+fn report_and_metrics_file_are_the_same_with_several_threads() {
+    let dir = corpus_dir();
+    let mut pcaps = corpus_pcaps(&dir);
+    assert!(pcaps.len() > 20, "the corpus looks incomplete");
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/report/pcaps");
+    let mut report_pcaps: Vec<String> = std::fs::read_dir(&reports)
+        .expect("tests/report/pcaps")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    report_pcaps.sort();
+    assert!(
+        report_pcaps.len() >= 7,
+        "tests/report/pcaps looks incomplete"
+    );
+    pcaps.extend(report_pcaps);
+    let variants: [&[&str]; 7] = [
+        &["--report"],
+        &["--report", "--json"],
+        &["--connections", "--report"],
+        // Facts of HTTP/2 and WebSocket, `other` beyond one service, interim reports.
+        &[
+            "--report",
+            "--exchanges",
+            "messages",
+            "--report-services",
+            "1",
+            "--report-every",
+            "0.5",
+            "--report-threshold",
+            "min-connections=1",
+        ],
+        &["--metrics-file", OUT_FILE],
+        &[
+            "--metrics-file",
+            OUT_FILE,
+            "--metrics-services",
+            "1",
+            "--exchanges",
+            "messages",
+            "--connections",
+            "-s",
+            "2",
+            "--idle-timeout",
+            "0.05",
+        ],
+        // The HTML page (its sampled slowest connections), with the records.
+        &["--report-html", OUT_FILE, "--connections", "-s", "3"],
+    ];
+    let mut jobs = Vec::new();
+    for pcap in &pcaps {
+        for (v, variant) in variants.iter().enumerate() {
+            let args = with_format(vec!["-f".to_string(), pcap.clone()], variant);
+            jobs.push((dir.clone(), format!("{pcap} report variant {v}"), args));
+        }
+    }
+    assert_none("report and metrics file", run_all(jobs));
+}
+
 /// Small copies of the benchmark captures (bench/gen.rs): many connections, so that
 /// every worker holds some, evictions cross workers and idle checks find connections
 /// in all of them.
@@ -303,7 +410,7 @@ fn benchmark_captures_print_the_same_with_several_threads() {
     let mut jobs = Vec::new();
     // `%streams` counts every worker's connections: filled in by the merger.
     let streams = format!("{ARTICLE} streams=%streams");
-    let runs: [(&PathBuf, &[&str]); 15] = [
+    let runs: [(&PathBuf, &[&str]); 20] = [
         (&keepalive, &[]),
         (&keepalive, &["--exchanges", "messages"]),
         (
@@ -336,6 +443,41 @@ fn benchmark_captures_print_the_same_with_several_threads() {
         (
             &keepalive,
             &["--json", "-l", &streams, "--exchanges", "messages"],
+        ),
+        // The report and the metrics over many connections in every worker.
+        (
+            &churn,
+            &["--report", "--metrics-file", OUT_FILE, "-s", "64"],
+        ),
+        (
+            &concurrent,
+            &[
+                "--report",
+                "--json",
+                "--report-services",
+                "2",
+                "--exchanges",
+                "messages",
+            ],
+        ),
+        (
+            &keepalive,
+            &["--connections", "--report", "--report-every", "0.05"],
+        ),
+        (
+            &concurrent,
+            &[
+                "--metrics-file",
+                OUT_FILE,
+                "--metrics-services",
+                "3",
+                "-s",
+                "300",
+            ],
+        ),
+        (
+            &churn,
+            &["--report-html", OUT_FILE, "--idle-timeout", "0.001"],
         ),
     ];
     for (i, (pcap, extra)) in runs.iter().enumerate() {

@@ -204,6 +204,33 @@ fn connections_ended_by_the_idle_timeout_are_counted_as_such() {
 }
 
 #[test]
+fn the_summary_counts_no_records_when_the_report_replaces_them() {
+    let path = capture("client_pool_timeout");
+    let records = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rustniffer"))
+            .args(["-f", path.to_str().unwrap(), "--stats"])
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("records "))
+            .unwrap_or_else(|| panic!("no records line in\n{stderr}"))
+            .to_string();
+        line.split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(records(&[]), "36", "one record per exchange");
+    assert_eq!(records(&["--report"]), "0");
+    assert_eq!(records(&["--report", "--json"]), "0");
+    assert_eq!(records(&["--report", "--connections"]), "0");
+}
+
+#[test]
 fn report_html_alone_keeps_the_records() {
     let dir = std::env::temp_dir().join(format!("rustniffer-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

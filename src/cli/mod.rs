@@ -222,7 +222,7 @@ const OUTPUT: &str = "Output";
 const LIMITS: &str = "Limits";
 
 /// `--threads`: what runs in parallel is said in docs/parallel.md.
-const THREADS_HELP: &str = "capture files: N worker threads, each holding part of the connections, beside a reader and a merger; the output is exactly what one thread prints (0 or absent: 1); live capture: N sockets in one fanout group, one worker each, records merged in capture-time order about 100 ms late; --report, metrics, OTLP, -P and %python run on one thread (one socket) whatever N; a file's table kept full at the -s limit makes the workers wait for each other at every new connection (docs/parallel.md)";
+const THREADS_HELP: &str = "capture files: N worker threads, each holding part of the connections, beside a reader and a merger; the output is exactly what one thread prints (0 or absent: 1); live capture: N sockets in one fanout group, one worker each, records merged in capture-time order about 100 ms late; a file's --report, --report-html and --metrics-file are added up by the merger in the one-thread order; --metrics-listen, OTLP, -P and %python run on one thread (one socket) whatever N, and so do the report and metrics of a live capture; a file's table kept full at the -s limit makes the workers wait for each other at every new connection (docs/parallel.md)";
 const EXTENSIONS: &str = "Extensions";
 const OTHER: &str = "Other";
 const HEADINGS: &[&str] = &[INPUT, FORMAT, OUTPUT, LIMITS, EXTENSIONS, OTHER];

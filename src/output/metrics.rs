@@ -271,6 +271,85 @@ pub struct Health {
     pub out_of_order_discarded_bytes: u64,
 }
 
+/// What the metrics read of an HTTP exchange record ([`Metrics::add_request`]): the
+/// words of its first lines and its duration, taken where the record is made (a
+/// parallel run's worker) and counted where the metrics are (its merger).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestFacts<'a> {
+    pub server: Endpoint,
+    pub method: &'a [u8],
+    /// The version after `HTTP/`.
+    pub version: &'a [u8],
+    pub status: &'a [u8],
+    /// First request byte to last response byte.
+    pub micros: i64,
+}
+
+impl<'a> RequestFacts<'a> {
+    /// The facts of an HTTP exchange with a request and a response (`None` else).
+    pub fn of(e: &Exchange<'a>) -> Option<Self> {
+        let line = http::first_line(e.request);
+        let version = http::word(line, 2).strip_prefix(b"HTTP/")?;
+        let (Some(first), Some(last)) = (e.request_first, e.response_last) else {
+            return None;
+        };
+        Some(RequestFacts {
+            server: e.server,
+            method: http::word(line, 0),
+            version,
+            status: http::word(http::first_line(e.response), 1),
+            micros: last.micros_since(first),
+        })
+    }
+}
+
+/// What the metrics read of a connection record ([`Metrics::add_connection`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionFacts {
+    pub server: Endpoint,
+    by: Option<Direction>,
+    how: CloseHow,
+    exchanges: u32,
+    handshake: Option<i64>,
+    idle_before_close: Option<i64>,
+    h2: Option<H2Ended>,
+    /// A WebSocket's end and longest silence.
+    ws: Option<(Option<crate::exchange::ws_facts::WsEnd>, Option<i64>)>,
+}
+
+/// An HTTP/2 connection's facts at its end.
+#[derive(Clone, Copy, Debug)]
+struct H2Ended {
+    streams: u32,
+    ping_micros: Option<i64>,
+    /// The last GOAWAY's sender and error code.
+    goaway: Option<(crate::exchange::h2_facts::Side, u32)>,
+}
+
+impl ConnectionFacts {
+    /// The facts of a connection record (`None` for any other record).
+    pub fn of(record: &Exchange<'_>) -> Option<Self> {
+        let c = record.connection?;
+        let facts = c.protocol_facts;
+        Some(ConnectionFacts {
+            server: record.server,
+            by: c.by,
+            how: c.how,
+            exchanges: c.exchanges(),
+            handshake: c.handshake(),
+            idle_before_close: c.idle_when_closed(),
+            h2: facts.and_then(|f| f.h2.as_ref()).map(|h2| H2Ended {
+                streams: h2.streams,
+                ping_micros: h2.last_ping.map(|p| p.micros),
+                goaway: h2.goaway.as_ref().map(|g| (g.by, g.code)),
+            }),
+            ws: facts
+                .and_then(|f| f.ws.as_ref())
+                .map(|ws| (ws.end, ws.silence_max)),
+        })
+    }
+}
+
 /// Every metric handle, and the registry that encodes them.
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
@@ -459,24 +538,22 @@ impl Metrics {
     }
 
     fn exchange(&mut self, e: &Exchange<'_>) {
-        let line = http::first_line(e.request);
-        let version = http::word(line, 2);
-        let Some(version) = version.strip_prefix(b"HTTP/") else {
-            return;
-        };
-        let (Some(first), Some(last)) = (e.request_first, e.response_last) else {
-            return;
-        };
-        let status = http::word(http::first_line(e.response), 1);
+        if let Some(request) = RequestFacts::of(e) {
+            self.add_request(&request);
+        }
+    }
+
+    /// An HTTP exchange's duration, under its labels.
+    pub fn add_request(&mut self, r: &RequestFacts<'_>) {
+        let status = r.status;
         let class = match status.first() {
             Some(d @ b'1'..=b'5') if status.len() == 3 => format!("{}xx", char::from(*d)),
             _ => "other".into(),
         };
-        let service = self.service(e.server);
-        let method = http::word(line, 0);
-        let method = match method {
+        let service = self.service(r.server);
+        let method = match r.method {
             b"GET" | b"HEAD" | b"POST" | b"PUT" | b"DELETE" | b"CONNECT" | b"OPTIONS"
-            | b"TRACE" | b"PATCH" => String::from_utf8_lossy(method).into_owned(),
+            | b"TRACE" | b"PATCH" => String::from_utf8_lossy(r.method).into_owned(),
             // Bounded cardinality, as the semantic convention says.
             _ => "_OTHER".into(),
         };
@@ -485,42 +562,45 @@ impl Metrics {
             server_port: service.server_port,
             http_request_method: method,
             http_response_status_class: class,
-            network_protocol_version: String::from_utf8_lossy(version).into_owned(),
+            network_protocol_version: String::from_utf8_lossy(r.version).into_owned(),
         };
-        let seconds = last.micros_since(first) as f64 / 1e6;
+        let seconds = r.micros as f64 / 1e6;
         self.requests.get_or_create(&labels).observe(seconds);
         self.mirror(Metric::RequestDuration, &labels.attributes(), seconds);
     }
 
-    fn opening(&mut self, conn: ConnId, server: Endpoint) {
+    /// Connection `slot` (an id no other open connection has) opened to `server`.
+    pub fn opening(&mut self, slot: usize, server: Endpoint) {
         let service = self.service(server);
         self.opened.get_or_create(&service).inc();
         self.open_now.get_or_create(&service).inc();
         self.mirror(Metric::Opened, &service.attributes(), 1.0);
         self.mirror(Metric::Open, &service.attributes(), 1.0);
-        let i = conn as usize;
-        if self.open_services.len() <= i {
-            self.open_services.resize(i + 1, None);
+        if self.open_services.len() <= slot {
+            self.open_services.resize(slot + 1, None);
         }
-        self.open_services[i] = Some(service);
+        if let Some(s) = self.open_services.get_mut(slot) {
+            *s = Some(service);
+        }
     }
 
-    fn ended(&mut self, conn: ConnId) {
-        if let Some(service) = self
-            .open_services
-            .get_mut(conn as usize)
-            .and_then(Option::take)
-        {
+    /// Connection `slot` ended.
+    pub fn ended(&mut self, slot: usize) {
+        if let Some(service) = self.open_services.get_mut(slot).and_then(Option::take) {
             self.open_now.get_or_create(&service).dec();
             self.mirror(Metric::Open, &service.attributes(), -1.0);
         }
     }
 
     fn connection(&mut self, record: &Exchange<'_>) {
-        let Some(c) = record.connection else {
-            return;
-        };
-        let service = self.service(record.server);
+        if let Some(c) = ConnectionFacts::of(record) {
+            self.add_connection(&c);
+        }
+    }
+
+    /// A connection record, as its facts.
+    pub fn add_connection(&mut self, c: &ConnectionFacts) {
+        let service = self.service(c.server);
         let labels = CloseLabels {
             server_address: service.server_address.clone(),
             server_port: service.server_port.clone(),
@@ -536,18 +616,18 @@ impl Metrics {
         self.mirror(Metric::Closed, &labels.attributes(), 1.0);
         let attributes = service.attributes();
         if c.how != CloseHow::Open {
-            let exchanges = f64::from(c.exchanges());
+            let exchanges = f64::from(c.exchanges);
             self.exchanges_per_connection
                 .get_or_create(&service)
                 .observe(exchanges);
             self.mirror(Metric::Exchanges, &attributes, exchanges);
         }
-        if let Some(us) = c.handshake() {
+        if let Some(us) = c.handshake {
             let seconds = us as f64 / 1e6;
             self.handshake.get_or_create(&service).observe(seconds);
             self.mirror(Metric::Handshake, &attributes, seconds);
         }
-        if let Some(us) = c.idle_when_closed() {
+        if let Some(us) = c.idle_before_close {
             let seconds = us.max(0) as f64 / 1e6;
             self.idle_before_close
                 .get_or_create(&service)
@@ -557,34 +637,31 @@ impl Metrics {
         if c.how == CloseHow::Open {
             return;
         }
-        let Some(facts) = c.protocol_facts else {
-            return;
-        };
-        if let Some(h2) = &facts.h2 {
+        if let Some(h2) = &c.h2 {
             self.h2_streams
                 .get_or_create(&service)
                 .observe(f64::from(h2.streams));
             self.mirror(Metric::H2Streams, &attributes, f64::from(h2.streams));
-            if let Some(ping) = &h2.last_ping {
-                let seconds = ping.micros.max(0) as f64 / 1e6;
+            if let Some(ping) = h2.ping_micros {
+                let seconds = ping.max(0) as f64 / 1e6;
                 self.h2_ping_rtt.get_or_create(&service).observe(seconds);
                 self.mirror(Metric::H2PingRtt, &attributes, seconds);
             }
-            if let Some(goaway) = &h2.goaway {
-                let error_code = crate::exchange::h2::frame::error_code_name(goaway.code)
-                    .map_or_else(|| goaway.code.to_string(), str::to_string);
+            if let Some((by, code)) = h2.goaway {
+                let error_code = crate::exchange::h2::frame::error_code_name(code)
+                    .map_or_else(|| code.to_string(), str::to_string);
                 let labels = GoawayLabels {
                     server_address: service.server_address.clone(),
                     server_port: service.server_port.clone(),
-                    sender: format!("{:?}", goaway.by).to_ascii_lowercase(),
+                    sender: format!("{by:?}").to_ascii_lowercase(),
                     error_code,
                 };
                 self.h2_goaways.get_or_create(&labels).inc();
                 self.mirror(Metric::H2Goaways, &labels.attributes(), 1.0);
             }
         }
-        if let Some(ws) = &facts.ws {
-            let end = match ws.end {
+        if let Some((end, silence_max)) = c.ws {
+            let end = match end {
                 Some(crate::exchange::ws_facts::WsEnd::Clean) => "clean",
                 Some(crate::exchange::ws_facts::WsEnd::Unanswered) => "unanswered",
                 Some(crate::exchange::ws_facts::WsEnd::Abnormal) => "abnormal",
@@ -597,7 +674,7 @@ impl Metrics {
             };
             self.ws_ended.get_or_create(&labels).inc();
             self.mirror(Metric::WsEnded, &labels.attributes(), 1.0);
-            if let Some(us) = ws.silence_max {
+            if let Some(us) = silence_max {
                 let seconds = us.max(0) as f64 / 1e6;
                 self.ws_silence.get_or_create(&service).observe(seconds);
                 self.mirror(Metric::WsSilence, &attributes, seconds);
@@ -773,6 +850,16 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
 }
 
+/// `--metrics-file`: the final state of `metrics` to `path`; a failure is a warning.
+pub fn write_file(metrics: &Metrics, path: &std::path::Path) {
+    if let Err(e) = std::fs::write(path, metrics.encode_classic()) {
+        super::warn(format_args!(
+            "cannot write the metrics to {}: {e}",
+            path.display()
+        ));
+    }
+}
+
 /// An output stage with metrics counted on the way (none when `metrics` is `None`).
 pub struct Metered<S> {
     inner: S,
@@ -827,28 +914,28 @@ impl<S: ExchangeSink> ExchangeSink for Metered<S> {
         ts: Timestamp,
     ) -> std::io::Result<()> {
         if let Some(m) = &mut self.metrics {
-            m.opening(conn, server);
+            m.opening(conn as usize, server);
         }
         self.inner.opening(conn, exchange, client, server, ts)
     }
 
     fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
         if let Some(m) = &mut self.metrics {
-            m.ended(conn);
+            m.ended(conn as usize);
         }
         self.inner.closed(conn, ts, by)
     }
 
     fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
         if let Some(m) = &mut self.metrics {
-            m.ended(conn);
+            m.ended(conn as usize);
         }
         self.inner.timed_out(conn, ts)
     }
 
     fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
         if let Some(m) = &mut self.metrics {
-            m.ended(conn);
+            m.ended(conn as usize);
         }
         self.inner.truncated(conn)
     }
@@ -860,12 +947,7 @@ impl<S: OutputStage> OutputStage for Metered<S> {
     fn finish(&mut self) -> std::io::Result<()> {
         let inner = self.inner.finish();
         if let (Some(m), Some(path)) = (&self.metrics, &self.file) {
-            if let Err(e) = std::fs::write(path, m.encode_classic()) {
-                super::warn(format_args!(
-                    "cannot write the metrics to {}: {e}",
-                    path.display()
-                ));
-            }
+            write_file(m, path);
         }
         inner
     }
@@ -882,6 +964,10 @@ impl<S: OutputStage> OutputStage for Metered<S> {
         if let Some(m) = &mut self.metrics {
             m.health(health);
         }
+    }
+
+    fn renders_records(&self) -> bool {
+        self.inner.renders_records()
     }
 }
 

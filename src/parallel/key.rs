@@ -1,7 +1,10 @@
 //! What goes between the reader, the workers and the merger: owned segments in
 //! batches, and records tagged with the place the one-thread run prints them at.
 
-use crate::decode::{FlowKey, Segment, TcpFlags, TcpOptions, Tunnels};
+use crate::decode::{Endpoint, FlowKey, Segment, TcpFlags, TcpOptions, Tunnels};
+use crate::flow::ConnId;
+use crate::output::metrics::{ConnectionFacts as MetricConnectionFacts, RequestFacts};
+use crate::output::report::{ConnectionFacts, ExchangeFacts};
 use crate::time::Timestamp;
 
 /// The packet index of the end of the capture: what `finish` prints comes last.
@@ -54,6 +57,71 @@ pub enum What {
     Opened,
     /// A tracked connection ended.
     Ended,
+    /// What the report or the metrics read of a record or event: this entry of its
+    /// chunk's [`Chunk::facts`].
+    Fact(u32),
+}
+
+/// What the report and the metrics read of one record or connection event, kept by a
+/// worker for the merger, which adds them up in key order as one thread does
+/// (`--report`, `--metrics-file`). Bytes are ranges of the chunk's `bytes`.
+#[derive(Clone, Copy, Debug)]
+pub enum Fact {
+    Exchange {
+        report: Option<ExchangeFacts>,
+        /// The SNI or Host of a connection's first exchange (report).
+        name: Option<(usize, usize)>,
+        /// An HTTP exchange's first lines' words and duration (metrics).
+        request: Option<HeldRequest>,
+    },
+    Connection {
+        report: Option<ConnectionFacts>,
+        metrics: Option<MetricConnectionFacts>,
+    },
+    /// Connection `conn` of the worker's table opened to `server` (metrics).
+    Opening { conn: ConnId, server: Endpoint },
+    /// Connection `conn` of the worker's table ended (metrics).
+    Ended { conn: ConnId },
+}
+
+/// [`RequestFacts`] with its words as ranges of the chunk's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldRequest {
+    pub server: Endpoint,
+    pub method: (usize, usize),
+    pub version: (usize, usize),
+    pub status: (usize, usize),
+    pub micros: i64,
+}
+
+impl HeldRequest {
+    /// Copies the words of `r` into `bytes`.
+    pub fn hold(r: &RequestFacts<'_>, bytes: &mut Vec<u8>) -> Self {
+        let mut keep = |word: &[u8]| {
+            let start = bytes.len();
+            bytes.extend_from_slice(word);
+            (start, bytes.len())
+        };
+        HeldRequest {
+            server: r.server,
+            method: keep(r.method),
+            version: keep(r.version),
+            status: keep(r.status),
+            micros: r.micros,
+        }
+    }
+
+    /// The facts again, borrowing `bytes`.
+    pub fn facts<'a>(&self, bytes: &'a [u8]) -> RequestFacts<'a> {
+        let word = |(start, end): (usize, usize)| bytes.get(start..end).unwrap_or_default();
+        RequestFacts {
+            server: self.server,
+            method: word(self.method),
+            version: word(self.version),
+            status: word(self.status),
+            micros: self.micros,
+        }
+    }
 }
 
 impl Chunk {
@@ -62,8 +130,17 @@ impl Chunk {
             items: Vec::with_capacity(CHUNK_ITEMS),
             bytes: Vec::with_capacity(CHUNK_BYTES),
             holes: Vec::new(),
+            facts: Vec::new(),
             watermark: 0,
         }
+    }
+
+    /// Empties the chunk, keeping its memory for the next one.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.bytes.clear();
+        self.holes.clear();
+        self.facts.clear();
     }
 }
 
@@ -82,6 +159,8 @@ pub struct Chunk {
     pub bytes: Vec<u8>,
     /// Offsets in `bytes` of the `%streams` places of the records.
     pub holes: Vec<usize>,
+    /// What the report and the metrics read, named by [`What::Fact`] items.
+    pub facts: Vec<Fact>,
     /// The worker will send nothing more with a packet index at or below this one.
     pub watermark: u64,
 }

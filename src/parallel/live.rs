@@ -375,7 +375,7 @@ pub fn process<M: Member, R: RecordSink + Send>(
             );
             outputs.push((output_rx, spare_tx));
         }
-        let merged = merge::merge(outputs, &mut records);
+        let merged = merge::merge(outputs, &mut records, &mut super::tally::Tally::none());
         if merged.is_err() {
             stop.store(true, Ordering::Relaxed);
         }

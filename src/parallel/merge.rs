@@ -9,6 +9,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::key::{Chunk, Item, What, END, HOLE_LEN, PHASE_PACKET};
+use super::tally::Tally;
 use crate::output::RecordSink;
 
 /// One worker's side of the merge.
@@ -42,6 +43,7 @@ pub struct Merged {
 pub fn merge<R: RecordSink>(
     inputs: Vec<(Receiver<Chunk>, SyncSender<Chunk>)>,
     records: &mut R,
+    tally: &mut Tally,
 ) -> std::io::Result<Merged> {
     let mut lanes: Vec<Lane> = inputs
         .into_iter()
@@ -86,9 +88,7 @@ pub fn merge<R: RecordSink>(
                 Ok(chunk) => {
                     let mut done = std::mem::replace(&mut lane.chunk, chunk);
                     lane.next = 0;
-                    done.items.clear();
-                    done.bytes.clear();
-                    done.holes.clear();
+                    done.clear();
                     // The worker allocates another when none is back.
                     let _ = lane.spare.try_send(done);
                 }
@@ -135,6 +135,11 @@ pub fn merge<R: RecordSink>(
                 merged.peak = merged.peak.max(tracked);
             }
             What::Ended => tracked = tracked.saturating_sub(1),
+            What::Fact(f) => {
+                if let Some(fact) = lane.chunk.facts.get(f as usize) {
+                    tally.add(i, fact, &lane.chunk.bytes)?;
+                }
+            }
         }
     }
     records.finish()?;
@@ -200,7 +205,7 @@ mod tests {
             }));
         }
         let mut lines = Lines::default();
-        let result = merge(inputs, &mut lines).expect("merges");
+        let result = merge(inputs, &mut lines, &mut Tally::none()).expect("merges");
         for s in senders {
             s.join().expect("sender");
         }

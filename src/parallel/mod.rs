@@ -22,6 +22,7 @@ mod key;
 #[cfg(target_os = "linux")]
 pub mod live;
 mod merge;
+mod tally;
 mod worker;
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -73,11 +74,18 @@ pub fn plan(options: &Options, template: &Template) -> Plan {
     if options.threads <= 1 {
         return Plan::OneThread("--threads 1");
     }
-    if options.report.enabled() {
+    let live = !matches!(options.input, crate::cli::Input::File(_));
+    // A file's report and metrics file are added up by the merger (tally.rs); a live
+    // group's merger has no one-thread order to follow.
+    if live && options.report.enabled() {
         return Plan::OneThread("--report");
     }
-    if options.metered() {
-        return Plan::OneThread("metrics or OTLP");
+    if live && options.metrics_file.is_some() {
+        return Plan::OneThread("--metrics-file");
+    }
+    // Served or exported while the run goes: from one thread's counters as they stand.
+    if options.metrics_listen.is_some() || options.otlp_endpoint.is_some() {
+        return Plan::OneThread("--metrics-listen or OTLP");
     }
     if options.python.is_some() {
         return Plan::OneThread("-P");
@@ -239,6 +247,7 @@ pub fn process<R: RecordSink + Send>(
         Decoder::new(options.max_fragmented_hosts).with_tunnels(options.tunnels.clone());
     let mut summary = Summary::default();
     let mut filtered_out = 0u64;
+    let mut tally = tally::Tally::new(options, threads);
     let (outcome, workers, merged) = std::thread::scope(|scope| {
         let mut lanes = Vec::with_capacity(threads);
         let mut outputs = Vec::with_capacity(threads);
@@ -269,7 +278,7 @@ pub fn process<R: RecordSink + Send>(
         }
         let merger = std::thread::Builder::new()
             .name("rustniffer-merge".into())
-            .spawn_scoped(scope, || merge::merge(outputs, &mut records));
+            .spawn_scoped(scope, || merge::merge(outputs, &mut records, &mut tally));
         let mut dispatch = Dispatch {
             lanes,
             hasher: foldhash::fast::RandomState::default(),
@@ -321,6 +330,21 @@ pub fn process<R: RecordSink + Send>(
     }
     if failure.is_none() && outcome.is_err() {
         failure = Some(worker_panicked());
+    }
+    if failure.is_none() {
+        // As one thread's stages finish, once every record is out (none when the output
+        // failed: one thread stops before its end then).
+        let decoded = decoder.stats();
+        let health = crate::output::metrics::Health {
+            packets: decoded.frames,
+            kernel_drops: source.kernel_drops().unwrap_or(0),
+            decode_failures: decoded.truncated + decoded.malformed,
+            evictions: stats.flow.evicted,
+            out_of_order_discarded_bytes: stats.discarded_bytes,
+        };
+        if let Err(e) = tally.finish(options, health) {
+            failure = Some(e);
+        }
     }
     match failure {
         None => {}
@@ -477,4 +501,54 @@ fn read(
         p.finish();
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(args: &[&str]) -> Plan {
+        let options = match crate::cli::parse(args.iter().copied(), &[]) {
+            Ok(crate::cli::Request::Run(o)) => *o,
+            _ => panic!("{args:?} parses"),
+        };
+        let template = Template::parse(&options.format).expect("the format parses");
+        plan(&options, &template)
+    }
+
+    #[test]
+    fn a_files_report_and_metrics_file_run_on_the_workers_served_metrics_do_not() {
+        for extra in [
+            &["--report"][..],
+            &["--report", "--json"],
+            &["--report-html", "r.html"],
+            &["--metrics-file", "m.prom"],
+        ] {
+            let args: Vec<&str> = ["-f", "x.pcap", "--threads", "3"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            assert_eq!(plan_of(&args), Plan::Parallel(3), "{args:?}");
+        }
+        assert_eq!(
+            plan_of(&[
+                "-f",
+                "x.pcap",
+                "--threads",
+                "3",
+                "--metrics-listen",
+                "127.0.0.1:0"
+            ]),
+            Plan::OneThread("--metrics-listen or OTLP")
+        );
+        assert_eq!(
+            plan_of(&["-i", "lo", "--threads", "3", "--report"]),
+            Plan::OneThread("--report")
+        );
+        assert_eq!(
+            plan_of(&["-i", "lo", "--threads", "3", "--metrics-file", "m.prom"]),
+            Plan::OneThread("--metrics-file")
+        );
+    }
 }

@@ -10,17 +10,20 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::key::{
-    Batch, Chunk, Entry, Item, Key, SegmentHead, What, CHUNK_BYTES, CHUNK_ITEMS, END, HOLE_LEN,
-    PHASE_IDLE, PHASE_OPEN_REPORT, PHASE_PACKET, STREAMS_PROBES, SUB_EVICTION, SUB_OWN,
+    Batch, Chunk, Entry, Fact, HeldRequest, Item, Key, SegmentHead, What, CHUNK_BYTES, CHUNK_ITEMS,
+    END, HOLE_LEN, PHASE_IDLE, PHASE_OPEN_REPORT, PHASE_PACKET, STREAMS_PROBES, SUB_EVICTION,
+    SUB_OWN,
 };
 use crate::cli::Options;
-use crate::decode::{Segment, Tunnels};
+use crate::decode::{Endpoint, Segment, Tunnels};
 use crate::exchange::{Exchange, ExchangeSink, ExchangeTracker, Needs};
 use crate::flow::{
-    ConnId, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowTable, Lifecycle,
+    ConnId, Direction, FlowConfig, FlowEvent, FlowEventKind, FlowEventSink, FlowTable, Lifecycle,
 };
 use crate::format::{RenderOptions, Template};
 use crate::output::json::{JsonFormat, JsonSink};
+use crate::output::metrics::{ConnectionFacts as MetricConnection, RequestFacts};
+use crate::output::report::{exchange_name, ConnectionFacts as ReportConnection, ExchangeFacts};
 use crate::output::{OutputStage, Pipeline, RecordSink, TemplateSink};
 use crate::run::AnalysisStats;
 use crate::time::Timestamp;
@@ -246,6 +249,145 @@ impl<S: OutputStage> OutputStage for StreamsHoles<S> {
     }
 }
 
+/// What a worker keeps for the report and the metrics the merger builds (`--report`,
+/// `--metrics-file`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Tallies {
+    report: bool,
+    metrics: bool,
+    /// The records go on to be rendered (not with `--report`, which replaces them).
+    forward: bool,
+}
+
+/// Before the record sink: the facts the report and the metrics read of each record and
+/// connection event go to the outbox under the current key, so that the merger adds
+/// them up in the one-thread order; the records go on unless `--report` replaces them
+/// (as [`crate::output::report::ReportSink`] and [`crate::output::metrics::Metered`]
+/// do on one thread).
+struct Tallied<S> {
+    inner: S,
+    tallies: Tallies,
+    outbox: Rc<RefCell<Outbox>>,
+}
+
+impl<S> Tallied<S> {
+    fn fact(&self, fact: Fact) -> std::io::Result<()> {
+        let mut o = self.outbox.borrow_mut();
+        let i = o.chunk.facts.len() as u32;
+        o.chunk.facts.push(fact);
+        o.push(What::Fact(i))
+    }
+}
+
+impl<S: ExchangeSink> ExchangeSink for Tallied<S> {
+    fn exchange(&mut self, e: &Exchange<'_>) -> std::io::Result<()> {
+        let t = self.tallies;
+        if t.report || t.metrics {
+            let fact = {
+                let mut o = self.outbox.borrow_mut();
+                let bytes = &mut o.chunk.bytes;
+                let name = match t.report && e.first {
+                    true => exchange_name(e).map(|name| {
+                        let start = bytes.len();
+                        bytes.extend_from_slice(name);
+                        (start, bytes.len())
+                    }),
+                    false => None,
+                };
+                Fact::Exchange {
+                    report: t.report.then(|| ExchangeFacts::of(e)),
+                    name,
+                    request: match t.metrics {
+                        true => RequestFacts::of(e).map(|r| HeldRequest::hold(&r, bytes)),
+                        false => None,
+                    },
+                }
+            };
+            self.fact(fact)?;
+        }
+        match t.forward {
+            true => self.inner.exchange(e),
+            false => Ok(()),
+        }
+    }
+
+    fn connection(&mut self, e: &Exchange<'_>) -> std::io::Result<()> {
+        let t = self.tallies;
+        if t.report || t.metrics {
+            self.fact(Fact::Connection {
+                report: t.report.then(|| ReportConnection::of(e)).flatten(),
+                metrics: t.metrics.then(|| MetricConnection::of(e)).flatten(),
+            })?;
+        }
+        match t.forward {
+            true => self.inner.connection(e),
+            false => Ok(()),
+        }
+    }
+
+    fn interim(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
+        match self.tallies.forward {
+            true => self.inner.interim(record),
+            false => Ok(()),
+        }
+    }
+
+    fn opening(
+        &mut self,
+        conn: ConnId,
+        exchange: u64,
+        client: Endpoint,
+        server: Endpoint,
+        ts: Timestamp,
+    ) -> std::io::Result<()> {
+        if self.tallies.metrics {
+            self.fact(Fact::Opening { conn, server })?;
+        }
+        self.inner.opening(conn, exchange, client, server, ts)
+    }
+
+    fn closed(&mut self, conn: ConnId, ts: Timestamp, by: Direction) -> std::io::Result<()> {
+        if self.tallies.metrics {
+            self.fact(Fact::Ended { conn })?;
+        }
+        self.inner.closed(conn, ts, by)
+    }
+
+    fn timed_out(&mut self, conn: ConnId, ts: Timestamp) -> std::io::Result<()> {
+        if self.tallies.metrics {
+            self.fact(Fact::Ended { conn })?;
+        }
+        self.inner.timed_out(conn, ts)
+    }
+
+    fn truncated(&mut self, conn: ConnId) -> std::io::Result<()> {
+        if self.tallies.metrics {
+            self.fact(Fact::Ended { conn })?;
+        }
+        self.inner.truncated(conn)
+    }
+
+    crate::exchange::forward_exchange_sink!(inner: wants_payload, open, request, response);
+}
+
+impl<S: OutputStage> OutputStage for Tallied<S> {
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.inner.finish()
+    }
+
+    fn record_failures(&self) -> u64 {
+        self.inner.record_failures()
+    }
+
+    fn per_connection(&self) -> bool {
+        self.inner.per_connection()
+    }
+
+    fn renders_records(&self) -> bool {
+        self.tallies.forward && self.inner.renders_records()
+    }
+}
+
 /// Between the flow table and the tracker: notes creations and ends, and keys the
 /// events of the idle phase and the end by connection.
 struct Tap<'a, P> {
@@ -325,8 +467,13 @@ impl<'a, S: OutputStage> Worker<'a, S> {
     ) -> Self {
         let mut tracker = ExchangeTracker::with_mode(needs, options.exchanges, sink)
             .with_options(options.analyzers);
-        if options.connections {
-            tracker = tracker.with_connection_records(true);
+        // As `run::process`: the report and the metrics read connection records; their
+        // keep-alive values only when records are rendered.
+        if options.report.enabled() {
+            let values = options.connections && !options.report.text;
+            tracker = tracker.with_connection_records(values);
+        } else if options.connections || options.metrics_file.is_some() {
+            tracker = tracker.with_connection_records(options.connections);
         }
         Worker {
             options,
@@ -450,8 +597,8 @@ pub trait Drive {
 }
 
 /// Builds a worker whose table has `config`, with the sinks of the one-thread path
-/// without report, metrics or OTLP (`run::process`) rendering into chunks for `output`,
-/// and hands it to `drive`.
+/// without OTLP (`run::process`) rendering into chunks for `output` (the report's and
+/// the metrics' facts among them), and hands it to `drive`.
 pub fn start<D: Drive>(
     options: &Options,
     render: RenderOptions,
@@ -474,6 +621,11 @@ pub fn start<D: Drive>(
         spare: spare_chunks,
     }));
     let records = KeyedRecords(Rc::clone(&outbox));
+    let tallies = Tallies {
+        report: options.report.enabled(),
+        metrics: options.metrics_file.is_some(),
+        forward: !options.report.text,
+    };
     let streams = template.keyword_names().contains(&"streams");
     if options.json {
         let format = match (options.json_fields, options.json_all) {
@@ -489,6 +641,11 @@ pub fn start<D: Drive>(
             on: options.json_all || (options.json_fields && streams),
             outbox: Rc::clone(&outbox),
         };
+        let sink = Tallied {
+            inner: sink,
+            tallies,
+            outbox: Rc::clone(&outbox),
+        };
         return drive.drive(Worker::new(options, config, sink, needs, outbox));
     }
     let needs = connection_needs(template.needs(), options);
@@ -497,13 +654,19 @@ pub fn start<D: Drive>(
         on: streams,
         outbox: Rc::clone(&outbox),
     };
+    let sink = Tallied {
+        inner: sink,
+        tallies,
+        outbox: Rc::clone(&outbox),
+    };
     drive.drive(Worker::new(options, config, sink, needs, outbox))
 }
 
 /// What the exchange layer keeps for `needs`, and for connection records.
 fn connection_needs(mut needs: Needs, options: &Options) -> Needs {
-    if options.connections {
-        // Connection records read the first exchange's keep-alive headers.
+    if options.connections || options.report.enabled() || options.metrics_file.is_some() {
+        // Connection records read the first exchange's keep-alive headers; metrics
+        // read every exchange's first lines; the report names services by Host.
         needs.request.header = true;
         needs.response.header = true;
     }

@@ -489,6 +489,122 @@ struct OpenSample {
     exchanges: Vec<[Option<i64>; 3]>,
 }
 
+/// What the report reads of an exchange record: taken where the record is made and
+/// added where the report is ([`Report::add_exchange`]; a parallel run's worker and
+/// merger).
+#[derive(Clone, Copy, Debug)]
+pub struct ExchangeFacts {
+    /// The time of the event that printed the record.
+    pub print: Option<Timestamp>,
+    /// The record's time for the report's span: printed, or last active.
+    seen: Option<Timestamp>,
+    response: Option<i64>,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// A request with no response, printed because the server closed.
+    unanswered_at_server_close: bool,
+    /// The connection's first exchange (whose name is sampled).
+    pub first: bool,
+    opening: Timestamp,
+    /// `(request first, response first, response last)`, for the HTML chart (made
+    /// relative to the opening only when sampled: the division costs).
+    times: [Option<Timestamp>; 3],
+}
+
+impl ExchangeFacts {
+    pub fn of(e: &Exchange<'_>) -> Self {
+        ExchangeFacts {
+            print: e.print,
+            seen: e.print.or(e.last_activity),
+            response: e.response_time(),
+            client: e.client,
+            server: e.server,
+            unanswered_at_server_close: e.request_size > 0
+                && e.response_size == 0
+                && e.close_originator == Some(crate::exchange::CloseOriginator::Server),
+            first: e.first,
+            opening: e.opening,
+            times: [e.request_first, e.response_first, e.response_last],
+        }
+    }
+}
+
+/// The name an exchange gives its service: the TLS SNI, else the HTTP `Host`.
+pub fn exchange_name<'e>(e: &'e Exchange<'_>) -> Option<&'e [u8]> {
+    match e.tls.and_then(|t| t.sni.as_deref()) {
+        Some(sni) => Some(sni),
+        None => host(e.request),
+    }
+}
+
+/// What the report reads of a connection record ([`Report::add_connection`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionFacts {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    opening: Timestamp,
+    /// The record's end (µs since the epoch, as the report keeps it).
+    end: Timestamp,
+    closer: Closer,
+    by: Option<Direction>,
+    exchanges: u32,
+    duration: i64,
+    handshake: Option<i64>,
+    idle_before_close: Option<i64>,
+    asked_keep_alive: bool,
+    /// The SYN was answered by a SYN-ACK.
+    syn_acked: bool,
+    /// Reset by the server after its FIN.
+    server_fin_then_rst: bool,
+    /// HTTP/2: streams opened and the last PING round trip.
+    h2: Option<(u32, Option<i64>)>,
+    /// A WebSocket (101 answered): its longest silence up to its end.
+    ws_silence: Option<i64>,
+    /// The handshake's end, µs after the opening.
+    open: Option<i64>,
+}
+
+impl ConnectionFacts {
+    /// The facts of a connection record (`None` for any other record).
+    pub fn of(e: &Exchange<'_>) -> Option<Self> {
+        let rec = e.connection?;
+        let closer = Closer::of(rec.how, rec.by);
+        let server_fin_then_rst =
+            closer == Closer::Rst && rec.by == Some(Direction::FromServer) && {
+                let mut history = Vec::new();
+                rec.lifecycle.history_letters(&mut history);
+                history.contains(&b'f')
+            };
+        let facts = rec.protocol_facts;
+        Some(ConnectionFacts {
+            client: e.client,
+            server: e.server,
+            opening: rec.opening,
+            end: rec.end,
+            closer,
+            by: rec.by,
+            exchanges: rec.exchanges(),
+            duration: rec.duration(),
+            handshake: rec.handshake(),
+            // When the last exchange began after the close had started (a request sent
+            // on a connection its peer had already closed), the idle time is the one
+            // before it.
+            idle_before_close: rec.idle_when_closed(),
+            asked_keep_alive: rec.keep_alive_asked() == Some(true),
+            syn_acked: rec.lifecycle.syn_ack().is_some(),
+            server_fin_then_rst,
+            h2: facts
+                .and_then(|f| f.h2.as_ref())
+                .map(|h2| (h2.streams, h2.last_ping.map(|p| p.micros))),
+            ws_silence: facts
+                .and_then(|f| f.ws.as_ref())
+                .filter(|ws| ws.upgraded.is_some())
+                .map(|ws| ws_silence(ws, rec.end)),
+            open: rec.open.map(|t| t.micros_since(rec.opening)),
+        })
+    }
+}
+
 /// The aggregation of a run.
 #[derive(Debug)]
 pub struct Report {
@@ -569,19 +685,22 @@ impl Report {
 
     /// An exchange record.
     pub fn exchange(&mut self, e: &Exchange<'_>) {
-        if let Some(ts) = e.print.or(e.last_activity) {
+        self.add_exchange(&ExchangeFacts::of(e), || exchange_name(e));
+    }
+
+    /// An exchange record, as its facts; `name` gives its SNI or Host when the service's
+    /// name is sampled (the record's, read only then).
+    pub fn add_exchange<'n>(&mut self, e: &ExchangeFacts, name: impl FnOnce() -> Option<&'n [u8]>) {
+        if let Some(ts) = e.seen {
             self.seen(ts);
         }
-        let response = e.response_time();
+        let response = e.response;
         let service = self.service(e.server);
         service.exchanges += 1;
         if let Some(r) = response {
             service.response.add(r);
         }
-        if e.request_size > 0
-            && e.response_size == 0
-            && e.close_originator == Some(crate::exchange::CloseOriginator::Server)
-        {
+        if e.unanswered_at_server_close {
             service.unanswered_at_server_close += 1;
         }
         if e.first {
@@ -591,18 +710,16 @@ impl Report {
         // one in 64: enough to find the dominant one, without scanning every header
         // block of a busy service.
         if e.first && (service.first_exchanges <= 1024 || service.first_exchanges % 64 == 0) {
-            if let Some(sni) = e.tls.and_then(|t| t.sni.as_deref()) {
-                service.vote(sni);
-            } else if let Some(host) = host(e.request) {
-                service.vote(host);
+            if let Some(name) = name() {
+                service.vote(name);
             }
         }
         if self.sample {
-            self.sample_exchange(e, response);
+            self.sample_exchange(e);
         }
     }
 
-    fn sample_exchange(&mut self, e: &Exchange<'_>, response: Option<i64>) {
+    fn sample_exchange(&mut self, e: &ExchangeFacts) {
         let key = (e.client, e.server);
         if !self.open.contains_key(&key) && self.open.len() >= MAX_SAMPLED_CONNECTIONS {
             return;
@@ -620,47 +737,46 @@ impl Report {
                 exchanges: Vec::new(),
             };
         }
-        entry.slowest = entry.slowest.max(response.unwrap_or(0));
+        entry.slowest = entry.slowest.max(e.response.unwrap_or(0));
         if entry.exchanges.len() < SAMPLED_EXCHANGES {
-            let at = |t: Option<Timestamp>| t.map(|t| t.micros_since(e.opening));
-            entry.exchanges.push([
-                at(e.request_first),
-                at(e.response_first),
-                at(e.response_last),
-            ]);
+            entry
+                .exchanges
+                .push(e.times.map(|t| t.map(|t| t.micros_since(e.opening))));
         }
     }
 
     /// A connection record (its [`Exchange::connection`] is set; others are ignored).
     pub fn connection(&mut self, e: &Exchange<'_>) {
-        let Some(rec) = e.connection else {
-            return;
-        };
-        self.seen(rec.end);
-        self.seen(rec.opening);
-        let closer = Closer::of(rec.how, rec.by);
-        self.timeline.opened(rec.opening.micros());
-        if closer != Closer::Open {
-            self.timeline.closed(rec.end.micros());
+        if let Some(facts) = ConnectionFacts::of(e) {
+            self.add_connection(&facts);
         }
-        let exchanges = rec.exchanges();
-        // When the last exchange began after the close had started (a request sent on a
-        // connection its peer had already closed), the idle time is the one before it.
-        let idle = rec.idle_when_closed();
+    }
+
+    /// A connection record, as its facts.
+    pub fn add_connection(&mut self, c: &ConnectionFacts) {
+        self.seen(c.end);
+        self.seen(c.opening);
+        let closer = c.closer;
+        self.timeline.opened(c.opening.micros());
+        if closer != Closer::Open {
+            self.timeline.closed(c.end.micros());
+        }
+        let exchanges = c.exchanges;
+        let idle = c.idle_before_close;
         let example = Example {
-            client: e.client,
-            server: e.server,
-            opening: rec.opening.micros(),
-            duration: rec.duration(),
+            client: c.client,
+            server: c.server,
+            opening: c.opening.micros(),
+            duration: c.duration,
             exchanges,
-            handshake: rec.handshake(),
+            handshake: c.handshake,
             idle_before_close: idle,
             closer,
-            by: rec.by,
+            by: c.by,
         };
-        let asked = rec.keep_alive_asked() == Some(true);
+        let asked = c.asked_keep_alive;
         let ws_limit = i64::try_from(self.thresholds.ws_silence).unwrap_or(i64::MAX);
-        let service = self.service(e.server);
+        let service = self.service(c.server);
         service.connections += 1;
         service.exchanges_per_connection.add(i64::from(exchanges));
         if exchanges >= 1 {
@@ -686,28 +802,23 @@ impl Report {
         service.closer_example[closer as usize].get_or_insert_with(|| example.clone());
         if closer == Closer::Rst {
             // No SYN-ACK and nothing carried: the SYN was answered by a reset.
-            if rec.lifecycle.syn_ack().is_none() && exchanges == 0 {
+            if !c.syn_acked && exchanges == 0 {
                 service.refused += 1;
             }
-            if let Some(by) = rec.by {
+            if let Some(by) = c.by {
                 service.rst_by[side(by)] += 1;
             }
-            let server_fin_first = rec.by == Some(Direction::FromServer) && {
-                let mut history = Vec::new();
-                rec.lifecycle.history_letters(&mut history);
-                history.contains(&b'f')
-            };
-            if server_fin_first {
+            if c.server_fin_then_rst {
                 service.server_close_then_reset += 1;
                 service
                     .server_close_then_reset_example
                     .get_or_insert_with(|| example.clone());
             }
         }
-        if let Some(h) = rec.handshake() {
+        if let Some(h) = c.handshake {
             service.handshake.add(h);
         }
-        if let (Some(v), Some(by)) = (idle, rec.by) {
+        if let (Some(v), Some(by)) = (idle, c.by) {
             // Only a connection that carried an exchange has a pool timeout to show.
             if exchanges > 0 {
                 service.idle_before_close[side(by)].add(v);
@@ -717,45 +828,41 @@ impl Report {
                 }
             }
         }
-        let facts = rec.protocol_facts;
-        if let Some(h2) = facts.and_then(|f| f.h2.as_ref()) {
+        if let Some((streams, ping)) = c.h2 {
             service.h2_connections += 1;
-            service.h2_streams.add(i64::from(h2.streams));
-            if h2.streams <= 1 {
+            service.h2_streams.add(i64::from(streams));
+            if streams <= 1 {
                 service.h2_single_stream += 1;
                 service
                     .h2_single_example
                     .get_or_insert_with(|| example.clone());
             }
-            if let Some(ping) = h2.last_ping {
-                service.h2_ping_rtt.add(ping.micros);
+            if let Some(ping) = ping {
+                service.h2_ping_rtt.add(ping);
             }
         }
-        if let Some(ws) = facts.and_then(|f| f.ws.as_ref()) {
-            if ws.upgraded.is_some() {
-                service.ws_connections += 1;
-                let silence = ws_silence(ws, rec.end);
-                service.ws_silence.add(silence);
-                if silence > ws_limit {
-                    let open = usize::from(closer != Closer::Open);
-                    service.ws_zombies[open] += 1;
-                    service
-                        .ws_zombie_example
-                        .get_or_insert_with(|| (example.clone(), silence));
-                }
+        if let Some(silence) = c.ws_silence {
+            service.ws_connections += 1;
+            service.ws_silence.add(silence);
+            if silence > ws_limit {
+                let open = usize::from(closer != Closer::Open);
+                service.ws_zombies[open] += 1;
+                service
+                    .ws_zombie_example
+                    .get_or_insert_with(|| (example.clone(), silence));
             }
         }
         if self.sample {
             let open = self
                 .open
-                .remove(&(e.client, e.server))
-                .filter(|s| s.opening == rec.opening);
+                .remove(&(c.client, c.server))
+                .filter(|s| s.opening == c.opening);
             if let Some(s) = open {
                 self.keep_worst(Sampled {
                     example,
                     slowest: s.slowest,
                     exchanges: s.exchanges,
-                    open: rec.open.map(|t| t.micros_since(rec.opening)),
+                    open: c.open,
                 });
             }
         }
@@ -856,30 +963,24 @@ fn host(request: &[u8]) -> Option<&[u8]> {
     Some(value)
 }
 
-/// Puts a [`Report`] behind an output stage: every record goes on to `inner` (unless
-/// `--report` asked for the report alone) and into the report, which is written when the
-/// run ends.
-pub struct ReportSink<S> {
-    inner: S,
+/// A run's report as it is being built, with what it was asked for: what
+/// [`ReportSink`] keeps, and what a parallel run's merger keeps for its workers.
+pub struct ReportState {
     report: Report,
     config: ReportConfig,
-    /// Whether `inner` prints its records (not with `--report`).
-    forward: bool,
     /// The next interim report (`--report-every`), µs.
     next_interim: Option<i64>,
 }
 
-impl<S: OutputStage> ReportSink<S> {
-    pub fn new(inner: S, config: ReportConfig) -> Self {
+impl ReportState {
+    pub fn new(config: ReportConfig) -> Self {
         let mut report = Report::new(
             config.thresholds.clone(),
             config.services,
             config.html.is_some(),
         );
         report.protocol_facts = config.protocol_facts;
-        ReportSink {
-            forward: !config.text,
-            inner,
+        ReportState {
             report,
             config,
             next_interim: None,
@@ -890,6 +991,11 @@ impl<S: OutputStage> ReportSink<S> {
         &self.report
     }
 
+    /// Whether the text report replaces the records (`--report`).
+    pub fn replaces_records(&self) -> bool {
+        self.config.text
+    }
+
     /// The report as `--report` prints it: text, or JSON lines with `--json`.
     fn printed(&self) -> String {
         match self.config.json {
@@ -898,9 +1004,25 @@ impl<S: OutputStage> ReportSink<S> {
         }
     }
 
+    /// An exchange record's facts, then the interim report when one is due.
+    pub fn exchange<'n>(
+        &mut self,
+        facts: &ExchangeFacts,
+        name: impl FnOnce() -> Option<&'n [u8]>,
+    ) -> std::io::Result<()> {
+        self.report.add_exchange(facts, name);
+        self.interim(facts.print)
+    }
+
+    /// A connection record's facts, then the interim report when one is due.
+    pub fn connection(&mut self, facts: &ConnectionFacts) -> std::io::Result<()> {
+        self.report.add_connection(facts);
+        self.interim(Some(facts.end))
+    }
+
     /// `--report-every`: prints the text report when capture time passed the next
     /// period's end.
-    fn interim(&mut self, ts: Option<Timestamp>) -> std::io::Result<()> {
+    pub fn interim(&mut self, ts: Option<Timestamp>) -> std::io::Result<()> {
         let (Some(every), Some(ts)) = (self.config.every, ts) else {
             return Ok(());
         };
@@ -914,23 +1036,68 @@ impl<S: OutputStage> ReportSink<S> {
         out.write_all(self.printed().as_bytes())?;
         out.flush()
     }
+
+    /// At the end, after the records: the text report on standard output and the HTML
+    /// file.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        if self.config.text {
+            let mut out = std::io::stdout().lock();
+            out.write_all(self.printed().as_bytes())?;
+            out.flush()?;
+        }
+        if let Some(path) = &self.config.html {
+            std::fs::write(path, self.report.html()).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("writing the HTML report {}: {e}", path.display()),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Puts a [`Report`] behind an output stage: every record goes on to `inner` (unless
+/// `--report` asked for the report alone) and into the report, which is written when the
+/// run ends.
+pub struct ReportSink<S> {
+    inner: S,
+    state: ReportState,
+    /// Whether `inner` prints its records (not with `--report`).
+    forward: bool,
+}
+
+impl<S: OutputStage> ReportSink<S> {
+    pub fn new(inner: S, config: ReportConfig) -> Self {
+        ReportSink {
+            forward: !config.text,
+            inner,
+            state: ReportState::new(config),
+        }
+    }
+
+    pub fn report(&self) -> &Report {
+        self.state.report()
+    }
 }
 
 impl<S: OutputStage> ExchangeSink for ReportSink<S> {
     fn exchange(&mut self, exchange: &Exchange<'_>) -> std::io::Result<()> {
-        self.report.exchange(exchange);
+        self.state
+            .report
+            .add_exchange(&ExchangeFacts::of(exchange), || exchange_name(exchange));
         if self.forward {
             self.inner.exchange(exchange)?;
         }
-        self.interim(exchange.print)
+        self.state.interim(exchange.print)
     }
 
     fn connection(&mut self, record: &Exchange<'_>) -> std::io::Result<()> {
-        self.report.connection(record);
+        self.state.report.connection(record);
         if self.forward {
             self.inner.connection(record)?;
         }
-        self.interim(record.connection.map(|c| c.end))
+        self.state.interim(record.connection.map(|c| c.end))
     }
 
     /// `--open-report`'s interim records go on with the records (the report counts
@@ -949,20 +1116,7 @@ impl<S: OutputStage> OutputStage for ReportSink<S> {
     /// The records first, then the text report on standard output and the HTML file.
     fn finish(&mut self) -> std::io::Result<()> {
         self.inner.finish()?;
-        if self.config.text {
-            let mut out = std::io::stdout().lock();
-            out.write_all(self.printed().as_bytes())?;
-            out.flush()?;
-        }
-        if let Some(path) = &self.config.html {
-            std::fs::write(path, self.report.html()).map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("writing the HTML report {}: {e}", path.display()),
-                )
-            })?;
-        }
-        Ok(())
+        self.state.finish()
     }
 
     fn record_failures(&self) -> u64 {
