@@ -1267,7 +1267,10 @@ impl Core {
 
     /// The field line from `line_start` to its LF at `lf`, in a head whose lines end
     /// in CRLF (else the head is given up when the block holding the LF is tested).
-    #[inline(always)]
+    /// Out of line: [`Core::head_by_masks`] calls it from two places (a line ending in
+    /// the block, a line ending in the next), and inlined twice the value reading
+    /// would run from two copies, both hot.
+    #[inline(never)]
     fn field_line_to(
         &mut self,
         bytes: &[u8],
