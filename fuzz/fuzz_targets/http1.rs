@@ -178,7 +178,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, stream)) = data.split_first() else {
         return;
     };
-    let mut rng = Rng(u64::from(control) * 0x9e37_79b9_7f4a_7c15 + 1);
+    let mut rng = Rng(u64::from(control)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(1));
 
     // Up to two gaps: bytes of the stream the capture missed.
     let mut ops = Vec::new();

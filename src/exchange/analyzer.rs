@@ -73,12 +73,34 @@ impl ExchangeQueue {
     }
 
     /// The first exchange whose response is not finished.
+    #[inline(always)]
     pub fn answering(&self) -> Option<usize> {
         // Mostly the first (one exchange at a time).
         if !self.head.done {
             return Some(0);
         }
+        self.answering_after_head()
+    }
+
+    /// [`Self::answering`] past `head`: out of line, so that the many places that ask
+    /// for the answered exchange hold only the test of `head`.
+    #[inline(never)]
+    fn answering_after_head(&self) -> Option<usize> {
         self.rest.iter().position(|e| !e.done).map(|i| i + 1)
+    }
+
+    /// The first exchange whose response is not finished, as [`Self::answering`].
+    #[inline(always)]
+    pub fn answering_mut(&mut self) -> Option<&mut ExchangeState> {
+        if !self.head.done {
+            return Some(&mut self.head);
+        }
+        self.answering_after_head_mut()
+    }
+
+    #[inline(never)]
+    fn answering_after_head_mut(&mut self) -> Option<&mut ExchangeState> {
+        self.rest.iter_mut().find(|e| !e.done)
     }
 
     /// The position of the exchange numbered `id`. Searched from the newest: a handle
@@ -459,9 +481,9 @@ impl Exchanges<'_> {
     }
 
     /// The oldest unanswered exchange's facts (the one response bytes go to).
+    #[inline(always)]
     pub fn answering_mut(&mut self) -> Option<&mut ExchangeState> {
-        let at = self.queue.answering()?;
-        self.queue.get_mut(at)
+        self.queue.answering_mut()
     }
 
     /// The newest exchange (the one request bytes go to).

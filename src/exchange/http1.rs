@@ -610,20 +610,23 @@ const LINE_LEAD: [u8; 256] = {
 /// line's first: the field the byte path finds at that colon.
 #[inline(always)]
 fn field_of_line(line: &[u8]) -> (Field, usize) {
-    // Every name of NAMES starts with one of these letters, in either case: other
-    // lines are ruled out by their first byte.
-    if !matches!(line.first().map(|&c| c | 0x20), Some(b'c' | b't' | b'u')) {
-        return (Field::Other, 0);
-    }
-    for (index, name) in NAMES.iter().enumerate() {
+    let named = |index: usize| {
+        let name = NAMES[index];
         let len = name.len();
-        if line.get(len) == Some(&b':')
-            && line.get(..len).is_some_and(|n| same_ignoring_case(n, name))
-        {
-            return (field_of(Some(index)), len);
-        }
-    }
-    (Field::Other, 0)
+        let hit = line.get(len) == Some(&b':')
+            && line.get(..len).is_some_and(|n| same_ignoring_case(n, name));
+        hit.then(|| (field_of(Some(index)), len))
+    };
+    // Only the names that start with the line's first letter (in either case) can
+    // match, in NAMES order: each tried with its length and letters known at compile
+    // time, instead of a loop over all of them.
+    let found = match line.first().map(|&c| c | 0x20) {
+        Some(b'c') => named(0).or_else(|| named(2)),
+        Some(b't') => named(1),
+        Some(b'u') => named(3),
+        _ => None,
+    };
+    found.unwrap_or((Field::Other, 0))
 }
 
 /// Whether the byte after one of the [`NAMES`] that the line at `line_start` may start
@@ -1267,7 +1270,10 @@ impl Core {
 
     /// The field line from `line_start` to its LF at `lf`, in a head whose lines end
     /// in CRLF (else the head is given up when the block holding the LF is tested).
-    #[inline(always)]
+    /// Out of line: [`Core::head_by_masks`] calls it from two places (a line ending in
+    /// the block, a line ending in the next), and inlined twice the value reading
+    /// would run from two copies, both hot.
+    #[inline(never)]
     fn field_line_to(
         &mut self,
         bytes: &[u8],

@@ -284,7 +284,10 @@ impl Http1Analyzer {
             if !unwanted && (in_head || p.head.is_some() || self.gathering(1)) {
                 self.gather(1, p.started, &early, message, ended);
             }
+            // Read here for the response's end below: nothing between changes it.
+            let mut request_done = false;
             if let Some(e) = x.answering_mut() {
+                request_done = e.facts.request_done;
                 e.facts.framed = true;
                 if let Some(head) = p.head {
                     self.interim = head.interim();
@@ -314,7 +317,6 @@ impl Http1Analyzer {
                         .unwrap_or_default();
                     return upgrade_to_h2c(x, bytes.len() - rest.len(), &request);
                 }
-                let request_done = x.answering_mut().is_some_and(|e| e.facts.request_done);
                 x.finish_response(request_done);
                 if let Some((switch, upgrade)) = self.switch.take() {
                     return self.hand_over(x, switch, upgrade, ts, bytes.len() - rest.len());

@@ -1192,6 +1192,13 @@ fn start_line() -> impl Strategy<Value = Vec<u8>> {
         Just(b"HTTP/1.1 204\r\n".to_vec()),
         Just(b"GET / HTTP/1.1\n".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..12),
+        // Any byte in or right after the method (a non-tchar, an early SP, a line end):
+        // the method's end is found by its first non-tchar.
+        (any::<u8>(), 0usize..5).prop_map(|(b, at)| {
+            let mut line = b"POST /x HTTP/1.1\r\n".to_vec();
+            line[at] = b;
+            line
+        }),
     ]
 }
 
