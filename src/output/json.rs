@@ -475,104 +475,126 @@ impl<R: RecordSink> JsonSink<R> {
             format,
             value,
             line,
+            records,
             second,
             ..
         } = self;
-        line.clear();
-        line.extend_from_slice(kind.opening());
-        let connection = record.connection.is_some();
-        let mut protocol_written = false;
-        let mut values = format.template.op_renderer(record);
-        let slots = match format.by_record.get(usize::from(connection)) {
-            Some(slots) => &slots[..],
-            None => &[],
-        };
-        for slot in slots {
-            let i = slot.op;
-            match (slot.emit, values.value(i)) {
-                (_, Value::Missing) => {}
-                (Emit::Int, Value::Uint(n)) => {
-                    // At most 19 digits, as for a number read from text.
-                    if n < 10_000_000_000_000_000_000 {
-                        put_key(line, &slot.key);
-                        write_u64(line, n);
-                    }
-                }
-                (Emit::Int, Value::Bytes(digits)) => {
-                    if is_json_uint(digits) {
-                        put_key(line, &slot.key);
-                        line.extend_from_slice(digits);
-                    }
-                }
-                (Emit::Seconds, Value::Micros(us)) => {
+        // Straight into the sink's buffer where it has one: no copy of the line.
+        match records.buffer() {
+            Some(pending) => {
+                write_line(format, value, second, pending, kind, record);
+                records.commit()
+            }
+            None => {
+                line.clear();
+                write_line(format, value, second, line, kind, record);
+                records.record(line)
+            }
+        }
+    }
+}
+
+/// Appends one JSON line to `line` (see [`JsonSink::write`]); `value` is scratch space.
+fn write_line(
+    format: &JsonFormat,
+    value: &mut Vec<u8>,
+    second: &mut Second,
+    line: &mut Vec<u8>,
+    kind: RecordType,
+    record: &Exchange<'_>,
+) {
+    line.extend_from_slice(kind.opening());
+    let connection = record.connection.is_some();
+    let mut protocol_written = false;
+    let mut values = format.template.op_renderer(record);
+    let slots = match format.by_record.get(usize::from(connection)) {
+        Some(slots) => &slots[..],
+        None => &[],
+    };
+    for slot in slots {
+        let i = slot.op;
+        match (slot.emit, values.value(i)) {
+            (_, Value::Missing) => {}
+            (Emit::Int, Value::Uint(n)) => {
+                // At most 19 digits, as for a number read from text.
+                if n < 10_000_000_000_000_000_000 {
                     put_key(line, &slot.key);
-                    write_micros(line, us);
+                    write_u64(line, n);
                 }
-                (Emit::Time, Value::Instant(us)) => write_time(line, second, slot, us),
-                (Emit::Str, Value::Ip(ip)) => {
+            }
+            (Emit::Int, Value::Bytes(digits)) => {
+                if is_json_uint(digits) {
                     put_key(line, &slot.key);
-                    write_ip(line, ip);
-                    line.push(b'"');
+                    line.extend_from_slice(digits);
                 }
-                (Emit::Str, Value::Word(word)) => {
-                    debug_assert!(is_plain(word.as_bytes()));
-                    put_key(line, &slot.key);
-                    line.extend_from_slice(word.as_bytes());
-                    line.push(b'"');
+            }
+            (Emit::Seconds, Value::Micros(us)) => {
+                put_key(line, &slot.key);
+                write_micros(line, us);
+            }
+            (Emit::Time, Value::Instant(us)) => write_time(line, second, slot, us),
+            (Emit::Str, Value::Ip(ip)) => {
+                put_key(line, &slot.key);
+                write_ip(line, ip);
+                line.push(b'"');
+            }
+            (Emit::Str, Value::Word(word)) => {
+                debug_assert!(is_plain(word.as_bytes()));
+                put_key(line, &slot.key);
+                line.extend_from_slice(word.as_bytes());
+                line.push(b'"');
+            }
+            (Emit::Str | Emit::Header, Value::Bytes(text)) => {
+                if !text.is_empty() {
+                    write_text(line, slot, text);
                 }
-                (Emit::Str | Emit::Header, Value::Bytes(text)) => {
-                    if !text.is_empty() {
-                        write_text(line, slot, text);
-                    }
+            }
+            (Emit::Bool, Value::Bool(yes)) => {
+                put_key(line, &slot.key);
+                line.extend_from_slice(if yes { b"true" } else { b"false" });
+            }
+            (Emit::Protocol, Value::Word(name)) => {
+                protocol_written = true;
+                let mut out = JsonLine { out: line, second };
+                typed_field(&mut out, slot.field, "", name.as_bytes());
+            }
+            (Emit::RequestProtocol, Value::Bytes(text)) => {
+                if !protocol_written {
+                    request_protocol(&mut JsonLine { out: line, second }, text);
                 }
-                (Emit::Bool, Value::Bool(yes)) => {
-                    put_key(line, &slot.key);
-                    line.extend_from_slice(if yes { b"true" } else { b"false" });
+            }
+            (Emit::Url, Value::Bytes(text)) => {
+                if !text.is_empty() {
+                    target(&mut JsonLine { out: line, second }, text);
                 }
-                (Emit::Protocol, Value::Word(name)) => {
-                    protocol_written = true;
+            }
+            (Emit::Aside, Value::Bytes(text)) => {
+                if !text.is_empty() {
                     let mut out = JsonLine { out: line, second };
-                    typed_field(&mut out, slot.field, "", name.as_bytes());
+                    typed_field(&mut out, slot.field, &slot.epoch_name, text);
                 }
-                (Emit::RequestProtocol, Value::Bytes(text)) => {
-                    if !protocol_written {
-                        request_protocol(&mut JsonLine { out: line, second }, text);
-                    }
+            }
+            // Known as text only (or, never in practice, a type the field does not
+            // expect): rendered aside and typed from the text.
+            _ => {
+                value.clear();
+                values.render(i, b"", value);
+                if value.is_empty() {
+                    continue;
                 }
-                (Emit::Url, Value::Bytes(text)) => {
-                    if !text.is_empty() {
-                        target(&mut JsonLine { out: line, second }, text);
-                    }
-                }
-                (Emit::Aside, Value::Bytes(text)) => {
-                    if !text.is_empty() {
+                match slot.emit {
+                    Emit::Header => write_text(line, slot, value),
+                    Emit::RequestProtocol if protocol_written => {}
+                    emit => {
+                        protocol_written |= emit == Emit::Protocol;
                         let mut out = JsonLine { out: line, second };
-                        typed_field(&mut out, slot.field, &slot.epoch_name, text);
-                    }
-                }
-                // Known as text only (or, never in practice, a type the field does not
-                // expect): rendered aside and typed from the text.
-                _ => {
-                    value.clear();
-                    values.render(i, b"", value);
-                    if value.is_empty() {
-                        continue;
-                    }
-                    match slot.emit {
-                        Emit::Header => write_text(line, slot, value),
-                        Emit::RequestProtocol if protocol_written => {}
-                        emit => {
-                            protocol_written |= emit == Emit::Protocol;
-                            let mut out = JsonLine { out: line, second };
-                            typed_field(&mut out, slot.field, &slot.epoch_name, value);
-                        }
+                        typed_field(&mut out, slot.field, &slot.epoch_name, value);
                     }
                 }
             }
         }
-        line.extend_from_slice(b"}\n");
-        self.records.record(&self.line)
     }
+    line.extend_from_slice(b"}\n");
 }
 
 /// Non-empty text after its key (`,"NAME":"` or, for a named header, `,"NAME":["`):
@@ -1374,8 +1396,35 @@ mod tests {
         string(&mut out, b"\xff\xfeab");
         assert_eq!(out, b"{\"base64\":\"//5hYg==\"}");
         out.clear();
+        string(&mut out, "\u{e9}\t".as_bytes());
+        assert_eq!(out, "\"\u{e9}\\t\"".as_bytes());
+        out.clear();
         base64(&mut out, b"foobar");
         assert_eq!(out, b"Zm9vYmFy");
+    }
+
+    #[test]
+    fn base64_agrees_with_the_six_bits_at_a_time_rule_at_every_length() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let data: Vec<u8> = (0..50u32).map(|i| (i * 97 + 13) as u8).collect();
+        for len in 0..=data.len() {
+            let input = &data[..len];
+            let mut expected = Vec::new();
+            for bit in (0..len * 8).step_by(6) {
+                let mut n = 0;
+                for b in bit..bit + 6 {
+                    let set = b < len * 8 && input[b / 8] >> (7 - b % 8) & 1 == 1;
+                    n = n << 1 | usize::from(set);
+                }
+                expected.push(ALPHABET[n]);
+            }
+            while expected.len() % 4 != 0 {
+                expected.push(b'=');
+            }
+            let mut out = b"x".to_vec();
+            base64(&mut out, input);
+            assert_eq!(&out[1..], &expected[..], "length {len}");
+        }
     }
 
     #[test]

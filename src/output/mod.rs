@@ -44,6 +44,16 @@ pub use extensions::{Extensions, Output, Started};
 /// Receives rendered records (each already carrying its newline, unless `-N`).
 pub trait RecordSink {
     fn record(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// The sink's own buffer of records not yet written, where it has one: a record may
+    /// be appended to it in place, then [`RecordSink::commit`]ted, instead of being
+    /// written aside and copied in by [`RecordSink::record`].
+    fn buffer(&mut self) -> Option<&mut Vec<u8>> {
+        None
+    }
+    /// After a record was appended to [`RecordSink::buffer`].
+    fn commit(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
     }
@@ -57,30 +67,71 @@ pub trait RecordSink {
 /// Writes records to a stream, buffered; `flush_each` makes every record visible at
 /// once (live capture).
 pub struct WriterSink<W: Write> {
-    out: std::io::BufWriter<W>,
+    out: W,
+    /// Records not yet written out: written out once it holds [`WRITER_BUFFER`] bytes
+    /// (records are appended whole, so it may hold one record more).
+    pending: Vec<u8>,
     flush_each: bool,
 }
+
+/// How many bytes [`WriterSink`] gathers before writing them out.
+const WRITER_BUFFER: usize = 256 * 1024;
 
 impl<W: Write> WriterSink<W> {
     pub fn new(out: W, flush_each: bool) -> Self {
         WriterSink {
-            out: std::io::BufWriter::with_capacity(256 * 1024, out),
+            out,
+            pending: Vec::with_capacity(WRITER_BUFFER + 4096),
             flush_each,
         }
+    }
+
+    /// Writes out what is pending; emptied even on an error, so that it stays bounded.
+    #[inline(never)]
+    fn write_pending(&mut self) -> std::io::Result<()> {
+        let written = self.out.write_all(&self.pending);
+        self.pending.clear();
+        written
     }
 }
 
 impl<W: Write> RecordSink for WriterSink<W> {
+    #[inline]
     fn record(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(bytes)?;
+        self.pending.extend_from_slice(bytes);
+        self.commit()
+    }
+
+    #[inline]
+    fn buffer(&mut self) -> Option<&mut Vec<u8>> {
+        Some(&mut self.pending)
+    }
+
+    #[inline]
+    fn commit(&mut self) -> std::io::Result<()> {
         if self.flush_each {
+            self.write_pending()?;
             self.out.flush()?;
+        } else if self.pending.len() >= WRITER_BUFFER {
+            self.write_pending()?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
+        self.write_pending()?;
         self.out.flush()
+    }
+}
+
+impl<W: Write> Drop for WriterSink<W> {
+    /// What is pending goes out, as a `BufWriter` would on drop (errors ignored: there is
+    /// no one to tell).
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.write_pending();
+            let _ = self.out.flush();
+        }
     }
 }
 
