@@ -480,6 +480,14 @@ pub fn after_second_word(line: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    /// The next value of a xorshift generator: the tests' repeatable pseudo-random inputs.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
     /// The rule of `header_value` written the plain way: each line in turn.
     fn header_value_by_lines<'a>(block: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         let mut start = 0;
@@ -498,9 +506,7 @@ mod tests {
         ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            xorshift(&mut state);
             let len = (state % 24) as usize;
             let data: Vec<u8> = (0..len)
                 .map(|i| {
@@ -528,9 +534,7 @@ mod tests {
         let alphabet = b"\n\r: \tAaCcx";
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            xorshift(&mut state);
             let len = (state % 40) as usize;
             let block: Vec<u8> = (0..len)
                 .map(|i| alphabet[((state >> (i % 60)) as usize + i * 7) % alphabet.len()])
@@ -564,12 +568,7 @@ mod tests {
     #[test]
     fn the_incremental_scan_finds_header_split_s_end_in_random_pieces() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = move || xorshift(&mut state);
         for _ in 0..50_000 {
             let len = (next() % 40) as usize;
             let data: Vec<u8> = (0..len).map(|_| b"\r\nx"[(next() % 3) as usize]).collect();
@@ -750,9 +749,7 @@ mod tests {
             for _ in 0..200 {
                 let data: Vec<u8> = (0..len)
                     .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
+                        xorshift(&mut state);
                         // Mostly text, with CRs and LFs now and then.
                         match state % 40 {
                             0 => b'\r',

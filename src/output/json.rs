@@ -284,6 +284,11 @@ pub struct JsonFormat {
 }
 
 impl JsonFormat {
+    /// The slots of a connection record (`connection`) or of an exchange record.
+    fn slots(&self, connection: bool) -> &[Slot] {
+        &self.by_record[usize::from(connection)]
+    }
+
     /// Every field (`--json-fields all`).
     pub fn new() -> Self {
         Self::with_fields(FIELDS.iter().collect(), [None, None])
@@ -507,10 +512,7 @@ fn write_line(
     let connection = record.connection.is_some();
     let mut protocol_written = false;
     let mut values = format.template.op_renderer(record);
-    let slots = match format.by_record.get(usize::from(connection)) {
-        Some(slots) => &slots[..],
-        None => &[],
-    };
+    let slots = format.slots(connection);
     for slot in slots {
         let i = slot.op;
         match (slot.emit, values.value(i)) {
@@ -641,10 +643,7 @@ impl FieldRenderer {
         let connection = record.connection.is_some();
         let mut protocol_written = false;
         let mut values = format.template.op_renderer(record);
-        let slots = match format.by_record.get(usize::from(connection)) {
-            Some(slots) => &slots[..],
-            None => &[],
-        };
+        let slots = format.slots(connection);
         for slot in slots {
             let i = slot.op;
             if slot.emit == Emit::Time {
